@@ -1,0 +1,41 @@
+# Two-command set-up: `make verilog` then `make test`. Each creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+JOBS ?= auto
+
+.PHONY: verilog test area bench e2e lint clean env
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+env: $(STAMP)
+
+verilog: $(STAMP)
+	$(BIN)/sparse-hw verilog
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS)
+
+lint: $(STAMP)
+	$(BIN)/sparse-hw lint
+
+area: $(STAMP)
+	$(BIN)/sparse-hw area
+
+bench: $(STAMP)
+	$(BIN)/sparse-hw bench
+
+e2e: $(STAMP)
+	$(BIN)/sparse-hw e2e
+
+clean:
+	rm -rf build .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

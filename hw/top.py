@@ -1,0 +1,52 @@
+"""Registry of the tops that ``sparse-hw verilog`` writes and synth/ reports.
+
+Each engine package keeps its own list in ``tops.py`` (``TOPS``) of :class:`Top` records; this module
+only gathers them, so engines can be added without touching each other.
+"""
+
+import dataclasses
+from typing import Any, Callable
+
+__all__ = ["Top", "all_tops"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Top:
+    """One emitted design.
+
+    Members
+    -------
+    name : str
+        Verilog module name and file stem (``build/verilog/<name>.v``).
+    config : ConfigBase
+        The frozen config the design is generated from; written to the ``.json`` sidecar.
+    build : callable
+        ``build(config) -> wiring.Component``.
+    engine : str
+        ``"common"``, ``"sparten"`` or ``"eureka"``.
+    role : str
+        What the design is, for reports: e.g. ``"engine"``, ``"dense-baseline"``, ``"block"``.
+    """
+
+    name: str
+    config: Any
+    build: Callable
+    engine: str
+    role: str = "block"
+    description: str = ""
+
+    def elaborate(self):
+        return self.build(self.config)
+
+
+def all_tops():
+    """Every registered top, in a stable order."""
+    from .common.tops import TOPS as common
+    from .sparten.tops import TOPS as sparten
+    from .eureka.tops import TOPS as eureka
+    tops = [*common, *sparten, *eureka]
+    names = [t.name for t in tops]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ValueError(f"duplicate top names: {sorted(dup)!r}")
+    return tops

@@ -203,19 +203,25 @@ class Model:
         run_dir = self.dir / "runs" / f"{test_module}-{os.getpid()}-{next(_run_counter)}"
         run_dir.mkdir(parents=True, exist_ok=True)
         results_xml = run_dir / "results.xml"
-        pythonpath = os.pathsep.join([str(COCOTB_TESTS), str(ROOT), *sys.path])
+        # The runner passes its own sys.path to the simulator as PYTHONPATH (overriding extra_env).
+        for p in (str(ROOT), str(COCOTB_TESTS)):
+            if p not in sys.path:
+                sys.path.insert(0, p)
         extra_env = {
             "SPARSE_HW_SIDECAR": str(self.sidecar),
             "SPARSE_HW_SEED": str(seed),
             "SPARSE_HW_RUN_DIR": str(run_dir),
-            "PYTHONPATH": pythonpath,
             **{k: str(v) for k, v in (env or {}).items()},
         }
         runner = get_runner("verilator")
         log = run_dir / "sim.log"
-        runner.test(test_module=test_module, hdl_toplevel=self.name, build_dir=self.dir / "obj",
-                    test_dir=run_dir, results_xml=str(results_xml), seed=seed, testcase=testcase,
-                    extra_env=extra_env, waves=_waves(), log_file=log)
+        try:
+            runner.test(test_module=test_module, hdl_toplevel=self.name, hdl_toplevel_lang="verilog",
+                        build_dir=self.dir / "obj", test_dir=run_dir, results_xml=str(results_xml),
+                        seed=seed, testcase=testcase, extra_env=extra_env, waves=_waves(),
+                        log_file=log)
+        except SystemExit:  # the runner exits when the simulator died before writing results
+            pass
         results = _parse_results(results_xml, log)
         results[None] = run_dir
         failed = [k for k, v in results.items() if k is not None and v == "fail"]

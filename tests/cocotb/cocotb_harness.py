@@ -1,0 +1,44 @@
+"""cocotb tests of the harness itself on hw.common.echo.StreamRegister."""
+
+import os
+
+import cocotb
+
+from hw.common.echo import echo_layout
+from sim.cocotb_util import CycleCounter, StreamDriver, StreamMonitor, pack, rng, sidecar, start, unpack
+
+
+async def _echo(dut, name, idle, backpressure, n=300):
+    width = sidecar()["width"]
+    layout = echo_layout(width)
+    await start(dut)
+    r = rng(name)
+    counter = CycleCounter(dut.clk)
+    drv = StreamDriver(dut, "i", r, idle=idle)
+    mon = StreamMonitor(dut, "o", r, backpressure=backpressure, counter=counter)
+    sent = [r.randrange(1 << width) for _ in range(n)]
+    drv.send_all(pack(layout, {"value": v, "last": k == n - 1}) for k, v in enumerate(sent))
+    start_cycle = counter.now
+    await mon.wait_for(n, timeout_cycles=20 * n + 100)
+    got = [unpack(layout, b) for b in mon.beats]
+    assert [int(g.value) for g in got] == sent
+    assert [int(g.last) for g in got] == [0] * (n - 1) + [1]
+    return mon.cycles[-1] - start_cycle
+
+
+@cocotb.test()
+async def echo_no_stall(dut):
+    cycles = await _echo(dut, "no_stall", 0.0, 0.0)
+    # One beat per cycle after the one-cycle latency of the register and the driver's first edge.
+    assert cycles == 300 + 1, cycles
+
+
+@cocotb.test()
+async def echo_idle_and_backpressure(dut):
+    await _echo(dut, "stress", 0.3, 0.4)
+
+
+@cocotb.test(skip=os.environ.get("HARNESS_MUST_FAIL") != "1")
+async def deliberately_failing(dut):
+    await start(dut)
+    assert False, "this test fails on purpose"

@@ -1,0 +1,135 @@
+"""The one config of the SparTen engine.
+
+:class:`SparTenConfig` feeds the generator (hw/sparten), the cycle model (golden/sparten_model.py),
+the testbenches and synthesis. Variants are made with :func:`dataclasses.replace`; :data:`SMALL` is
+the small configuration the RTL tests build.
+"""
+
+import dataclasses
+
+from amaranth.utils import ceil_log2
+
+from ..common.config import ConfigBase, ConfigError, check_choice, check_int, check_pow2
+
+__all__ = ["SparTenConfig", "SMALL", "ConfigError"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SparTenConfig(ConfigBase):
+    """Parameters of a SparTen cluster and its layer top.
+
+    Members
+    -------
+    chunk : int
+        SparseMap chunk size in elements, a power of two in 8..256 (SparTen uses 128).
+    value_width : int
+        Width of the signed weight and activation values (2..16, default 8).
+    acc_width : int
+        Signed accumulator width (8..64, default 32). Rejected when a dot product of
+        ``max_reduction`` products of two most negative values would not fit.
+    n_units : int
+        Compute units per cluster (1..256, default 32); each owns one filter at a time.
+    matches_per_cycle : int
+        Inner-join matches (MACs) per unit per cycle: 1 is the paper, 2 and 4 are ours.
+    fifo_depth : int
+        Depth of the cluster's input FIFO (0 = none, else a power of two up to 64). It decouples the
+        memory/sequencer pipeline from the unit barrier; it does not change the cycle count of a layer
+        run from preloaded memories.
+    permute : bool
+        Output permutation network on/off. On: a per-layer slot table maps (round, unit) to an output
+        channel, so GB-S/GB-H may assign any filter to any unit; results are read back in channel
+        order through the table. Off: round ``r`` unit ``u`` computes channel ``r*n_units+u``.
+    max_reduction : int
+        Largest C*R*S the engine supports (sizes the accumulator check; default 32768 covers VGG-16
+        including its FC layers).
+    act_depth : int
+        Words (chunks) of the activation memory: at least H*W*ceil(C/chunk) of any layer run.
+    weight_depth : int
+        Words (chunks) of each unit's resident filter bank: rounds*R*S*ceil(C/chunk).
+    out_depth : int
+        Words (accumulators) of each unit's output bank: rounds*Ho*Wo.
+    max_channels : int
+        Largest K (output channels) and C; sizes the slot table and channel counters.
+    max_size : int
+        Largest H and W (and so Ho, Wo).
+    max_kernel : int
+        Largest R and S.
+    max_stride : int
+        Largest stride.
+    """
+
+    chunk: int = 128
+    value_width: int = 8
+    acc_width: int = 32
+    n_units: int = 32
+    matches_per_cycle: int = 1
+    fifo_depth: int = 0
+    permute: bool = True
+    max_reduction: int = 32768
+    act_depth: int = 8192
+    weight_depth: int = 1024
+    out_depth: int = 4096
+    max_channels: int = 1024
+    max_size: int = 256
+    max_kernel: int = 7
+    max_stride: int = 4
+
+    def __post_init__(self):
+        check_pow2("chunk", self.chunk, 8, 256)
+        check_int("value_width", self.value_width, 2, 16)
+        check_int("acc_width", self.acc_width, 8, 64)
+        check_int("n_units", self.n_units, 1, 256)
+        check_choice("matches_per_cycle", self.matches_per_cycle, {1, 2, 4})
+        check_int("fifo_depth", self.fifo_depth, 0, 64)
+        if self.fifo_depth and self.fifo_depth & (self.fifo_depth - 1):
+            raise ConfigError(f"fifo_depth must be 0 or a power of two in 1..64, not {self.fifo_depth!r}")
+        if not isinstance(self.permute, bool):
+            raise ConfigError(f"permute must be True or False, not {self.permute!r}")
+        check_int("max_reduction", self.max_reduction, 1, 1 << 24)
+        check_int("act_depth", self.act_depth, 1, 1 << 22)
+        check_int("weight_depth", self.weight_depth, 1, 1 << 22)
+        check_int("out_depth", self.out_depth, 1, 1 << 22)
+        check_int("max_channels", self.max_channels, 1, 1 << 16)
+        check_int("max_size", self.max_size, 1, 4096)
+        check_int("max_kernel", self.max_kernel, 1, 15)
+        check_int("max_stride", self.max_stride, 1, 8)
+        need = self.max_reduction * (1 << (2 * self.value_width - 2))
+        if need > self.acc_max:
+            raise ConfigError(
+                f"acc_width={self.acc_width!r} cannot hold a reduction of max_reduction="
+                f"{self.max_reduction} products of {self.value_width}-bit values (needs |sum| up to "
+                f"{need}); accepted acc_width is {self.min_acc_width}..64")
+
+    # Derived values.
+    @property
+    def min_acc_width(self):
+        """Smallest accumulator width holding ``max_reduction`` worst-case products."""
+        need = self.max_reduction * (1 << (2 * self.value_width - 2))
+        return need.bit_length() + 1
+
+    @property
+    def acc_max(self):
+        return (1 << (self.acc_width - 1)) - 1
+
+    @property
+    def value_min(self):
+        return -(1 << (self.value_width - 1))
+
+    @property
+    def value_max(self):
+        return (1 << (self.value_width - 1)) - 1
+
+    @property
+    def chunk_bits(self):
+        """Bits of one stored chunk: mask plus the packed values (``chunk`` slots)."""
+        return self.chunk * (1 + self.value_width)
+
+    @property
+    def count_width(self):
+        """Width of a match count within a chunk (0..chunk)."""
+        return ceil_log2(self.chunk + 1)
+
+
+#: The small configuration the RTL tests build (fast Verilator builds, small memories).
+SMALL = SparTenConfig(chunk=8, n_units=4, act_depth=512, weight_depth=256, out_depth=512,
+                      max_channels=64, max_size=32, max_kernel=3, max_stride=2, max_reduction=4096)

@@ -1,0 +1,174 @@
+"""Configuration of the EUREKA-style tensor core and of its two baselines.
+
+One frozen dataclass, :class:`EurekaConfig`, feeds the generator (``hw/eureka/core.py``), the golden
+packer and cycle model (``golden/eureka.py``), the testbenches and synthesis. The ``variant`` field
+makes the same generator emit three designs of equal R x L multipliers:
+
+``"eureka"``
+    G:1 activation mux per (row, lane) slot driven by metadata, and (if ``"suds"`` is a mode) the
+    SUDS displacement path: a slot may hold a weight of the row above whose product is steered back
+    to that row's accumulator.
+``"dense"``
+    The dense baseline: no muxes and no metadata; each lane sees one activation per cycle
+    (``group`` must be 1).
+``"ampere24"``
+    An Ampere-like 2:4 sparse core: ``group`` 4 (a 4:1 mux per slot), modes dense and 2:4 only, no
+    displacement path.
+"""
+
+import dataclasses
+
+from amaranth.utils import ceil_log2
+
+from ..common.config import ConfigBase, ConfigError, check_choice, check_int, check_pow2
+
+__all__ = ["EurekaConfig", "VARIANTS", "parse_mode", "mode_name"]
+
+VARIANTS = ("eureka", "dense", "ampere24")
+#: N:M ratios the packer knows (DESIGN.md section 1); a ratio is usable when M divides ``group``.
+NM_RATIOS = ((1, 4), (2, 4), (2, 8), (4, 8), (1, 8), (1, 2), (1, 16), (2, 16), (4, 16), (8, 16))
+
+
+def parse_mode(mode):
+    """Parse a mode string into ``(kind, n, m)``.
+
+    ``"dense"`` -> ``("dense", None, None)``, ``"nm:2:4"`` -> ``("nm", 2, 4)``, ``"suds"`` and
+    ``"unstructured-nosuds"`` likewise with ``None``. Raises :class:`ValueError` naming the mode.
+    """
+    if not isinstance(mode, str):
+        raise ValueError(f"mode must be a string like 'dense', 'nm:2:4', 'suds', not {mode!r}")
+    if mode in ("dense", "suds", "unstructured-nosuds"):
+        return mode, None, None
+    parts = mode.split(":")
+    if len(parts) == 3 and parts[0] == "nm" and parts[1].isdigit() and parts[2].isdigit():
+        n, m = int(parts[1]), int(parts[2])
+        if not 1 <= n < m:
+            raise ValueError(f"mode {mode!r}: N:M needs 1 <= N < M")
+        return "nm", n, m
+    raise ValueError(f"mode must be one of 'dense', 'nm:N:M', 'suds', 'unstructured-nosuds', "
+                     f"not {mode!r}")
+
+
+def mode_name(kind, n=None, m=None):
+    return f"nm:{n}:{m}" if kind == "nm" else kind
+
+
+@dataclasses.dataclass(frozen=True)
+class EurekaConfig(ConfigBase):
+    """Parameters of one EUREKA-style tensor core (or of one of its baselines).
+
+    Parameters
+    ----------
+    rows : int
+        R, output channels computed at once (one accumulator and reduction tree per row); 1..64.
+    lanes : int
+        L, multipliers per row; 1..256.
+    value_width : int
+        Width of signed weights and activations (default 8); 2..16.
+    acc_width : int
+        Width of the signed accumulators (default 32), wraps like an int32 register; must hold at
+        least one product plus the reduction growth.
+    group : int
+        G, activations each lane sees per window, selected by a G:1 mux (4 = Ampere's 4:1 mux,
+        8 ours); power of two 1..16. Must be 1 for ``variant="dense"`` and 4 for ``"ampere24"``.
+    variant : str
+        ``"eureka"``, ``"dense"`` or ``"ampere24"`` (see the module docstring).
+    modes : tuple of str
+        Modes the core must run: ``"dense"``, ``"nm:N:M"`` (M must divide G), ``"suds"``,
+        ``"unstructured-nosuds"``. Empty (default) means every mode the variant and G allow.
+        Only ``"suds"`` changes the hardware (it adds the displacement path).
+    """
+
+    rows: int = 8
+    lanes: int = 32
+    value_width: int = 8
+    acc_width: int = 32
+    group: int = 8
+    variant: str = "eureka"
+    modes: tuple = ()
+
+    def __post_init__(self):
+        check_int("rows", self.rows, 1, 64)
+        check_int("lanes", self.lanes, 1, 256)
+        check_int("value_width", self.value_width, 2, 16)
+        check_pow2("group", self.group, 1, 16)
+        check_choice("variant", self.variant, VARIANTS)
+        need = 2 * self.value_width + ceil_log2(2 * self.lanes) + 1
+        check_int("acc_width", self.acc_width, need, 64)
+        if self.variant == "dense" and self.group != 1:
+            raise ConfigError(f"group must be 1 for variant 'dense' (no activation mux), "
+                              f"not {self.group!r}")
+        if self.variant == "ampere24" and self.group != 4:
+            raise ConfigError(f"group must be 4 for variant 'ampere24' (Ampere's 4:1 mux), "
+                              f"not {self.group!r}")
+        if self.variant == "eureka" and self.group < 2:
+            raise ConfigError(f"group must be a power of two in 2..16 for variant 'eureka', "
+                              f"not {self.group!r}")
+        if not isinstance(self.modes, tuple):
+            raise ConfigError(f"modes must be a tuple of mode strings, not {self.modes!r}")
+        allowed = self.allowed_modes
+        for mode in self.modes:
+            if mode not in allowed:
+                raise ConfigError(f"modes: {mode!r} is not supported by variant {self.variant!r} "
+                                  f"with group {self.group}; accepted: {list(allowed)!r}")
+        if len(set(self.modes)) != len(self.modes):
+            raise ConfigError(f"modes must not repeat a mode, not {self.modes!r}")
+
+    # -- derived values --------------------------------------------------------------------------
+
+    @property
+    def allowed_modes(self):
+        """Every mode this variant and group can run (N:M needs M to divide G)."""
+        if self.variant == "dense":
+            return ("dense",)
+        if self.variant == "ampere24":
+            return ("dense", "nm:2:4")
+        nm = [f"nm:{n}:{m}" for n, m in NM_RATIOS if self.group % m == 0]
+        return ("dense", *nm, "suds", "unstructured-nosuds")
+
+    @property
+    def supported_modes(self):
+        """The modes the core runs: ``modes`` or, if empty, :attr:`allowed_modes`."""
+        return self.modes or self.allowed_modes
+
+    @property
+    def has_mux(self):
+        """True when every slot has a G:1 activation mux and a select index in its metadata."""
+        return self.group > 1
+
+    @property
+    def has_suds(self):
+        """True when the displacement path (second reduction tree per row) is built."""
+        return "suds" in self.supported_modes
+
+    @property
+    def sel_width(self):
+        return ceil_log2(self.group)
+
+    @property
+    def window(self):
+        """Activations in one window: G per lane, for all L lanes."""
+        return self.lanes * self.group
+
+    @property
+    def macs(self):
+        return self.rows * self.lanes
+
+    def check_mode(self, mode):
+        """Raise :class:`ValueError` unless ``mode`` is one this core runs; return its parse."""
+        parsed = parse_mode(mode)
+        if mode not in self.supported_modes:
+            raise ValueError(f"mode {mode!r} is not supported by this core (variant "
+                             f"{self.variant!r}, group {self.group}); choose from "
+                             f"{list(self.supported_modes)!r}")
+        return parsed
+
+    # -- named variants of equal R x L -----------------------------------------------------------
+
+    def dense_baseline(self):
+        """The dense tensor core of the same R x L and widths."""
+        return dataclasses.replace(self, variant="dense", group=1, modes=())
+
+    def ampere24_baseline(self):
+        """The Ampere-like 2:4 core (G = 4, dense and 2:4 only) of the same R x L and widths."""
+        return dataclasses.replace(self, variant="ampere24", group=4, modes=())

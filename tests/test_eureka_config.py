@@ -1,0 +1,71 @@
+import dataclasses
+
+import pytest
+
+from hw.common.config import ConfigError
+from hw.eureka.config import EurekaConfig, parse_mode
+
+
+def test_defaults_and_derived():
+    c = EurekaConfig()
+    assert (c.rows, c.lanes, c.group, c.value_width, c.acc_width) == (8, 32, 8, 8, 32)
+    assert c.variant == "eureka" and c.has_mux and c.has_suds
+    assert c.sel_width == 3 and c.window == 256 and c.macs == 256
+    assert "nm:2:4" in c.supported_modes and "nm:4:8" in c.supported_modes
+    assert "suds" in c.supported_modes and "unstructured-nosuds" in c.supported_modes
+
+
+def test_round_trip():
+    c = EurekaConfig(rows=4, lanes=4, group=4, modes=("dense", "nm:2:4", "suds"))
+    assert EurekaConfig.from_dict(c.to_dict()) == c
+
+
+def test_baselines_same_rxl():
+    c = EurekaConfig(rows=4, lanes=8)
+    d, a = c.dense_baseline(), c.ampere24_baseline()
+    assert (d.rows, d.lanes, d.group, d.variant) == (4, 8, 1, "dense")
+    assert d.supported_modes == ("dense",) and not d.has_mux and not d.has_suds
+    assert (a.rows, a.lanes, a.group, a.variant) == (4, 8, 4, "ampere24")
+    assert a.supported_modes == ("dense", "nm:2:4") and a.has_mux and not a.has_suds
+
+
+def test_nm_needs_m_dividing_g():
+    c = EurekaConfig(rows=4, lanes=4, group=4)
+    assert "nm:2:8" not in c.supported_modes
+    with pytest.raises(ConfigError, match=r"modes: 'nm:2:8'.*group 4"):
+        EurekaConfig(rows=4, lanes=4, group=4, modes=("nm:2:8",))
+    with pytest.raises(ValueError, match="not supported"):
+        c.dense_baseline().check_mode("suds")
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("rows", 0, r"rows must be in 1\.\.64, not 0"),
+    ("lanes", 300, r"lanes must be in 1\.\.256, not 300"),
+    ("group", 6, r"group must be a power of two in 1\.\.16, not 6"),
+    ("group", 1, r"group must be a power of two in 2\.\.16 for variant 'eureka', not 1"),
+    ("variant", "sparta", r"variant must be one of .*not 'sparta'"),
+    ("acc_width", 16, r"acc_width must be in 23\.\.64, not 16"),
+    ("value_width", True, r"value_width must be an integer, not True"),
+    ("modes", ["dense"], r"modes must be a tuple"),
+    ("modes", ("dense", "dense"), r"must not repeat"),
+])
+def test_bad_fields_named(field, value, match):
+    with pytest.raises(ConfigError, match=match):
+        dataclasses.replace(EurekaConfig(), **{field: value})
+
+
+def test_variant_group_rules():
+    with pytest.raises(ConfigError, match="group must be 1 for variant 'dense'"):
+        EurekaConfig(variant="dense", group=4)
+    with pytest.raises(ConfigError, match="group must be 4 for variant 'ampere24'"):
+        EurekaConfig(variant="ampere24", group=8)
+    with pytest.raises(ConfigError, match="'suds' is not supported by variant 'ampere24'"):
+        EurekaConfig(variant="ampere24", group=4, modes=("suds",))
+
+
+def test_parse_mode():
+    assert parse_mode("nm:2:4") == ("nm", 2, 4)
+    assert parse_mode("suds") == ("suds", None, None)
+    for bad in ("nm:4:2", "nm:x:4", "sparse", 3):
+        with pytest.raises(ValueError, match="mode"):
+            parse_mode(bad)

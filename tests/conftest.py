@@ -1,7 +1,7 @@
 """Shared pytest fixtures.
 
 Seeds are deterministic: every randomised test takes ``seed`` (default 1, or ``SEED=n`` in the
-environment) and names it in its failure message; rerun with ``SEED=n`` to reproduce.
+environment); a failing test that used it shows the seed in its report, so that ``SEED=n`` reruns it.
 """
 
 import os
@@ -16,3 +16,11 @@ def seed():
 
 def pytest_report_header(config):
     return f"sparse-hw: SEED={os.environ.get('SEED', '1')} WAVES={os.environ.get('WAVES', '0')}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "seed" in getattr(item, "fixturenames", ()):
+        report.sections.append(("seed", f"SEED={item.funcargs.get('seed')} reproduces this test"))

@@ -1,0 +1,455 @@
+"""EUREKA golden model: offline packer/scheduler, optimal SUDS, cycle model, exact GEMM.
+
+The core (``hw/eureka/core.py``) has R rows x L lanes of multiply slots. A **window** is the next
+``L*G`` elements of K: lane ``l`` sees activations ``k = win*L*G + l*G + g`` for ``g < G`` and picks
+one per cycle with a G:1 mux. A window costs ``T`` cycles; every (row, lane) slot processes one weight
+per cycle. The packer turns int8 ``W[M,K]`` into the per-cycle weight stream the core executes:
+
+* ``dense``: ``T = G``, slot ``(r, l)`` processes position ``g = t`` at cycle ``t``;
+* ``nm:N:M`` (M divides G): ``T = N*G/M``; cycle ``t`` processes value ``t % N`` of group ``t // N``
+  of the lane, with the N:M in-group index (``golden.nm.nm_compress``; 2:4 metadata is PyTorch's);
+* ``unstructured-nosuds``: per lane, ``T = max_r n_r`` (``n_r`` = non-zeros of row r in the lane);
+* ``suds``: per lane the fewest ``T`` such that pushing down the minimal excess
+  ``d_r = max(0, n_r + d_{r-1} - T)`` row by row keeps ``d_{r-1} <= T`` (the displaced weights fit
+  the vacant slots of the row below, same lane) and the bottom row pushes nothing. Minimal push-down
+  is optimal (pushing more only loads the row below), and feasibility is monotone in ``T``, so the
+  smallest feasible ``T`` is the optimum; :func:`suds_exhaustive` checks this on small cases.
+
+Lanes run in **lock-step** (the RTL): a window costs ``max_l T_l``. The alternative, **independent**
+lanes (each with its own activation buffer), costs ``max_l sum_w T_{l,w}`` per output; both are
+modelled (:func:`cycle_model` ``lockstep=``). Windows with ``T = 0`` (no non-zero in any lane; only
+in the unstructured modes) are skipped: neither weights nor activations are streamed for them. An
+output whose windows are all empty still costs one cycle (one all-invalid beat carrying ``last``).
+
+Cycle contract: the RTL counts **busy cycles**, cycles in which one weight beat enters the array;
+that count equals ``sum_w T_w`` per (row tile, output column), which is what the model returns.
+
+Everything is exact integer NumPy; the packer is vectorised over rows, lanes and windows.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from .sparsemap import check_int_array
+
+__all__ = [
+    "MODES", "check_weights", "check_activations", "layout_windows", "window_counts",
+    "suds_cycles", "suds_pushdown", "suds_exhaustive", "lane_cycles", "window_cycles",
+    "cycle_model", "Schedule", "TileSchedule", "pack", "execute", "gemm", "conv2d_gemm",
+]
+
+MODES = ("dense", "nm", "suds", "unstructured-nosuds")
+
+
+def _parse(config, mode):
+    from hw.eureka.config import parse_mode
+    kind, n, m = parse_mode(mode)
+    config.check_mode(mode)
+    return kind, n, m
+
+
+def check_weights(w, config, name="weights"):
+    """``int64`` copy of ``w[M,K]`` after checking dtype, rank and value width."""
+    w = check_int_array(w, bits=config.value_width, name=name)
+    if w.ndim != 2 or 0 in w.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D array [M,K], not shape {w.shape}")
+    return w
+
+
+def check_activations(a, k, config, name="activations"):
+    """``int64`` copy of ``a[K,N]`` after checking dtype, rank, width and K."""
+    a = check_int_array(a, bits=config.value_width, name=name)
+    if a.ndim != 2 or 0 in a.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D array [K,N], not shape {a.shape}")
+    if a.shape[0] != k:
+        raise ValueError(f"{name} have K={a.shape[0]} rows but the weights have K={k} columns")
+    return a
+
+
+def layout_windows(w, config):
+    """Pad ``w[M,K]`` and view it as ``[tiles, R, windows, L, G]`` (zero padding)."""
+    R, L, G = config.rows, config.lanes, config.group
+    M, K = w.shape
+    tiles, nwin = -(-M // R), -(-K // (L * G))
+    wp = np.zeros((tiles * R, nwin * L * G), dtype=np.int64)
+    wp[:M, :K] = w
+    return wp.reshape(tiles, R, nwin, L, G)
+
+
+def window_counts(w, config):
+    """Non-zeros per ``[tile, row, window, lane]``."""
+    return (layout_windows(w, config) != 0).sum(axis=-1)
+
+
+# -- SUDS --------------------------------------------------------------------------------------
+
+
+def suds_pushdown(n, T, axis=0):
+    """Minimal push-down ``d`` for counts ``n`` (rows along ``axis``) and budget ``T``.
+
+    ``T`` broadcasts against ``n`` without its row axis. Returns ``(d, feasible)``: ``d`` has ``n``'s shape; ``feasible`` is True where every row's
+    received weights fit (``d_{r-1} <= T``) and the bottom row pushes nothing.
+    """
+    n = np.moveaxis(np.asarray(n, dtype=np.int64), axis, 0)
+    T = np.asarray(T, dtype=np.int64)
+    d = np.zeros_like(n)
+    prev = np.zeros(n.shape[1:], dtype=np.int64)
+    ok = np.ones(n.shape[1:], dtype=bool)
+    for r in range(n.shape[0]):
+        ok &= prev <= T
+        d[r] = np.maximum(0, n[r] + prev - T)
+        prev = d[r]
+    ok &= prev == 0
+    return np.moveaxis(d, 0, axis), ok
+
+
+def suds_cycles(n, axis=0, limit=None):
+    """Fewest cycles per lane-window with SUDS for counts ``n`` (rows along ``axis``).
+
+    Feasibility is monotone in ``T`` and ``T = max_r n_r`` is always feasible, so the answer is
+    the first feasible ``T`` of a binary search; it is done for all lane-windows at once.
+    """
+    n = np.moveaxis(np.asarray(n, dtype=np.int64), axis, 0)
+    lo = np.zeros(n.shape[1:], dtype=np.int64)            # infeasible unless everything is 0
+    hi = n.max(axis=0) if n.shape[0] else lo.copy()      # always feasible
+    _, ok0 = suds_pushdown(n, lo)
+    hi = np.where(ok0, 0, hi)
+    lo = np.where(ok0, 0, lo)
+    while np.any(hi - lo > 1):
+        mid = (lo + hi) // 2
+        _, ok = suds_pushdown(n, mid)
+        active = hi - lo > 1
+        hi = np.where(active & ok, mid, hi)
+        lo = np.where(active & ~ok, mid, lo)
+    return hi
+
+
+def suds_exhaustive(n):
+    """Optimal SUDS cycles of one lane-window by trying every displacement vector (small cases).
+
+    ``n`` is a sequence of per-row counts; row ``r`` may push any ``0 <= d_r <= n_r`` to row
+    ``r+1`` (the bottom row none), and a row's load is ``n_r - d_r + d_{r-1}``.
+    """
+    import itertools
+    n = [int(x) for x in n]
+    best = max(n) if n else 0
+    ranges = [range(x + 1) for x in n[:-1]]
+    for d in itertools.product(*ranges):
+        d = (*d, 0)
+        load = max(n[r] - d[r] + (d[r - 1] if r else 0) for r in range(len(n)))
+        best = min(best, load)
+    return best
+
+
+# -- cycle model -------------------------------------------------------------------------------
+
+
+def lane_cycles(counts, kind, config, n=None, m=None):
+    """Cycles ``T`` per ``[tile, window, lane]`` for window counts ``[tile, row, window, lane]``."""
+    tiles, _, nwin, L = counts.shape
+    if kind == "dense":
+        return np.full((tiles, nwin, L), config.group, dtype=np.int64)
+    if kind == "nm":
+        return np.full((tiles, nwin, L), n * config.group // m, dtype=np.int64)
+    if kind == "unstructured-nosuds":
+        return counts.max(axis=1)
+    if kind == "suds":
+        return suds_cycles(counts, axis=1)
+    raise ValueError(f"unknown mode kind {kind!r}")
+
+
+def window_cycles(counts, kind, config, n=None, m=None):
+    """Lock-step cycles per ``[tile, window]``, including the one-beat rule for empty outputs."""
+    T = lane_cycles(counts, kind, config, n, m).max(axis=-1)
+    empty = T.sum(axis=1) == 0
+    T[empty, 0] = 1
+    return T
+
+
+def cycle_model(w, n_cols, mode, config, lockstep=True):
+    """Predict the busy cycles of ``D = W x A`` with ``A`` of ``n_cols`` columns.
+
+    Parameters
+    ----------
+    w : int array ``[M,K]``
+    n_cols : int
+        N, the columns of A (output positions of a convolution).
+    mode : str
+        ``"dense"``, ``"nm:N:M"``, ``"suds"`` or ``"unstructured-nosuds"``.
+    config : EurekaConfig
+    lockstep : bool
+        Lanes share each window's cycle count (the RTL) or run independently (each lane its own
+        activation buffer; an output finishes when its slowest lane does).
+
+    Returns
+    -------
+    dict
+        ``cycles`` (total busy cycles), ``tile_cycles`` (per row tile, one output column),
+        ``dense_cycles`` (the dense baseline core of the same R x L: ``ceil(K/L)`` per tile and
+        column), ``ideal_cycles`` (``dense_cycles / min(1/d_w, G)``), ``macs`` (non-zero weights
+        times N), ``displaced`` (displaced weights in one pass of the schedule), ``utilization``
+        (non-zero MACs / (cycles * R * L)), ``suds_removed`` (share of windows with imbalance
+        without SUDS whose SUDS cost is the balanced ``ceil(sum n / R)``; SUDS mode only).
+    """
+    w = check_weights(w, config)
+    kind, n, m = _parse(config, mode)
+    if kind == "nm":
+        from .nm import check_nm
+        check_nm(np.pad(w, ((0, 0), (0, (-w.shape[1]) % m))), n, m)
+    if isinstance(n_cols, bool) or not isinstance(n_cols, (int, np.integer)) or n_cols < 1:
+        raise ValueError(f"n_cols must be a positive int, not {n_cols!r}")
+    counts = window_counts(w, config)
+    lanes = lane_cycles(counts, kind, config, n, m)            # [tile, win, lane]
+    if lockstep:
+        tile = window_cycles(counts, kind, config, n, m).sum(axis=1)
+    else:
+        tile = np.maximum(lanes.sum(axis=1).max(axis=-1), 1)
+    M, K = w.shape
+    tiles = counts.shape[0]
+    dense_tile = -(-K // config.lanes)
+    nnz = int((w != 0).sum())
+    cycles = int(tile.sum()) * int(n_cols)
+    density = nnz / w.size
+    ideal_speedup = min(1 / density, config.group) if density else config.group
+    out = {
+        "cycles": cycles,
+        "tile_cycles": tile.astype(np.int64),
+        "dense_cycles": dense_tile * tiles * int(n_cols),
+        "ideal_cycles": dense_tile * tiles * int(n_cols) / ideal_speedup,
+        "macs": nnz * int(n_cols),
+        "utilization": nnz * int(n_cols) / (cycles * config.macs),
+        "displaced": 0,
+        "suds_removed": None,
+        "lockstep": bool(lockstep),
+    }
+    if kind == "suds":
+        T = window_cycles(counts, kind, config, n, m)
+        d, _ = suds_pushdown(counts, T[:, :, None], axis=1)
+        out["displaced"] = int(d.sum())
+        nos = counts.max(axis=1)                                 # [tile, win, lane]
+        bal = -(-counts.sum(axis=1) // config.rows)
+        suds = lanes
+        imbalanced = nos > bal
+        if lockstep:
+            imbalanced = imbalanced.any(axis=-1)
+            removed = (suds.max(axis=-1) == bal.max(axis=-1)) & imbalanced
+        else:
+            removed = (suds == bal) & imbalanced
+        n_imb = int(imbalanced.sum())
+        out["suds_removed"] = float(removed.sum() / n_imb) if n_imb else 1.0
+    return out
+
+
+# -- packer ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TileSchedule:
+    """The weight stream of one row tile (R output rows) for one output column.
+
+    Members
+    -------
+    w, sel : int64 ``[S, R, L]``
+        Weight and G:1 select index of every slot in each of the ``S`` beats (cycles).
+    valid, disp : bool ``[S, R, L]``
+        Slot holds a real weight; slot holds a weight of the row above (its product goes to that
+        row's accumulator). Row 0 never has ``disp``.
+    last_window : bool ``[S]``
+        The beat is the last cycle of its window (the core then pops the activation window).
+    windows : int64 ``[n_used]``
+        Indices of the windows streamed, in order (windows with ``T = 0`` are skipped).
+    T : int64 ``[n_windows]``
+        Cycles per window (lock-step).
+    """
+
+    w: np.ndarray
+    sel: np.ndarray
+    valid: np.ndarray
+    disp: np.ndarray
+    last_window: np.ndarray
+    windows: np.ndarray
+    T: np.ndarray
+
+    @property
+    def beats(self):
+        return len(self.last_window)
+
+    @property
+    def displaced(self):
+        return int(self.disp.sum())
+
+
+@dataclasses.dataclass
+class Schedule:
+    """Packed weight streams of a whole ``W[M,K]``: one :class:`TileSchedule` per row tile."""
+
+    config: object
+    mode: str
+    M: int
+    K: int
+    tiles: list
+
+    @property
+    def cycles_per_column(self):
+        return sum(t.beats for t in self.tiles)
+
+    @property
+    def displaced(self):
+        return sum(t.displaced for t in self.tiles)
+
+
+def pack(w, mode, config):
+    """Pack ``w[M,K]`` for ``mode`` into a :class:`Schedule` the core executes.
+
+    ``w`` may also be PyTorch's 2:4 ``(values, meta)`` pair (int8 values with int32 metadata) in
+    mode ``"nm:2:4"``; it is expanded with :func:`golden.nm.from_torch_2to4`.
+
+    Raises ``ValueError`` for a bad shape, a value outside ``value_width``, a mode the core does not
+    run, or (N:M) a group with more than N non-zeros, naming the row and group.
+    """
+    kind, n, m = _parse(config, mode)
+    if isinstance(w, tuple):
+        if mode != "nm:2:4":
+            raise ValueError(f"a (values, meta) pair is PyTorch's 2:4 format; mode must be "
+                             f"'nm:2:4', not {mode!r}")
+        from .nm import from_torch_2to4
+        w = from_torch_2to4(*w)
+    w = check_weights(w, config)
+    M, K = w.shape
+    R, L, G = config.rows, config.lanes, config.group
+    if kind == "nm":
+        from .nm import check_nm
+        check_nm(np.pad(w, ((0, 0), (0, (-K) % m))), n, m)
+    w5 = layout_windows(w, config)                       # [tiles, R, win, L, G]
+    counts = (w5 != 0).sum(axis=-1)
+    T = window_cycles(counts, kind, config, n, m)        # [tiles, win]
+    tiles = []
+    for t in range(w5.shape[0]):
+        tiles.append(_pack_tile(w5[t], counts[t], T[t], kind, n, m, config))
+    return Schedule(config=config, mode=mode, M=M, K=K, tiles=tiles)
+
+
+def _pack_tile(w4, counts, T, kind, n, m, config):
+    R, nwin, L, G = w4.shape
+    S = int(T.sum())
+    offset = np.concatenate([[0], np.cumsum(T)[:-1]])    # first beat of each window
+    shape = (S, R, L)
+    ws = np.zeros(shape, np.int64)
+    sel = np.zeros(shape, np.int64)
+    valid = np.zeros(shape, bool)
+    disp = np.zeros(shape, bool)
+    r_i, w_i, l_i, g_i = np.indices(w4.shape)
+    if kind == "dense":
+        beat = offset[w_i] + g_i
+        ws[beat, r_i, l_i] = w4
+        sel[beat, r_i, l_i] = g_i
+        valid[beat, r_i, l_i] = True
+    elif kind == "nm":
+        from .nm import nm_compress
+        per = n * G // m                                 # values per lane-window
+        vals, idx = nm_compress(w4.reshape(R, -1), n, m)  # groups of m along K, in K order
+        vals = vals.reshape(R, nwin, L, per)
+        idx = idx.reshape(R, nwin, L, G // m, n)
+        idx = (idx + m * np.arange(G // m)[:, None]).reshape(R, nwin, L, per)
+        r_i, w_i, l_i, t_i = np.indices(vals.shape)
+        beat = offset[w_i] + t_i
+        ws[beat, r_i, l_i] = vals
+        sel[beat, r_i, l_i] = idx
+        valid[beat, r_i, l_i] = vals != 0
+    else:
+        nz = w4 != 0
+        rank = np.cumsum(nz, axis=-1) - 1
+        if kind == "suds":
+            d, ok = suds_pushdown(counts, T[:, None], axis=0)
+            assert ok.all()
+        else:
+            d = np.zeros_like(counts)
+        keep = counts - d                                # [R, win, L]
+        own = nz & (rank < keep[..., None])
+        moved = nz & ~own
+        r, wi, li, gi = np.nonzero(own)
+        beat = offset[wi] + rank[r, wi, li, gi]
+        ws[beat, r, li] = w4[r, wi, li, gi]
+        sel[beat, r, li] = gi
+        valid[beat, r, li] = True
+        r, wi, li, gi = np.nonzero(moved)
+        if len(r):
+            assert r.max() < R - 1, "the bottom row never pushes down"
+            cyc = keep[r + 1, wi, li] + rank[r, wi, li, gi] - keep[r, wi, li]
+            assert np.all(cyc < T[wi])
+            beat = offset[wi] + cyc
+            ws[beat, r + 1, li] = w4[r, wi, li, gi]
+            sel[beat, r + 1, li] = gi
+            valid[beat, r + 1, li] = True
+            disp[beat, r + 1, li] = True
+    last = np.zeros(S, bool)
+    used = np.nonzero(T)[0]
+    last[offset[used] + T[used] - 1] = True
+    return TileSchedule(w=ws, sel=sel, valid=valid, disp=disp, last_window=last,
+                        windows=used.astype(np.int64), T=T.astype(np.int64))
+
+
+def activation_windows(a, config):
+    """Pad ``a[K,N]`` and view it as ``[N, windows, L, G]`` (what lane ``l`` sees per window)."""
+    L, G = config.lanes, config.group
+    K, N = a.shape
+    nwin = -(-K // (L * G))
+    ap = np.zeros((nwin * L * G, N), dtype=np.int64)
+    ap[:K] = a
+    return ap.T.reshape(N, nwin, L, G)
+
+
+def execute(schedule, a):
+    """Run a :class:`Schedule` on ``a[K,N]`` the way the core does; ``int64[M,N]`` (no wrap).
+
+    This checks the packer (the result must equal ``W @ A``) independently of the RTL.
+    """
+    cfg = schedule.config
+    a = check_activations(a, schedule.K, cfg)
+    aw = activation_windows(a, cfg)                     # [N, win, L, G]
+    N = a.shape[1]
+    R, L = cfg.rows, cfg.lanes
+    out = np.zeros((len(schedule.tiles) * R, N), dtype=np.int64)
+    for t, ts in enumerate(schedule.tiles):
+        # window of each beat: the j-th used window ends at the j-th last_window beat
+        win_of_beat = ts.windows[np.concatenate([[0], np.cumsum(ts.last_window)[:-1]])] \
+            if ts.beats and len(ts.windows) else np.zeros(ts.beats, np.int64)
+        lane = np.arange(L)[None, None, :]
+        act = aw[:, win_of_beat[:, None, None], lane, ts.sel]   # [N, S, R, L]
+        prod = np.where(ts.valid, ts.w, 0) * act
+        own = np.where(ts.disp, 0, prod).sum(axis=(1, 3))     # [N, R]
+        moved = np.where(ts.disp, prod, 0).sum(axis=(1, 3))
+        acc = own.copy()
+        acc[:, :-1] += moved[:, 1:]
+        out[t * R:(t + 1) * R] = acc.T
+    return out[:schedule.M]
+
+
+def gemm(w, a, c=None, acc_width=32):
+    """Exact ``W @ A (+ C)`` in int64; ``ValueError`` if a result does not fit ``acc_width`` bits."""
+    from .conv import check_acc
+    w = check_int_array(w, bits=None, name="weights")
+    a = check_int_array(a, bits=None, name="activations")
+    if w.ndim != 2 or a.ndim != 2 or w.shape[1] != a.shape[0]:
+        raise ValueError(f"shapes do not chain: weights {w.shape} x activations {a.shape}")
+    out = w @ a
+    if c is not None:
+        c = check_int_array(c, bits=acc_width, name="C")
+        if c.shape != out.shape:
+            raise ValueError(f"C must have shape {out.shape}, not {c.shape}")
+        out = out + c
+    return check_acc(out, acc_width)
+
+
+def conv2d_gemm(a, w, stride=1, padding=0):
+    """Convolution as GEMM operands: ``(W2[K, C*R*S], A2[C*R*S, Ho*Wo], (Ho, Wo))``."""
+    from .conv import conv_output_shape, im2col
+    a = check_int_array(a, bits=None, name="activations")
+    w = check_int_array(w, bits=None, name="filters")
+    if a.ndim != 3 or w.ndim != 4 or a.shape[0] != w.shape[1]:
+        raise ValueError(f"conv needs activations [C,H,W] and filters [K,C,R,S] with equal C, not "
+                         f"{a.shape} and {w.shape}")
+    K, C, R, S = w.shape
+    ho, wo = conv_output_shape(a.shape[1], a.shape[2], R, S, stride, padding)
+    return w.reshape(K, C * R * S), im2col(a, R, S, stride, padding), (ho, wo)

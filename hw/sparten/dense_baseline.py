@@ -1,0 +1,183 @@
+"""Dense MAC array of as many MACs as a SparTen cluster: the like-for-like area baseline.
+
+A SparTen cluster has ``n_units`` compute units, each one MAC per cycle fed by the inner join of a
+filter chunk and an activation chunk. This array has the same ``n_units`` MACs of the same widths,
+but fed *dense* chunks: every unit walks all ``chunk`` positions of its filter chunk against the
+broadcast activation chunk, one position per cycle, zeros included. It has no masks, no prefix sums
+and no priority encoder, so ``area(cluster) / area(array)`` is the area price of two-sided sparsity
+and the cycle ratio of the two on the same layer is what that price buys (synth/area.py combines
+both into an iso-area speed-up).
+
+The chunk registers (one activation chunk, one filter chunk per unit) are the dense counterparts of
+the chunk registers inside SparTen's compute units; resident filter/activation memories are not part
+of either comparison side (synth/area.py reports memories separately).
+"""
+
+import dataclasses
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..common.config import ConfigBase, ConfigError, check_int, check_pow2
+
+__all__ = ["DenseMacConfig", "DenseMacArray"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseMacConfig(ConfigBase):
+    """Parameters of the dense MAC array (the field names and ranges of ``SparTenConfig``).
+
+    Members
+    -------
+    n_units : int
+        MACs (one per unit), 1..256.
+    chunk : int
+        Elements per chunk, a power of two in 8..256; the array spends ``chunk`` cycles per chunk.
+    value_width : int
+        Signed value width of weights and activations, 2..16.
+    acc_width : int
+        Signed accumulator width, ``2*value_width``..64 (wraps like a hardware register).
+    """
+
+    n_units: int = 32
+    chunk: int = 128
+    value_width: int = 8
+    acc_width: int = 32
+
+    def __post_init__(self):
+        check_int("n_units", self.n_units, 1, 256)
+        check_pow2("chunk", self.chunk, 8, 256)
+        check_int("value_width", self.value_width, 2, 16)
+        check_int("acc_width", self.acc_width, 2 * self.value_width, 64)
+
+    @classmethod
+    def like(cls, config):
+        """The array of equal MAC count and widths as ``config`` (e.g. a ``SparTenConfig``)."""
+        missing = [f.name for f in dataclasses.fields(cls) if not hasattr(config, f.name)]
+        if missing:
+            raise ConfigError(f"{type(config).__name__} has no field(s) {missing!r} to build a "
+                              f"DenseMacConfig from")
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)})
+
+    @property
+    def macs(self):
+        return self.n_units
+
+    @property
+    def cycles_per_chunk(self):
+        """Cycles from accepting an activation chunk to being ready for the next one."""
+        return self.chunk + 1
+
+
+class DenseMacArray(wiring.Component):
+    """``n_units`` int MACs fed dense chunks: one broadcast activation chunk, one filter chunk each.
+
+    Stream contract (``amaranth.lib.stream``; transfer on ``valid & ready``):
+
+    ``f`` (in)
+        ``{unit, values[chunk]}``: load filter chunk ``values`` into unit ``unit``. Ready while no
+        chunk is being processed.
+    ``a`` (in)
+        ``{values[chunk], first, last}``: one activation chunk, broadcast to every unit. ``first``
+        clears the accumulators before this chunk; ``last`` emits the sums after it. Ready while
+        idle and no result is waiting.
+    ``o`` (out)
+        ``{sums[n_units]}``: the dot products of every unit over the chunks ``first..last``
+        (wrapping at ``acc_width`` bits); valid and payload hold until taken.
+
+    Latency and throughput: an accepted activation chunk occupies the array for
+    :attr:`DenseMacConfig.chunk` cycles (one position per cycle, every unit one MAC per cycle), so
+    one chunk is accepted every ``chunk + 1`` cycles at best; ``o`` is valid on the cycle after the
+    last position of a ``last`` chunk.
+    """
+
+    def __init__(self, config):
+        if not isinstance(config, DenseMacConfig):
+            config = DenseMacConfig.like(config)
+        self._cfg = cfg = config
+        self._vals = vals = data.ArrayLayout(signed(cfg.value_width), cfg.chunk)
+        self._f_layout = data.StructLayout({"unit": range(cfg.n_units), "values": vals})
+        self._a_layout = data.StructLayout({"values": vals, "first": 1, "last": 1})
+        self._o_layout = data.StructLayout({
+            "sums": data.ArrayLayout(signed(cfg.acc_width), cfg.n_units)})
+        super().__init__({
+            "f": In(stream.Signature(self._f_layout)),
+            "a": In(stream.Signature(self._a_layout)),
+            "o": Out(stream.Signature(self._o_layout)),
+        })
+
+    @property
+    def config(self):
+        return self._cfg
+
+    @property
+    def latency(self):
+        """Cycles from the transfer of a ``last`` chunk to ``o.valid``."""
+        return self._cfg.chunk + 1
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        m = Module()
+        act = Signal(self._vals)
+        last = Signal()
+        busy = Signal()
+        idx = Signal(range(cfg.chunk))
+        # One position per cycle; the activation element is shared by every unit (one mux).
+        a_el = Signal(signed(cfg.value_width))
+        m.d.comb += a_el.eq(act[idx])
+
+        out_valid = Signal()
+        m.d.comb += [
+            self.f.ready.eq(~busy),
+            self.a.ready.eq(~busy & ~out_valid),
+            self.o.valid.eq(out_valid),
+        ]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += out_valid.eq(0)
+
+        with m.If(self.a.valid & self.a.ready):
+            m.d.sync += [act.eq(self.a.payload.values), last.eq(self.a.payload.last),
+                         busy.eq(1), idx.eq(0)]
+        with m.If(busy):
+            m.d.sync += idx.eq(idx + 1)
+            with m.If(idx == cfg.chunk - 1):
+                m.d.sync += [busy.eq(0), out_valid.eq(last)]
+
+        first = self.a.valid & self.a.ready & self.a.payload.first
+        for u in range(cfg.n_units):
+            mac = _Mac(cfg)
+            m.submodules[f"mac{u}"] = mac
+            filt = Signal(self._vals, name=f"filt{u}")
+            with m.If(self.f.valid & self.f.ready & (self.f.payload.unit == u)):
+                m.d.sync += filt.eq(self.f.payload.values)
+            m.d.comb += [
+                mac.w.eq(filt[idx]),
+                mac.x.eq(a_el),
+                mac.en.eq(busy),
+                mac.clear.eq(first),
+                self.o.payload.sums[u].eq(mac.acc),
+            ]
+        return m
+
+
+class _Mac(wiring.Component):
+    """``acc <= clear ? 0 : acc + (en ? w * x : 0)``; its own module so area reports show it."""
+
+    def __init__(self, cfg):
+        self._cfg = cfg
+        super().__init__({
+            "w": In(signed(cfg.value_width)), "x": In(signed(cfg.value_width)),
+            "en": In(1), "clear": In(1), "acc": Out(signed(cfg.acc_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        prod = Signal(signed(2 * self._cfg.value_width))
+        m.d.comb += prod.eq(self.w * self.x)
+        # ``clear`` comes with the transfer of a ``first`` chunk, when the array is not busy.
+        with m.If(self.clear):
+            m.d.sync += self.acc.eq(0)
+        with m.Elif(self.en):
+            m.d.sync += self.acc.eq(self.acc + prod)
+        return m

@@ -1,0 +1,81 @@
+"""Stream beats of the EUREKA core from a golden schedule (shared by every testbench and driver).
+
+Payloads are built with the core's own ``lib.data`` layouts (:func:`hw.eureka.core.weight_layout`
+etc.), so bits are never packed by hand in two places. A GEMM ``D = W x A`` runs as: for each row
+tile ``t`` of the schedule, for each column ``n`` of ``A``: the tile's weight beats (the last one
+with ``last``) and the activation windows of column ``n`` that the tile uses; one result per
+``(t, n)``, in that order.
+"""
+
+import numpy as np
+
+from .core import act_layout, result_layout, weight_layout
+
+__all__ = ["tile_weight_beats", "act_window_beats", "gemm_streams", "decode_results"]
+
+
+def tile_weight_beats(config, tile):
+    """Integer payloads of one :class:`golden.eureka.TileSchedule` (``last`` on the final beat)."""
+    lay = weight_layout(config)
+    R, L = config.rows, config.lanes
+    beats = []
+    for s in range(tile.beats):
+        slots = []
+        for r in range(R):
+            row = []
+            for l in range(L):
+                f = {"w": int(tile.w[s, r, l])}
+                if config.has_mux:
+                    f["sel"] = int(tile.sel[s, r, l])
+                    f["valid"] = int(tile.valid[s, r, l])
+                if config.has_suds:
+                    f["disp"] = int(tile.disp[s, r, l])
+                elif tile.disp[s, r, l]:
+                    raise ValueError("schedule displaces a weight but the core has no SUDS path")
+                row.append(f)
+            slots.append(row)
+        beats.append(lay.const({"slot": slots, "last_window": int(tile.last_window[s]),
+                                "last": int(s == tile.beats - 1)}).as_value().value)
+    return beats
+
+
+def act_window_beats(config, windows):
+    """Integer payloads of activation windows ``[n, L, G]``."""
+    lay = act_layout(config)
+    return [lay.const({"a": [[int(x) for x in lane] for lane in win]}).as_value().value
+            for win in np.asarray(windows)]
+
+
+def gemm_streams(schedule, a):
+    """``(weight_beats, act_beats, n_results)`` to run ``schedule`` on ``a[K,N]``."""
+    from golden.eureka import activation_windows, check_activations
+    cfg = schedule.config
+    a = check_activations(a, schedule.K, cfg)
+    aw = activation_windows(a, cfg)                       # [N, win, L, G]
+    N = a.shape[1]
+    w_beats, a_beats = [], []
+    cache = {}
+    for t, tile in enumerate(schedule.tiles):
+        wb = tile_weight_beats(cfg, tile)
+        for n in range(N):
+            w_beats += wb
+            key = (n, tuple(tile.windows.tolist()))
+            if key not in cache:
+                cache[key] = act_window_beats(cfg, aw[n, tile.windows])
+            a_beats += cache[key]
+    return w_beats, a_beats, len(schedule.tiles) * N
+
+
+def decode_results(config, beats, M, N):
+    """Result payloads (tile-major, then column) -> ``int64[M, N]``."""
+    lay = result_layout(config)
+    R = config.rows
+    tiles = -(-M // R)
+    if len(beats) != tiles * N:
+        raise ValueError(f"expected {tiles * N} result beats, got {len(beats)}")
+    out = np.zeros((tiles * R, N), dtype=np.int64)
+    for i, b in enumerate(beats):
+        t, n = divmod(i, N)
+        v = lay.from_bits(int(b))
+        out[t * R:(t + 1) * R, n] = [int(v.acc[r]) for r in range(R)]
+    return out[:M]

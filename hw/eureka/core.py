@@ -1,0 +1,186 @@
+"""EUREKA-style tensor core: R rows x L lanes, output-stationary, G:1 muxes, SUDS displacement.
+
+One generator, three variants (see :mod:`hw.eureka.config`): the EUREKA core, the dense baseline
+and the Ampere-like 2:4 core. The core executes a schedule made offline by ``golden/eureka.py``:
+every weight beat says, for every (row, lane) slot, which weight to multiply, which of the lane's G
+activations to select, whether the slot is valid, and whether it holds a weight **displaced** from
+the row above (SUDS); its product is then added to the row above's accumulator.
+
+Datapath per cycle (one weight beat):
+
+* lane ``l`` of every row sees the same group of G activations of the current window and each slot
+  picks one with its G:1 mux (no mux when G = 1);
+* row ``r`` reduces its L products in two trees: the products it owns and the products it holds for
+  row ``r-1`` (SUDS only; row 0 has no such tree, as nothing is displaced into it);
+* ``acc[r] += own[r] + moved[r+1]`` (``moved`` of the bottom row + 1 is 0).
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..common.addertree import tree_sum
+from .config import EurekaConfig
+
+__all__ = ["EurekaCore", "slot_layout", "weight_layout", "act_layout", "result_layout"]
+
+
+def slot_layout(config):
+    """One (row, lane) slot of a weight beat: ``w`` [, ``sel``, ``valid``] [, ``disp``]."""
+    fields = {"w": signed(config.value_width)}
+    if config.has_mux:
+        fields["sel"] = unsigned(config.sel_width)
+        fields["valid"] = unsigned(1)
+    if config.has_suds:
+        fields["disp"] = unsigned(1)
+    return data.StructLayout(fields)
+
+
+def weight_layout(config):
+    """A weight beat: ``slot[r][l]`` for every row and lane, ``last_window`` and ``last``.
+
+    ``last_window``: the beat is the last cycle of its window; the core pops the activation window
+    with it. ``last``: the beat is the last of its output; the accumulators are emitted and cleared.
+    """
+    return data.StructLayout({
+        "slot": data.ArrayLayout(data.ArrayLayout(slot_layout(config), config.lanes), config.rows),
+        "last_window": unsigned(1),
+        "last": unsigned(1),
+    })
+
+
+def act_layout(config):
+    """An activation window: ``a[l][g]``, the G activations lane ``l`` sees."""
+    return data.StructLayout({
+        "a": data.ArrayLayout(data.ArrayLayout(signed(config.value_width), config.group),
+                              config.lanes),
+    })
+
+
+def result_layout(config):
+    """One output: ``acc[r]`` for the R rows of the tile (wrapping ``acc_width`` arithmetic)."""
+    return data.StructLayout({"acc": data.ArrayLayout(signed(config.acc_width), config.rows)})
+
+
+class EurekaCore(wiring.Component):
+    """The EUREKA tensor core (or a baseline, per ``config.variant``).
+
+    Parameters
+    ----------
+    config : EurekaConfig
+
+    Members
+    -------
+    w : In(stream.Signature(weight_layout))
+        Weight beats, one per busy cycle (see :func:`weight_layout`).
+    a : In(stream.Signature(act_layout))
+        Activation windows; one is consumed with every weight beat that has ``last_window`` set
+        (for the dense variant, with every beat).
+    o : Out(stream.Signature(result_layout))
+        One beat per output (per weight beat with ``last``), holding the R accumulators.
+    busy : Out(32)
+        Busy-cycle counter: weight beats accepted since reset (wraps). This is the cycle count the
+        golden model predicts; it is exact under input idle cycles and output backpressure.
+
+    Contract: a weight beat transfers when ``w.valid & a.valid`` and the pipeline can move (the
+    output register is empty or being read). Throughput: one weight beat per cycle. Latency: the
+    output of a beat with ``last`` is valid :attr:`latency` cycles after that beat's transfer (no
+    backpressure). Backpressure on ``o`` stalls the whole pipeline.
+    """
+
+    def __init__(self, config):
+        if not isinstance(config, EurekaConfig):
+            raise TypeError(f"config must be an EurekaConfig, not {config!r}")
+        self._config = config
+        super().__init__({
+            "w": In(stream.Signature(weight_layout(config))),
+            "a": In(stream.Signature(act_layout(config))),
+            "o": Out(stream.Signature(result_layout(config))),
+            "busy": Out(32),
+        })
+
+    @property
+    def config(self):
+        return self._config
+
+    #: products registered, tree sums registered, accumulate into the output register
+    latency = 3
+    #: weight beats accepted per cycle at most
+    throughput = 1
+
+    def elaborate(self, platform):
+        cfg = self._config
+        R, L = cfg.rows, cfg.lanes
+        m = Module()
+
+        # The pipeline moves unless a finished output waits for the consumer.
+        en = Signal()
+        m.d.comb += en.eq(~self.o.valid | self.o.ready)
+        fire = Signal()
+        m.d.comb += fire.eq(self.w.valid & self.a.valid & en)
+        m.d.comb += self.w.ready.eq(self.a.valid & en)
+        pop = self.w.payload.last_window if cfg.has_mux else 1
+        m.d.comb += self.a.ready.eq(self.w.valid & en & pop)
+        with m.If(fire):
+            m.d.sync += self.busy.eq(self.busy + 1)
+
+        # Stage 1: select, multiply, split into own / moved products.
+        pshape = signed(2 * cfg.value_width)
+        own1 = [[Signal(pshape, name=f"own1_{r}_{l}") for l in range(L)] for r in range(R)]
+        mov1 = [[Signal(pshape, name=f"mov1_{r}_{l}") for l in range(L)] for r in range(1, R)] \
+            if cfg.has_suds else []
+        v1, last1 = Signal(), Signal()
+        with m.If(en):
+            m.d.sync += [v1.eq(fire), last1.eq(self.w.payload.last)]
+            for r in range(R):
+                for l in range(L):
+                    slot = self.w.payload.slot[r][l]
+                    if cfg.has_mux:
+                        act = self.a.payload.a[l][slot.sel]    # the G:1 mux
+                        use = slot.valid
+                    else:
+                        act = self.a.payload.a[l][0]
+                        use = None
+                    prod = slot.w * act
+                    if cfg.has_suds and r > 0:
+                        m.d.sync += [own1[r][l].eq(Mux(use & ~slot.disp, prod, 0)),
+                                     mov1[r - 1][l].eq(Mux(use & slot.disp, prod, 0))]
+                    elif use is not None:
+                        m.d.sync += own1[r][l].eq(Mux(use, prod, 0))
+                    else:
+                        m.d.sync += own1[r][l].eq(prod)
+
+        # Stage 2: per-row reduction trees (own products; products held for the row above).
+        v2, last2 = Signal(), Signal()
+        own2, mov2 = [], []
+        with m.If(en):
+            m.d.sync += [v2.eq(v1), last2.eq(last1)]
+        for r in range(R):
+            s, _ = tree_sum(m, own1[r], name=f"own_tree{r}")
+            reg = Signal(s.shape(), name=f"own2_{r}")
+            with m.If(en):
+                m.d.sync += reg.eq(s)
+            own2.append(reg)
+        for r in range(1, R if cfg.has_suds else 1):
+            s, _ = tree_sum(m, mov1[r - 1], name=f"mov_tree{r}")
+            reg = Signal(s.shape(), name=f"mov2_{r}")
+            with m.If(en):
+                m.d.sync += reg.eq(s)
+            mov2.append(reg)
+
+        # Stage 3: accumulate; a beat with `last` emits the sums and clears the accumulators.
+        acc = [Signal(signed(cfg.acc_width), name=f"acc{r}") for r in range(R)]
+        with m.If(en):
+            m.d.sync += self.o.valid.eq(0)
+            with m.If(v2):
+                for r in range(R):
+                    total = acc[r] + own2[r]
+                    if cfg.has_suds and r + 1 < R:
+                        total = total + mov2[r]          # mov2[r] holds row r+1's moved products
+                    with m.If(last2):
+                        m.d.sync += [acc[r].eq(0), self.o.payload.acc[r].eq(total)]
+                    with m.Else():
+                        m.d.sync += acc[r].eq(total)
+                with m.If(last2):
+                    m.d.sync += self.o.valid.eq(1)
+        return m

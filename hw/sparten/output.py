@@ -1,0 +1,286 @@
+"""SparTen output path: requantise + ReLU, then re-encode the outputs as a SparseMap.
+
+A layer's accumulators leave the cluster one output channel after another for each output position
+(channel order is restored upstream by the un-permute, which writes each result to its channel's
+address). This module turns that stream into the next layer's input format without a dense round
+trip (DESIGN.md section 2, block 5):
+
+* :class:`Requantize`: ``(acc * multiplier + 2**(shift-1)) >> shift`` (round half up, arithmetic
+  shift; ``shift = 0`` adds no rounding term), saturated to signed ``value_width``, then ReLU. Equal
+  bit for bit to :func:`golden.quant.requantize` followed by a ReLU (the two commute).
+* :class:`SparseMapEncoder`: zero-detect -> mask -> exclusive prefix sum -> compaction, one value
+  per cycle: the running count of non-zeros seen so far in the chunk *is* the exclusive prefix sum
+  of the mask at the current position, and it is the slot the value is written to.
+* :class:`OutputPath`: the two chained, the block the layer top instantiates.
+
+Stream payload layouts are given by :func:`acc_layout`, :func:`value_layout` and
+:func:`chunk_layout`; testbenches pack and unpack with the same layouts.
+"""
+
+from amaranth import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+__all__ = ["acc_layout", "value_layout", "chunk_layout", "Requantize", "SparseMapEncoder",
+           "OutputPath", "MULTIPLIER_WIDTH", "SHIFT_WIDTH"]
+
+#: Default width of the unsigned per-layer multiplier port.
+MULTIPLIER_WIDTH = 16
+#: Default width of the per-layer shift port (shifts 0..31).
+SHIFT_WIDTH = 5
+
+
+def acc_layout(config):
+    """``{acc: signed(acc_width), last}``: one accumulator; ``last`` ends an output position."""
+    return data.StructLayout({"acc": signed(config.acc_width), "last": unsigned(1)})
+
+
+def value_layout(config):
+    """``{value: signed(value_width), last}``: one output value in channel order."""
+    return data.StructLayout({"value": signed(config.value_width), "last": unsigned(1)})
+
+
+def chunk_layout(config):
+    """``{mask, values, last}``: one SparseMap chunk.
+
+    ``mask`` bit ``i`` is set iff channel ``i`` of the chunk is non-zero; ``values[j]`` is the
+    ``j``-th non-zero in channel order, slots ``popcount(mask)..chunk-1`` are zero (so ``values``
+    is ``chunk * value_width`` bits packed with slot 0 at the least significant end, the same bits
+    as a flat ``unsigned(chunk * value_width)``). ``last`` marks the last chunk of an output
+    position (a partial last chunk is zero-padded: its mask has no bits past the last channel).
+    """
+    return data.StructLayout({
+        "mask": unsigned(config.chunk),
+        "values": data.ArrayLayout(signed(config.value_width), config.chunk),
+        "last": unsigned(1),
+    })
+
+
+def _check_widths(config, names=("chunk", "value_width", "acc_width")):
+    for name in names:
+        v = getattr(config, name, None)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise TypeError(f"config.{name} must be a positive int, not {v!r}")
+
+
+class Requantize(wiring.Component):
+    """Requantise accumulators to ``value_width``-bit values, then ReLU (two pipeline stages).
+
+    Stage 1 registers ``acc * multiplier + round`` with ``round = 2**(shift-1)`` (0 when
+    ``shift = 0``); stage 2 registers the arithmetic right shift, the saturation to the signed
+    ``value_width`` range and the ReLU (applied after saturation, which gives the same result as
+    before it since both are monotone and keep 0). ``last`` travels with the value.
+
+    Parameters
+    ----------
+    config : SparTenConfig (or any object with ``acc_width`` and ``value_width``)
+    multiplier_width : int
+        Width of the unsigned ``multiplier`` port (default 16).
+    shift_width : int
+        Width of the ``shift`` port (default 5: shifts 0..31).
+
+    Members
+    -------
+    i : In(stream.Signature(acc_layout(config)))
+    o : Out(stream.Signature(value_layout(config)))
+    multiplier : In(unsigned(multiplier_width))
+        Per-layer scale; held constant while a layer runs (sampled with each beat at stage 1).
+    shift : In(unsigned(shift_width))
+    relu : In(1)
+        1: negative results become 0.
+
+    Latency is :attr:`latency` = 2 cycles (a beat accepted in cycle t is valid on ``o`` from cycle
+    t + 2); throughput is one beat per cycle while ``o`` is ready. ``i.ready`` is combinational in
+    ``o.ready`` and the stage valid registers only (no path from ``i.valid``).
+    """
+
+    latency = 2
+    throughput = 1
+
+    def __init__(self, config, multiplier_width=MULTIPLIER_WIDTH, shift_width=SHIFT_WIDTH):
+        _check_widths(config, ("value_width", "acc_width"))
+        if not 1 <= multiplier_width <= 32:
+            raise ValueError(f"multiplier_width must be in 1..32, not {multiplier_width!r}")
+        if not 1 <= shift_width <= 6:
+            raise ValueError(f"shift_width must be in 1..6, not {shift_width!r}")
+        self._config = config
+        self._mw = multiplier_width
+        self._sw = shift_width
+        super().__init__({
+            "i": In(stream.Signature(acc_layout(config))),
+            "o": Out(stream.Signature(value_layout(config))),
+            "multiplier": In(unsigned(multiplier_width)),
+            "shift": In(unsigned(shift_width)),
+            "relu": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        vw = cfg.value_width
+        # Stage 1: product plus rounding term. acc * multiplier needs acc_width + multiplier_width
+        # bits; one more holds the rounding term without overflow.
+        prod_w = cfg.acc_width + self._mw + 1
+        s1_valid = Signal()
+        s1_prod = Signal(signed(prod_w))
+        s1_shift = Signal(self._sw)
+        s1_relu = Signal()
+        s1_last = Signal()
+        s1_ready = Signal()
+
+        m.d.comb += [
+            s1_ready.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(~s1_valid | s1_ready),
+        ]
+        half = Signal(unsigned(1 << self._sw))
+        m.d.comb += half.eq(Mux(self.shift == 0, 0, (Const(1, 1) << self.shift) >> 1))
+        with m.If(self.i.ready):
+            m.d.sync += [
+                s1_valid.eq(self.i.valid),
+                s1_prod.eq(self.i.payload.acc * self.multiplier + half),
+                s1_shift.eq(self.shift),
+                s1_relu.eq(self.relu),
+                s1_last.eq(self.i.payload.last),
+            ]
+
+        # Stage 2: arithmetic shift (>> of a signed value floors), saturation, ReLU.
+        shifted = Signal(signed(prod_w))
+        sat = Signal(signed(vw))
+        lo, hi = -(1 << (vw - 1)), (1 << (vw - 1)) - 1
+        m.d.comb += [
+            shifted.eq(s1_prod >> s1_shift),
+            sat.eq(Mux(shifted > hi, hi, Mux(shifted < lo, lo, shifted))),
+        ]
+        with m.If(s1_ready):
+            m.d.sync += [
+                self.o.valid.eq(s1_valid),
+                self.o.payload.value.eq(Mux(s1_relu & (sat < 0), 0, sat)),
+                self.o.payload.last.eq(s1_last),
+            ]
+        return m
+
+
+class SparseMapEncoder(wiring.Component):
+    """Pack a stream of values in channel order into SparseMap chunks.
+
+    For each accepted value at position ``idx`` of the current chunk: zero-detect sets mask bit
+    ``idx``; a non-zero value is written to slot ``count`` (the exclusive prefix sum of the mask at
+    ``idx``, kept as a running count) and ``count`` increments. The chunk is complete after the
+    ``chunk``-th value or after a value with ``last`` (a partial chunk: the remaining mask bits and
+    slots stay 0, i.e. zero padding); it then sits in the output register until taken, and the next
+    accepted value starts a fresh chunk (mask, count and slots cleared in the same cycle).
+
+    Parameters
+    ----------
+    config : SparTenConfig (or any object with ``chunk`` and ``value_width``)
+
+    Members
+    -------
+    i : In(stream.Signature(value_layout(config)))
+        ``last`` marks the last channel of an output position's vector.
+    o : Out(stream.Signature(chunk_layout(config)))
+        ``last`` marks the last chunk of that vector.
+
+    Latency is :attr:`latency` = 1 cycle: a chunk is valid on ``o`` in the cycle after the value
+    completing it was accepted. Throughput: one value per cycle, :attr:`throughput` = 1, also across
+    chunk boundaries (a chunk is taken and the first value of the next accepted in the same cycle).
+    A completed chunk blocks ``i`` only while ``o`` is not ready: ``i.ready = ~o.valid | o.ready``,
+    no path from ``i.valid`` or the payload.
+    """
+
+    latency = 1
+    throughput = 1
+
+    def __init__(self, config):
+        _check_widths(config, ("chunk", "value_width"))
+        self._config = config
+        super().__init__({
+            "i": In(stream.Signature(value_layout(config))),
+            "o": Out(stream.Signature(chunk_layout(config))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self._config.chunk
+        idx = Signal(range(n))           # position of the next value in its chunk
+        count = Signal(range(n + 1))     # non-zeros so far: the exclusive prefix sum at idx
+        fresh = Signal(init=1)           # the next value starts a new chunk (clear first)
+        mask = Signal(n)
+        slots = Signal(data.ArrayLayout(signed(self._config.value_width), n))
+
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        m.d.comb += [self.o.payload.mask.eq(mask), self.o.payload.values.eq(slots)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+
+        value = self.i.payload.value
+        nz = value != 0
+        cur_idx = Mux(fresh, 0, idx)
+        cur_count = Mux(fresh, 0, count)
+        with m.If(self.i.valid & self.i.ready):
+            # Clearing on the first value of a chunk (not when the previous one leaves) keeps the
+            # output register stable while it waits for o.ready.
+            with m.If(fresh):
+                m.d.sync += [mask.eq(nz), slots.eq(0)]
+            with m.Else():
+                m.d.sync += mask.eq(mask | (nz << idx))
+            with m.If(nz):
+                m.d.sync += slots[cur_count].eq(value)
+            m.d.sync += count.eq(cur_count + nz)
+            done = (cur_idx == n - 1) | self.i.payload.last
+            m.d.sync += [idx.eq(cur_idx + 1), fresh.eq(done)]
+            with m.If(done):
+                m.d.sync += [self.o.valid.eq(1), self.o.payload.last.eq(self.i.payload.last)]
+        return m
+
+
+class OutputPath(wiring.Component):
+    """:class:`Requantize` (with ReLU) followed by :class:`SparseMapEncoder`.
+
+    Parameters
+    ----------
+    config : SparTenConfig (or any object with ``chunk``, ``value_width`` and ``acc_width``)
+    multiplier_width, shift_width : int
+        As for :class:`Requantize`.
+
+    Members
+    -------
+    i : In(stream.Signature(acc_layout(config)))
+        Accumulators of one output position in channel order, ``last`` on the last channel.
+    o : Out(stream.Signature(chunk_layout(config)))
+    multiplier, shift, relu : per-layer inputs, as for :class:`Requantize`.
+
+    Latency is :attr:`latency` = 3 cycles from the accumulator completing a chunk to the chunk on
+    ``o``; throughput one accumulator per cycle while ``o`` is ready.
+    """
+
+    latency = Requantize.latency + SparseMapEncoder.latency
+    throughput = 1
+
+    def __init__(self, config, multiplier_width=MULTIPLIER_WIDTH, shift_width=SHIFT_WIDTH):
+        _check_widths(config)
+        self._config = config
+        self._mw = multiplier_width
+        self._sw = shift_width
+        super().__init__({
+            "i": In(stream.Signature(acc_layout(config))),
+            "o": Out(stream.Signature(chunk_layout(config))),
+            "multiplier": In(unsigned(multiplier_width)),
+            "shift": In(unsigned(shift_width)),
+            "relu": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.requant = requant = Requantize(self._config, self._mw, self._sw)
+        m.submodules.encoder = encoder = SparseMapEncoder(self._config)
+        wiring.connect(m, wiring.flipped(self.i), requant.i)
+        wiring.connect(m, requant.o, encoder.i)
+        wiring.connect(m, encoder.o, wiring.flipped(self.o))
+        m.d.comb += [
+            requant.multiplier.eq(self.multiplier),
+            requant.shift.eq(self.shift),
+            requant.relu.eq(self.relu),
+        ]
+        return m

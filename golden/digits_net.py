@@ -39,11 +39,11 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["DEFAULT_HPARAMS", "MODEL_VERSION", "VARIANTS", "QuantLayer", "QuantNet", "load_data",
-           "build", "int_forward", "int_forward_batch", "int_accuracy", "requant_params",
+           "build", "int_forward", "int_forward_trace", "float_logits", "int_forward_batch", "int_accuracy", "requant_params",
            "prune_magnitude", "prune_nm", "cache_path"]
 
 #: Bump when training, pruning or quantisation code changes meaning (invalidates the cache).
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 
 VARIANTS = ("unstructured", "2:4")
 
@@ -114,10 +114,14 @@ class QuantNet:
     info : dict
         JSON-able facts: hyperparameters, float accuracies (dense and pruned), training seconds,
         scales, per-layer weight sparsity, cache key.
+    float_weights : dict
+        The pruned float weights (``{layer name: float32 array}``) before quantisation, for the
+        float accuracy on any subset of images (:func:`float_logits`).
     """
     layers: tuple
     variant: str
     info: dict
+    float_weights: dict = dataclasses.field(default_factory=dict, compare=False)
 
     @property
     def convs(self):
@@ -253,6 +257,25 @@ def int_forward_batch(net, images):
     return np.stack([int_forward(net, im) for im in images])
 
 
+def float_logits(net, images):
+    """Logits ``[N, 10]`` of the pruned float network (before quantisation) for int images.
+
+    Same architecture as the integer model, in float64 PyTorch; inputs are ``images / 16``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not net.float_weights:
+        raise ValueError("this QuantNet carries no float weights")
+    with torch.no_grad():
+        h = torch.tensor(np.asarray(images), dtype=torch.float64) * INPUT_SCALE
+        for layer in net.convs:
+            w = torch.tensor(net.float_weights[layer.name], dtype=torch.float64)
+            h = F.relu(F.conv2d(h, w, stride=layer.stride, padding=layer.padding))
+        w = torch.tensor(net.float_weights[net.fc.name], dtype=torch.float64)
+        return (h.reshape(h.shape[0], -1) @ w.T).numpy()
+
+
 def int_accuracy(net, images, labels):
     logits = int_forward_batch(net, images)
     return float(np.mean(np.argmax(logits, axis=1) == labels)), logits
@@ -376,6 +399,8 @@ def _train_and_quantise(variant, hp, log):
             log(f"digits_net[{variant}]: pruning step {step}/{hp['prune_steps']}: test accuracy "
                 f"{_float_accuracy(model, xte, yte_t):.4f}")
         acc_pruned = _float_accuracy(model, xte, yte_t)
+        float_weights = {name: mod.weight.detach().numpy().astype(np.float32).copy()
+                         for name, mod in mods.items()}
 
         # Calibrate activation scales on the training split with the quantised weights in place
         # (fake-quantised float), so that the scales see what the integer network computes.
@@ -415,7 +440,7 @@ def _train_and_quantise(variant, hp, log):
         "n_train": int(len(xtr_i)), "n_test": int(len(xte_i)),
         "key": cache_key(variant, hp),
     }
-    return QuantNet(tuple(layers), variant, info)
+    return QuantNet(tuple(layers), variant, info, float_weights)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,6 +449,7 @@ def _train_and_quantise(variant, hp, log):
 def _save(net, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"{l.name}.weight": l.weight.astype(np.int8) for l in net.layers}
+    arrays.update({f"{k}.float_weight": v for k, v in net.float_weights.items()})
     meta = {"variant": net.variant, "info": net.info,
             "layers": [{"name": l.name, "kind": l.kind, "stride": l.stride, "padding": l.padding,
                         "multiplier": l.multiplier, "shift": l.shift, "relu": l.relu}
@@ -438,7 +464,8 @@ def _load(path):
         meta = json.loads(str(z["meta"]))
         layers = tuple(QuantLayer(weight=z[f"{d['name']}.weight"].astype(np.int64), **d)
                        for d in meta["layers"])
-    return QuantNet(layers, meta["variant"], meta["info"])
+        fw = {d["name"]: z[f"{d['name']}.float_weight"] for d in meta["layers"]}
+    return QuantNet(layers, meta["variant"], meta["info"], fw)
 
 
 def build(variant="unstructured", hparams=None, cache_dir=None, log=None, retrain=False):

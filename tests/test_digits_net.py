@@ -131,3 +131,9 @@ def test_requant_params(real):
     assert 2 ** 14 <= mult < 2 ** 15
     assert 1 <= shift <= 31
     assert abs(mult / 2 ** shift - real) <= real * 2 ** -14
+
+
+def test_float_logits_reproduce_training_accuracy(net, data):
+    _, _, xte, yte = data
+    acc = float(np.mean(np.argmax(dn.float_logits(net, xte), axis=1) == yte))
+    assert acc == pytest.approx(net.info["float_pruned_accuracy"], abs=1e-6)

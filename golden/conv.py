@@ -146,7 +146,7 @@ def match_counts(a, w, stride=1, padding=0):
     return conv2d_dense(a, w, stride, padding, acc_bits=64)
 
 
-def conv2d_sparse(a_sm, w_sm, stride=1, padding=0, acc_bits=32):
+def conv2d_sparse(a_sm, w_sm, stride=1, padding=0, acc_bits=32, trace=None):
     """Convolution computed from two :class:`SparseMap` operands in SparTen's order.
 
     For every output ``(k, yo, xo)``: taps ``(r, s)`` in row-major order, skipping taps that fall
@@ -155,6 +155,9 @@ def conv2d_sparse(a_sm, w_sm, stride=1, padding=0, acc_bits=32):
     using the exclusive-prefix offsets into the packed value arrays. Slow (pure Python per match)
     by design: it is the reference of order, not of speed. Same result contract as
     :func:`conv2d_dense`.
+
+    ``trace``, if a list, receives one tuple ``(k, yo, xo, r, s, j, position, offset_w,
+    offset_a)`` per multiply-accumulate, in the order performed (the MAC sequence of a CU).
     """
     stride, padding = _check_geometry(stride, padding)
     acc_bits = _check_acc_bits(acc_bits)
@@ -187,10 +190,12 @@ def conv2d_sparse(a_sm, w_sm, stride=1, padding=0, acc_bits=32):
                         x = xo * stride - padding + ss
                         if not 0 <= x < wd:
                             continue
-                        for fch, ach in zip(fk[rr][ss], a_sm.chunks[y][x]):
+                        for j, (fch, ach) in enumerate(zip(fk[rr][ss], a_sm.chunks[y][x])):
                             fv, av = fch.values, ach.values
-                            for _, of, oa in inner_join(fch.mask, ach.mask):
+                            for p, of, oa in inner_join(fch.mask, ach.mask):
                                 acc += int(fv[of]) * int(av[oa])
+                                if trace is not None:
+                                    trace.append((kk, yo, xo, rr, ss, j, p, of, oa))
                 out[kk, yo, xo] = acc
     check_acc(out, acc_bits)
     return out.astype(np.int64)

@@ -318,13 +318,16 @@ class SparseMap:
         Activations: ``chunks[y][x][j]``; filters: ``chunks[k][r][s][j]``; chunk ``j`` covers
         channels ``j*chunk .. (j+1)*chunk - 1`` (the last one zero-padded past ``C``).
     bits : int
-        Value width the tensor was checked against (signed).
+        Value width the tensor was checked against.
+    signed : bool
+        Whether values are two's complement (``True``) or unsigned.
     """
 
     shape: tuple
     chunk: int
     chunks: list
     bits: int = 8
+    signed: bool = True
 
     @property
     def kind(self):
@@ -374,7 +377,7 @@ class SparseMap:
                     raise TypeError(f"chunk {idx + (j,)} is a {type(c).__name__}, not a Chunk")
                 if c.chunk != self.chunk:
                     raise ValueError(f"chunk {idx + (j,)} has chunk={c.chunk}, map has {self.chunk}")
-                c.validate(bits=self.bits)
+                c.validate(bits=self.bits, signed=self.signed)
             tail = self.channels - (self.n_chunks_per_vector - 1) * self.chunk
             if vec[-1].mask >> tail:
                 raise ValueError(f"chunk {idx + (len(vec) - 1,)} has mask bits in the padding "
@@ -435,7 +438,7 @@ def encode_activations(a, chunk, bits=8, signed=True):
     rows = _pad_channels(np.moveaxis(a, 0, -1).reshape(h * w, c), chunk)
     flat = _encode_rows(rows, chunk)
     chunks = [flat[y * w:(y + 1) * w] for y in range(h)]
-    return SparseMap(tuple(int(d) for d in a.shape), chunk, chunks, bits)
+    return SparseMap(tuple(int(d) for d in a.shape), chunk, chunks, bits, signed)
 
 
 def encode_filters(w, chunk, bits=8, signed=True):
@@ -451,4 +454,4 @@ def encode_filters(w, chunk, bits=8, signed=True):
     rows = _pad_channels(np.moveaxis(w, 1, -1).reshape(k * r * s, c), chunk)
     flat = _encode_rows(rows, chunk)
     chunks = [[flat[(kk * r + rr) * s:(kk * r + rr + 1) * s] for rr in range(r)] for kk in range(k)]
-    return SparseMap(tuple(int(d) for d in w.shape), chunk, chunks, bits)
+    return SparseMap(tuple(int(d) for d in w.shape), chunk, chunks, bits, signed)

@@ -97,9 +97,11 @@ def check_perm(perm, n_filters, n_units):
         raise ValueError(f"perm[{i}] = {int(arr[i])} is outside -1..{n_filters - 1}")
     counts = np.bincount(arr[arr >= 0], minlength=n_filters)
     if (counts != 1).any():
-        k = int(np.flatnonzero(counts != 1)[0])
-        what = "missing from" if counts[k] == 0 else f"repeated {int(counts[k])} times in"
-        raise ValueError(f"output channel {k} is {what} perm")
+        rep = np.flatnonzero(counts > 1)[:8].tolist()
+        miss = np.flatnonzero(counts == 0)[:8].tolist()
+        parts = ([f"output channel(s) {rep} repeated"] if rep else []) + \
+            ([f"output channel(s) {miss} missing"] if miss else [])
+        raise ValueError(f"perm is not a permutation of 0..{n_filters - 1}: " + ", ".join(parts))
     return arr
 
 

@@ -61,6 +61,7 @@ class Progress:
         self.stage = ""
         self._tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
         self._last_len = 0
+        self._printed = {}
 
     def elapsed(self):
         return time.monotonic() - self.t0
@@ -99,6 +100,13 @@ class Progress:
                 self.stream.write("\n")
                 self._last_len = 0
         else:
+            # Logs get a line per tenth of a bar (and the first and last step), not per step.
+            if done is not None and total:
+                tenth = int(10 * min(max(float(done) / float(total), 0.0), 1.0))
+                key = (self.stage, total)
+                if self._printed.get(key) == tenth and done not in (1, total):
+                    return
+                self._printed[key] = tenth
             self.stream.write(line + "\n")
         self.stream.flush()
 

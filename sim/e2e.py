@@ -1,0 +1,393 @@
+"""``sparse-hw e2e``: a real pruned int8 CNN end to end on the RTL, checked bit for bit.
+
+The network is :mod:`golden.digits_net` (trained on scikit-learn's bundled digits, pruned, int8 with
+integer requantisation). For each variant (``unstructured``: every layer unstructured-sparse, the
+classifier on EUREKA with SUDS; ``2:4``: classifier pruned 2:4, run in EUREKA's N:M mode):
+
+1. the three convolutions run on the **SparTen** layer top (Verilator), one image at a time, chained
+   in the sparse format: each layer's output leaves the hardware's output path (requantise, ReLU,
+   SparseMap encoder) as a SparseMap and is the next layer's input;
+2. the classifier runs on the **EUREKA** core as one GEMM ``W[10,128] x A[128,N]`` whose N columns
+   are the flattened conv3 outputs *of the RTL* of all images;
+3. every intermediate map and every logit is compared bit-exactly with the golden integer model
+   (:func:`golden.digits_net.int_forward_trace`), and float / int8-golden / RTL accuracies, cycles
+   per layer and speed-up over the dense baseline are reported in ``e2e.md`` and ``e2e.json``.
+
+Honesty rule: a layer whose engine runner is not importable is not faked. Its cycles come from the
+golden cycle model when one exists (marked "model only"), its outputs from the golden model, and the
+RTL accuracy is reported as not available.
+"""
+
+import importlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from golden import digits_net as dn
+
+from .bench import Progress, _json_default
+
+__all__ = ["register", "run_e2e", "sparten_config", "eureka_config", "VARIANT_MODES"]
+
+#: EUREKA mode of the classifier for each network variant.
+VARIANT_MODES = {"unstructured": "suds", "2:4": "nm:2:4"}
+
+
+def sparten_config():
+    """The SparTen layer-top configuration the demo runs (sized for the digits network)."""
+    from hw.sparten.config import SparTenConfig
+
+    # chunk 16: conv1 (C=1) is one chunk, conv2 (C=16) one, conv3 (C=32) two. Eight units: K=16/32
+    # take 2/4 rounds. Memories just hold the largest layer (8x8 map, 4 rounds x 9 taps x 2 chunks).
+    return SparTenConfig(chunk=16, n_units=8, act_depth=128, weight_depth=128, out_depth=256,
+                         max_channels=32, max_size=8, max_kernel=3, max_stride=2, max_reduction=512)
+
+
+def eureka_config():
+    """The EUREKA core the classifier runs on: 8 rows x 8 lanes, G = 8 (2:4 and SUDS both run)."""
+    from hw.eureka.config import EurekaConfig
+
+    return EurekaConfig(rows=8, lanes=8, group=8)
+
+
+def _optional(modname):
+    try:
+        return importlib.import_module(modname)
+    except ModuleNotFoundError as e:
+        if e.name == modname:
+            return None
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# engine adapters
+
+SPARSE_RUNNERS = ("run_layer_sparse", "run_layer_sm", "run_sparse_layer", "run_layer_sparsemap")
+
+
+class _Tally:
+    """Per-layer sums of the engines' stats over the images."""
+
+    KEYS = ("cycles", "model_cycles", "dense_cycles", "onesided_cycles", "matched_macs", "macs",
+            "displaced")
+
+    def __init__(self, name, engine, mode):
+        self.row = {"layer": name, "engine": engine, "mode": mode, "on_rtl": False, "runs": 0,
+                    "cycles_exact": True, "bit_exact": True, "chained_sparse": None}
+        for k in self.KEYS:
+            self.row[k] = None
+
+    def add(self, stats, on_rtl):
+        r = self.row
+        r["runs"] += 1
+        r["on_rtl"] = on_rtl
+        for k in self.KEYS:
+            v = stats.get(k)
+            if isinstance(v, (int, float, np.integer)) and not isinstance(v, bool):
+                r[k] = (r[k] or 0) + int(v)
+        if on_rtl and stats.get("model_cycles") is not None and stats.get("cycles") is not None \
+                and int(stats["model_cycles"]) != int(stats["cycles"]):
+            r["cycles_exact"] = False
+
+    def finish(self):
+        r = self.row
+        base = r["cycles"] if r["cycles"] is not None else r["model_cycles"]
+        r["speedup_vs_dense"] = (r["dense_cycles"] / base) if base and r["dense_cycles"] else None
+        r["speedup_vs_onesided"] = (r["onesided_cycles"] / base) \
+            if base and r["onesided_cycles"] else None
+        return r
+
+
+def _sparten_model_cycles(w, a, layer, config):
+    """Cycle model of one SparTen layer when golden/sparten_model.py exists (else ``{}``)."""
+    model = _optional("golden.sparten_model")
+    if model is None or not hasattr(model, "layer_cycles"):
+        return {}
+    res = model.layer_cycles(w, a, stride=layer.stride, padding=layer.padding, config=config)
+    if isinstance(res, dict):
+        return {"model_cycles": res.get("cycles", res.get("model_cycles")),
+                **{k: v for k, v in res.items() if k != "cycles"}}
+    return {"model_cycles": int(res)}
+
+
+def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_golden):
+    """Convolutions of every image; returns the conv3 outputs ``[N, C, H, W]`` (RTL or golden)."""
+    from golden.sparsemap import encode_activations
+
+    runner = _optional("sim.run_sparten")
+    cfg = sparten_config() if runner is not None else None
+    sparse_fn = None
+    if runner is not None:
+        sparse_fn = next((getattr(runner, n) for n in SPARSE_RUNNERS if hasattr(runner, n)), None)
+    convs = net.convs
+    finals = []
+    n = len(images)
+    for i, img in enumerate(images):
+        golden = trace_golden[i]
+        a_dense = np.asarray(img, dtype=np.int64)
+        a_sm = encode_activations(a_dense, cfg.chunk) if sparse_fn is not None else None
+        for j, layer in enumerate(convs):
+            t = tallies[layer.name]
+            kw = dict(stride=layer.stride, padding=layer.padding, relu=layer.relu,
+                      requant=layer.requant)
+            if runner is None:
+                stats = _sparten_model_cycles(layer.weight, a_dense, layer, None)
+                out = golden[j]
+                t.add(stats, on_rtl=False)
+            elif sparse_fn is not None:
+                out_sm, stats = sparse_fn(layer.weight, a_sm, config=cfg, seed=opts["seed"] + i,
+                                          idle=opts["idle"], backpressure=opts["backpressure"],
+                                          **kw)
+                out = np.asarray(out_sm.decode(), dtype=np.int64)
+                a_sm = out_sm  # the next layer reads the hardware's SparseMap as it is
+                t.add(stats, on_rtl=True)
+                t.row["chained_sparse"] = True
+            else:
+                out, stats = runner.run_layer(layer.weight, a_dense, config=cfg,
+                                              seed=opts["seed"] + i, idle=opts["idle"],
+                                              backpressure=opts["backpressure"], **kw)
+                out = np.asarray(out, dtype=np.int64)
+                t.add(stats, on_rtl=True)
+                t.row["chained_sparse"] = False
+            if stats.get("bit_exact") is False or out.shape != golden[j].shape \
+                    or not np.array_equal(out, golden[j]):
+                t.row["bit_exact"] = False
+                mismatches.append({"image": i, "layer": layer.name,
+                                   "differing": int(np.sum(out != golden[j]))
+                                   if out.shape == golden[j].shape else f"shape {out.shape}"})
+            a_dense = out
+        finals.append(a_dense)
+        progress(i + 1, n, f"image {i + 1}/{n} through {len(convs)} conv layers"
+                 + ("" if runner is not None else " (golden: SparTen runner not available)"))
+    return np.stack(finals), runner is not None, sparse_fn is not None
+
+
+def _run_classifier(net, acts, mode, opts, progress, tally, mismatches, golden_logits):
+    """The classifier as one GEMM on EUREKA; returns logits ``[N, 10]`` (RTL or golden)."""
+    runner = _optional("sim.run_eureka")
+    a = acts.reshape(acts.shape[0], -1).T.copy()  # [K, N]: images are columns
+    w = net.fc.weight
+    if runner is None:
+        ge = _optional("golden.eureka")
+        stats = {}
+        if ge is not None and hasattr(ge, "cycle_model"):
+            cfg = eureka_config()
+            stats = {"model_cycles": _cycles(ge.cycle_model(w, a.shape[1], mode, cfg)),
+                     "dense_cycles": _cycles(ge.cycle_model(w, a.shape[1], "dense",
+                                                            cfg.dense_baseline()))}
+        tally.add(stats, on_rtl=False)
+        progress(1, 1, "classifier: golden (EUREKA runner not available)")
+        return golden_logits
+    progress(0, 1, f"classifier on EUREKA ({mode}, {a.shape[1]} columns)")
+    out, stats = runner.run_gemm(w, a, mode=mode, config=eureka_config(), seed=opts["seed"],
+                                 idle=opts["idle"], backpressure=opts["backpressure"])
+    tally.add(stats, on_rtl=True)
+    logits = np.asarray(out, dtype=np.int64).T
+    if stats.get("bit_exact") is False or logits.shape != golden_logits.shape \
+            or not np.array_equal(logits, golden_logits):
+        tally.row["bit_exact"] = False
+        mismatches.append({"image": "all", "layer": "fc",
+                           "differing": int(np.sum(logits != golden_logits))
+                           if logits.shape == golden_logits.shape else f"shape {logits.shape}"})
+    progress(1, 1, "classifier done")
+    return logits
+
+
+def _cycles(res):
+    if isinstance(res, dict):
+        for k in ("cycles", "total", "busy_cycles"):
+            if k in res:
+                return int(res[k])
+        return None
+    return int(np.sum(res))
+
+
+# ---------------------------------------------------------------------------------------------
+# driver
+
+def run_variant(variant, n_images, opts, progress):
+    """One network variant end to end; returns its JSON-able result."""
+    t0 = time.monotonic()
+    net = dn.build(variant, log=progress.log)
+    _, _, xte, yte = dn.load_data(net.info["hparams"]["seed"], net.info["hparams"]["test_size"])
+    n = len(xte) if n_images is None else min(n_images, len(xte))
+    if n < 1:
+        raise ValueError(f"--images must be at least 1, not {n_images!r}")
+    images, labels = xte[:n], yte[:n]
+    progress.log(f"{variant}: golden integer model on {n} image(s)")
+    traces = [dn.int_forward_trace(net, im) for im in images]
+    golden_logits = np.stack([t[-1] for t in traces])
+    float_pred = np.argmax(dn.float_logits(net, images), axis=1)
+    mode = VARIANT_MODES[variant]
+    tallies = {l.name: _Tally(l.name, "SparTen", "unstructured (two-sided)") for l in net.convs}
+    tallies[net.fc.name] = _Tally(net.fc.name, "EUREKA", mode)
+    mismatches = []
+    acts, conv_rtl, chained = _run_sparten_chain(net, images, opts, progress.sub(f"{variant} conv"),
+                                                 tallies, mismatches, traces)
+    progress.stage = ""
+    logits = _run_classifier(net, acts, mode, opts, progress.sub(f"{variant} fc"),
+                             tallies[net.fc.name], mismatches, golden_logits)
+    progress.stage = ""
+    fc_rtl = tallies[net.fc.name].row["on_rtl"]
+    layers = [tallies[l.name].finish() for l in net.layers]
+    for row, layer in zip(layers, net.layers):
+        row["weight_density"] = layer.density
+        row["shape"] = list(layer.weight.shape)
+    all_rtl = conv_rtl and fc_rtl
+    bit_exact = all(r["bit_exact"] for r in layers) and not mismatches
+    int8_acc = float(np.mean(np.argmax(golden_logits, axis=1) == labels))
+    rtl_acc = float(np.mean(np.argmax(logits, axis=1) == labels)) if all_rtl else None
+    act_density = [float(np.mean([np.count_nonzero(t[j]) / t[j].size for t in traces]))
+                   for j in range(len(net.convs))]
+    in_density = float(np.mean([np.count_nonzero(im) / im.size for im in images]))
+    for row, d in zip(layers, [in_density, *act_density]):
+        row["input_density"] = d
+    return {
+        "variant": variant, "classifier_mode": mode, "n_images": n,
+        "float_accuracy": float(np.mean(float_pred == labels)),
+        "int8_golden_accuracy": int8_acc,
+        "rtl_accuracy": rtl_acc,
+        "float_accuracy_full_test": net.info["float_pruned_accuracy"],
+        "float_dense_accuracy_full_test": net.info["float_dense_accuracy"],
+        "weight_sparsity": net.weight_sparsity,
+        "on_rtl": {"conv": conv_rtl, "fc": fc_rtl, "conv_chained_sparse": chained},
+        "bit_exact": bit_exact if all_rtl or conv_rtl or fc_rtl else None,
+        "mismatches": mismatches[:50], "n_mismatches": len(mismatches),
+        "layers": layers, "seconds": round(time.monotonic() - t0, 1),
+        "model_key": net.info["key"],
+    }
+
+
+def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, backpressure=0.0,
+            progress=None):
+    """Run the variants, write ``e2e.md`` and ``e2e.json`` into ``out`` (if given); return the dict."""
+    t0 = time.monotonic()
+    progress = progress or Progress("e2e")
+    opts = {"seed": seed, "idle": idle, "backpressure": backpressure}
+    results = []
+    for v in variants:
+        if v not in VARIANT_MODES:
+            raise ValueError(f"variant must be one of {list(VARIANT_MODES)}, not {v!r}")
+        progress.log(f"variant {v}")
+        results.append(run_variant(v, n_images, opts, progress))
+    data = {"results": results, "seconds": round(time.monotonic() - t0, 1),
+            "sparten_config": _cfg_dict(sparten_config), "eureka_config": _cfg_dict(eureka_config),
+            "seed": seed, "idle": idle, "backpressure": backpressure}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "e2e.json").write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+        (out / "e2e.md").write_text(markdown(data))
+        progress.log(f"wrote {out / 'e2e.md'} and {out / 'e2e.json'} "
+                     f"({time.monotonic() - t0:.1f} s)")
+    return data
+
+
+def _cfg_dict(fn):
+    try:
+        return fn().to_dict()
+    except ModuleNotFoundError:
+        return None
+
+
+def _pct(v):
+    return "n/a" if v is None else f"{100 * v:.2f}%"
+
+
+def _x(v):
+    return "—" if v is None else f"{v:.2f}x"
+
+
+def markdown(data):
+    """The human-readable report of :func:`run_e2e`'s result."""
+    md = ["# End to end: pruned int8 digits CNN on the RTL", "",
+          "Network: conv 1->16 3x3 s1, conv 16->32 3x3 s2, conv 32->32 3x3 s2 (SparTen, chained in "
+          "SparseMap), FC 128->10 (EUREKA GEMM, images as columns); int8 weights and activations, "
+          "integer requantisation (multiplier, shift, round half up); trained on scikit-learn's "
+          "digits (held-out split of 450 images). Logits are compared bit-exactly with the golden "
+          "integer model.", ""]
+    md += ["| variant | images | weight sparsity | float acc. | int8 golden acc. | RTL acc. | "
+           "bit-exact | on RTL |", "|---|---|---|---|---|---|---|---|"]
+    for r in data["results"]:
+        on = r["on_rtl"]
+        where = ", ".join(f"{k}: {'RTL' if v else 'golden only'}" for k, v in
+                          (("conv", on["conv"]), ("fc", on["fc"])))
+        be = {True: "yes", False: "**NO**", None: "n/a"}[r["bit_exact"]]
+        md.append(f"| {r['variant']} (fc {r['classifier_mode']}) | {r['n_images']} | "
+                  f"{100 * r['weight_sparsity']:.1f}% | {_pct(r['float_accuracy'])} | "
+                  f"{_pct(r['int8_golden_accuracy'])} | {_pct(r['rtl_accuracy'])} | {be} | "
+                  f"{where} |")
+    md.append("")
+    for r in data["results"]:
+        md += [f"## Variant {r['variant']}: per layer (sums over {r['n_images']} image(s))", "",
+               "| layer | engine | mode | weight density | input density | cycles (RTL) | "
+               "model cycles | dense-baseline cycles | speed-up vs dense | source |",
+               "|---|---|---|---|---|---|---|---|---|---|"]
+        for l in r["layers"]:
+            src = "RTL" if l["on_rtl"] else ("cycle model only" if l["model_cycles"] else
+                                             "not run (no engine, no model)")
+            if l["on_rtl"] and l["chained_sparse"] is False:
+                src += " (dense hand-over between layers)"
+            if l["on_rtl"] and not l["cycles_exact"]:
+                src += ", **model != RTL**"
+            md.append(f"| {l['layer']} | {l['engine']} | {l['mode']} | {l['weight_density']:.3f} | "
+                      f"{l['input_density']:.3f} | {l['cycles'] if l['cycles'] is not None else '—'} | "
+                      f"{l['model_cycles'] if l['model_cycles'] is not None else '—'} | "
+                      f"{l['dense_cycles'] if l['dense_cycles'] is not None else '—'} | "
+                      f"{_x(l['speedup_vs_dense'])} | {src} |")
+        if r["n_mismatches"]:
+            md += ["", f"**{r['n_mismatches']} mismatch(es) against the golden model**, first: "
+                   f"{r['mismatches'][:5]}"]
+        md += ["", f"Float accuracy on the whole held-out split: "
+               f"{_pct(r['float_accuracy_full_test'])} (pruned), "
+               f"{_pct(r['float_dense_accuracy_full_test'])} (before pruning). Run time "
+               f"{r['seconds']:.0f} s.", ""]
+    md.append(f"Total run time {data['seconds']:.0f} s; seed {data['seed']}, input idle "
+              f"{data['idle']}, output backpressure {data['backpressure']}.")
+    return "\n".join(md) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+def register(sub):
+    p = sub.add_parser("e2e", help="run the pruned int8 digits CNN on the RTL and check it",
+                       description="Train (or load from build/digits_net) the pruned int8 digits "
+                                   "CNN, run its convolutions on SparTen and its classifier on "
+                                   "EUREKA (Verilator), compare every logit with the golden "
+                                   "integer model, and write e2e.md and e2e.json.")
+    p.add_argument("--images", type=int, default=None,
+                   help="number of held-out test images (default: all 450)")
+    p.add_argument("--variant", action="append", choices=list(VARIANT_MODES), default=None,
+                   help="network variant (repeatable; default both)")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the stall patterns")
+    p.add_argument("--idle", type=float, default=0.0, help="input idle probability (0..1)")
+    p.add_argument("--backpressure", type=float, default=0.0,
+                   help="output backpressure probability (0..1)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from .verilator import build_dir
+
+    if args.images is not None and args.images < 1:
+        raise ValueError(f"--images must be at least 1, not {args.images}")
+    for name in ("idle", "backpressure"):
+        v = getattr(args, name)
+        if not 0.0 <= v < 1.0:
+            raise ValueError(f"--{name} must be in [0, 1), not {v}")
+    out = args.out or build_dir() / "reports"
+    data = run_e2e(args.images, tuple(args.variant or VARIANT_MODES), out, seed=args.seed,
+                   idle=args.idle, backpressure=args.backpressure)
+    ok = True
+    for r in data["results"]:
+        print(f"{r['variant']:13s} images {r['n_images']}: float {_pct(r['float_accuracy'])}, "
+              f"int8 golden {_pct(r['int8_golden_accuracy'])}, RTL {_pct(r['rtl_accuracy'])}, "
+              f"bit-exact {r['bit_exact']}")
+        if r["bit_exact"] is False:
+            ok = False
+    print(f"wrote {out / 'e2e.md'}")
+    return 0 if ok else 1

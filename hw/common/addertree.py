@@ -66,6 +66,16 @@ def tree_sum(m, values, *, register_every=0, en=None, name="tree"):
     return level[0], latency
 
 
+def _check_params(n, width, register_every):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, not {n!r}")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive int, not {width!r}")
+    if isinstance(register_every, bool) or not isinstance(register_every, int) \
+            or register_every < 0:
+        raise ValueError(f"register_every must be an int >= 0, not {register_every!r}")
+
+
 class AdderTree(wiring.Component):
     """Stand-alone reduction tree of ``n`` inputs of ``width`` bits.
 
@@ -88,13 +98,11 @@ class AdderTree(wiring.Component):
     """
 
     def __init__(self, n, width, is_signed=True, register_every=0):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, not {n!r}")
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int, not {width!r}")
-        if isinstance(register_every, bool) or not isinstance(register_every, int) \
-                or register_every < 0:
-            raise ValueError(f"register_every must be an int >= 0, not {register_every!r}")
+        try:
+            _check_params(n, width, register_every)
+        except ValueError:
+            self._MustUse__silence = True        # a refused component is not an unused one
+            raise
         self._n, self._width, self._signed = n, width, is_signed
         self._every = register_every
         shape = signed if is_signed else unsigned

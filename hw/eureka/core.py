@@ -90,6 +90,7 @@ class EurekaCore(wiring.Component):
 
     def __init__(self, config):
         if not isinstance(config, EurekaConfig):
+            self._MustUse__silence = True
             raise TypeError(f"config must be an EurekaConfig, not {config!r}")
         self._config = config
         super().__init__({

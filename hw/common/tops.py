@@ -16,3 +16,15 @@ def _sparten_dense_mac():
 
 
 TOPS.append(_sparten_dense_mac())
+
+
+def _innerjoin():
+    # SparTen's inner-join front end at the paper's chunk size, one match per cycle.
+    from .innerjoin import InnerJoin, InnerJoinConfig
+    cfg = InnerJoinConfig(chunk=128, matches_per_cycle=1)
+    return Top("innerjoin128", cfg, lambda c: InnerJoin(c.chunk, c.matches_per_cycle),
+               engine="common", role="block",
+               description="inner join of two 128-bit chunk masks, one match per cycle")
+
+
+TOPS.append(_innerjoin())

@@ -433,11 +433,30 @@ def _plots(out, sections, iso_rows, repro):
     return written
 
 
+def _known_plots(name, data):
+    """Plot specs built from the sections' own tables (see :func:`_section_plots`)."""
+    specs = []
+    layers = data.get("layers")
+    if name == "sparten" and isinstance(layers, list) and layers \
+            and isinstance(layers[0].get("speedup_vs_dense"), dict):
+        sd = [l["speedup_vs_dense"] for l in layers]
+        specs.append({
+            "name": "vgg16", "kind": "bar", "x": [l["name"] for l in layers],
+            "title": "SparTen speed-up over dense per VGG-16 layer (cycle model)",
+            "ylabel": "speed-up (x)",
+            "series": {"plain order": [d.get("none") for d in sd], "GB-S": [d.get("gbs") for d in sd],
+                       "GB-H": [d.get("gbh") for d in sd],
+                       "ideal 1/(d_w d_a)": [l.get("ideal") for l in layers]}})
+    return specs
+
+
 def _section_plots(plt, out, name, data):
-    """Plots of one section's series: ``data["plots"]`` entries ``{name, title, xlabel, ylabel,
-    x (labels or numbers), series: {label: ys}, kind: "bar"|"line"}``."""
+    """Plots of one section: built from its known tables (:func:`_known_plots`) and any
+    ``data["plots"]`` entries ``{name, title, xlabel, ylabel, x (labels or numbers),
+    series: {label: ys}, kind: "bar"|"line"}``."""
     written = []
-    for i, p in enumerate(data.get("plots") or []):
+    specs = _known_plots(name, data) + list(data.get("plots") or [])
+    for i, p in enumerate(specs):
         try:
             xs, series = p["x"], p["series"]
         except (KeyError, TypeError):
@@ -482,7 +501,9 @@ def write_report(out, sections, area_path, iso_rows, repro, speed, plots, second
            "in this run |", "|---|---|---|---|---|---|---|"]
     for r in repro:
         checked = r.get("rtl_checked")
-        checked = "—" if checked is None else ("yes" if checked else "NO")
+        checked = "not run" if checked is None else ("yes" if checked else "NO")
+        if r["ours"] is None:
+            checked = "—"
         if r["id"] == "eureka_area_vs_ampere":
             checked = "n/a (synthesis)"
         md.append(f"| {r['engine']} | {r['metric']} | {_fmt(r['paper'], r.get('percent'), r.get('approx'))}"
@@ -515,11 +536,13 @@ def write_report(out, sections, area_path, iso_rows, repro, speed, plots, second
 
     for name, sec in sections.items():
         title = {"sparten": "SparTen", "eureka": "EUREKA"}.get(name, name)
-        md += [f"## {title}", ""]
         if sec.get("error"):
-            md.append(f"**Section not available:** {sec['error']}.")
+            md += [f"## {title}", "", f"**Section not available:** {sec['error']}."]
         else:
-            md.append(sec["markdown"].strip())
+            text = sec["markdown"].strip()
+            if not text.startswith("#"):
+                md += [f"## {title}", ""]
+            md.append(text)
             for fname in plots:
                 if fname.startswith(f"bench_{name}_"):
                     md += ["", f"![{name}]({fname})"]
@@ -576,6 +599,8 @@ def _rtl_checked(data):
         if isinstance(v, bool):
             return v
         if isinstance(v, dict):
+            if v.get("missing") or v.get("rows") == []:
+                return None  # not run (e.g. the RTL runner is missing): not a mismatch
             if "all_equal" in v:
                 return bool(v["all_equal"])
             if "ok" in v:

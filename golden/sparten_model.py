@@ -1,0 +1,174 @@
+"""Cycle model of the SparTen layer top (hw/sparten/layer.py), exact and vectorised.
+
+What the hardware does (and so what this counts): the layer runs ``rounds = ceil(K / n_units)``
+rounds; in each round unit ``u`` owns the filter of the slot table's entry ``round*n_units + u``
+(``perm``; ``-1`` = no filter, its masks are zero). For every output position ``(yo, xo)``, every
+tap ``(r, s)`` (row-major, padding taps included as all-zero chunks) and every channel chunk ``j``,
+one activation chunk is broadcast to all units. Each unit's inner join spends
+``max(1, ceil(m / M))`` cycles on it (``m`` matches, ``M`` matches per cycle); the cluster accepts the
+next chunk when every unit is done (the barrier), so a chunk costs ``max_u`` of that, and chunks
+follow each other without bubbles. Hence::
+
+    cycles = PIPELINE + sum over chunks t of max_u max(1, ceil(m[u, t] / M))
+
+with ``PIPELINE`` the fill/drain of the datapath (:func:`pipeline_cycles`). The match counts
+``m[u, t]`` are computed per tap and chunk as a 0/1 matrix product (float32 BLAS, exact because
+counts are at most 256), so a VGG-16 layer takes seconds.
+
+Baselines beside it (same ``n_units`` units of ``M`` MACs, same barrier and rounds, no pipeline
+overhead): ``dense_cycles`` multiplies every channel of every tap (``ceil(C / M)`` cycles per tap and
+position); ``onesided_cycles`` skips zero weights only (a chunk costs ``max_u max(1, ceil(nnz_w / M))``).
+"""
+
+import numpy as np
+
+from .innerjoin import join_costs
+from .sparsemap import check_int_array
+from .conv import conv_output_shape
+
+__all__ = ["PIPELINE_BASE", "pipeline_cycles", "slot_table", "chunk_counts", "layer_cycles"]
+
+#: Cycles the layer top adds to the sum of chunk costs: from ``start`` to the sequencer's first
+#: address (1), the memory read stage (1), the join's one-cycle latency (1), the MAC stage (1) and
+#: the result write (1), plus the cycle in which ``done`` rises (1). The cluster's optional input
+#: FIFO adds :data:`FIFO_LATENCY`.
+PIPELINE_BASE = 5
+FIFO_LATENCY = 1
+
+
+def pipeline_cycles(config):
+    """Fixed fill/drain cycles of a layer run on ``config`` (see :data:`PIPELINE_BASE`)."""
+    return PIPELINE_BASE + (FIFO_LATENCY if config.fifo_depth else 0)
+
+
+def slot_table(K, n_units, perm=None):
+    """The slot -> output-channel table, ``int64[rounds * n_units]``, ``-1`` for an idle slot.
+
+    ``perm`` may be ``None`` (channel ``k`` in slot ``k``), a permutation of ``range(K)`` (the
+    channels in slot order, padded with ``-1``), or a full table of length ``rounds * n_units``
+    holding every channel once and ``-1`` elsewhere (what golden/balance.py emits).
+    """
+    rounds = -(-K // n_units)
+    n = rounds * n_units
+    if perm is None:
+        table = np.full(n, -1, dtype=np.int64)
+        table[:K] = np.arange(K)
+        return table
+    perm = np.asarray(perm)
+    if perm.dtype.kind not in "iu" or perm.ndim != 1:
+        raise TypeError(f"perm must be a 1-D integer array, not {perm.dtype} of shape {perm.shape}")
+    perm = perm.astype(np.int64)
+    if len(perm) == K:
+        perm = np.concatenate([perm, np.full(n - K, -1, dtype=np.int64)])
+    if len(perm) != n:
+        raise ValueError(f"perm must have K={K} or rounds*n_units={n} entries, not {len(perm)}")
+    used = np.sort(perm[perm >= 0])
+    if not np.array_equal(used, np.arange(K)) or np.any(perm < -1):
+        raise ValueError(f"perm must hold every channel 0..{K - 1} exactly once (and -1 for idle "
+                         f"slots), got {perm.tolist()}")
+    return perm
+
+
+def _bits(x):
+    return (x != 0).astype(np.float32)
+
+
+def chunk_counts(w, a, chunk, stride=1, padding=0):
+    """Match counts per chunk, as a generator of ``(r, s, j, counts[P, K])`` (``P = Ho*Wo``).
+
+    ``counts[p, k]`` is ``popcount(mask_w[k, r, s, j] & mask_a[tap position of p, j])``; zero for a
+    padding tap. Also yields the filter non-zero counts through :func:`_filter_nnz`.
+    """
+    K, C, R, S = w.shape
+    _, H, W = a.shape
+    ho, wo = conv_output_shape(H, W, R, S, stride, padding)
+    nc = -(-C // chunk)
+    ab = np.zeros((nc * chunk, H + 2 * padding, W + 2 * padding), dtype=np.float32)
+    ab[:C, padding:padding + H, padding:padding + W] = _bits(a)
+    wb = np.zeros((K, nc * chunk, R, S), dtype=np.float32)
+    wb[:, :C] = _bits(w)
+    for r in range(R):
+        for s in range(S):
+            win = ab[:, r:r + stride * (ho - 1) + 1:stride, s:s + stride * (wo - 1) + 1:stride]
+            win = win.reshape(nc * chunk, ho * wo)
+            for j in range(nc):
+                blk = win[j * chunk:(j + 1) * chunk]             # [chunk, P]
+                wk = wb[:, j * chunk:(j + 1) * chunk, r, s]       # [K, chunk]
+                yield r, s, j, np.rint(blk.T @ wk.T).astype(np.int64)
+
+
+def layer_cycles(w, a, config, stride=1, padding=0, perm=None):
+    """Predict the layer top's cycle count (and baselines) for ``w[K,C,R,S]`` on ``a[C,H,W]``.
+
+    Parameters
+    ----------
+    w, a : integer arrays
+        Filters and activations in PyTorch layouts (values only matter through being non-zero).
+    config : hw.sparten.config.SparTenConfig
+        Uses ``chunk``, ``n_units``, ``matches_per_cycle`` and ``fifo_depth``.
+    stride, padding : int
+    perm : None or integer array
+        Slot table or channel order (see :func:`slot_table`).
+
+    Returns
+    -------
+    dict
+        ``cycles`` (the RTL's cycle counter), ``dense_cycles``, ``onesided_cycles``,
+        ``matched_macs``, ``utilization`` (matched MACs / (cycles * n_units * M)),
+        ``rounds``, ``chunks`` (broadcast chunks), ``pipeline``, and per unit ``unit_busy``,
+        ``unit_matched``, ``unit_stall`` (lists of ``n_units`` ints: cycles the unit worked, MACs it
+        did, cycles it waited at the barrier) and ``ideal_cycles`` (matched MACs spread perfectly
+        over all units, no barrier).
+    """
+    w = check_int_array(w, bits=None, name="weights")
+    a = check_int_array(a, bits=None, name="activations")
+    if w.ndim != 4 or a.ndim != 3:
+        raise ValueError(f"need w[K,C,R,S] and a[C,H,W], got shapes {w.shape} and {a.shape}")
+    K, C, R, S = w.shape
+    if a.shape[0] != C:
+        raise ValueError(f"channel mismatch: weights have C={C}, activations have C={a.shape[0]}")
+    n, mpc, chunk = config.n_units, config.matches_per_cycle, config.chunk
+    table = slot_table(K, n, perm)
+    rounds = len(table) // n
+    valid = table >= 0
+    idx = np.where(valid, table, 0)
+    ho, wo = conv_output_shape(a.shape[1], a.shape[2], R, S, stride, padding)
+    P = ho * wo
+    nc = -(-C // chunk)
+
+    total = 0
+    onesided = 0
+    busy = np.zeros(n, dtype=np.int64)
+    matched_u = np.zeros(n, dtype=np.int64)
+    stall = np.zeros(n, dtype=np.int64)
+    wnz = np.zeros((K, nc * chunk, R, S), dtype=np.int64)
+    wnz[:, :C] = w != 0
+    for r, s, j, counts in chunk_counts(w, a, chunk, stride, padding):
+        slots = np.where(valid, counts[:, idx], 0).reshape(P, rounds, n)    # [P, rounds, n]
+        cost_u = join_costs(slots, mpc)
+        cost = cost_u.max(axis=2)                                          # [P, rounds]
+        total += int(cost.sum())
+        busy += cost_u.sum(axis=(0, 1))
+        stall += (cost[:, :, None] - cost_u).sum(axis=(0, 1))
+        matched_u += slots.sum(axis=(0, 1))
+        nnz = wnz[:, j * chunk:(j + 1) * chunk, r, s].sum(axis=1)         # [K]
+        nnz_slots = np.where(valid, nnz[idx], 0).reshape(rounds, n)
+        onesided += P * int(join_costs(nnz_slots, mpc).max(axis=1).sum())
+    pipe = pipeline_cycles(config)
+    cycles = total + pipe
+    matched = int(matched_u.sum())
+    dense = rounds * P * R * S * -(-C // mpc)
+    return {
+        "cycles": cycles,
+        "dense_cycles": dense,
+        "onesided_cycles": onesided,
+        "matched_macs": matched,
+        "utilization": matched / (cycles * n * mpc) if cycles else 0.0,
+        "ideal_cycles": -(-matched // (n * mpc)),
+        "rounds": rounds,
+        "chunks": rounds * P * R * S * nc,
+        "pipeline": pipe,
+        "unit_busy": busy.tolist(),
+        "unit_matched": matched_u.tolist(),
+        "unit_stall": stall.tolist(),
+    }

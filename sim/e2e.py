@@ -109,11 +109,9 @@ def _sparten_model_cycles(w, a, layer, config):
     model = _optional("golden.sparten_model")
     if model is None or not hasattr(model, "layer_cycles"):
         return {}
-    res = model.layer_cycles(w, a, stride=layer.stride, padding=layer.padding, config=config)
-    if isinstance(res, dict):
-        return {"model_cycles": res.get("cycles", res.get("model_cycles")),
-                **{k: v for k, v in res.items() if k != "cycles"}}
-    return {"model_cycles": int(res)}
+    res = model.layer_cycles(w, a, config, stride=layer.stride, padding=layer.padding)
+    keep = ("dense_cycles", "onesided_cycles", "matched_macs")
+    return {"model_cycles": int(res["cycles"]), **{k: res[k] for k in keep if k in res}}
 
 
 def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_golden):
@@ -121,7 +119,7 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
     from golden.sparsemap import encode_activations
 
     runner = _optional("sim.run_sparten")
-    cfg = sparten_config() if runner is not None else None
+    cfg = sparten_config()
     sparse_fn = None
     if runner is not None:
         sparse_fn = next((getattr(runner, n) for n in SPARSE_RUNNERS if hasattr(runner, n)), None)
@@ -137,7 +135,7 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
             kw = dict(stride=layer.stride, padding=layer.padding, relu=layer.relu,
                       requant=layer.requant)
             if runner is None:
-                stats = _sparten_model_cycles(layer.weight, a_dense, layer, None)
+                stats = _sparten_model_cycles(layer.weight, a_dense, layer, cfg)
                 out = golden[j]
                 t.add(stats, on_rtl=False)
             elif sparse_fn is not None:

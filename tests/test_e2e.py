@@ -44,26 +44,33 @@ def test_golden_only_fallback_is_honest(tmp_path, monkeypatch):
 
 @pytest.mark.rtl
 def test_e2e_short_on_rtl(tmp_path, seed):
-    if not (_have("sim.run_sparten") and _have("sim.run_eureka")):
-        pytest.skip("engine runners sim/run_sparten.py and sim/run_eureka.py not both present")
+    conv_rtl, fc_rtl = _have("sim.run_sparten"), _have("sim.run_eureka")
+    if not (conv_rtl or fc_rtl):
+        pytest.skip("no engine runner (sim/run_sparten.py, sim/run_eureka.py) yet")
     data = e2e.run_e2e(2, e2e.VARIANT_MODES, tmp_path, seed=seed, idle=0.2, backpressure=0.2,
                        progress=QUIET)
     for r in data["results"]:
         where = f"variant {r['variant']}, seed {seed}, mismatches {r['mismatches'][:3]}"
-        assert r["on_rtl"]["conv"] and r["on_rtl"]["fc"], where
+        assert r["on_rtl"]["conv"] == conv_rtl and r["on_rtl"]["fc"] == fc_rtl, where
         assert r["bit_exact"] is True, where
-        assert r["rtl_accuracy"] == r["int8_golden_accuracy"], where
+        if conv_rtl and fc_rtl:
+            assert r["rtl_accuracy"] == r["int8_golden_accuracy"], where
+        else:
+            assert r["rtl_accuracy"] is None, where
         for l in r["layers"]:
-            assert l["on_rtl"] and l["cycles"] == l["model_cycles"], (where, l)
-            assert l["dense_cycles"] and l["speedup_vs_dense"] > 0, (where, l)
+            if l["on_rtl"]:
+                assert l["cycles"] == l["model_cycles"], (where, l)
+                assert l["dense_cycles"] and l["speedup_vs_dense"] > 0, (where, l)
     md = (tmp_path / "e2e.md").read_text()
-    assert "**NO**" not in md and "golden only" not in md
+    assert "**NO**" not in md
+    assert ("golden only" in md) == (not (conv_rtl and fc_rtl))
 
 
 @pytest.mark.rtl
 def test_e2e_checker_catches_a_wrong_answer(tmp_path, monkeypatch, seed):
-    if not (_have("sim.run_sparten") and _have("sim.run_eureka")):
-        pytest.skip("engine runners sim/run_sparten.py and sim/run_eureka.py not both present")
+    conv_rtl, fc_rtl = _have("sim.run_sparten"), _have("sim.run_eureka")
+    if not (conv_rtl or fc_rtl):
+        pytest.skip("no engine runner (sim/run_sparten.py, sim/run_eureka.py) yet")
     real = dn.int_forward_trace
 
     def wrong(net, image):
@@ -77,7 +84,7 @@ def test_e2e_checker_catches_a_wrong_answer(tmp_path, monkeypatch, seed):
     r = data["results"][0]
     assert r["bit_exact"] is False
     bad = {m["layer"] for m in r["mismatches"]}
-    assert {"conv1", "fc"} <= bad
+    assert ("conv1" in bad) == conv_rtl and ("fc" in bad) == fc_rtl, bad
     assert "**NO**" in (tmp_path / "e2e.md").read_text()
 
 

@@ -79,13 +79,15 @@ class _Tally:
 
     def __init__(self, name, engine, mode):
         self.row = {"layer": name, "engine": engine, "mode": mode, "on_rtl": False, "runs": 0,
-                    "cycles_exact": True, "bit_exact": True, "chained_sparse": None}
+                    "cycles_exact": True, "bit_exact": True, "chained_sparse": None,
+                    "rtl_seconds": 0.0}
         for k in self.KEYS:
             self.row[k] = None
 
-    def add(self, stats, on_rtl):
+    def add(self, stats, on_rtl, seconds=0.0):
         r = self.row
         r["runs"] += 1
+        r["rtl_seconds"] += seconds if on_rtl else 0.0
         r["on_rtl"] = on_rtl
         for k in self.KEYS:
             v = stats.get(k)
@@ -139,19 +141,21 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
                 out = golden[j]
                 t.add(stats, on_rtl=False)
             elif sparse_fn is not None:
+                t0 = time.monotonic()
                 out_sm, stats = sparse_fn(layer.weight, a_sm, config=cfg, seed=opts["seed"] + i,
                                           idle=opts["idle"], backpressure=opts["backpressure"],
                                           **kw)
                 out = np.asarray(out_sm.decode(), dtype=np.int64)
                 a_sm = out_sm  # the next layer reads the hardware's SparseMap as it is
-                t.add(stats, on_rtl=True)
+                t.add(stats, on_rtl=True, seconds=time.monotonic() - t0)
                 t.row["chained_sparse"] = True
             else:
+                t0 = time.monotonic()
                 out, stats = runner.run_layer(layer.weight, a_dense, config=cfg,
                                               seed=opts["seed"] + i, idle=opts["idle"],
                                               backpressure=opts["backpressure"], **kw)
                 out = np.asarray(out, dtype=np.int64)
-                t.add(stats, on_rtl=True)
+                t.add(stats, on_rtl=True, seconds=time.monotonic() - t0)
                 t.row["chained_sparse"] = False
             if stats.get("bit_exact") is False or out.shape != golden[j].shape \
                     or not np.array_equal(out, golden[j]):
@@ -185,6 +189,7 @@ def _run_classifier(net, acts, mode, opts, progress, tally, mismatches, golden_l
     from .verilator import SimFailure
 
     progress(0, 1, f"classifier on EUREKA ({mode}, {a.shape[1]} columns)")
+    t0 = time.monotonic()
     try:
         out, stats = runner.run_gemm(w, a, mode=mode, config=eureka_config(), seed=opts["seed"],
                                      idle=opts["idle"], backpressure=opts["backpressure"])
@@ -195,7 +200,7 @@ def _run_classifier(net, acts, mode, opts, progress, tally, mismatches, golden_l
         mismatches.append({"image": "all", "layer": "fc", "error": str(e).splitlines()[0]})
         progress(1, 1, "classifier FAILED on the RTL")
         return np.full_like(golden_logits, np.iinfo(np.int32).min)
-    tally.add(stats, on_rtl=True)
+    tally.add(stats, on_rtl=True, seconds=time.monotonic() - t0)
     logits = np.asarray(out, dtype=np.int64).T
     if stats.get("bit_exact") is False or logits.shape != golden_logits.shape \
             or not np.array_equal(logits, golden_logits):
@@ -248,6 +253,13 @@ def run_variant(variant, n_images, opts, progress):
         row["weight_density"] = layer.density
         row["shape"] = list(layer.weight.shape)
     all_rtl = conv_rtl and fc_rtl
+    totals = {}
+    for k in ("cycles", "model_cycles", "dense_cycles"):
+        vals = [l[k] for l in layers]
+        totals[k] = None if any(v is None for v in vals) else sum(vals)
+    base = totals["cycles"] if totals["cycles"] is not None else totals["model_cycles"]
+    totals["speedup_vs_dense"] = totals["dense_cycles"] / base \
+        if base and totals["dense_cycles"] else None
     bit_exact = all(r["bit_exact"] for r in layers) and not mismatches
     int8_acc = float(np.mean(np.argmax(golden_logits, axis=1) == labels))
     rtl_acc = float(np.mean(np.argmax(logits, axis=1) == labels)) if all_rtl else None
@@ -267,7 +279,7 @@ def run_variant(variant, n_images, opts, progress):
         "on_rtl": {"conv": conv_rtl, "fc": fc_rtl, "conv_chained_sparse": chained},
         "bit_exact": bit_exact if all_rtl or conv_rtl or fc_rtl else None,
         "mismatches": mismatches[:50], "n_mismatches": len(mismatches),
-        "layers": layers, "seconds": round(time.monotonic() - t0, 1),
+        "layers": layers, "totals": totals, "seconds": round(time.monotonic() - t0, 1),
         "model_key": net.info["key"],
     }
 
@@ -349,6 +361,19 @@ def markdown(data):
                       f"{l['model_cycles'] if l['model_cycles'] is not None else '—'} | "
                       f"{l['dense_cycles'] if l['dense_cycles'] is not None else '—'} | "
                       f"{_x(l['speedup_vs_dense'])} | {src} |")
+        tot = r["totals"]
+        md.append(f"| **network** | | | | | {tot['cycles'] if tot['cycles'] is not None else '—'} | "
+                  f"{tot['model_cycles']} | {tot['dense_cycles']} | {_x(tot['speedup_vs_dense'])} "
+                  f"| layers run one after the other |")
+        md += ["", "Dense baseline: SparTen layers against the cycle model's dense baseline (the same "
+               "units and MACs, no zero skipping); the classifier against the dense tensor core "
+               "of the same R x L. conv1 has a single input channel, so each chunk "
+               "holds at most one match and still costs a cycle: SparTen cannot gain there."]
+        rtl_s = sum(l["rtl_seconds"] for l in r["layers"])
+        rtl_c = sum(l["cycles"] or 0 for l in r["layers"] if l["on_rtl"])
+        if rtl_s > 0:
+            md.append(f"Simulation: {rtl_c} RTL cycles in {rtl_s:.1f} s of engine runs "
+                      f"({rtl_c / rtl_s:.0f} cycles/s including simulator start-up).")
         if r["n_mismatches"]:
             md += ["", f"**{r['n_mismatches']} mismatch(es) against the golden model**, first: "
                    f"{r['mismatches'][:5]}"]

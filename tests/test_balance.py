@@ -7,6 +7,8 @@ from golden import balance
 from golden.balance import (METHODS, assign, check_perm, filter_profile, identity_perm,
                             inverse_perm, round_cost)
 from golden.sparsemap import encode_filters
+from golden.sparten_model import layer_cycles
+from hw.sparten.config import SparTenConfig
 
 
 def _skewed_filters(rng, K, C, R, S, lo=0.05, hi=0.95):
@@ -113,30 +115,8 @@ def test_gbh_never_worse_than_gbs_or_none_on_its_objective(seed):
 
 
 def _cycles(w, a, n_units, chunk, perm):
-    try:
-        from golden.sparten_model import layer_cycles
-    except ModuleNotFoundError:  # TEMPORARY until golden/sparten_model.py lands
-        return _barrier_cycles(w, a, n_units, chunk, perm)
-    from hw.sparten.config import SparTenConfig
     cfg = SparTenConfig(chunk=chunk, n_units=n_units)
     return layer_cycles(w, a, cfg, stride=1, padding=1, perm=perm)["cycles"]
-
-
-def _barrier_cycles(w, a, n_units, chunk, perm):
-    """TEMPORARY stand-in: per (round, position, tap, chunk), the max over units of max(1, matches)."""
-    K, C, R, S = w.shape
-    ap = np.pad(a != 0, ((0, 0), (1, 1), (1, 1)))
-    Ho, Wo = ap.shape[1] - R + 1, ap.shape[2] - S + 1
-    wz = np.concatenate([w != 0, np.zeros((1, C, R, S), bool)])[perm]  # -1 -> empty filter
-    total = 0
-    for y in range(Ho):
-        for x in range(Wo):
-            win = ap[:, y:y + R, x:x + S]
-            for j in range(0, C, chunk):
-                m = (wz[:, j:j + chunk] & win[None, j:j + chunk]).sum(axis=1)  # [slots, R, S]
-                m = np.maximum(m, 1).reshape(-1, n_units, R * S)
-                total += m.max(axis=1).sum()
-    return int(total)
 
 
 @pytest.mark.parametrize("trial", range(3))

@@ -28,11 +28,13 @@ from .conv import conv_output_shape
 
 __all__ = ["PIPELINE_BASE", "pipeline_cycles", "slot_table", "chunk_counts", "layer_cycles"]
 
-#: Cycles the layer top adds to the sum of chunk costs: from ``start`` to the sequencer's first
-#: address (1), the memory read stage (1), the join's one-cycle latency (1), the MAC stage (1) and
-#: the result write (1), plus the cycle in which ``done`` rises (1). The cluster's optional input
-#: FIFO adds :data:`FIFO_LATENCY`.
-PIPELINE_BASE = 5
+#: Cycles the layer top adds to the sum of chunk costs. Counting starts in the cycle after the
+#: ``start`` pulse: the sequencer's first address (1), the activation-memory stage (1), the
+#: cluster's input stage reading the filter banks (1), then the chunks (sum of costs; the join's
+#: first beat comes one cycle after the units take a chunk, which is the cycle the next chunk may
+#: enter, so only the last chunk's latency shows), the product register (1), the accumulator and
+#: result write (1) and the cycle in which the control sees the cluster idle (1).
+PIPELINE_BASE = 6
 FIFO_LATENCY = 1
 
 

@@ -32,9 +32,9 @@ class SparTenConfig(ConfigBase):
     matches_per_cycle : int
         Inner-join matches (MACs) per unit per cycle: 1 is the paper, 2 and 4 are ours.
     fifo_depth : int
-        Depth of the cluster's input FIFO (0 = none, else a power of two up to 64). It decouples the
-        memory/sequencer pipeline from the unit barrier; it does not change the cycle count of a layer
-        run from preloaded memories.
+        Depth of the cluster's input FIFO (0 = none, else a power of two in 2..64). It decouples the
+        memory/sequencer pipeline from the unit barrier; with preloaded memories it only adds one
+        cycle of latency to a layer run (golden/sparten_model.py counts it).
     permute : bool
         Output permutation network on/off. On: a per-layer slot table maps (round, unit) to an output
         channel, so GB-S/GB-H may assign any filter to any unit; results are read back in channel
@@ -81,8 +81,10 @@ class SparTenConfig(ConfigBase):
         check_int("n_units", self.n_units, 1, 256)
         check_choice("matches_per_cycle", self.matches_per_cycle, {1, 2, 4})
         check_int("fifo_depth", self.fifo_depth, 0, 64)
-        if self.fifo_depth and self.fifo_depth & (self.fifo_depth - 1):
-            raise ConfigError(f"fifo_depth must be 0 or a power of two in 1..64, not {self.fifo_depth!r}")
+        if self.fifo_depth and (self.fifo_depth < 2 or self.fifo_depth & (self.fifo_depth - 1)):
+            # Depth 1 would halve the throughput (a full one-entry FIFO cannot take and give in the
+            # same cycle), which the cycle model does not describe.
+            raise ConfigError(f"fifo_depth must be 0 or a power of two in 2..64, not {self.fifo_depth!r}")
         if not isinstance(self.permute, bool):
             raise ConfigError(f"permute must be True or False, not {self.permute!r}")
         check_int("max_reduction", self.max_reduction, 1, 1 << 24)

@@ -1,0 +1,170 @@
+"""SparTen cluster: N compute units sharing one broadcast stream of activation chunks.
+
+Each unit keeps its filters resident in its own filter bank (a memory of SparseMap chunks, loaded
+through ``w_wr`` before a layer runs). A chunk entering the cluster names the bank address of the
+matching filter chunk (``w_addr``, the same for every unit: tap and channel chunk of the current
+round); the cluster's input stage reads all banks in parallel while it holds the activation chunk,
+then hands every unit its pair at once. The next chunk is taken only when every unit can take it:
+the implicit barrier that makes a chunk cost as long as its slowest unit (SparTen's load imbalance).
+"""
+
+from amaranth import Module, Signal
+from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .cu import ComputeUnit, chunk_word, counter_layout, out_addr_width, result_layout
+
+__all__ = ["cluster_input_layout", "weight_write_layout", "Cluster"]
+
+
+def w_addr_width(config):
+    return max(1, ceil_log2(config.weight_depth))
+
+
+def cluster_input_layout(config):
+    """A broadcast chunk: activation chunk, filter bank address, framing and result address."""
+    return data.StructLayout({
+        "act": chunk_word(config),
+        "w_addr": w_addr_width(config),
+        "first": 1,
+        "last": 1,
+        "out_addr": out_addr_width(config),
+    })
+
+
+def weight_write_layout(config):
+    """A write into unit ``unit``'s filter bank (``en`` qualifies it)."""
+    return data.StructLayout({
+        "en": 1,
+        "unit": max(1, ceil_log2(config.n_units)),
+        "addr": w_addr_width(config),
+        "data": chunk_word(config),
+    })
+
+
+class Cluster(wiring.Component):
+    """``n_units`` compute units behind one broadcast input with a barrier.
+
+    Parameters
+    ----------
+    config : SparTenConfig
+
+    Members
+    -------
+    i : In(stream.Signature(cluster_input_layout(config)))
+        Broadcast chunks, framed per output position by ``first``/``last``.
+    w_wr : In(weight_write_layout(config))
+        Load port of the filter banks (use only while the cluster is idle).
+    res : Out(ArrayLayout(result_layout(config), n_units))
+        Per unit, the write strobe of its finished dot products (never stalls).
+    count : Out(ArrayLayout(counter_layout(), n_units))
+        Per-unit counters (busy, matched, stall), cleared by ``clear``.
+    clear : In(1)
+    idle : Out(1)
+        No chunk anywhere in the cluster.
+
+    Timing
+    ------
+    Optional input FIFO (``fifo_depth`` >= 2; latency one cycle, one chunk per cycle), then the input
+    stage (one cycle: filter bank read), then the units. Chunk ``t`` occupies the cluster for
+    ``max_u max(1, ceil(m[u,t] / M))`` cycles and chunks follow without bubbles while ``i`` supplies
+    them. ``i.ready`` does not depend on ``i.valid``.
+    """
+
+    def __init__(self, config):
+        self._cfg = config
+        n = config.n_units
+        super().__init__({
+            "i": In(stream.Signature(cluster_input_layout(config))),
+            "w_wr": In(weight_write_layout(config)),
+            "res": Out(data.ArrayLayout(result_layout(config), n)),
+            "count": Out(data.ArrayLayout(counter_layout(), n)),
+            "clear": In(1),
+            "idle": Out(1),
+        })
+
+    @property
+    def latency(self):
+        """Cycles from an input transfer to the units taking the chunk."""
+        return 1 + (1 if self._cfg.fifo_depth else 0)
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        m = Module()
+        n = cfg.n_units
+        lay = cluster_input_layout(cfg)
+
+        # Optional decoupling FIFO.
+        if cfg.fifo_depth:
+            m.submodules.fifo = q = fifo.SyncFIFO(width=lay.size, depth=cfg.fifo_depth)
+            m.d.comb += [
+                q.w_stream.valid.eq(self.i.valid),
+                q.w_stream.payload.eq(self.i.payload),
+                self.i.ready.eq(q.w_stream.ready),
+            ]
+            src_valid, src_payload, src_ready = q.r_stream.valid, lay(q.r_stream.payload), \
+                q.r_stream.ready
+            fifo_empty = ~q.r_stream.valid
+        else:
+            src_valid, src_payload, src_ready = self.i.valid, self.i.payload, self.i.ready
+            fifo_empty = 1
+
+        units = []
+        for u in range(n):
+            cu = ComputeUnit(cfg)
+            m.submodules[f"cu{u}"] = cu
+            units.append(cu)
+
+        # Input stage: holds the activation chunk while the banks are read.
+        sv = Signal()
+        s = Signal(lay)
+        all_ready = Signal()
+        any_busy = Signal()
+        m.d.comb += [
+            all_ready.eq(wiring_and([cu.i.ready for cu in units])),
+            any_busy.eq(wiring_or([cu.busy for cu in units])),
+        ]
+        adv = Signal()
+        m.d.comb += [adv.eq(~sv | all_ready), src_ready.eq(adv)]
+        with m.If(adv):
+            m.d.sync += [sv.eq(src_valid), s.eq(src_payload)]
+
+        for u, cu in enumerate(units):
+            bank = memory.Memory(shape=chunk_word(cfg), depth=cfg.weight_depth, init=[])
+            m.submodules[f"wbank{u}"] = bank
+            wp = bank.write_port()
+            rp = bank.read_port()
+            m.d.comb += [
+                wp.en.eq(self.w_wr.en & (self.w_wr.unit == u)),
+                wp.addr.eq(self.w_wr.addr),
+                wp.data.eq(self.w_wr.data),
+                rp.en.eq(adv),
+                rp.addr.eq(src_payload.w_addr),
+                cu.i.valid.eq(sv & all_ready),
+                cu.i.payload.act.eq(s.act),
+                cu.i.payload.wgt.eq(rp.data),
+                cu.i.payload.first.eq(s.first),
+                cu.i.payload.last.eq(s.last),
+                cu.i.payload.out_addr.eq(s.out_addr),
+                cu.others_busy.eq(any_busy),
+                cu.clear.eq(self.clear),
+                self.res[u].eq(cu.res),
+                self.count[u].eq(cu.count),
+            ]
+        m.d.comb += self.idle.eq(fifo_empty & ~sv & wiring_and([cu.idle for cu in units]))
+        return m
+
+
+def wiring_and(bits):
+    out = bits[0]
+    for b in bits[1:]:
+        out = out & b
+    return out
+
+
+def wiring_or(bits):
+    out = bits[0]
+    for b in bits[1:]:
+        out = out | b
+    return out

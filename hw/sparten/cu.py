@@ -1,0 +1,196 @@
+"""SparTen compute unit: inner join + multiply-accumulate + accumulator.
+
+One unit owns one filter at a time. Each activation chunk broadcast by the cluster arrives together
+with the unit's own filter chunk for the same tap and channel chunk (read from the unit's resident
+filter bank, see :mod:`hw.sparten.cluster`); the inner join (:class:`hw.common.innerjoin.InnerJoin`)
+walks the matches, each match selects the two packed values by their prefix offsets, and the
+products are accumulated. After the last chunk of an output position the dot product is written to
+the unit's output bank.
+"""
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ..common.innerjoin import InnerJoin
+
+__all__ = ["chunk_word", "cu_input_layout", "result_layout", "counter_layout", "ComputeUnit",
+           "COUNTER_WIDTH"]
+
+#: Width of the per-unit event counters (busy, matched, stall).
+COUNTER_WIDTH = 32
+
+
+def chunk_word(config):
+    """One stored SparseMap chunk: ``mask`` and ``values`` (slot 0 = first non-zero, unused slots 0).
+
+    The same bits as the first two fields of :func:`hw.sparten.output.chunk_layout`, so an encoded
+    output chunk is written unchanged into the next layer's activation memory.
+    """
+    return data.StructLayout({
+        "mask": unsigned(config.chunk),
+        "values": data.ArrayLayout(signed(config.value_width), config.chunk),
+    })
+
+
+def out_addr_width(config):
+    return max(1, ceil_log2(config.out_depth))
+
+
+def cu_input_layout(config):
+    """What a unit takes per chunk: both chunks, position framing and the result address."""
+    return data.StructLayout({
+        "act": chunk_word(config),
+        "wgt": chunk_word(config),
+        "first": 1,                 # first chunk of an output position
+        "last": 1,                  # last chunk of an output position
+        "out_addr": out_addr_width(config),
+    })
+
+
+def result_layout(config):
+    """A write strobe into the unit's output bank."""
+    return data.StructLayout({"valid": 1, "addr": out_addr_width(config),
+                              "value": signed(config.acc_width)})
+
+
+def counter_layout():
+    return data.StructLayout({"busy": COUNTER_WIDTH, "matched": COUNTER_WIDTH,
+                              "stall": COUNTER_WIDTH})
+
+
+class ComputeUnit(wiring.Component):
+    """Inner join, ``matches_per_cycle`` multipliers, adder and accumulator.
+
+    Parameters
+    ----------
+    config : SparTenConfig
+
+    Members
+    -------
+    i : In(stream.Signature(cu_input_layout(config)))
+        One chunk pair per transfer. ``i.ready`` does not depend on ``i.valid`` (it is the join's
+        ``~busy | last beat``), which lets the cluster fire all units together.
+    res : Out(result_layout(config))
+        Valid for one cycle per output position, :attr:`result_latency` cycles after the join's last
+        beat of the position's last chunk; never stalls (the output bank always accepts).
+    count : Out(counter_layout())
+        ``busy``: cycles the join held a chunk; ``matched``: MACs done; ``stall``: cycles the unit was
+        idle while ``others_busy`` (waiting at the cluster barrier). Cleared by ``clear``.
+    others_busy : In(1)
+        Some unit of the cluster is working (driven by the cluster).
+    clear : In(1)
+        Synchronous clear of the counters and the accumulator state (start of a layer).
+    busy : Out(1)
+        The join holds a chunk.
+    idle : Out(1)
+        Nothing in flight (join, MAC stage and result register empty).
+
+    Timing
+    ------
+    A chunk with ``m`` matches occupies the unit for ``max(1, ceil(m / M))`` cycles and the next chunk
+    is accepted in the last of them (throughput one beat per cycle). Pipeline: join (1 cycle latency)
+    -> products register -> accumulate, result register.
+    """
+
+    result_latency = 2
+
+    def __init__(self, config):
+        self._cfg = config
+        super().__init__({
+            "i": In(stream.Signature(cu_input_layout(config))),
+            "res": Out(result_layout(config)),
+            "count": Out(counter_layout()),
+            "others_busy": In(1),
+            "clear": In(1),
+            "busy": Out(1),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        m = Module()
+        mpc = cfg.matches_per_cycle
+        vw = cfg.value_width
+        extra = data.StructLayout({
+            "vals_f": data.ArrayLayout(signed(vw), cfg.chunk),
+            "vals_a": data.ArrayLayout(signed(vw), cfg.chunk),
+            "first": 1,
+            "out_addr": out_addr_width(cfg),
+        })
+        m.submodules.join = join = InnerJoin(cfg.chunk, mpc, extra=extra)
+
+        p = self.i.payload
+        m.d.comb += [
+            join.i.valid.eq(self.i.valid),
+            join.i.payload.mask_f.eq(p.wgt.mask),
+            join.i.payload.mask_a.eq(p.act.mask),
+            join.i.payload.last.eq(p.last),
+            join.i.payload.extra.vals_f.eq(p.wgt.values),
+            join.i.payload.extra.vals_a.eq(p.act.values),
+            join.i.payload.extra.first.eq(p.first),
+            join.i.payload.extra.out_addr.eq(p.out_addr),
+            self.i.ready.eq(join.i.ready),
+            join.o.ready.eq(1),           # the MAC pipeline never stalls
+            self.busy.eq(join.o.valid),
+        ]
+
+        # Stage 1: select operands by prefix offsets and multiply.
+        beat = join.o.payload
+        prod_w = 2 * vw
+        s1_valid = Signal()
+        s1_prods = [Signal(signed(prod_w), name=f"s1_prod{k}") for k in range(mpc)]
+        s1_start = Signal()     # first beat of the first chunk of a position: restart the sum
+        s1_end = Signal()       # last beat of the last chunk of a position: emit the result
+        s1_addr = Signal(out_addr_width(cfg))
+        mid = Signal()          # the next beat continues a chunk (is not its first beat)
+        with m.If(join.o.valid):
+            m.d.sync += mid.eq(~beat.last)
+        m.d.sync += s1_valid.eq(join.o.valid)
+        m.d.sync += [
+            s1_start.eq(beat.extra.first & ~mid),
+            s1_end.eq(beat.chunk_last & beat.last),
+            s1_addr.eq(beat.extra.out_addr),
+        ]
+        for k in range(mpc):
+            lane = beat.lanes[k]
+            f = beat.extra.vals_f[lane.off_f]
+            a = beat.extra.vals_a[lane.off_a]
+            # An invalid lane (past the last match, or the no-match beat) contributes nothing.
+            m.d.sync += s1_prods[k].eq(Mux(lane.valid, f * a, 0))
+
+        # Stage 2: accumulate; the result register doubles as the output bank's write port.
+        acc = Signal(signed(cfg.acc_width))
+        total = Signal(signed(cfg.acc_width))
+        sum_w = prod_w + ceil_log2(mpc) if mpc > 1 else prod_w
+        psum = Signal(signed(sum_w))
+        m.d.comb += psum.eq(sum(s1_prods[1:], s1_prods[0]))
+        m.d.comb += total.eq(Mux(s1_start, 0, acc) + psum)
+        m.d.sync += self.res.valid.eq(0)
+        with m.If(s1_valid):
+            m.d.sync += acc.eq(total)
+            with m.If(s1_end):
+                m.d.sync += [self.res.valid.eq(1), self.res.addr.eq(s1_addr),
+                             self.res.value.eq(total)]
+
+        # Counters.
+        n_now = Signal(range(mpc + 1))
+        m.d.comb += n_now.eq(Mux_n(join.o.valid, beat.n))
+        with m.If(self.clear):
+            m.d.sync += [self.count.busy.eq(0), self.count.matched.eq(0), self.count.stall.eq(0),
+                         mid.eq(0)]
+        with m.Else():
+            m.d.sync += self.count.matched.eq(self.count.matched + n_now)
+            with m.If(join.o.valid):
+                m.d.sync += self.count.busy.eq(self.count.busy + 1)
+            with m.Elif(self.others_busy):
+                m.d.sync += self.count.stall.eq(self.count.stall + 1)
+
+        m.d.comb += self.idle.eq(~join.o.valid & ~s1_valid & ~self.res.valid)
+        return m
+
+
+def Mux_n(sel, value):
+    """``value`` when ``sel`` else 0 (a count gated by its valid)."""
+    return value & sel.replicate(len(value))

@@ -193,6 +193,7 @@ def _cli(args):
             raise ValueError(f"config file {str(args.config)!r} is not JSON ({e})") from None
         except TypeError as e:
             raise ValueError(f"config file {str(args.config)!r}: {e}") from None
+    config.check_mode(args.mode)
     w = _load(args.weights, "weights")
     a = _load(args.activations, "activations")
     if w.shape[1] != a.shape[0]:

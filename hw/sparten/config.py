@@ -133,5 +133,5 @@ class SparTenConfig(ConfigBase):
 
 
 #: The small configuration the RTL tests build (fast Verilator builds, small memories).
-SMALL = SparTenConfig(chunk=8, n_units=4, act_depth=512, weight_depth=256, out_depth=512,
-                      max_channels=64, max_size=32, max_kernel=3, max_stride=2, max_reduction=4096)
+SMALL = SparTenConfig(chunk=8, n_units=4, act_depth=4096, weight_depth=1024, out_depth=2048,
+                      max_channels=128, max_size=64, max_kernel=5, max_stride=2, max_reduction=4096)

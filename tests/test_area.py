@@ -1,0 +1,285 @@
+"""Synthesis reports (synth/area.py, synth/sta.py): a tiny design whose numbers are known, the fast
+regression subset (small configs of every registered top) against synth/baselines/*.json with
+per-metric tolerances, the report files, and the command line's errors.
+
+The Yosys runs of this file are shared by every pytest-xdist worker: the first one synthesises under
+a file lock and caches the results in build/test_area/ (keyed by the Verilog, the Liberty file and
+synth/*.py), the others read them. Regenerate the baselines after an intended change with
+``UPDATE_BASELINES=1 .venv/bin/python -m pytest tests/test_area.py -n0``.
+"""
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from sim.verilator import ROOT, build_dir, emit_verilog
+from synth import area
+
+SHARED_LIB = ROOT.parent / "shared" / "pdk" / "sky130hd_tt.lib.gz"
+BASELINES = ROOT / "synth" / "baselines"
+WORK = build_dir() / "test_area"
+needs_lib = pytest.mark.skipif(
+    not SHARED_LIB.is_file(),
+    reason=f"the area tests need the shared sky130 Liberty file {SHARED_LIB} "
+           "(../shared/pdk/sky130hd_tt.lib.gz beside the repo), which is not there")
+
+REG_BITS = 12
+
+
+class Reg(wiring.Component):
+    """``q <= d`` without reset: exactly ``width`` flip-flops and no logic."""
+
+    def __init__(self, width):
+        super().__init__({"d": In(width), "q": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        r = Signal(len(self.q), reset_less=True)
+        m.d.sync += r.eq(self.d)
+        m.d.comb += self.q.eq(r)
+        return m
+
+
+def _shrink(config):
+    """A small config of the same kind (the fast subset), or None when unknown."""
+    kind = type(config).__name__
+    if hasattr(config, "rows") and hasattr(config, "lanes"):
+        return dataclasses.replace(config, rows=2, lanes=4)
+    if kind == "SparTenConfig":
+        from hw.sparten.config import SMALL
+        return dataclasses.replace(SMALL, n_units=2)
+    if kind == "DenseMacConfig":
+        return dataclasses.replace(config, n_units=2, chunk=8, acc_width=20)
+    return None
+
+
+def small_designs():
+    """``[(Design, component)]`` of the fast subset: the register and a small copy of every top."""
+    from hw.top import all_tops
+    out = [(area.Design("area_reg12", None, "common", "block", f"{REG_BITS}-bit register", None),
+            Reg(REG_BITS), None)]
+    for t in all_tops():
+        cfg = _shrink(t.config)
+        if cfg is None:
+            continue
+        out.append((area.Design(f"small_{t.name}", None, t.engine, t.role, t.description,
+                                cfg.to_dict()), t.build(cfg), cfg))
+    return out
+
+
+def _digest(paths):
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def lib():
+    if not SHARED_LIB.is_file():
+        pytest.skip(f"no shared Liberty file {SHARED_LIB}")
+    return area.prepare_liberty(SHARED_LIB)
+
+
+@pytest.fixture(scope="session")
+def fast_results(lib):
+    """area.json-style dicts of the fast subset, synthesised once for all xdist workers."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(WORK / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        vdir = WORK / "verilog"
+        designs = []
+        for d, comp, cfg in small_designs():
+            v, _ = emit_verilog(comp, d.name, cfg, vdir)
+            d.verilog = v
+            designs.append(d)
+        key = _digest([d.verilog for d in designs] + [lib.path, Path(area.__file__),
+                      ROOT / "synth" / "sta.py"])
+        cache = WORK / "results.json"
+        if cache.exists():
+            got = json.loads(cache.read_text())
+            if got.get("key") == key:
+                return got["designs"], designs
+        # FPGA flow only where it is cheap; make area runs it for every full-size top.
+        fpga = {"area_reg12", "small_sparten_dense_mac"}
+        res = area.synthesize([d for d in designs if d.name in fpga], lib, jobs=2,
+                              work=WORK / "synth", log=lambda *_: None)
+        res += area.synthesize([d for d in designs if d.name not in fpga], lib, jobs=2,
+                               flows=("asic",), work=WORK / "synth", log=lambda *_: None)
+        order = {d.name: k for k, d in enumerate(designs)}
+        res.sort(key=lambda r: order[r.design.name])
+        dicts = [r.to_dict() for r in res]
+        for r, dct in zip(res, dicts):
+            dct["_modules"] = r.numbers.get("modules", [])
+        cache.write_text(json.dumps({"key": key, "designs": dicts}, indent=1))
+        return dicts, designs
+
+
+def _by_name(results):
+    return {d["design"]: d for d in results[0]}
+
+
+@needs_lib
+def test_register_numbers_are_exact(fast_results, lib):
+    """An N-bit register without reset is N D flip-flops: N cells, N x the cell's area, N FPGA FFs
+    and no LUT; its critical path is one clock-to-Q or one setup time."""
+    from synth.sta import read_liberty
+    d = _by_name(fast_results)["area_reg12"]
+    assert not d["errors"], d["errors"]
+    cells = read_liberty(lib.path)
+    flops = [n for n, c in cells.items() if c["seq"] and n.endswith("dfxtp_1")]
+    assert d["cells"] == REG_BITS
+    assert d["area_um2"] == pytest.approx(REG_BITS * cells[flops[0]]["area"], rel=1e-9)
+    assert d["seq_area_um2"] == pytest.approx(d["area_um2"], rel=1e-9)
+    assert (d["ffs"], d["luts"], d["dsps"]) == (REG_BITS, 0, 0)
+    assert d["library"] == "sky130_fd_sc_hd__tt_025C_1v80" and "25 C" in d["corner"]
+    assert 0.05 < d["critical_path_ns"] < 1.0
+    assert d["logic_depth"] == 0
+    # stat -tech cmos: a generic $_DFF_P_ is 16 transistors in Yosys' cost table, whatever the count
+    assert d["transistors"] % REG_BITS == 0 and d["transistors"] > 0
+
+
+@needs_lib
+def test_fast_subset_synthesises_every_top(fast_results):
+    results, designs = fast_results
+    for d in results:
+        assert not d["errors"], f"{d['design']}: {d['errors']}"
+        assert d["area_um2"] > 0 and d["cells"] > 0 and d["transistors"] > 0, d["design"]
+        assert d["critical_path_ns"] is None or d["critical_path_ns"] > 0
+        shares = sum(v["share"] for v in d["blocks"].values())
+        assert shares == pytest.approx(1.0), d["design"]
+        # the per-module areas add up to Yosys' own hierarchical total
+        mods = d["_modules"]
+        assert sum(m["area_um2"] * m["instances"] for m in mods) == pytest.approx(d["area_um2"])
+
+
+@needs_lib
+def test_dense_mac_blocks_and_fpga(fast_results):
+    d = _by_name(fast_results).get("small_sparten_dense_mac")
+    if d is None:
+        pytest.skip("sparten_dense_mac is not registered")
+    # 2 units: two MAC modules, classified as MAC, and one DSP48 each on the FPGA
+    assert d["blocks"]["MAC"]["share"] > 0.1
+    assert d["dsps"] == 2
+    # filter chunks + activation chunk (the accumulators may sit in the DSP48s' P registers)
+    assert d["ffs"] >= 2 * 8 * 8 + 8 * 8
+
+
+def _baseline_path(name):
+    return BASELINES / f"{name}.json"
+
+
+@needs_lib
+def test_baselines(fast_results):
+    """Every metric within its tolerance of synth/baselines/<design>.json."""
+    results, _ = fast_results
+    update = os.environ.get("UPDATE_BASELINES", "") not in ("", "0")
+    problems, missing = [], []
+    for d in results:
+        path = _baseline_path(d["design"])
+        if update:
+            BASELINES.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(area.baseline_of(d), indent=2) + "\n")
+            continue
+        if not path.exists():
+            missing.append(d["design"])
+            continue
+        base = json.loads(path.read_text())
+        if base.get("config") != d["config"]:
+            missing.append(f"{d['design']} (config changed)")
+            continue
+        problems += area.check_baseline(d, base)
+    assert not problems, "; ".join(problems) + \
+        " (if intended: UPDATE_BASELINES=1 python -m pytest tests/test_area.py -n0)"
+    if missing:
+        pytest.skip(f"no baseline yet for {missing}; create with UPDATE_BASELINES=1")
+
+
+def test_check_baseline_can_fail():
+    base = {"metrics": {"area_um2": {"value": 100.0, "rel_tol": 0.1},
+                        "ffs": {"value": 12, "rel_tol": 0.0}}}
+    assert area.check_baseline({"design": "x", "area_um2": 109.0, "ffs": 12}, base) == []
+    bad = area.check_baseline({"design": "x", "area_um2": 120.0, "ffs": 13}, base)
+    assert len(bad) == 2 and "area_um2" in bad[0] and "ffs" in bad[1]
+
+
+@needs_lib
+def test_reports(fast_results, lib, tmp_path):
+    results, designs = fast_results
+    # Rebuild SynthResult objects from the cached dicts only as far as reports need them.
+    res = []
+    for d, design in zip(results, designs):
+        r = area.SynthResult(design, lib)
+        r.numbers = {k: d[k] for k in ("area_um2", "cells", "transistors", "luts", "ffs", "dsps",
+                                       "critical_path_ns", "fmax_mhz", "logic_depth",
+                                       "memory_macro_bits", "blocks")}
+        r.numbers["block_groups"] = d["block_groups"]
+        res.append(r)
+    out = WORK / f"reports-{os.getpid()}"
+    js, md = area.write_reports(res, lib, out, bench_path=tmp_path / "no_bench.json")
+    doc = json.loads(js.read_text())
+    for d in doc["designs"]:
+        for key in ("design", "library", "area_um2", "cells", "transistors", "luts", "ffs", "dsps",
+                    "critical_path_ns"):
+            assert key in d, key
+    text = md.read_text()
+    assert "sky130_fd_sc_hd__tt_025C_1v80" in text and "small_sparten_dense_mac" in text
+    eng = [c for c in doc["comparisons"] if c["engine"] == "eureka"]
+    if any(d.design.engine == "eureka" and d.design.role == "engine" for d in res):
+        assert eng and all(c["area_ratio"] > 0 for c in eng)
+
+
+def test_generic_flow_without_liberty():
+    """No Liberty file: no µm², no ns; generic gates, the transistor estimate and logic depth."""
+    work = WORK / f"generic-{os.getpid()}"
+    v, _ = emit_verilog(Reg(4), "area_reg4", None, work)
+    d = area.Design("area_reg4", v)
+    (r,) = area.synthesize([d], None, jobs=1, flows=("asic",), work=work, log=lambda *_: None)
+    out = r.to_dict()
+    assert not out["errors"], out["errors"]
+    assert out["area_um2"] is None and out["critical_path_ns"] is None and out["library"] is None
+    assert out["cells"] == 4 and out["transistors"] > 0 and out["logic_depth"] == 0
+
+
+def test_classify_blocks():
+    assert area.classify("t.cu3.prefix", "t", "sparten") == "prefix sums"
+    assert area.classify("t.cu3.join.prio_enc", "t", "sparten") == "priority encoder"
+    assert area.classify("t.cu3.mac", "t", "sparten") == "MAC"
+    assert area.classify("t.perm", "t", "sparten") == "permutation"
+    assert area.classify("t", "t", "sparten") == area.OTHER
+    assert area.classify("t.row2.suds_steer", "t", "eureka") == "SUDS steering"
+    assert area.classify("t.row2.tree", "t", "eureka") == "reduction trees"
+    assert area.classify("t.lane1.mux", "t", "eureka") == "select muxes"
+
+
+def test_find_liberty(tmp_path, monkeypatch):
+    f = tmp_path / "x.lib"
+    f.write_text('library ("demo") { }\n')
+    assert area.find_liberty(str(f), {}) == f.resolve()
+    assert area.find_liberty(None, {"SPARSE_HW_LIBERTY": str(f)}) == f.resolve()
+    assert area.find_liberty("none", {"SPARSE_HW_LIBERTY": str(f)}) is None
+    with pytest.raises(FileNotFoundError, match="nope"):
+        area.find_liberty(str(tmp_path / "nope.lib"), {})
+    pdk = tmp_path / "pdk"
+    (pdk / area.SKY130_PDK_LIB).parent.mkdir(parents=True)
+    (pdk / area.SKY130_PDK_LIB).write_text('library ("sky130_fd_sc_hd__tt_025C_1v80") { }\n')
+    assert area.find_liberty(None, {"PDK_ROOT": str(pdk)}) == (pdk / area.SKY130_PDK_LIB).resolve()
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    for argv in (["area", "--liberty", str(tmp_path / "missing.lib")],
+                 ["area", "--top", "no_such_top"], ["area", "--jobs", "0"]):
+        r = subprocess.run([sys.executable, "-m", "sim.cli", *argv], capture_output=True,
+                           text=True, cwd=ROOT)
+        assert r.returncode == 2, (argv, r.stderr)
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

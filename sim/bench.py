@@ -312,6 +312,7 @@ def reproduction_rows(sections, iso_rows):
         if p["id"] in OURS_PATHS:
             ours = _lookup(data, *OURS_PATHS[p["id"]])
         elif p["id"] == "eureka_area_vs_ampere":
+            workload = "run make area first"
             for r in iso_rows:
                 if r["baseline_label"].startswith("Ampere"):
                     ours = r["area_ratio"] - 1.0
@@ -447,6 +448,23 @@ def _known_plots(name, data):
             "series": {"plain order": [d.get("none") for d in sd], "GB-S": [d.get("gbs") for d in sd],
                        "GB-H": [d.get("gbh") for d in sd],
                        "ideal 1/(d_w d_a)": [l.get("ideal") for l in layers]}})
+    un = data.get("unstructured")
+    if name == "eureka" and isinstance(un, list) and un and "suds" in un[0]:
+        groups = sorted({r["group"] for r in un})
+        dens = sorted({r["density"] for r in un})
+        g = max(groups)
+        by = {(r["group"], r["density"]): r for r in un}
+        series = {}
+        for gg in groups:
+            series[f"SUDS G={gg}"] = [by.get((gg, d), {}).get("suds") for d in dens]
+        series[f"no SUDS G={g}"] = [by.get((g, d), {}).get("nosuds") for d in dens]
+        series[f"SUDS indep. lanes G={g}"] = [by.get((g, d), {}).get("suds_indep") for d in dens]
+        series[f"ideal G={g}"] = [by.get((g, d), {}).get("ideal") for d in dens]
+        series["2:4 (any G>=4)"] = [2.0 for _ in dens]
+        specs.append({"name": "density", "kind": "line", "x": dens,
+                      "title": "EUREKA speed-up over the dense core vs weight density (cycle model)",
+                      "xlabel": "weight density d_w", "ylabel": "speed-up (x)",
+                      "series": series})
     return specs
 
 
@@ -472,7 +490,10 @@ def _section_plots(plt, out, name, data):
             ax.set_xticks(xi, [str(v) for v in xs], rotation=45 if len(xs) > 6 else 0, fontsize=8)
         else:
             for label, ys in series.items():
-                ax.plot(xs, ys, marker="o", label=label)
+                pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+                style = "--" if label.startswith(("ideal", "2:4")) else "-"
+                ax.plot([x for x, _ in pts], [y for _, y in pts], style, marker="o", ms=3,
+                        label=label)
         ax.set_title(p.get("title", name))
         ax.set_xlabel(p.get("xlabel", ""))
         ax.set_ylabel(p.get("ylabel", ""))
@@ -549,7 +570,9 @@ def write_report(out, sections, area_path, iso_rows, repro, speed, plots, second
         md.append("")
 
     md += ["## Simulation speed", ""]
-    if not speed:
+    if speed is None:
+        md.append("Skipped (--no-sim-speed).")
+    elif not speed:
         md.append("No engine runner (sim/run_sparten.py, sim/run_eureka.py) is importable yet.")
     else:
         md += ["Wall-clock time of one `run_layer`/`run_gemm` call on an already built Verilator "
@@ -643,7 +666,7 @@ def run_bench(out, quick=False, only=None, area_path=None, progress=None, speed=
             for k, paths in OURS_PATHS.items()}
     iso_rows = iso_area(area, ours) if area else []
     repro = reproduction_rows(sections, iso_rows)
-    speed_rows = []
+    speed_rows = None
     if speed:
         progress.log("simulation speed")
         speed_rows = sim_speed(progress.sub("sim speed"), quick=quick)

@@ -100,3 +100,59 @@ def test_layer_amaranth(name, seed):
                                requant=(3, 6) if i == 2 else None, name=f"{name}{i}",
                                idle=0.2, backpressure=0.3)
         check_amaranth(cfg, case, seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# RTL tier: cocotb on Verilator. Two builds: SMALL (chunk 8, 4 units, 1 match/cycle, permutation
+# network) and RTL_B (chunk 16, 3 units, 2 matches/cycle, input FIFO, no permutation network).
+
+RTL_B = dataclasses.replace(SMALL, chunk=16, n_units=3, matches_per_cycle=2, fifo_depth=2,
+                            permute=False)
+
+# K, C, H, W, R, S, stride, pad, dw, da, relu, balance, requant
+SMALL_SHAPES = [
+    (6, 12, 6, 5, 3, 3, 1, 1, 0.5, 0.6, False, "none", None),     # C not a multiple of 8, K > N
+    (4, 8, 5, 5, 3, 3, 1, 0, 0.0, 0.7, False, "none", None),       # all-zero weights
+    (4, 8, 5, 5, 3, 3, 1, 1, 1.0, 1.0, True, "none", None),        # fully dense, ReLU
+    (5, 16, 4, 4, 3, 3, 1, 1, 0.4, 0.0, False, "none", None),      # all-zero activations
+    (9, 10, 7, 7, 3, 3, 2, 1, 0.5, 0.5, False, "gbs", None),       # stride 2, GB-S, 3 rounds
+    (10, 24, 6, 6, 3, 3, 2, 0, 0.3, 0.8, False, "gbh", None),      # stride 2 no padding, GB-H
+    (8, 20, 5, 6, 1, 1, 1, 0, 0.6, 0.4, False, "gbh", None),       # 1x1
+    (13, 40, 1, 1, 1, 1, 1, 0, 0.5, 0.5, True, "none", None),      # FC
+    (6, 9, 4, 4, 2, 3, 1, 1, 0.9, 0.2, True, "none", (5, 7)),      # output path, R != S
+    (3, 1, 3, 3, 3, 3, 1, 1, 1.0, 1.0, False, "none", None),       # C = 1
+]
+
+
+def small_cases(config, seed, shapes):
+    rng = np.random.default_rng(seed)
+    pr = random.Random(seed)
+    cases = []
+    for i, (K, C, H, W, R, S, st, pad, dw, da, relu, bal, req) in enumerate(shapes):
+        w, a = rand_layer(rng, K, C, H, W, R, S, dw, da)
+        if not config.permute:
+            bal = "none"
+        case, _ = prepare_case(config, w, a, st, pad, relu, bal, req, name=f"case{i}",
+                               idle=pr.choice([0.1, 0.3, 0.5]), backpressure=pr.choice([0.1, 0.3, 0.6]))
+        cases.append(case)
+    # A two-layer chain: layer 0's output chunks (requantised, ReLU) are the RTL's input of layer 1.
+    w0, a0 = rand_layer(rng, 12, 10, 6, 6, 3, 3, 0.5, 0.6)
+    w1, _ = rand_layer(rng, 5, 12, 1, 1, 3, 3, 0.5, 1.0)
+    c0, i0 = prepare_case(config, w0, a0, 1, 1, True, "none", (3, 8), name="chain0",
+                          idle=0.2, backpressure=0.3)
+    c1, _ = prepare_case(config, w1, i0["golden"], 2, 1, False, "none", None, name="chain1",
+                         idle=0.2, backpressure=0.3, chain=True)
+    return cases + [c0, c1]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("cfg_name", ["small", "b"])
+def test_layer_rtl(cfg_name, seed):
+    from sim.run_sparten import run_cases
+    cfg = SMALL if cfg_name == "small" else RTL_B
+    shapes = SMALL_SHAPES if cfg_name == "small" else SMALL_SHAPES[:1] + SMALL_SHAPES[4:9]
+    cases = small_cases(cfg, seed, shapes)
+    results = run_cases(cfg, cases, seed=seed)        # asserts inside the bench; double-check here
+    for case, res in zip(cases, results):
+        assert res["out"] == case["expect"], case["name"]
+        assert res["cycles"] == case["cycles"], case["name"]

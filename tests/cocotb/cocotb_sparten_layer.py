@@ -17,7 +17,7 @@ import json
 import os
 
 import cocotb
-from cocotb.triggers import ReadOnly, RisingEdge, Timer
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
 from sim.cocotb_util import rng, sidecar, start
 
@@ -65,6 +65,7 @@ async def _wait_done(dut, cap_cycles):
     """Sleep until ``done`` (checked every 1024 cycles: coarse polling keeps Python out of the
     compute loop; the cycle count comes from the hardware counter, not from this wait)."""
     waited = 0
+    await FallingEdge(dut.clk)
     while not int(dut.done.value):
         await Timer(10 * 1024, unit="ns")
         waited += 1024
@@ -108,11 +109,14 @@ async def sparten_layer_cases(dut):
         await RisingEdge(dut.clk)
         dut.start.value = 0
         prefix = "o_chunk" if case["mode"] == "chunk" else "o_acc"
-        # Compute runs without Python; then read out with backpressure.
+        # Compute runs without Python: poll every 256 cycles, at falling edges so that reads see
+        # settled values. The readout then waits (ready low) until _collect takes over.
+        await FallingEdge(dut.clk)
         while int(dut.busy.value) and not _reading(dut):
             await Timer(10 * 256, unit="ns")
             if int(dut.cycles.value) > case["cap"]:
-                raise AssertionError(f"case {idx}: compute exceeded {case['cap']} cycles")
+                raise AssertionError(f"case {idx} ({case['name']}): compute exceeded "
+                                     f"{case['cap']} cycles (seed {os.environ['SPARSE_HW_SEED']})")
         await RisingEdge(dut.clk)
         out = await _collect(dut, prefix, case["n_out"], rand, case["backpressure"],
                              cap=int(case["n_out"] * 8 / (1 - case["backpressure"])) + 1000)

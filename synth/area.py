@@ -43,7 +43,7 @@ module does not delegate to a named submodule is its own "control/other" share.
 
 Like-for-like comparisons
 -------------------------
-:func:`comparisons` pairs every top whose role is ``"engine"`` with every top of the same engine
+:func:`pairs` pairs every top whose role is ``"engine"`` with every top of the same engine
 whose role ends in ``"baseline"`` and whose size matches (:func:`size_key`: ``n_units`` for SparTen,
 ``rows x lanes`` for EUREKA), plus explicit pairs in :data:`EXTRA_PAIRS`. Overhead is
 ``area(engine)/area(baseline) - 1``; iso-area speed-up is the cycle speed-up divided by the area
@@ -319,6 +319,7 @@ class Job:
     cwd: Path
     script: str
     seconds: float = 0.0
+    cpu: float = None
     ok: bool = False
     error: str = ""
 
@@ -344,6 +345,12 @@ def _run_job(job, abc_script, timeout):
     except subprocess.TimeoutExpired:
         job.error = f"timed out after {timeout} s"
     job.seconds = time.monotonic() - t0
+    try:
+        m = re.search(r"End of script\..*?user: ([0-9.]+)s", (job.cwd / "log.txt").read_text(
+            errors="replace")[-4000:])
+        job.cpu = float(m.group(1)) if m else None
+    except OSError:
+        pass
     return job
 
 
@@ -505,8 +512,7 @@ def design_of(top, verilog_dir):
 
 def _where(cell):
     """Hierarchical instance path of a flattened cell name (``(top)`` for the top's own cells)."""
-    name = re.sub(r"^\$flatten\\?", "", cell)
-    name = name.lstrip("\\")
+    name = re.sub(r"^\$flatten", "", cell).replace("\\", "")
     inst = name.split(".$", 1)[0] if ".$" in name else ""
     if name.startswith("$") or not inst:
         inst = "(top)"
@@ -578,6 +584,8 @@ def _collect(design, lib, cell_area, lib_cells, asic, fpga):
         if job is None:
             continue
         res.seconds[job.flow] = job.seconds
+        if job.cpu is not None:
+            res.seconds[f"{job.flow}_cpu"] = job.cpu
         if not job.ok:
             res.errors.append(f"{job.flow}: {job.error}")
     if asic is not None and asic.ok:
@@ -659,7 +667,8 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
             j = fut.result()
             done[(j.design, j.flow)] = j
             state = "ok" if j.ok else f"FAILED: {j.error}"
-            log(f"[{k}/{len(todo)}] {j.design} {j.flow}: {j.seconds:.1f} s {state} "
+            cpu = f" (Yosys CPU {j.cpu:.0f} s)" if j.cpu is not None else ""
+            log(f"[{k}/{len(todo)}] {j.design} {j.flow}: {j.seconds:.1f} s{cpu} {state} "
                 f"(elapsed {time.monotonic() - t0:.0f} s)")
     return [_collect(d, lib, cell_area, lib_cells, done.get((d.name, "asic")),
                      done.get((d.name, "fpga"))) for d in designs]
@@ -703,40 +712,50 @@ def pairs(results):
     return out
 
 
-def _bench_speedup(bench, engine_name, baseline_name):
-    """Cycle speed-up of ``engine_name`` over ``baseline_name`` from the benchmark's JSON.
+def _find_key(obj, key, depth=0):
+    """First value of ``key`` anywhere in nested dicts/lists (breadth-first by nesting level)."""
+    if depth > 6:
+        return None
+    if isinstance(obj, dict):
+        if isinstance(obj.get(key), (int, float)) and not isinstance(obj.get(key), bool):
+            return obj[key]
+        children = list(obj.values())
+    elif isinstance(obj, list):
+        children = obj
+    else:
+        return None
+    for c in children:
+        v = _find_key(c, key, depth + 1)
+        if v is not None:
+            return v
+    return None
 
-    Accepted shapes (the benchmark owns the file): a list of records (or a dict with ``results``/
-    ``runs``/``rows``) each naming a design (``top``/``design``) and ``cycles``, and optionally a
-    ``workload``/``layer``/``model``; cycles are summed over the workloads both designs ran.
+
+def _bench_speedup(bench, e, b):
+    """Cycle speed-up of engine result ``e`` over baseline result ``b`` from ``bench.json``.
+
+    sim/bench.py owns that file. Looked up, in order: an ``iso_area`` row naming both designs
+    (``sparse``/``baseline``) with a ``speedup``; then the engine's section
+    (``sections.<engine>``) key ``speedup_vs_dense`` for a dense baseline or ``speedup_vs_2to4``
+    for the Ampere-like one.
     """
-    recs = bench
-    if isinstance(bench, dict):
-        for k in ("results", "runs", "rows", "records"):
-            if isinstance(bench.get(k), list):
-                recs = bench[k]
-                break
-    if not isinstance(recs, list):
+    if not isinstance(bench, dict):
         return None
-    cyc = {}
-    for r in recs:
-        if not isinstance(r, dict):
-            continue
-        name = r.get("top") or r.get("design")
-        c = r.get("cycles")
-        if name not in (engine_name, baseline_name) or not isinstance(c, (int, float)):
-            continue
-        w = str(r.get("workload") or r.get("layer") or r.get("model") or "")
-        cyc.setdefault(name, {})[w] = cyc.setdefault(name, {}).get(w, 0) + c
-    if engine_name not in cyc or baseline_name not in cyc:
+    for row in bench.get("iso_area") or ():
+        if isinstance(row, dict) and row.get("sparse") == e.design.name \
+                and row.get("baseline") == b.design.name and row.get("speedup"):
+            return {"speedup": row["speedup"], "source": "build/reports/bench.json (iso_area row)"}
+    section = (bench.get("sections") or {}).get(e.design.engine)
+    if section is None:
         return None
-    common = set(cyc[engine_name]) & set(cyc[baseline_name])
-    if not common:
-        return None
-    e = sum(cyc[engine_name][w] for w in common)
-    b = sum(cyc[baseline_name][w] for w in common)
-    return {"speedup": b / e if e else None, "source": "build/reports/bench.json",
-            "workloads": sorted(common)}
+    cfg = b.design.config or {}
+    ampere = cfg.get("variant") == "ampere24" or "ampere" in b.design.name
+    key = "speedup_vs_2to4" if ampere else "speedup_vs_dense"
+    v = _find_key(section, key)
+    if v:
+        return {"speedup": v, "source": f"build/reports/bench.json (sections.{e.design.engine}."
+                                        f"...{key})"}
+    return None
 
 
 #: Synthetic workload of the cycle-model fallback (used only without build/reports/bench.json).
@@ -769,13 +788,14 @@ def _model_speedup(e, b):
                         return ge.cycle_model(m, w["columns"], mode, cfg)["cycles"], mode
                 return None, None
             order = [("suds", unstructured), ("nm:2:4", nm24), ("dense", vals)]
+            what = {"suds": f"{w['density']:.0%} dense unstructured weights",
+                    "nm:2:4": "2:4 weights (two largest of every 4)", "dense": "dense weights"}
             c_e, m_e = cycles(cfg_e, order)
             c_b, m_b = cycles(cfg_b, order)
             if c_e and c_b:
-                return {"speedup": c_b / c_e, "source": "golden.eureka.cycle_model on a synthetic "
-                        f"{w['rows_out']}x{w['k']} weight matrix, {w['columns']} columns "
-                        f"(engine mode {m_e}, {w['density']:.0%} dense unstructured; baseline mode "
-                        f"{m_b}; 2:4 = two largest of every 4)", "workloads": ["synthetic"]}
+                return {"speedup": c_b / c_e, "source": "golden.eureka.cycle_model, synthetic "
+                        f"{w['rows_out']}x{w['k']} weights, {w['columns']} columns: engine {m_e} on "
+                        f"{what[m_e]}, baseline {m_b} on {what[m_b]}", "workloads": ["synthetic"]}
         if ce.get("kind") == "SparTenConfig" and cb.get("kind") == "DenseMacConfig":
             from golden import innerjoin as gi
             chunk = ce["chunk"]
@@ -808,7 +828,7 @@ def comparisons(results, bench_path=None):
         metric = "area_um2" if ne.get("area_um2") is not None and nb.get("area_um2") else "cells"
         ae, ab = ne.get(metric), nb.get(metric)
         ratio = ae / ab if ae and ab else None
-        sp = (_bench_speedup(bench, e.design.name, b.design.name) if bench is not None else None) \
+        sp = (_bench_speedup(bench, e, b) if bench is not None else None) \
             or _model_speedup(e, b) \
             or {"speedup": None, "source": "no benchmark result (build/reports/bench.json) and no "
                 "cycle model for this pair"}
@@ -878,18 +898,21 @@ def _markdown(doc):
              "their area is not included. FPGA: " + doc["fpga"] + ". Timing: " + doc["timing_model"]
              + ".")
     if doc.get("elapsed_s") is not None:
-        L.append(f"Run time: {doc['elapsed_s']:.0f} s.")
+        L.append(f"Run time: {doc['elapsed_s']:.0f} s (wall, including writing the Verilog). "
+                 "Per design: wall seconds of its Yosys jobs (they run in parallel and share the "
+                 "machine) and the CPU seconds Yosys reports.")
     L += ["", "## Designs", "",
           "| design | engine | role | area µm² | cells | transistors (est.) | macro bits | LUT | FF "
-          "| DSP | BRAM36 | critical path ns | MHz | logic depth | time s |",
-          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+          "| DSP | BRAM36 | critical path ns | MHz | logic depth | wall s | Yosys CPU s |",
+          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for d in doc["designs"]:
         secs = sum(d["seconds"].get(k, 0) for k in ("asic", "fpga"))
+        cpu = sum(d["seconds"].get(k, 0) for k in ("asic_cpu", "fpga_cpu"))
         L.append(f"| {d['design']} | {d['engine']} | {d['role']} | {_fmt(d['area_um2'])} | "
                  f"{_fmt(d['cells'])} | {_fmt(d['transistors'])} | {_fmt(d['memory_macro_bits'])} | "
                  f"{_fmt(d['luts'])} | {_fmt(d['ffs'])} | {_fmt(d['dsps'])} | {_fmt(d['bram36'])} | "
                  f"{_fmt(d['critical_path_ns'], 2)} | {_fmt(d['fmax_mhz'], 0)} | "
-                 f"{_fmt(d['logic_depth'])} | {secs:.0f} |")
+                 f"{_fmt(d['logic_depth'])} | {secs:.0f} | {cpu:.0f} |")
     errs = [(d["design"], e) for d in doc["designs"] for e in d["errors"]]
     if errs:
         L += ["", "**Failures:**", ""] + [f"- {n}: {e}" for n, e in errs]

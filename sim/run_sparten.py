@@ -50,11 +50,39 @@ def model_name(config):
             f"_f{config.fifo_depth}{'_p' if config.permute else ''}")
 
 
+def _source_key(config):
+    """Hash of what the layer's Verilog depends on: the config and the generator sources."""
+    import hashlib
+
+    from .verilator import BUILD_ARGS, ROOT
+    h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    h.update(json.dumps(BUILD_ARGS).encode())
+    for sub in ("hw/common", "hw/sparten"):
+        for f in sorted((ROOT / sub).glob("*.py")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def build(config):
-    """Build (or reuse) the Verilator model of the layer top of ``config``."""
+    """Build (or reuse) the Verilator model of the layer top of ``config``.
+
+    Converting the layer top to Verilog takes many seconds (Amaranth writes every memory's
+    contents), so a model already built from the same config and generator sources is found
+    through an index keyed by their hash and reused without converting again.
+    """
     from hw.sparten.layer import SparTenLayer
-    from .verilator import build_model
-    return build_model(SparTenLayer(config), model_name(config), config)
+    from .verilator import Model, build_dir, build_model
+    name = model_name(config)
+    index = build_dir() / "sim" / ".index" / f"{name}-{_source_key(config)}"
+    if index.exists():
+        model_dir = Path(index.read_text().strip())
+        if (model_dir / ".built").exists():
+            return Model(name, model_dir)
+    model = build_model(SparTenLayer(config), name, config)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(f"{model.dir}\n")
+    return model
 
 
 def _check_prob(name, p):

@@ -107,7 +107,7 @@ def test_layer_amaranth(name, seed):
 # network) and RTL_B (chunk 16, 3 units, 2 matches/cycle, input FIFO, no permutation network).
 
 RTL_B = dataclasses.replace(SMALL, chunk=16, n_units=3, matches_per_cycle=2, fifo_depth=2,
-                            permute=False)
+                            permute=False, act_depth=512, weight_depth=256, out_depth=512)
 
 # K, C, H, W, R, S, stride, pad, dw, da, relu, balance, requant
 SMALL_SHAPES = [

@@ -133,5 +133,7 @@ class SparTenConfig(ConfigBase):
 
 
 #: The small configuration the RTL tests build (fast Verilator builds, small memories).
-SMALL = SparTenConfig(chunk=8, n_units=4, act_depth=4096, weight_depth=1024, out_depth=2048,
+#: Memories are kept as small as a ~1M-MAC test layer allows: Amaranth emits every memory's init
+#: contents, so conversion time grows with total memory bits.
+SMALL = SparTenConfig(chunk=8, n_units=4, act_depth=2048, weight_depth=512, out_depth=1024,
                       max_channels=128, max_size=64, max_kernel=5, max_stride=2, max_reduction=4096)

@@ -155,8 +155,10 @@ class ComputeUnit(wiring.Component):
         ]
         for k in range(mpc):
             lane = beat.lanes[k]
-            f = beat.extra.vals_f[lane.off_f]
-            a = beat.extra.vals_a[lane.off_a]
+            # word_select is one shift cell (Yosys $shiftx) instead of a chunk-way case tree:
+            # the same mux, far cheaper to elaborate for chunk 128.
+            f = beat.extra.vals_f.as_value().word_select(lane.off_f, vw).as_signed()
+            a = beat.extra.vals_a.as_value().word_select(lane.off_a, vw).as_signed()
             # An invalid lane (past the last match, or the no-match beat) contributes nothing.
             m.d.sync += s1_prods[k].eq(Mux(lane.valid, f * a, 0))
 

@@ -1,5 +1,28 @@
 """Tops of hw/sparten that ``sparse-hw verilog`` emits."""
 
-from ..top import Top  # noqa: F401
+from ..top import Top
+from .config import SMALL, SparTenConfig
 
-TOPS = []
+
+def _layer(config):
+    from .layer import SparTenLayer
+    return SparTenLayer(config)
+
+
+def _cu(config):
+    from .cu import ComputeUnit
+    return ComputeUnit(config)
+
+
+TOPS = [
+    # The whole layer engine (memories, sequencer, cluster, output path) at the configuration the
+    # RTL tests and `sparse-hw run sparten` use: chunk 8, 4 units. Larger configs convert slowly
+    # (Amaranth writes out every memory word), so the paper-sized unit is registered on its own.
+    Top("sparten_layer", SMALL, _layer, engine="sparten", role="engine",
+        description="SparTen layer top: 4 units, chunk 8, on-chip memories, output path"),
+    # One compute unit at the paper's chunk size (128), one match per cycle: the block that the
+    # cluster replicates n_units times (area per unit; the cluster adds only the barrier logic
+    # and the filter banks).
+    Top("sparten_cu", SparTenConfig(), _cu, engine="sparten", role="block",
+        description="SparTen compute unit: inner join + MAC + accumulator, chunk 128"),
+]

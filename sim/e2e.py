@@ -36,13 +36,14 @@ VARIANT_MODES = {"unstructured": "suds", "2:4": "nm:2:4"}
 
 
 def sparten_config():
-    """The SparTen layer-top configuration the demo runs (sized for the digits network)."""
-    from hw.sparten.config import SparTenConfig
+    """The SparTen layer top the demo runs: ``sim.run_sparten.DEFAULT_CONFIG`` (chunk 8, 4 units;
+    the same Verilator model as the engine's tests), which holds every layer of the network."""
+    runner = _optional("sim.run_sparten")
+    if runner is not None and hasattr(runner, "DEFAULT_CONFIG"):
+        return runner.DEFAULT_CONFIG
+    from hw.sparten.config import SMALL
 
-    # chunk 16: conv1 (C=1) is one chunk, conv2 (C=16) one, conv3 (C=32) two. Eight units: K=16/32
-    # take 2/4 rounds. Memories just hold the largest layer (8x8 map, 4 rounds x 9 taps x 2 chunks).
-    return SparTenConfig(chunk=16, n_units=8, act_depth=128, weight_depth=128, out_depth=256,
-                         max_channels=32, max_size=8, max_kernel=3, max_stride=2, max_reduction=512)
+    return SMALL
 
 
 def eureka_config():
@@ -67,9 +68,6 @@ def _optional(modname):
 
 # ---------------------------------------------------------------------------------------------
 # engine adapters
-
-SPARSE_RUNNERS = ("run_layer_sparse", "run_layer_sm", "run_sparse_layer", "run_layer_sparsemap")
-
 
 class _Tally:
     """Per-layer sums of the engines' stats over the images."""
@@ -106,68 +104,85 @@ class _Tally:
         return r
 
 
-def _sparten_model_cycles(w, a, layer, config):
+def _sparten_model_cycles(w, a, layer, config, balance):
     """Cycle model of one SparTen layer when golden/sparten_model.py exists (else ``{}``)."""
     model = _optional("golden.sparten_model")
     if model is None or not hasattr(model, "layer_cycles"):
         return {}
-    res = model.layer_cycles(w, a, config, stride=layer.stride, padding=layer.padding)
+    perm = None
+    if balance != "none":
+        from golden.balance import assign
+        perm = assign(w, config.n_units, method=balance, chunk=config.chunk)
+    res = model.layer_cycles(w, a, config, stride=layer.stride, padding=layer.padding, perm=perm)
     keep = ("dense_cycles", "onesided_cycles", "matched_macs")
     return {"model_cycles": int(res["cycles"]), **{k: res[k] for k in keep if k in res}}
 
 
 def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_golden):
-    """Convolutions of every image; returns the conv3 outputs ``[N, C, H, W]`` (RTL or golden)."""
-    from golden.sparsemap import encode_activations
+    """Convolutions of every image; returns the conv3 outputs ``[N, C, H, W]`` (RTL or golden).
 
+    On the RTL, every image is a chain of three cases of the SparTen layer bench
+    (:func:`sim.run_sparten.prepare_case`): the first loads the image, the next two load their
+    activation memory from the previous case's output chunks exactly as the RTL emitted them
+    (requantise -> ReLU -> SparseMap encoder in hardware), so the feature maps never leave the
+    sparse format. Images are run in batches, one simulator process per batch.
+    """
     runner = _optional("sim.run_sparten")
     cfg = sparten_config()
-    sparse_fn = None
-    if runner is not None:
-        sparse_fn = next((getattr(runner, n) for n in SPARSE_RUNNERS if hasattr(runner, n)), None)
     convs = net.convs
-    finals = []
     n = len(images)
-    for i, img in enumerate(images):
-        golden = trace_golden[i]
-        a_dense = np.asarray(img, dtype=np.int64)
-        a_sm = encode_activations(a_dense, cfg.chunk) if sparse_fn is not None else None
-        for j, layer in enumerate(convs):
+    finals = [None] * n
+    if runner is None:
+        for i in range(n):
+            a_dense = np.asarray(images[i], dtype=np.int64)
+            for j, layer in enumerate(convs):
+                stats = _sparten_model_cycles(layer.weight, a_dense, layer, cfg, opts["balance"])
+                tallies[layer.name].add(stats, on_rtl=False)
+                a_dense = trace_golden[i][j]
+            finals[i] = a_dense
+            progress(i + 1, n, f"image {i + 1}/{n}: golden (SparTen runner not available)")
+        return np.stack(finals), False, False
+
+    batch = max(1, int(opts.get("batch", 16)))
+    progress(0, n, f"{len(convs)} conv layers per image on SparTen "
+                   f"({cfg.n_units} units, chunk {cfg.chunk}, balance {opts['balance']})")
+    for b0 in range(0, n, batch):
+        idx = list(range(b0, min(n, b0 + batch)))
+        cases, infos, where = [], [], []
+        for i in idx:
+            x = np.asarray(images[i], dtype=np.int64)
+            for j, layer in enumerate(convs):
+                case, info = runner.prepare_case(
+                    cfg, layer.weight, x, layer.stride, layer.padding, layer.relu,
+                    opts["balance"], layer.requant, f"image{i}_{layer.name}", opts["idle"],
+                    opts["backpressure"], chain=j > 0)
+                cases.append(case)
+                infos.append(info)
+                where.append((i, j))
+                x = info["golden"]
+        t0 = time.monotonic()
+        # check=False: a mismatch is recorded below (and fails the run), not raised mid-batch.
+        results = runner.run_cases(cfg, cases, seed=opts["seed"] + b0, check=False)
+        seconds = (time.monotonic() - t0) / len(cases)
+        for case, info, res, (i, j) in zip(cases, infos, results, where):
+            layer = convs[j]
+            out, stats = runner._decode(case, info, res, cfg)
+            out = np.asarray(out, dtype=np.int64)
             t = tallies[layer.name]
-            kw = dict(stride=layer.stride, padding=layer.padding, relu=layer.relu,
-                      requant=layer.requant)
-            if runner is None:
-                stats = _sparten_model_cycles(layer.weight, a_dense, layer, cfg)
-                out = golden[j]
-                t.add(stats, on_rtl=False)
-            elif sparse_fn is not None:
-                t0 = time.monotonic()
-                out_sm, stats = sparse_fn(layer.weight, a_sm, config=cfg, seed=opts["seed"] + i,
-                                          idle=opts["idle"], backpressure=opts["backpressure"],
-                                          **kw)
-                out = np.asarray(out_sm.decode(), dtype=np.int64)
-                a_sm = out_sm  # the next layer reads the hardware's SparseMap as it is
-                t.add(stats, on_rtl=True, seconds=time.monotonic() - t0)
-                t.row["chained_sparse"] = True
-            else:
-                t0 = time.monotonic()
-                out, stats = runner.run_layer(layer.weight, a_dense, config=cfg,
-                                              seed=opts["seed"] + i, idle=opts["idle"],
-                                              backpressure=opts["backpressure"], **kw)
-                out = np.asarray(out, dtype=np.int64)
-                t.add(stats, on_rtl=True, seconds=time.monotonic() - t0)
-                t.row["chained_sparse"] = False
-            if stats.get("bit_exact") is False or out.shape != golden[j].shape \
-                    or not np.array_equal(out, golden[j]):
+            t.add(stats, on_rtl=True, seconds=seconds)
+            t.row["chained_sparse"] = True
+            golden = trace_golden[i][j]
+            if stats.get("bit_exact") is False or out.shape != golden.shape \
+                    or not np.array_equal(out, golden):
                 t.row["bit_exact"] = False
                 mismatches.append({"image": i, "layer": layer.name,
-                                   "differing": int(np.sum(out != golden[j]))
-                                   if out.shape == golden[j].shape else f"shape {out.shape}"})
-            a_dense = out
-        finals.append(a_dense)
-        progress(i + 1, n, f"image {i + 1}/{n} through {len(convs)} conv layers"
-                 + ("" if runner is not None else " (golden: SparTen runner not available)"))
-    return np.stack(finals), runner is not None, sparse_fn is not None
+                                   "differing": int(np.sum(out != golden))
+                                   if out.shape == golden.shape else f"shape {out.shape}"})
+            if j == len(convs) - 1:
+                finals[i] = out
+        progress(idx[-1] + 1, n, f"images {idx[0] + 1}-{idx[-1] + 1} of {n} on SparTen RTL "
+                                 f"({time.monotonic() - t0:.1f} s)")
+    return np.stack(finals), True, True
 
 
 def _run_classifier(net, acts, mode, opts, progress, tally, mismatches, golden_logits):
@@ -238,7 +253,8 @@ def run_variant(variant, n_images, opts, progress):
     golden_logits = np.stack([t[-1] for t in traces])
     float_pred = np.argmax(dn.float_logits(net, images), axis=1)
     mode = VARIANT_MODES[variant]
-    tallies = {l.name: _Tally(l.name, "SparTen", "unstructured (two-sided)") for l in net.convs}
+    tallies = {l.name: _Tally(l.name, "SparTen", f"two-sided, {opts['balance']}")
+               for l in net.convs}
     tallies[net.fc.name] = _Tally(net.fc.name, "EUREKA", mode)
     mismatches = []
     acts, conv_rtl, chained = _run_sparten_chain(net, images, opts, progress.sub(f"{variant} conv"),
@@ -285,11 +301,32 @@ def run_variant(variant, n_images, opts, progress):
 
 
 def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, backpressure=0.0,
-            progress=None):
-    """Run the variants, write ``e2e.md`` and ``e2e.json`` into ``out`` (if given); return the dict."""
+            progress=None, balance="gbh", batch=16):
+    """Run the variants, write ``e2e.md`` and ``e2e.json`` into ``out`` (if given); return the dict.
+
+    Parameters
+    ----------
+    n_images : int or None
+        First ``n_images`` of the held-out split (all 450 when None).
+    variants : sequence of str
+        Keys of :data:`VARIANT_MODES`.
+    out : path or None
+        Report folder.
+    seed, idle, backpressure :
+        Stall patterns of the RTL runs (random input idle cycles, output backpressure).
+    balance : str
+        SparTen load balancing of the conv layers: ``"none"``, ``"gbs"`` or ``"gbh"``.
+    batch : int
+        Images per SparTen simulator process.
+    """
     t0 = time.monotonic()
     progress = progress or Progress("e2e")
-    opts = {"seed": seed, "idle": idle, "backpressure": backpressure}
+    if balance not in ("none", "gbs", "gbh"):
+        raise ValueError(f"balance must be 'none', 'gbs' or 'gbh', not {balance!r}")
+    if not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive int, not {batch!r}")
+    opts = {"seed": seed, "idle": idle, "backpressure": backpressure, "balance": balance,
+            "batch": batch}
     results = []
     for v in variants:
         if v not in VARIANT_MODES:
@@ -298,7 +335,7 @@ def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, bac
         results.append(run_variant(v, n_images, opts, progress))
     data = {"results": results, "seconds": round(time.monotonic() - t0, 1),
             "sparten_config": _cfg_dict(sparten_config), "eureka_config": _cfg_dict(eureka_config),
-            "seed": seed, "idle": idle, "backpressure": backpressure}
+            "seed": seed, "idle": idle, "backpressure": backpressure, "balance": balance}
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -400,6 +437,10 @@ def register(sub):
     p.add_argument("--variant", action="append", choices=list(VARIANT_MODES), default=None,
                    help="network variant (repeatable; default both)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
+    p.add_argument("--balance", choices=("none", "gbs", "gbh"), default="gbh",
+                   help="SparTen load balancing of the conv layers (default gbh)")
+    p.add_argument("--batch", type=int, default=16,
+                   help="images per SparTen simulator process (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the stall patterns")
     p.add_argument("--idle", type=float, default=0.0, help="input idle probability (0..1)")
     p.add_argument("--backpressure", type=float, default=0.0,
@@ -412,13 +453,16 @@ def run(args):
 
     if args.images is not None and args.images < 1:
         raise ValueError(f"--images must be at least 1, not {args.images}")
+    if args.batch < 1:
+        raise ValueError(f"--batch must be at least 1, not {args.batch}")
     for name in ("idle", "backpressure"):
         v = getattr(args, name)
         if not 0.0 <= v < 1.0:
             raise ValueError(f"--{name} must be in [0, 1), not {v}")
     out = args.out or build_dir() / "reports"
     data = run_e2e(args.images, tuple(args.variant or VARIANT_MODES), out, seed=args.seed,
-                   idle=args.idle, backpressure=args.backpressure)
+                   idle=args.idle, backpressure=args.backpressure, balance=args.balance,
+                   batch=args.batch)
     ok = True
     for r in data["results"]:
         print(f"{r['variant']:13s} images {r['n_images']}: float {_pct(r['float_accuracy'])}, "

@@ -37,6 +37,7 @@ __all__ = [
     "MODES", "check_weights", "check_activations", "layout_windows", "window_counts",
     "suds_cycles", "suds_pushdown", "suds_exhaustive", "lane_cycles", "window_cycles",
     "cycle_model", "Schedule", "TileSchedule", "pack", "execute", "gemm", "conv2d_gemm",
+    "activation_windows", "tile_activation_windows",
 ]
 
 MODES = ("dense", "nm", "suds", "unstructured-nosuds")
@@ -167,7 +168,7 @@ def window_cycles(counts, kind, config, n=None, m=None):
     return T
 
 
-def cycle_model(w, n_cols, mode, config, lockstep=True):
+def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
     """Predict the busy cycles of ``D = W x A`` with ``A`` of ``n_cols`` columns.
 
     Parameters
@@ -181,6 +182,9 @@ def cycle_model(w, n_cols, mode, config, lockstep=True):
     lockstep : bool
         Lanes share each window's cycle count (the RTL) or run independently (each lane its own
         activation buffer; an output finishes when its slowest lane does).
+    permute : bool
+        Unstructured modes, lock-step: model the balanced column order of :func:`pack` with
+        ``permute=True`` (a Python loop per tile; slower than the plain model).
 
     Returns
     -------
@@ -199,9 +203,19 @@ def cycle_model(w, n_cols, mode, config, lockstep=True):
         check_nm(np.pad(w, ((0, 0), (0, (-w.shape[1]) % m))), n, m)
     if isinstance(n_cols, bool) or not isinstance(n_cols, (int, np.integer)) or n_cols < 1:
         raise ValueError(f"n_cols must be a positive int, not {n_cols!r}")
+    _check_permute(permute, kind)
+    if permute and not lockstep:
+        raise ValueError("permute is modelled for lock-step lanes only")
     counts = window_counts(w, config)
     lanes = lane_cycles(counts, kind, config, n, m)            # [tile, win, lane]
-    if lockstep:
+    if permute:
+        from .eureka_perm import balance_tiles
+        R = config.rows
+        wp = np.zeros((counts.shape[0] * R, w.shape[1]), np.int64)
+        wp[:w.shape[0]] = w
+        tile = np.array([T.sum() for _, T in balance_tiles(wp.reshape(-1, R, w.shape[1]), config,
+                                                            kind)], np.int64)
+    elif lockstep:
         tile = window_cycles(counts, kind, config, n, m).sum(axis=1)
     else:
         tile = np.maximum(lanes.sum(axis=1).max(axis=-1), 1)
@@ -222,8 +236,9 @@ def cycle_model(w, n_cols, mode, config, lockstep=True):
         "displaced": 0,
         "suds_removed": None,
         "lockstep": bool(lockstep),
+        "permute": bool(permute),
     }
-    if kind == "suds":
+    if kind == "suds" and not permute:
         T = window_cycles(counts, kind, config, n, m)
         d, _ = suds_pushdown(counts, T[:, :, None], axis=1)
         out["displaced"] = int(d.sum())
@@ -261,6 +276,9 @@ class TileSchedule:
         Indices of the windows streamed, in order (windows with ``T = 0`` are skipped).
     T : int64 ``[n_windows]``
         Cycles per window (lock-step).
+    k_index : int64 ``[n_windows * L * G]`` or None
+        With ``permute``: the column of ``W`` (row of ``A``) behind each activation slot
+        ``win*L*G + l*G + g`` of this tile, ``-1`` for a zero pad; ``None``: natural order.
     """
 
     w: np.ndarray
@@ -270,6 +288,7 @@ class TileSchedule:
     last_window: np.ndarray
     windows: np.ndarray
     T: np.ndarray
+    k_index: np.ndarray = None
 
     @property
     def beats(self):
@@ -299,8 +318,12 @@ class Schedule:
         return sum(t.displaced for t in self.tiles)
 
 
-def pack(w, mode, config):
+def pack(w, mode, config, permute=False):
     """Pack ``w[M,K]`` for ``mode`` into a :class:`Schedule` the core executes.
+
+    ``permute`` (unstructured modes only; ours): visit each row tile's columns in the balanced
+    order of :func:`golden.eureka_perm.balance_tile` (empty columns dropped); the driver gathers
+    the activations in that order (``TileSchedule.k_index``).
 
     ``w`` may also be PyTorch's 2:4 ``(values, meta)`` pair (int8 values with int32 metadata) in
     mode ``"nm:2:4"``; it is expanded with :func:`golden.nm.from_torch_2to4`.
@@ -321,6 +344,20 @@ def pack(w, mode, config):
     if kind == "nm":
         from .nm import check_nm
         check_nm(np.pad(w, ((0, 0), (0, (-K) % m))), n, m)
+    _check_permute(permute, kind)
+    if permute:
+        from .eureka_perm import balance_tiles
+        tiles = []
+        wp = np.zeros((-(-M // R) * R, K), np.int64)
+        wp[:M] = w
+        wp = wp.reshape(-1, R, K)
+        for wt, (k_index, T) in zip(wp, balance_tiles(wp, config, kind)):
+            w4 = np.where(k_index >= 0, wt[:, np.maximum(k_index, 0)], 0)
+            w4 = w4.reshape(R, -1, L, G)
+            ts = _pack_tile(w4, (w4 != 0).sum(axis=-1), T, kind, n, m, config)
+            ts.k_index = k_index
+            tiles.append(ts)
+        return Schedule(config=config, mode=mode, M=M, K=K, tiles=tiles)
     w5 = layout_windows(w, config)                       # [tiles, R, win, L, G]
     counts = (w5 != 0).sum(axis=-1)
     T = window_cycles(counts, kind, config, n, m)        # [tiles, win]
@@ -328,6 +365,14 @@ def pack(w, mode, config):
     for t in range(w5.shape[0]):
         tiles.append(_pack_tile(w5[t], counts[t], T[t], kind, n, m, config))
     return Schedule(config=config, mode=mode, M=M, K=K, tiles=tiles)
+
+
+def _check_permute(permute, kind):
+    if not isinstance(permute, bool):
+        raise ValueError(f"permute must be True or False, not {permute!r}")
+    if permute and kind not in ("suds", "unstructured-nosuds"):
+        raise ValueError(f"permute applies to the unstructured modes (suds, unstructured-nosuds), "
+                         f"not {kind!r}")
 
 
 def _pack_tile(w4, counts, T, kind, n, m, config):
@@ -390,6 +435,16 @@ def _pack_tile(w4, counts, T, kind, n, m, config):
                         windows=used.astype(np.int64), T=T.astype(np.int64))
 
 
+def tile_activation_windows(a, config, tile):
+    """Activation windows ``[N, windows, L, G]`` of one tile (gathered by ``tile.k_index``)."""
+    if tile.k_index is None:
+        return activation_windows(a, config)
+    L, G = config.lanes, config.group
+    k = tile.k_index
+    g = np.where(k[:, None] >= 0, a[np.maximum(k, 0)], 0)         # [slots, N]
+    return g.T.reshape(a.shape[1], -1, L, G)
+
+
 def activation_windows(a, config):
     """Pad ``a[K,N]`` and view it as ``[N, windows, L, G]`` (what lane ``l`` sees per window)."""
     L, G = config.lanes, config.group
@@ -407,11 +462,11 @@ def execute(schedule, a):
     """
     cfg = schedule.config
     a = check_activations(a, schedule.K, cfg)
-    aw = activation_windows(a, cfg)                     # [N, win, L, G]
     N = a.shape[1]
     R, L = cfg.rows, cfg.lanes
     out = np.zeros((len(schedule.tiles) * R, N), dtype=np.int64)
     for t, ts in enumerate(schedule.tiles):
+        aw = tile_activation_windows(a, cfg, ts)        # [N, win, L, G]
         # window of each beat: the j-th used window ends at the j-th last_window beat
         win_of_beat = ts.windows[np.concatenate([[0], np.cumsum(ts.last_window)[:-1]])] \
             if ts.beats and len(ts.windows) else np.zeros(ts.beats, np.int64)

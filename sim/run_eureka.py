@@ -45,7 +45,8 @@ def build(config):
                        extra={"latency": EurekaCore.latency})
 
 
-def prepare_case(config, w, a, mode, name, c=None, idle=0.0, backpressure=0.0, stall_free=False):
+def prepare_case(config, w, a, mode, name, c=None, idle=0.0, backpressure=0.0, stall_free=False,
+                 permute=False):
     """Pack one GEMM for the cocotb test: a JSON-able dict plus ``(schedule, golden, model)``.
 
     Raises ``ValueError``/``TypeError`` for bad data (shape, width, N:M violation) before any
@@ -54,11 +55,11 @@ def prepare_case(config, w, a, mode, name, c=None, idle=0.0, backpressure=0.0, s
     for pname, p in (("idle", idle), ("backpressure", backpressure)):
         if not isinstance(p, (int, float)) or not 0 <= p < 0.95:
             raise ValueError(f"{pname} must be a probability in 0..0.95, not {p!r}")
-    sched = ge.pack(w, mode, config)
+    sched = ge.pack(w, mode, config, permute=permute)
     w = ge.check_weights(w if not isinstance(w, tuple) else _expand(w), config)
     a = ge.check_activations(a, w.shape[1], config)
     golden = ge.gemm(w, a, acc_width=config.acc_width)
-    model = ge.cycle_model(w, a.shape[1], mode, config)
+    model = ge.cycle_model(w, a.shape[1], mode, config, permute=permute)
     from hw.eureka.beats import gemm_streams
     wb, ab, n_out = gemm_streams(sched, a)
     case = {"name": name, "w": [f"{x:x}" for x in wb], "a": [f"{x:x}" for x in ab],
@@ -92,7 +93,8 @@ def run_cases(config, cases, seed=0, check=True):
     return json.loads(path.read_text())
 
 
-def run_gemm(w, a, mode="suds", config=None, seed=0, idle=0.0, backpressure=0.0, c=None):
+def run_gemm(w, a, mode="suds", config=None, seed=0, idle=0.0, backpressure=0.0, c=None,
+             permute=False):
     """Run ``D = W x A (+ C)`` on the RTL; return ``(out int64[M,N], stats dict)``.
 
     Parameters
@@ -103,17 +105,20 @@ def run_gemm(w, a, mode="suds", config=None, seed=0, idle=0.0, backpressure=0.0,
     config : EurekaConfig or None (:data:`DEFAULT_CONFIG`)
     seed, idle, backpressure : stress of the run (random idle input cycles, output backpressure)
     c : int array ``[M,N]`` or None, added to the result by the driver (exact, range-checked)
+    permute : bool
+        Unstructured modes: visit each row tile's columns in the balanced order of
+        ``golden/eureka_perm.py`` (ours; empty columns skipped, the driver gathers activations).
 
     The RTL result is compared with golden; ``stats["bit_exact"]`` says whether it matched and a
     mismatch also raises (the run is a check, not only a measurement).
     """
     config = config or DEFAULT_CONFIG
     case, sched, golden, model, w2 = prepare_case(config, w, a, mode, "gemm", idle=idle,
-                                                  backpressure=backpressure)
+                                                  backpressure=backpressure, permute=permute)
     res = run_cases(config, [case], seed=seed)["gemm"]
     out = np.array(res["out"], dtype=np.int64)
     stats = {
-        "mode": mode, "config": config.to_dict(),
+        "mode": mode, "permute": bool(permute), "config": config.to_dict(),
         "M": int(w2.shape[0]), "K": int(w2.shape[1]), "N": int(np.asarray(a).shape[1]),
         "cycles": int(res["cycles"]), "model_cycles": int(model["cycles"]),
         "dense_cycles": int(model["dense_cycles"]),
@@ -131,14 +136,14 @@ def run_gemm(w, a, mode="suds", config=None, seed=0, idle=0.0, backpressure=0.0,
 
 
 def run_conv2d(act, filt, stride=1, padding=0, mode="suds", config=None, seed=0, idle=0.0,
-               backpressure=0.0):
+               backpressure=0.0, permute=False):
     """Convolution ``act[C,H,W] * filt[K,C,R,S]`` on the RTL by implicit im2col.
 
     Returns ``(out int64[K,Ho,Wo], stats)``.
     """
     w2, a2, (ho, wo) = ge.conv2d_gemm(act, filt, stride, padding)
     out, stats = run_gemm(w2, a2, mode=mode, config=config, seed=seed, idle=idle,
-                          backpressure=backpressure)
+                          backpressure=backpressure, permute=permute)
     stats["conv"] = {"stride": stride, "padding": padding, "out_hw": [ho, wo]}
     return out.reshape(w2.shape[0], ho, wo), stats
 
@@ -160,6 +165,8 @@ def register(engines):
                         f"{DEFAULT_CONFIG.rows}x{DEFAULT_CONFIG.lanes} G={DEFAULT_CONFIG.group} core")
     p.add_argument("--out", required=True, type=Path, help="int32 D[M,N] (.npy)")
     p.add_argument("--stats", required=True, type=Path, help="stats JSON")
+    p.add_argument("--permute", action="store_true",
+                   help="unstructured modes: balanced column order per row tile (ours)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--idle", type=float, default=0.0, help="input idle probability")
     p.add_argument("--backpressure", type=float, default=0.0, help="output backpressure probability")
@@ -199,7 +206,7 @@ def _cli(args):
     if w.shape[1] != a.shape[0]:
         raise ValueError(f"weights {w.shape} and activations {a.shape} do not chain (K differs)")
     out, stats = run_gemm(w, a, mode=args.mode, config=config, seed=args.seed, idle=args.idle,
-                          backpressure=args.backpressure)
+                          backpressure=args.backpressure, permute=args.permute)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, out.astype(np.int32))
     args.stats.parent.mkdir(parents=True, exist_ok=True)

@@ -168,3 +168,31 @@ def test_conv_as_gemm_matches_torch():
     ref = torch.nn.functional.conv2d(torch.from_numpy(a[None]).double(),
                                      torch.from_numpy(w).double(), stride=2, padding=1)[0]
     np.testing.assert_array_equal(out, ref.numpy().astype(np.int64))
+
+
+@pytest.mark.parametrize("mode", ["suds", "unstructured-nosuds"])
+def test_permuted_columns_execute_exactly_and_balance(mode, seed):
+    rng = np.random.default_rng(seed)
+    cfg = EurekaConfig(rows=4, lanes=4, group=8)
+    for rows, k, d in [(10, 150, 0.05), (8, 96, 0.3), (3, 40, 0.9), (4, 32, 0.0)]:
+        w = rng.integers(-128, 128, (rows, k)) * (rng.random((rows, k)) < d)
+        a = rng.integers(-128, 128, (k, 2))
+        s = ge.pack(w, mode, cfg, permute=True)
+        np.testing.assert_array_equal(ge.execute(s, a), w @ a, err_msg=f"{mode} d={d} seed {seed}")
+        cm = ge.cycle_model(w, 2, mode, cfg, permute=True)
+        assert cm["cycles"] == 2 * s.cycles_per_column
+        for t in s.tiles:
+            used = t.k_index[t.k_index >= 0]
+            assert len(set(used.tolist())) == len(used), "a column visited twice"
+    big = rng.integers(-128, 128, (32, 1024)) * (rng.random((32, 1024)) < 0.2)
+    cfg = EurekaConfig(rows=8, lanes=8, group=8)
+    plain = ge.cycle_model(big, 1, mode, cfg)["cycles"]
+    perm = ge.cycle_model(big, 1, mode, cfg, permute=True)["cycles"]
+    assert perm < 0.7 * plain, (perm, plain)
+
+
+def test_permute_only_for_unstructured():
+    with pytest.raises(ValueError, match="permute applies to the unstructured modes"):
+        ge.pack(np.ones((4, 8), np.int64), "dense", CFG, permute=True)
+    with pytest.raises(ValueError, match="lock-step lanes only"):
+        ge.cycle_model(np.ones((4, 8), np.int64), 1, "suds", CFG, lockstep=False, permute=True)

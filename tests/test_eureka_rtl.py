@@ -87,11 +87,15 @@ def test_eureka_core_all_modes(seed):
     for name, w in adversarial().items():
         for mode in ("suds", "unstructured-nosuds", "dense"):
             prepared.append(prepare_case(cfg, w, a64, mode, f"{name}_{mode}", **stress(rnd)))
+    for d in (0.1, 0.4):                       # balanced column order (ours): gathered activations
+        for mode in ("suds", "unstructured-nosuds"):
+            prepared.append(prepare_case(cfg, sparse(rng, 8, 96, d), a64.repeat(2, 0)[:96], mode,
+                                         f"permuted_{mode}_{d}", permute=True, **stress(rnd)))
     w = sparse(rng, 8, 64, 0.3)
     for mode in ("suds", "dense"):
         prepared.append(prepare_case(cfg, w, a64, mode, f"stall_free_{mode}", stall_free=True))
     results = run_and_check(cfg, prepared, seed)
-    displaced = sum(p[1].displaced for p in prepared if p[0]["name"].endswith("_suds"))
+    displaced = sum(p[1].displaced for p in prepared if "_suds" in p[0]["name"])
     assert displaced > 0, "the SUDS cases must exercise displacement"
     for p in prepared:
         if p[0]["stall_free"]:

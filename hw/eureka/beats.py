@@ -48,21 +48,25 @@ def act_window_beats(config, windows):
 
 def gemm_streams(schedule, a):
     """``(weight_beats, act_beats, n_results)`` to run ``schedule`` on ``a[K,N]``."""
-    from golden.eureka import activation_windows, check_activations
+    from golden.eureka import check_activations, tile_activation_windows
     cfg = schedule.config
     a = check_activations(a, schedule.K, cfg)
-    aw = activation_windows(a, cfg)                       # [N, win, L, G]
     N = a.shape[1]
     w_beats, a_beats = [], []
     cache = {}
     for t, tile in enumerate(schedule.tiles):
         wb = tile_weight_beats(cfg, tile)
+        aw = tile_activation_windows(a, cfg, tile)        # [N, win, L, G], gathered if permuted
         for n in range(N):
             w_beats += wb
-            key = (n, tuple(tile.windows.tolist()))
-            if key not in cache:
-                cache[key] = act_window_beats(cfg, aw[n, tile.windows])
-            a_beats += cache[key]
+            key = (n, tuple(tile.windows.tolist())) if tile.k_index is None else None
+            if key is None or key not in cache:
+                beats = act_window_beats(cfg, aw[n, tile.windows])
+                if key is not None:
+                    cache[key] = beats
+            else:
+                beats = cache[key]
+            a_beats += beats
     return w_beats, a_beats, len(schedule.tiles) * N
 
 

@@ -18,8 +18,10 @@ golden cycle model when one exists (marked "model only"), its outputs from the g
 RTL accuracy is reported as not available.
 """
 
+import concurrent.futures
 import importlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -30,6 +32,9 @@ from golden import digits_net as dn
 from .bench import Progress, _json_default
 
 __all__ = ["register", "run_e2e", "sparten_config", "eureka_config", "VARIANT_MODES"]
+
+#: Images per variant ``sparse-hw e2e`` runs unless told (a few minutes on two cores).
+DEFAULT_IMAGES = 100
 
 #: EUREKA mode of the classifier for each network variant.
 VARIANT_MODES = {"unstructured": "suds", "2:4": "nm:2:4"}
@@ -144,9 +149,12 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
         return np.stack(finals), False, False
 
     batch = max(1, int(opts.get("batch", 16)))
+    jobs = max(1, int(opts.get("jobs", 1)))
     progress(0, n, f"{len(convs)} conv layers per image on SparTen "
-                   f"({cfg.n_units} units, chunk {cfg.chunk}, balance {opts['balance']})")
-    for b0 in range(0, n, batch):
+                   f"({cfg.n_units} units, chunk {cfg.chunk}, balance {opts['balance']}, "
+                   f"{jobs} simulator(s) at a time)")
+
+    def run_batch(b0):
         idx = list(range(b0, min(n, b0 + batch)))
         cases, infos, where = [], [], []
         for i in idx:
@@ -163,25 +171,33 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
         t0 = time.monotonic()
         # check=False: a mismatch is recorded below (and fails the run), not raised mid-batch.
         results = runner.run_cases(cfg, cases, seed=opts["seed"] + b0, check=False)
-        seconds = (time.monotonic() - t0) / len(cases)
-        for case, info, res, (i, j) in zip(cases, infos, results, where):
-            layer = convs[j]
-            out, stats = runner._decode(case, info, res, cfg)
-            out = np.asarray(out, dtype=np.int64)
-            t = tallies[layer.name]
-            t.add(stats, on_rtl=True, seconds=seconds)
-            t.row["chained_sparse"] = True
-            golden = trace_golden[i][j]
-            if stats.get("bit_exact") is False or out.shape != golden.shape \
-                    or not np.array_equal(out, golden):
-                t.row["bit_exact"] = False
-                mismatches.append({"image": i, "layer": layer.name,
-                                   "differing": int(np.sum(out != golden))
-                                   if out.shape == golden.shape else f"shape {out.shape}"})
-            if j == len(convs) - 1:
-                finals[i] = out
-        progress(idx[-1] + 1, n, f"images {idx[0] + 1}-{idx[-1] + 1} of {n} on SparTen RTL "
-                                 f"({time.monotonic() - t0:.1f} s)")
+        return idx, cases, infos, where, results, time.monotonic() - t0
+
+    done = 0
+    # Threads suffice: each batch's simulation is a subprocess; preparing the next batch overlaps it.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_batch, b0) for b0 in range(0, n, batch)]
+        for fut in concurrent.futures.as_completed(futures):
+            idx, cases, infos, where, results, seconds = fut.result()
+            for case, info, res, (i, j) in zip(cases, infos, results, where):
+                layer = convs[j]
+                out, stats = runner._decode(case, info, res, cfg)
+                out = np.asarray(out, dtype=np.int64)
+                t = tallies[layer.name]
+                t.add(stats, on_rtl=True, seconds=seconds / len(cases))
+                t.row["chained_sparse"] = True
+                golden = trace_golden[i][j]
+                if stats.get("bit_exact") is False or out.shape != golden.shape \
+                        or not np.array_equal(out, golden):
+                    t.row["bit_exact"] = False
+                    mismatches.append({"image": i, "layer": layer.name,
+                                       "differing": int(np.sum(out != golden))
+                                       if out.shape == golden.shape else f"shape {out.shape}"})
+                if j == len(convs) - 1:
+                    finals[i] = out
+            done += len(idx)
+            progress(done, n, f"images {idx[0] + 1}-{idx[-1] + 1} of {n} on SparTen RTL "
+                              f"({seconds:.1f} s)")
     return np.stack(finals), True, True
 
 
@@ -301,7 +317,7 @@ def run_variant(variant, n_images, opts, progress):
 
 
 def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, backpressure=0.0,
-            progress=None, balance="gbh", batch=16):
+            progress=None, balance="gbh", batch=16, jobs=None):
     """Run the variants, write ``e2e.md`` and ``e2e.json`` into ``out`` (if given); return the dict.
 
     Parameters
@@ -318,6 +334,8 @@ def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, bac
         SparTen load balancing of the conv layers: ``"none"``, ``"gbs"`` or ``"gbh"``.
     batch : int
         Images per SparTen simulator process.
+    jobs : int or None
+        Simulator processes at a time (default: 2, or 1 on a single core).
     """
     t0 = time.monotonic()
     progress = progress or Progress("e2e")
@@ -325,8 +343,12 @@ def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, bac
         raise ValueError(f"balance must be 'none', 'gbs' or 'gbh', not {balance!r}")
     if not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive int, not {batch!r}")
+    if jobs is None:
+        jobs = min(2, os.cpu_count() or 1)
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, not {jobs!r}")
     opts = {"seed": seed, "idle": idle, "backpressure": backpressure, "balance": balance,
-            "batch": batch}
+            "batch": batch, "jobs": jobs}
     results = []
     for v in variants:
         if v not in VARIANT_MODES:
@@ -432,8 +454,9 @@ def register(sub):
                                    "CNN, run its convolutions on SparTen and its classifier on "
                                    "EUREKA (Verilator), compare every logit with the golden "
                                    "integer model, and write e2e.md and e2e.json.")
-    p.add_argument("--images", type=int, default=None,
-                   help="number of held-out test images (default: all 450)")
+    p.add_argument("--images", type=int, default=DEFAULT_IMAGES,
+                   help=f"first N held-out test images per variant (default {DEFAULT_IMAGES}; "
+                        f"the whole split is 450, about 2 s of RTL per image on 2 cores)")
     p.add_argument("--variant", action="append", choices=list(VARIANT_MODES), default=None,
                    help="network variant (repeatable; default both)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
@@ -441,6 +464,8 @@ def register(sub):
                    help="SparTen load balancing of the conv layers (default gbh)")
     p.add_argument("--batch", type=int, default=16,
                    help="images per SparTen simulator process (default 16)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="simulator processes at a time (default 2, or 1 on one core)")
     p.add_argument("--seed", type=int, default=0, help="seed of the stall patterns")
     p.add_argument("--idle", type=float, default=0.0, help="input idle probability (0..1)")
     p.add_argument("--backpressure", type=float, default=0.0,
@@ -455,6 +480,8 @@ def run(args):
         raise ValueError(f"--images must be at least 1, not {args.images}")
     if args.batch < 1:
         raise ValueError(f"--batch must be at least 1, not {args.batch}")
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, not {args.jobs}")
     for name in ("idle", "backpressure"):
         v = getattr(args, name)
         if not 0.0 <= v < 1.0:
@@ -462,7 +489,7 @@ def run(args):
     out = args.out or build_dir() / "reports"
     data = run_e2e(args.images, tuple(args.variant or VARIANT_MODES), out, seed=args.seed,
                    idle=args.idle, backpressure=args.backpressure, balance=args.balance,
-                   batch=args.batch)
+                   batch=args.batch, jobs=args.jobs)
     ok = True
     for r in data["results"]:
         print(f"{r['variant']:13s} images {r['n_images']}: float {_pct(r['float_accuracy'])}, "

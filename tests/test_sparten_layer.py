@@ -156,3 +156,25 @@ def test_layer_rtl(cfg_name, seed):
     for case, res in zip(cases, results):
         assert res["out"] == case["expect"], case["name"]
         assert res["cycles"] == case["cycles"], case["name"]
+
+
+@pytest.mark.rtl
+@pytest.mark.slow
+def test_layer_rtl_million_macs(seed):
+    """A ~0.9M-matched-MAC layer (16 x 64 x 3 x 3 on 16 x 16, GB-H) on the RTL: the bench loads the
+    memories and lets the design run, so the simulation takes seconds (about 15 s on a quiet
+    2-core machine, ~305k cycles)."""
+    import time
+
+    from sim.run_sparten import run_cases
+    rng = np.random.default_rng(seed)
+    w, a = rand_layer(rng, 16, 64, 16, 16, 3, 3, 0.6, 0.7)
+    case, info = prepare_case(SMALL, w, a, 1, 1, False, "gbh", None, name="million",
+                              idle=0.2, backpressure=0.3)
+    assert info["model"]["matched_macs"] > 800_000
+    t0 = time.monotonic()
+    res = run_cases(SMALL, [case], seed=seed)[0]
+    elapsed = time.monotonic() - t0
+    assert res["out"] == case["expect"] and res["cycles"] == case["cycles"]
+    print(f"{info['model']['matched_macs']} matched MACs, {res['cycles']} cycles in {elapsed:.1f} s")
+    assert elapsed < 120, f"{elapsed:.1f} s"

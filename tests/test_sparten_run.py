@@ -1,0 +1,121 @@
+"""sim/run_sparten.py: the `sparse-hw run sparten` CLI and the Python API (run_layer, run_chain)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from golden.conv import conv2d_dense, relu
+from golden.quant import requantize
+from hw.sparten.config import SMALL
+from sim.run_sparten import prepare_case
+
+
+class _Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _cli(*args, capsys=None):
+    """Run the CLI in process (a subprocess per case would re-import everything)."""
+    from sim import cli
+    if capsys is None:
+        r = subprocess.run([sys.executable, "-m", "sim.cli", "run", "sparten", *map(str, args)],
+                           capture_output=True, text=True)
+        return r
+    capsys.readouterr()
+    rc = cli.main(["run", "sparten", *map(str, args)])
+    cap = capsys.readouterr()
+    return _Result(rc, cap.out, cap.err)
+
+
+def _one_line_error(r, *words):
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+def test_cli_bad_inputs(tmp_path, capsys):
+    w = tmp_path / "w.npy"
+    a = tmp_path / "a.npy"
+    np.save(w, np.ones((2, 3, 1, 1), dtype=np.int8))
+    np.save(a, np.ones((3, 4, 4), dtype=np.int8))
+    out, st = tmp_path / "o.npy", tmp_path / "s.json"
+    _one_line_error(_cli("--weights", tmp_path / "nope.npy", "--activations", a, "--out", out,
+                         "--stats", st, capsys=capsys), "does not exist")
+    bad = tmp_path / "bad.npy"
+    bad.write_text("not numpy")
+    _one_line_error(_cli("--weights", bad, "--activations", a, "--out", out, "--stats", st, capsys=capsys),
+                    "not a .npy")
+    np.save(bad, np.ones((2, 3), dtype=np.int8))
+    _one_line_error(_cli("--weights", bad, "--activations", a, "--out", out, "--stats", st, capsys=capsys),
+                    "[K,C,R,S]")
+    np.save(bad, np.ones((3, 4, 4), dtype=np.float32))
+    _one_line_error(_cli("--weights", w, "--activations", bad, "--out", out, "--stats", st, capsys=capsys),
+                    "int8")
+    np.save(bad, np.ones((5, 4, 4), dtype=np.int8))
+    _one_line_error(_cli("--weights", w, "--activations", bad, "--out", out, "--stats", st, capsys=capsys), "C")
+    np.save(bad, np.full((3, 4, 4), 300, dtype=np.int16))
+    _one_line_error(_cli("--weights", w, "--activations", bad, "--out", out, "--stats", st, capsys=capsys),
+                    "does not fit")
+    _one_line_error(_cli("--weights", w, "--activations", a, "--stride", 3, "--out", out,
+                         "--stats", st, capsys=capsys), "stride")
+    _one_line_error(_cli("--weights", w, "--activations", a, "--padding", 1, "--out", out,
+                         "--stats", st, capsys=capsys), "padding")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"chunk": 12}))
+    _one_line_error(_cli("--weights", w, "--activations", a, "--config", cfg, "--out", out,
+                         "--stats", st, capsys=capsys), "chunk")
+
+
+def test_layer_too_big_for_config():
+    w = np.ones((4, 8, 3, 3), dtype=np.int8)
+    a = np.ones((8, 60, 60), dtype=np.int8)
+    with pytest.raises(ValueError, match="activation words"):
+        prepare_case(SMALL, w, a)
+    with pytest.raises(ValueError, match="balance"):
+        prepare_case(SMALL, w, a[:, :4, :4], balance="best")
+    with pytest.raises(ValueError, match="requant"):
+        prepare_case(SMALL, w, a[:, :4, :4], requant=(0, 3))
+
+
+@pytest.mark.rtl
+def test_cli_runs_layer_on_rtl(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    w = ((rng.random((6, 10, 3, 3)) < 0.5) * rng.integers(-128, 128, (6, 10, 3, 3))).astype(np.int8)
+    a = ((rng.random((10, 5, 5)) < 0.5) * rng.integers(-128, 128, (10, 5, 5))).astype(np.int8)
+    np.save(tmp_path / "w.npy", w)
+    np.save(tmp_path / "a.npy", a)
+    r = _cli("--weights", tmp_path / "w.npy", "--activations", tmp_path / "a.npy", "--stride", 2,
+             "--padding", 1, "--relu", "--balance", "gbs", "--out", tmp_path / "o.npy",
+             "--stats", tmp_path / "s.json", "--idle", 0.2, "--backpressure", 0.3, "--seed", seed)
+    assert r.returncode == 0, r.stderr + r.stdout
+    out = np.load(tmp_path / "o.npy")
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, relu(conv2d_dense(a, w, 2, 1)))
+    stats = json.loads((tmp_path / "s.json").read_text())
+    for key in ("cycles", "model_cycles", "dense_cycles", "matched_macs", "utilization",
+                "bit_exact"):
+        assert key in stats
+    assert stats["bit_exact"] and stats["cycles"] == stats["model_cycles"]
+
+
+@pytest.mark.rtl
+def test_run_chain_two_layers(seed):
+    from sim.run_sparten import run_chain
+    rng = np.random.default_rng(seed)
+    a = ((rng.random((9, 6, 6)) < 0.6) * rng.integers(-128, 128, (9, 6, 6))).astype(np.int8)
+    w0 = ((rng.random((11, 9, 3, 3)) < 0.5) * rng.integers(-128, 128, (11, 9, 3, 3))).astype(np.int8)
+    w1 = ((rng.random((7, 11, 1, 1)) < 0.7) * rng.integers(-128, 128, (7, 11, 1, 1))).astype(np.int8)
+    layers = [dict(w=w0, padding=1, relu=True, requant=(5, 9), balance="gbh"),
+              dict(w=w1, relu=False)]
+    (o0, s0), (o1, s1) = run_chain(layers, a, seed=seed, idle=0.1, backpressure=0.2)
+    q0 = requantize(relu(conv2d_dense(a, w0, 1, 1)), 5, 9)
+    np.testing.assert_array_equal(o0, q0)
+    np.testing.assert_array_equal(o1, conv2d_dense(q0, w1))
+    assert s0["bit_exact"] and s1["bit_exact"]
+    assert s0["cycle_exact"] and s1["cycle_exact"]

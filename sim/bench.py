@@ -225,11 +225,16 @@ def _lookup_str(data, paths):
 # area
 
 def load_area(path):
-    """``{design name: record}`` from ``area.json`` (``None`` when the file is absent)."""
+    """``{design name: record}`` from ``area.json`` (``None`` when the file is absent).
+
+    The like-for-like pairs ``make area`` chose (its ``comparisons`` list) are kept under the
+    key ``None``.
+    """
     path = Path(path)
     if not path.exists():
         return None
     data = json.loads(path.read_text())
+    comps = data.get("comparisons") if isinstance(data, dict) else None
     records = data
     if isinstance(data, dict):
         records = data.get("designs", data.get("tops", data))
@@ -240,6 +245,8 @@ def load_area(path):
     for r in records:
         if isinstance(r, dict) and "design" in r:
             out[r["design"]] = r
+    if isinstance(comps, list):
+        out[None] = [c for c in comps if isinstance(c, dict)]
     return out
 
 
@@ -254,13 +261,31 @@ def _area_of(rec):
 
 def _pick(area, *must, avoid=()):
     """The design whose lower-cased name contains every word of ``must`` and none of ``avoid``."""
-    hits = [n for n in sorted(area) if all(w in n.lower() for w in must)
+    hits = [n for n in sorted(k for k in area if isinstance(k, str)) if all(w in n.lower() for w in must)
             and not any(w in n.lower() for w in avoid)]
     return hits[0] if hits else None
 
 
-def iso_area(area, speedups):
+def _eureka_speedup_at(sections, group, vs_2to4):
+    """EUREKA SUDS speed-up at the section's headline density for a core of ``group`` (G), from
+    the section's unstructured table; ``(speedup, workload)`` or ``(None, None)``."""
+    data = (sections or {}).get("eureka", {}).get("data") or {}
+    head = data.get("headline") or {}
+    dens = head.get("density")
+    for r in data.get("unstructured") or ():
+        if r.get("group") == group and dens is not None and abs(r.get("density", -1) - dens) < 1e-9:
+            s2 = 2.0 if vs_2to4 else 1.0
+            return r["suds"] / s2, (f"SUDS, G={group}, d_w={dens} (EUREKA section's table"
+                                    f"{'; 2:4 = 2.0x' if vs_2to4 else ''})")
+    return None, None
+
+
+def iso_area(area, speedups, sections=None):
     """Iso-area speed-ups: cycle speed-up x (area of dense baseline / area of the sparse engine).
+
+    The pairs are those ``make area`` compared (``area[None]``, its ``comparisons``) when present,
+    else designs matched by name. EUREKA's speed-up is taken at the synthesised core's G when the
+    section tabulates it.
 
     Parameters
     ----------
@@ -268,12 +293,18 @@ def iso_area(area, speedups):
         From :func:`load_area`.
     speedups : dict
         ``{"sparten_vs_dense": x, "eureka_vs_dense": x, "eureka_vs_2to4": x}`` (any may be None).
+    sections : dict or None
+        The benchmark sections (for the per-G EUREKA table).
 
     Returns
     -------
     list of dict
-        Rows ``{engine, sparse, baseline, unit, area_ratio, speedup, iso_area_speedup}``.
+        Rows ``{engine, sparse, baseline, baseline_label, unit, area_ratio, speedup,
+        speedup_workload, iso_area_speedup}``.
     """
+    comps = area.get(None)
+    if comps:
+        return _iso_from_comparisons(area, comps, speedups, sections)
     rows = []
     pairs = [
         ("SparTen", _pick(area, "sparten", avoid=("dense",)), _pick(area, "sparten", "dense"),
@@ -295,7 +326,43 @@ def iso_area(area, speedups):
         rows.append({"engine": engine, "sparse": sparse, "baseline": base,
                      "baseline_label": base_label, "unit": unit_s, "area_sparse": a_s,
                      "area_baseline": a_b, "area_ratio": ratio, "speedup": speedup,
+                     "speedup_workload": "headline of the section",
                      "iso_area_speedup": None if speedup is None else speedup / ratio})
+    return rows
+
+
+def _iso_from_comparisons(area, comps, speedups, sections):
+    rows = []
+    for c in comps:
+        design, base = c.get("design"), c.get("baseline")
+        ratio = c.get("area_ratio")
+        if not design or not base or not ratio:
+            continue
+        rec_d, rec_b = area.get(design, {}), area.get(base, {})
+        metric = c.get("metric", "area_um2")
+        unit = {"area_um2": "µm²", "cells": "cells", "transistors": "transistors"}.get(metric, metric)
+        engine = str(c.get("engine", "")).lower()
+        cfg_b = rec_b.get("config") or {}
+        cfg_d = rec_d.get("config") or {}
+        ampere = "ampere" in base.lower() or cfg_b.get("variant") == "ampere24"
+        if engine == "eureka":
+            label = "Ampere-like 2:4 core" if ampere else "dense core"
+            sp, wl = _eureka_speedup_at(sections, cfg_d.get("group"), ampere)
+            if sp is None:
+                sp = speedups.get("eureka_vs_2to4" if ampere else "eureka_vs_dense")
+                wl = "EUREKA section headline"
+            name = "EUREKA"
+        elif engine == "sparten":
+            label = "dense MAC array"
+            sp = speedups.get("sparten_vs_dense")
+            wl = "SparTen section headline (VGG-16, GB-H)"
+            name = "SparTen"
+        else:
+            continue
+        rows.append({"engine": name, "sparse": design, "baseline": base, "baseline_label": label,
+                     "unit": unit, "area_sparse": rec_d.get(metric), "area_baseline": rec_b.get(metric),
+                     "area_ratio": ratio, "speedup": sp, "speedup_workload": wl,
+                     "iso_area_speedup": None if sp is None else sp / ratio})
     return rows
 
 
@@ -545,12 +612,15 @@ def write_report(out, sections, area_path, iso_rows, repro, speed, plots, second
         md += ["Iso-area speed-up = cycle speed-up x (baseline area / engine area): what the same "
                "silicon would gain if spent on the sparse engine instead of more dense MACs.", "",
                "| engine | baseline | area engine | area baseline | area ratio | cycle speed-up "
-               "| iso-area speed-up |", "|---|---|---|---|---|---|---|"]
+               "| speed-up workload | iso-area speed-up |", "|---|---|---|---|---|---|---|---|"]
         for r in iso_rows:
             md.append(f"| {r['engine']} ({r['sparse']}) | {r['baseline_label']} ({r['baseline']}) "
-                      f"| {r['area_sparse']:.4g} {r['unit']} | {r['area_baseline']:.4g} {r['unit']} "
-                      f"| {r['area_ratio']:.3f} | {_fmt(r['speedup'])} "
-                      f"| {_fmt(r['iso_area_speedup'])} |")
+                      f"| {_num(r['area_sparse'])} {r['unit']} | {_num(r['area_baseline'])} "
+                      f"{r['unit']} | {r['area_ratio']:.3f} | {_fmt(r['speedup'])} | "
+                      f"{r.get('speedup_workload') or '—'} | {_fmt(r['iso_area_speedup'])} |")
+        md += ["", "The area pairs are the ones `make area` synthesised (its configurations may "
+               "differ from the benchmarked ones: the speed-up workload column says which "
+               "speed-up was used)."]
         if "bench_iso_area.png" in plots:
             md += ["", "![iso-area](bench_iso_area.png)"]
     md.append("")
@@ -592,6 +662,10 @@ def write_report(out, sections, area_path, iso_rows, repro, speed, plots, second
                          for k, v in sections.items()}}
     (out / "bench.json").write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
     return out / "bench.md", out / "bench.json"
+
+
+def _num(v):
+    return "—" if not isinstance(v, (int, float)) else f"{v:.4g}"
 
 
 def _si(v):
@@ -664,7 +738,7 @@ def run_bench(out, quick=False, only=None, area_path=None, progress=None, speed=
     area = load_area(area_path)
     ours = {k: _lookup(sections.get(k.split("_")[0], {}).get("data") or {}, *paths)
             for k, paths in OURS_PATHS.items()}
-    iso_rows = iso_area(area, ours) if area else []
+    iso_rows = iso_area(area, ours, sections) if area else []
     repro = reproduction_rows(sections, iso_rows)
     speed_rows = None
     if speed:

@@ -121,3 +121,31 @@ def test_real_section_quick(name, modname):
     assert used_quick and md.strip() and isinstance(data, dict)
     assert bench._rtl_checked(data) is not False, f"{name}: cycle model disagrees with the RTL"
     json.dumps(data, default=bench._json_default)
+
+
+def test_iso_area_uses_the_pairs_make_area_compared(tmp_path):
+    """area.json's ``comparisons`` decide the pairs; EUREKA takes the speed-up at the core's G."""
+    doc = {"designs": [
+        {"design": "eureka_core", "config": {"group": 8, "variant": "eureka"}, "area_um2": 1200.0},
+        {"design": "eureka_dense", "config": {"group": 1, "variant": "dense"}, "area_um2": 1000.0},
+        {"design": "eureka_ampere24", "config": {"group": 4, "variant": "ampere24"},
+         "area_um2": 1100.0}],
+        "comparisons": [
+            {"engine": "eureka", "design": "eureka_core", "baseline": "eureka_dense",
+             "metric": "area_um2", "area_ratio": 1.2},
+            {"engine": "eureka", "design": "eureka_core", "baseline": "eureka_ampere24",
+             "metric": "area_um2", "area_ratio": 1200.0 / 1100.0}]}
+    (tmp_path / "area.json").write_text(json.dumps(doc))
+    sections = {"eureka": {"data": {
+        "headline": {"density": 0.2, "speedup_vs_dense": 9.9, "speedup_vs_2to4": 9.9},
+        "unstructured": [{"group": 8, "density": 0.2, "suds": 3.0},
+                         {"group": 16, "density": 0.2, "suds": 4.0}]}}}
+    area = bench.load_area(tmp_path / "area.json")
+    rows = bench.iso_area(area, {"eureka_vs_dense": 9.9, "eureka_vs_2to4": 9.9}, sections)
+    assert [r["baseline"] for r in rows] == ["eureka_dense", "eureka_ampere24"]
+    assert rows[0]["speedup"] == 3.0 and rows[0]["iso_area_speedup"] == pytest.approx(2.5)
+    assert rows[1]["speedup"] == 1.5
+    assert rows[1]["iso_area_speedup"] == pytest.approx(1.5 / (12 / 11))
+    repro = bench.reproduction_rows(sections, rows)
+    assert next(r for r in repro if r["id"] == "eureka_area_vs_ampere")["ours"] == \
+        pytest.approx(12 / 11 - 1)

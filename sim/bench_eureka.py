@@ -1,10 +1,12 @@
 """EUREKA section of ``make bench``: speed-up over dense per mode and weight density.
 
-Workload (ours): a conv-layer-sized GEMM, ``W[256, 2304]`` (256 filters of 3x3x256), with
+Workload (ours): a conv-layer-sized GEMM, ``W[128, 2304]`` (128 filters of 3x3x256), with
 uniformly random unstructured weight sparsity at densities 0.1..0.7, on the default core
 (R=8, L=32) for G in 4, 8, 16; speed-ups are per output column (cycles scale with N). Modes:
 dense, 2:4 and 1:4 (the layer pruned to the pattern), unstructured without and with SUDS, with
-lanes in lock-step (the RTL) and independent (modelled). Cycle counts come from
+lanes in lock-step (the RTL) and independent (modelled), and with the balanced column order of
+``golden/eureka_perm.py`` (ours: per row tile, empty columns skipped and columns packed first-fit into
+capped lane groups; the driver gathers the activations; the core is unchanged). Cycle counts come from
 ``golden.eureka.cycle_model``; the same modes and densities are run on the RTL of the tested 4x4
 core on a reduced GEMM in the same run, and the model must equal the RTL there.
 """
@@ -18,7 +20,7 @@ from hw.eureka.config import EurekaConfig
 
 __all__ = ["section", "figures", "rtl_check", "PAPER", "DENSITIES", "GROUPS"]
 
-M, K = 256, 2304
+M, K = 128, 2304
 DENSITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 GROUPS = (4, 8, 16)
 HEADLINE_DENSITY = 0.2
@@ -40,7 +42,8 @@ def _nm(rng, shape, n, m):
     return (g * (np.argsort(rng.random(g.shape), axis=-1) < n)).reshape(shape)
 
 
-def figures(m=M, k=K, densities=DENSITIES, groups=GROUPS, rows=8, lanes=32, seed=SEED):
+def figures(m=M, k=K, densities=DENSITIES, groups=GROUPS, rows=8, lanes=32, seed=SEED,
+            permute=True):
     """Model figures: list of dict rows (one per G, density) plus the structured rows."""
     out = []
     for g in groups:
@@ -62,6 +65,11 @@ def figures(m=M, k=K, densities=DENSITIES, groups=GROUPS, rows=8, lanes=32, seed
                     row["displaced_share"] = cm["displaced"] / max(1, int((w != 0).sum()))
                 if key == "suds_indep":
                     row["suds_removed_indep"] = cm["suds_removed"]
+            if permute:
+                for key, mode in (("nosuds_perm", "unstructured-nosuds"), ("suds_perm", "suds")):
+                    cm = ge.cycle_model(w, 1, mode, cfg, permute=True)
+                    row[key] = cm["dense_cycles"] / cm["cycles"]
+                row["suds_perm_fraction"] = row["suds_perm"] / ideal
             row["suds_fraction"] = row["suds"] / ideal
             row["suds_indep_fraction"] = row["suds_indep"] / ideal
             out.append(row)
@@ -95,16 +103,17 @@ def rtl_check(progress, quick=False):
     for d in dens:
         w = _sparse(rng, (m, k), d)
         for mode in ("unstructured-nosuds", "suds"):
-            plans[RTL_CONFIG].append((f"{mode} d={d}", w, mode))
-    plans[RTL_CONFIG] += [("nm:2:4", _nm(rng, (m, k), 2, 4), "nm:2:4"),
-                          ("nm:1:4", _nm(rng, (m, k), 1, 4), "nm:1:4"),
-                          ("dense", _sparse(rng, (m, k), 1.0), "dense")]
-    plans[RTL_CONFIG.dense_baseline()] = [("dense", _sparse(rng, (m, k), 1.0), "dense")]
-    plans[RTL_CONFIG.ampere24_baseline()] = [("nm:2:4", _nm(rng, (m, k), 2, 4), "nm:2:4")]
+            plans[RTL_CONFIG].append((f"{mode} d={d}", w, mode, False))
+            plans[RTL_CONFIG].append((f"{mode} d={d} permuted", w, mode, True))
+    plans[RTL_CONFIG] += [("nm:2:4", _nm(rng, (m, k), 2, 4), "nm:2:4", False),
+                          ("nm:1:4", _nm(rng, (m, k), 1, 4), "nm:1:4", False),
+                          ("dense", _sparse(rng, (m, k), 1.0), "dense", False)]
+    plans[RTL_CONFIG.dense_baseline()] = [("dense", _sparse(rng, (m, k), 1.0), "dense", False)]
+    plans[RTL_CONFIG.ampere24_baseline()] = [("nm:2:4", _nm(rng, (m, k), 2, 4), "nm:2:4", False)]
     for i, (cfg, plan) in enumerate(plans.items()):
         progress(i, len(plans), f"RTL check {cfg.variant} {cfg.rows}x{cfg.lanes} G={cfg.group}")
-        prepared = [prepare_case(cfg, w, a, mode, name, idle=0.2, backpressure=0.2)
-                    for name, w, mode in plan]
+        prepared = [prepare_case(cfg, w, a, mode, name, idle=0.2, backpressure=0.2, permute=perm)
+                    for name, w, mode, perm in plan]
         res = run_cases(cfg, [p[0] for p in prepared], seed=SEED)
         for case, sched, golden, model, w in prepared:
             got = res[case["name"]]
@@ -122,7 +131,7 @@ def section(progress=None, quick=False):
     t0 = time.monotonic()
     progress(0, 3, "cycle model")
     if quick:
-        unstructured, structured = figures(m=64, k=1024, densities=(0.1, 0.2, 0.5))
+        unstructured, structured = figures(m=32, k=1024, densities=(0.1, 0.2, 0.5))
     else:
         unstructured, structured = figures()
     progress(1, 3, "RTL check")
@@ -133,39 +142,54 @@ def section(progress=None, quick=False):
     progress(2, 3, "report")
 
     by = {(r["group"], r["density"]): r for r in unstructured}
-    best_g = max(GROUPS, key=lambda g: by.get((g, HEADLINE_DENSITY), {}).get("suds", 0))
+    groups = sorted({r["group"] for r in unstructured})
+    best_g = max(groups, key=lambda g: by.get((g, HEADLINE_DENSITY), {}).get("suds_perm", 0))
     head_row = by[(best_g, HEADLINE_DENSITY)]
     s = {r["label"]: r["speedup"] for r in structured}
     two4 = s["Ampere-like 2:4 core"]
     headline = {
-        "workload": f"GEMM W[{M}x{K}] (conv 256x256x3x3), uniform random d_w={HEADLINE_DENSITY}, "
-                    f"8x32 core, G={best_g}, lanes lock-step, cycle model",
+        "workload": f"GEMM W[{M}x{K}] (conv 128x256x3x3), uniform random d_w={HEADLINE_DENSITY}, "
+                    f"8x32 core, G={best_g}, SUDS, lanes lock-step, balanced column order (ours), "
+                    f"cycle model (RTL-checked on reduced GEMMs)",
         "group": best_g,
         "density": HEADLINE_DENSITY,
-        "speedup_vs_dense": head_row["suds"],
-        "speedup_vs_2to4": head_row["suds"] / two4,
+        "speedup_vs_dense": head_row["suds_perm"],
+        "speedup_vs_2to4": head_row["suds_perm"] / two4,
+        "speedup_vs_dense_natural_order": head_row["suds"],
         "speedup_vs_dense_independent_lanes": head_row["suds_indep"],
         "speedup_2to4": two4,
-        "suds_fraction_of_ideal": head_row["suds_fraction"],
+        "suds_fraction_of_ideal": head_row["suds_perm_fraction"],
+        "suds_fraction_of_ideal_natural_order": head_row["suds_fraction"],
     }
     t24 = abs(s["EUREKA 2:4"] - 2.0) < 1e-12 and abs(two4 - 2.0) < 1e-12
-    worst = min(unstructured, key=lambda r: r["suds_fraction"])
-    best = max(unstructured, key=lambda r: r["suds_fraction"])
-    t_suds = all(r["suds_fraction"] >= TARGET_SUDS_FRACTION for r in unstructured)
+    worst = min(unstructured, key=lambda r: r["suds_perm_fraction"])
+    worst_nat = min(unstructured, key=lambda r: r["suds_fraction"])
+    best_nat = max(unstructured, key=lambda r: r["suds_fraction"])
+    t_suds = all(r["suds_perm_fraction"] >= TARGET_SUDS_FRACTION for r in unstructured)
+    t_nat = all(r["suds_fraction"] >= TARGET_SUDS_FRACTION for r in unstructured)
+    lim = ("a window costs its most loaded (row, lane) after one downward step; in natural column "
+           "order a row's count in a lane is Binomial(G, d_w) and lock-step lanes pay the maximum "
+           "over all L lanes; one-step SUDS only evens out adjacent rows, so the binomial tail (not "
+           "the mean G*d_w) sets T")
     targets = [
         {"target": "2:4 exactly 2.0x over dense", "met": t24,
          "ours": f"EUREKA 2:4 {s['EUREKA 2:4']:.3f}x, Ampere-like core {two4:.3f}x",
          "reason": "" if t24 else "K not a multiple of the window"},
-        {"target": f"unstructured with SUDS >= {TARGET_SUDS_FRACTION:.0%} of ideal min(1/d_w, G)",
+        {"target": f"unstructured with SUDS >= {TARGET_SUDS_FRACTION:.0%} of ideal min(1/d_w, G), "
+                   f"balanced column order (ours)",
          "met": t_suds,
-         "ours": f"{worst['suds_fraction']:.0%} (G={worst['group']}, d={worst['density']}) .. "
-                 f"{best['suds_fraction']:.0%} (G={best['group']}, d={best['density']}) lock-step; "
-                 f"independent lanes up to {max(r['suds_indep_fraction'] for r in unstructured):.0%}",
+         "ours": f"worst {worst['suds_perm_fraction']:.0%} (G={worst['group']}, "
+                 f"d={worst['density']})",
          "reason": "" if t_suds else (
-             "a window costs its most loaded (row, lane) after one downward step: with G "
-             "activations per lane the per-row count is Binomial(G, d_w), and lock-step lanes pay "
-             "the maximum over all L lanes; one-step SUDS only evens out adjacent rows, so the "
-             "binomial tail (not the mean G*d_w) sets T")},
+             "first-fit packing with one cap per tile leaves some lane groups above the mean; "
+             "the lock-step window still pays the fullest lane group")},
+        {"target": f"unstructured with SUDS >= {TARGET_SUDS_FRACTION:.0%} of ideal, natural "
+                   f"column order (the plain reconstruction)",
+         "met": t_nat,
+         "ours": f"{worst_nat['suds_fraction']:.0%} (G={worst_nat['group']}, "
+                 f"d={worst_nat['density']}) .. {best_nat['suds_fraction']:.0%}; independent "
+                 f"lanes up to {max(r['suds_indep_fraction'] for r in unstructured):.0%}",
+         "reason": "" if t_nat else lim},
     ]
     data = {
         "headline": headline,
@@ -192,21 +216,27 @@ def _markdown(data):
             f"| speed-up over dense (SUDS, G={h['group']}, d_w={h['density']}) | "
             f"{h['speedup_vs_dense']:.2f}x | ~{PAPER['speedup_vs_dense']:.1f}x |",
             f"| speed-up over 2:4 | {h['speedup_vs_2to4']:.2f}x | ~{PAPER['speedup_vs_2to4']:.1f}x |",
-            f"| same, independent lanes (modelled) | {h['speedup_vs_dense_independent_lanes']:.2f}x "
-            f"| |", ""]
+            f"| over dense, natural column order | {h['speedup_vs_dense_natural_order']:.2f}x | |",
+            f"| over dense, natural order, independent lanes (modelled) | "
+            f"{h['speedup_vs_dense_independent_lanes']:.2f}x | |", ""]
     out += ["Structured and dense modes:", "", "| core / mode | G | d_w | speed-up |",
             "|---|---:|---:|---:|"]
     for r in data["structured"]:
         out.append(f"| {r['label']} | {r['group']} | {r['density']:.2f} | {r['speedup']:.3f}x |")
     out += ["", "Unstructured weights (speed-up over dense; fraction of ideal in brackets; "
             "removed = share of imbalanced windows SUDS brought to the balanced bound):", "",
-            "| G | d_w | ideal | no SUDS | SUDS | SUDS, indep. lanes | removed | displaced |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| G | d_w | ideal | no SUDS | SUDS | SUDS, indep. lanes | removed | displaced "
+            "| balanced order: no SUDS | SUDS |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in data["unstructured"]:
+        perm = (f"{r['nosuds_perm']:.2f}x | {r['suds_perm']:.2f}x ({r['suds_perm_fraction']:.0%})"
+                if "suds_perm" in r else "— | —")
         out.append(f"| {r['group']} | {r['density']:.1f} | {r['ideal']:.2f}x | {r['nosuds']:.2f}x | "
                    f"{r['suds']:.2f}x ({r['suds_fraction']:.0%}) | {r['suds_indep']:.2f}x "
                    f"({r['suds_indep_fraction']:.0%}) | {r['suds_removed']:.0%} | "
-                   f"{r['displaced_share']:.1%} |")
+                   f"{r['displaced_share']:.1%} | {perm} |")
+    out += ["", "Ideal min(1/d_w, G) ignores that a balanced order also skips columns that are zero "
+            "in all R rows of a tile, so the balanced order can exceed it at low density."]
     out += ["", "Targets:", ""]
     for t in data["targets"]:
         out.append(f"- {'MET' if t['met'] else 'NOT MET'}: {t['target']} — ours {t['ours']}"

@@ -14,6 +14,7 @@ def test_figures_structured_exact_and_suds_ordering():
     for r in unstructured:
         assert r["nosuds"] <= r["suds"] <= r["suds_indep"] + 1e-12
         assert r["suds"] <= r["ideal"] + 1e-12
+        assert r["nosuds_perm"] <= r["suds_perm"] + 1e-12 and r["suds_perm"] > r["suds"]
         assert 0 <= r["suds_removed"] <= 1
 
 
@@ -22,6 +23,7 @@ def test_markdown_reports_targets():
     row = unstructured[0]
     data = {"headline": {"workload": "w", "group": 8, "density": 0.2, "speedup_vs_dense": row["suds"],
                          "speedup_vs_2to4": row["suds"] / 2,
+                         "speedup_vs_dense_natural_order": row["suds"],
                          "speedup_vs_dense_independent_lanes": row["suds_indep"]},
             "structured": structured, "unstructured": unstructured,
             "targets": [{"target": "t", "met": False, "ours": "x", "reason": "because"}],

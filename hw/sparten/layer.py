@@ -112,7 +112,9 @@ class SparTenLayer(wiring.Component):
     busy : Out(1)
         A layer is running (compute or readout).
     done : Out(1)
-        The last run finished (cleared by ``start``).
+        The last run finished: set when the last result has left the readout (in sparse mode the
+        output path may still hold its final chunk for :attr:`OutputPath.latency` cycles); cleared
+        by ``start``.
     cycles : Out(32)
         Cycles of the compute phase of the last run (see the module docstring).
     ctr_sel : In(range(n_units))
@@ -157,8 +159,8 @@ class SparTenLayer(wiring.Component):
             tab_wp, tab_rp = tab.write_port(), tab.read_port()
 
         # ------------------------------------------------------------------ phases
-        IDLE, COMPUTE, DRAIN, READ = range(4)
-        phase = Signal(range(4))
+        IDLE, COMPUTE, READ = range(3)
+        phase = Signal(range(3))
         m.d.comb += self.busy.eq(phase != IDLE)
 
         # Load port.

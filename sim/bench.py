@@ -401,58 +401,73 @@ def _fmt(v, percent=False, approx=False):
 # simulation speed
 
 def sim_speed(progress=None, quick=False):
-    """Time RTL runs of each engine: simulated cycles/s and MACs/s (wall clock of the run call).
+    """Time RTL runs of each engine: simulated cycles/s and MACs/s (wall clock).
 
-    The first call of each engine builds (or reuses) its Verilator model and is not timed; the
-    timed call is a second run of a larger workload on the same model. Returns a list of rows
-    ``{engine, workload, cycles, macs, seconds, cycles_per_s, macs_per_s, bit_exact}`` (empty when
-    no engine runner is importable).
+    Each engine runs a batch of random layers/GEMMs in one simulator process (its ``run_cases``),
+    on the engine's default (test) configuration whose Verilator model is built once before the
+    clock starts; the time includes starting the simulator, loading memories through the load
+    stream and reading results back. Every result is compared with golden bit for bit. Returns a
+    list of rows ``{engine, workload, cycles, macs, seconds, cycles_per_s, macs_per_s,
+    bit_exact}`` (empty when no engine runner is importable).
     """
     progress = progress or (lambda *a, **k: None)
     rows = []
     rng = np.random.default_rng(7)
+    n_cases = 2 if quick else 8
 
     def rand(shape, density):
         v = rng.integers(-127, 128, size=shape)
         return np.where(rng.random(shape) < density, v, 0).astype(np.int64)
 
-    run_sparten, _ = _import_section("sim.run_sparten")
-    if run_sparten is not None:
-        progress("SparTen: warm-up run (builds the model once)")
-        run_sparten.run_layer(rand((4, 16, 3, 3), 0.5), rand((16, 4, 4), 0.5), padding=1)
-        k, c, hw = (8, 32, 6) if quick else (32, 64, 12)
-        w, a = rand((k, c, 3, 3), 0.35), rand((c, hw, hw), 0.45)
-        progress(f"SparTen: timed run {k}x{c}x3x3 on {c}x{hw}x{hw}")
+    rs, _ = _import_section("sim.run_sparten")
+    if rs is not None:
+        cfg = rs.DEFAULT_CONFIG
+        progress(f"SparTen: building/reusing the Verilator model of {rs.model_name(cfg)}")
+        rs.build(cfg)
+        # Sized to the test configuration's memories (16 filters x 32 channels, 8x8 map).
+        k, c, hw = (8, 16, 6) if quick else (16, 32, 8)
+        cases, infos = [], []
+        for i in range(n_cases):
+            case, info = rs.prepare_case(cfg, rand((k, c, 3, 3), 0.35), rand((c, hw, hw), 0.45),
+                                         1, 1, name=f"speed{i}")
+            cases.append(case)
+            infos.append(info)
+        progress(f"SparTen: timed batch of {n_cases} layers {k}x{c}x3x3 on {c}x{hw}x{hw}")
         t0 = time.monotonic()
-        _, stats = run_sparten.run_layer(w, a, padding=1)
+        res = rs.run_cases(cfg, cases)
         dt = time.monotonic() - t0
-        rows.append(_speed_row("SparTen", f"conv {k}x{c}x3x3, {c}x{hw}x{hw}, pad 1, "
-                               f"d_w 0.35 d_a 0.45", stats, dt, ("matched_macs", "macs")))
-    run_eureka, _ = _import_section("sim.run_eureka")
-    if run_eureka is not None:
-        progress("EUREKA: warm-up run (builds the model once)")
-        run_eureka.run_gemm(rand((8, 64), 0.3), rand((64, 2), 1.0), mode="suds")
-        m, kk, n = (16, 128, 4) if quick else (64, 512, 16)
-        w, a = rand((m, kk), 0.2), rand((kk, n), 1.0)
-        progress(f"EUREKA: timed SUDS GEMM {m}x{kk} x {kk}x{n}")
+        cycles = sum(int(r["cycles"]) for r in res)
+        macs = sum(sum(int(u[1]) for u in r["counters"]) for r in res)
+        exact = all(r["out"] == c["expect"] for r, c in zip(res, cases))
+        rows.append(_speed_row("SparTen", f"{n_cases} conv layers {k}x{c}x3x3 on {c}x{hw}x{hw}, "
+                               f"pad 1, d_w 0.35, d_a 0.45; {rs.model_name(cfg)}",
+                               cycles, macs, dt, exact))
+    re_, _ = _import_section("sim.run_eureka")
+    if re_ is not None:
+        cfg = re_.DEFAULT_CONFIG
+        progress(f"EUREKA: building/reusing the Verilator model of {re_.model_name(cfg)}")
+        re_.build(cfg)
+        m, kk, n = (16, 128, 4) if quick else (32, 512, 16)
+        cases, macs = [], 0
+        for i in range(n_cases):
+            w, a = rand((m, kk), 0.2), rand((kk, n), 1.0)
+            cases.append(re_.prepare_case(cfg, w, a, "suds", f"speed{i}")[0])
+            macs += int(np.count_nonzero(w)) * n
+        progress(f"EUREKA: timed batch of {n_cases} SUDS GEMMs {m}x{kk} x {kk}x{n}")
         t0 = time.monotonic()
-        _, stats = run_eureka.run_gemm(w, a, mode="suds")
+        res = re_.run_cases(cfg, cases)
         dt = time.monotonic() - t0
-        stats = dict(stats)
-        stats.setdefault("nonzero_macs", int(np.count_nonzero(w)) * n)
-        rows.append(_speed_row("EUREKA", f"SUDS GEMM {m}x{kk} (d_w 0.2) x {kk}x{n}", stats, dt,
-                               ("macs", "nonzero_macs")))
+        cycles = sum(int(r["cycles"]) for r in res.values())
+        exact = all(bool(r["bit_exact"]) for r in res.values())
+        rows.append(_speed_row("EUREKA", f"{n_cases} SUDS GEMMs {m}x{kk} (d_w 0.2) x {kk}x{n}; "
+                               f"{re_.model_name(cfg)}", cycles, macs, dt, exact))
     return rows
 
 
-def _speed_row(engine, workload, stats, seconds, mac_keys):
-    cycles = stats.get("cycles")
-    macs = next((stats[k] for k in mac_keys if isinstance(stats.get(k), (int, float))), None)
+def _speed_row(engine, workload, cycles, macs, seconds, bit_exact):
     return {"engine": engine, "workload": workload, "cycles": cycles, "macs": macs,
-            "seconds": round(seconds, 3),
-            "cycles_per_s": None if cycles is None else cycles / seconds,
-            "macs_per_s": None if macs is None else macs / seconds,
-            "bit_exact": stats.get("bit_exact")}
+            "seconds": round(seconds, 3), "cycles_per_s": cycles / seconds,
+            "macs_per_s": macs / seconds, "bit_exact": bit_exact}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,14 +654,17 @@ def write_report(out, sections, area_path, iso_rows, repro, speed, plots, second
                     md += ["", f"![{name}]({fname})"]
         md.append("")
 
+    md += _e2e_summary(out)
     md += ["## Simulation speed", ""]
     if speed is None:
         md.append("Skipped (--no-sim-speed).")
     elif not speed:
         md.append("No engine runner (sim/run_sparten.py, sim/run_eureka.py) is importable yet.")
     else:
-        md += ["Wall-clock time of one `run_layer`/`run_gemm` call on an already built Verilator "
-               "model (includes starting the simulator and loading memories).", "",
+        md += ["Wall-clock time of one batch of random workloads in one simulator process on an "
+               "already built Verilator model (includes starting the simulator, loading the "
+               "memories through the load stream and reading results back; MACs are the non-zero "
+               "products the engine performed). Results compared with golden bit for bit.", "",
                "| engine | workload | cycles | MACs | seconds | cycles/s | MACs/s | bit-exact |",
                "|---|---|---|---|---|---|---|---|"]
         for r in speed:
@@ -662,6 +680,33 @@ def write_report(out, sections, area_path, iso_rows, repro, speed, plots, second
                          for k, v in sections.items()}}
     (out / "bench.json").write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
     return out / "bench.md", out / "bench.json"
+
+
+def _e2e_summary(out):
+    """Lines summarising ``e2e.json`` of the same folder (written by ``make e2e``), if any."""
+    path = Path(out) / "e2e.json"
+    if not path.exists():
+        return ["## Real network end to end", "",
+                "No end-to-end result here: `make e2e` runs the pruned int8 digits CNN on the RTL "
+                "and writes e2e.md/e2e.json next to this report.", ""]
+    try:
+        data = json.loads(path.read_text())
+        md = ["## Real network end to end (from `make e2e`)", "",
+              "Pruned int8 digits CNN: three conv layers on SparTen chained in SparseMap, the "
+              "classifier on EUREKA; logits compared bit-exactly with the golden integer model "
+              "(details in e2e.md).", "",
+              "| variant | images | float acc. | int8 golden acc. | RTL acc. | bit-exact | network "
+              "speed-up vs dense |", "|---|---|---|---|---|---|---|"]
+        for r in data["results"]:
+            rtl = r.get("rtl_accuracy")
+            sp = (r.get("totals") or {}).get("speedup_vs_dense")
+            md.append(f"| {r['variant']} (fc {r['classifier_mode']}) | {r['n_images']} | "
+                      f"{100 * r['float_accuracy']:.2f}% | {100 * r['int8_golden_accuracy']:.2f}% | "
+                      f"{'n/a' if rtl is None else f'{100 * rtl:.2f}%'} | {r['bit_exact']} | "
+                      f"{_fmt(sp)} |")
+        return md + [""]
+    except (ValueError, KeyError, TypeError) as e:
+        return ["## Real network end to end", "", f"{path} could not be read ({e}).", ""]
 
 
 def _num(v):

@@ -168,7 +168,8 @@ def test_layer_rtl_million_macs(seed):
     2-core machine, ~305k cycles)."""
     import time
 
-    from sim.run_sparten import run_cases
+    from sim.run_sparten import build, run_cases
+    build(SMALL)            # not timed: the model is shared with the other tests
     rng = np.random.default_rng(seed)
     w, a = rand_layer(rng, 16, 64, 16, 16, 3, 3, 0.6, 0.7)
     case, info = prepare_case(SMALL, w, a, 1, 1, False, "gbh", None, name="million",

@@ -19,8 +19,10 @@ RTL accuracy is reported as not available.
 """
 
 import concurrent.futures
+import contextlib
 import importlib
 import json
+import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -123,6 +125,31 @@ def _sparten_model_cycles(w, a, layer, config, balance):
     return {"model_cycles": int(res["cycles"]), **{k: res[k] for k in keep if k in res}}
 
 
+def _sparten_batch(cfg, layers, images, b0, opts):
+    """Worker: prepare the chained cases of a batch of images and run them in one simulator.
+
+    Returns ``(image indices, cases, infos, (image, layer) per case, results, seconds)``.
+    """
+    from sim import run_sparten as runner
+
+    idx = list(range(b0, b0 + len(images)))
+    cases, infos, where = [], [], []
+    for i, img in zip(idx, images):
+        x = np.asarray(img, dtype=np.int64)
+        for j, (w, stride, padding, relu, requant) in enumerate(layers):
+            case, info = runner.prepare_case(cfg, w, x, stride, padding, relu, opts["balance"],
+                                             requant, f"image{i}_layer{j}", opts["idle"],
+                                             opts["backpressure"], chain=j > 0)
+            cases.append(case)
+            infos.append(info)
+            where.append((i, j))
+            x = info["golden"]
+    t0 = time.monotonic()
+    # check=False: a mismatch is recorded by the caller (and fails the run), not raised mid-batch.
+    results = runner.run_cases(cfg, cases, seed=opts["seed"] + b0, check=False)
+    return idx, cases, infos, where, results, time.monotonic() - t0
+
+
 def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_golden):
     """Convolutions of every image; returns the conv3 outputs ``[N, C, H, W]`` (RTL or golden).
 
@@ -154,31 +181,22 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
                    f"({cfg.n_units} units, chunk {cfg.chunk}, balance {opts['balance']}, "
                    f"{jobs} simulator(s) at a time)")
 
-    def run_batch(b0):
-        idx = list(range(b0, min(n, b0 + batch)))
-        cases, infos, where = [], [], []
-        for i in idx:
-            x = np.asarray(images[i], dtype=np.int64)
-            for j, layer in enumerate(convs):
-                case, info = runner.prepare_case(
-                    cfg, layer.weight, x, layer.stride, layer.padding, layer.relu,
-                    opts["balance"], layer.requant, f"image{i}_{layer.name}", opts["idle"],
-                    opts["backpressure"], chain=j > 0)
-                cases.append(case)
-                infos.append(info)
-                where.append((i, j))
-                x = info["golden"]
-        t0 = time.monotonic()
-        # check=False: a mismatch is recorded below (and fails the run), not raised mid-batch.
-        results = runner.run_cases(cfg, cases, seed=opts["seed"] + b0, check=False)
-        return idx, cases, infos, where, results, time.monotonic() - t0
-
+    layers = [(l.weight, l.stride, l.padding, l.relu, l.requant) for l in convs]
     done = 0
-    # Threads suffice: each batch's simulation is a subprocess; preparing the next batch overlaps it.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_batch, b0) for b0 in range(0, n, batch)]
-        for fut in concurrent.futures.as_completed(futures):
-            idx, cases, infos, where, results, seconds = fut.result()
+    # Separate processes (not threads): the harness names its temporary files by process id.
+    starts = list(range(0, n, batch))
+    workers = min(jobs, len(starts))
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn")))
+            futures = [pool.submit(_sparten_batch, cfg, layers, images[b0:b0 + batch], b0, opts)
+                       for b0 in starts]
+            batches = (f.result() for f in concurrent.futures.as_completed(futures))
+        else:
+            batches = (_sparten_batch(cfg, layers, images[b0:b0 + batch], b0, opts)
+                       for b0 in starts)
+        for idx, cases, infos, where, results, seconds in batches:
             for case, info, res, (i, j) in zip(cases, infos, results, where):
                 layer = convs[j]
                 out, stats = runner._decode(case, info, res, cfg)

@@ -16,7 +16,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .bits import count_width, lowest_set, onehot_index, popcount
+from .bits import count_width, onehot_index, popcount
 from .config import ConfigBase, check_choice, check_pow2
 
 __all__ = ["InnerJoinConfig", "InnerJoin", "lane_layout", "input_layout", "output_layout"]
@@ -132,9 +132,14 @@ class InnerJoin(wiring.Component):
         r = rem
         count = 0
         for lane in range(self._mpc):
+            # One decrement gives all three masks: t = r - 1 flips the lowest set bit of r and
+            # sets every bit under it, so r & ~t is that bit, ~r & t the positions below it (the
+            # prefix the offsets count) and r & t what remains. A single carry chain per lane
+            # keeps chunk-128 units cheap to elaborate and to synthesise.
+            t = Signal(n, name=f"dec{lane}")
             low = Signal(n, name=f"low{lane}")
-            m.d.comb += low.eq(lowest_set(r))
-            below = (low - 1)[:n]     # all positions under the match (don't care when invalid)
+            below = Signal(n, name=f"below{lane}")
+            m.d.comb += [t.eq(r - 1), low.eq(r & ~t), below.eq(~r & t)]
             out = self.o.payload.lanes[lane]
             m.d.comb += [
                 out.valid.eq(r.any()),
@@ -144,7 +149,7 @@ class InnerJoin(wiring.Component):
             ]
             count = count + out.valid
             nxt = Signal(n, name=f"rest{lane}")
-            m.d.comb += nxt.eq(r & ~low)
+            m.d.comb += nxt.eq(r & t)
             r = nxt
         final = ~r.any()          # nothing left after this beat: it is the chunk's last
 

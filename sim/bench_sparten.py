@@ -24,7 +24,8 @@ Figures
 From :func:`golden.sparten_model.layer_cycles` at full size, for the plain order, GB-S and GB-H
 (:mod:`golden.balance`): speed-up over the dense baseline (same MACs, no skipping) and over the
 one-sided baseline (skips zero weights only), the fraction of the ideal ``1/(d_w*d_a)`` reached
-(with the densities measured on the generated tensors), and the gains of GB-S/GB-H over the plain
+(with the densities measured on the generated tensors; ``d_a`` counts the padding zeros the
+taps read, see :func:`tap_density`), and the gains of GB-S/GB-H over the plain
 order. Whole-network figures are cycle-weighted (total dense cycles / total SparTen cycles), the
 way a network's run time adds up. The model is checked against the RTL
 (:func:`sim.run_sparten.run_layer`) on spatially reduced copies of some layers; the table says
@@ -32,7 +33,7 @@ which.
 """
 
 import argparse
-import inspect
+import dataclasses
 import math
 import sys
 import time
@@ -43,7 +44,8 @@ from golden import balance
 from hw.sparten.config import SparTenConfig
 
 __all__ = ["VGG16", "PAPER", "TARGET_FRACTION", "SEED", "layer_tensors", "layer_figures",
-           "rtl_check", "section", "main"]
+           "tap_density", "position_barrier_cycles", "rtl_config", "fit_to_config", "rtl_check", "section",
+           "main"]
 
 #: (name, C, K, H=W of the input, d_w from Han et al. 2015, d_a ours in 0.3-0.6)
 VGG16 = [
@@ -73,9 +75,13 @@ FILTER_CONCENTRATION = 20.0
 CHANNEL_CONCENTRATION = 10.0
 #: The benchmarked cluster: the paper's chunk of 128 and 32 units (SparTenConfig defaults).
 BENCH_CONFIG = SparTenConfig()
-#: Layers checked against the RTL, with the spatial size of the reduced copy (full: 4, quick: 3).
+#: Units of the full RTL check's cluster (see :func:`rtl_config`).
+RTL_UNITS = 8
+#: Layers checked against the RTL (reduced copies; see :func:`rtl_check`).
 RTL_LAYERS = ("conv1_1", "conv2_1", "conv3_2", "conv5_1")
 METHODS = ("none", "gbs", "gbh")
+#: Spatial size of every layer in ``--quick`` mode (the test suite's; a few seconds in all).
+QUICK_SIZE = 7
 
 
 def _beta(rng, mean, concentration, size):
@@ -116,13 +122,14 @@ def layer_figures(name, config=BENCH_CONFIG, size=None, progress=None):
                    next(r for r in VGG16 if r[0] == name)))
     row["H"] = a.shape[1]
     d_w = float(np.count_nonzero(w)) / w.size
-    d_a = float(np.count_nonzero(a)) / a.size
-    row.update(d_w=d_w, d_a=d_a, ideal=1.0 / (d_w * d_a))
+    d_a_input = float(np.count_nonzero(a)) / a.size
+    d_a = tap_density(a, 3, 3, padding=1)
+    row.update(d_w=d_w, d_a=d_a, d_a_input=d_a_input, ideal=1.0 / (d_w * d_a))
     t0 = time.monotonic()
-    res = {}
+    res, perms = {}, {}
     for m in METHODS:
         t1 = time.monotonic()
-        perm = balance.assign(w, config.n_units, m, chunk=config.chunk)
+        perms[m] = perm = balance.assign(w, config.n_units, m, chunk=config.chunk)
         t_assign = time.monotonic() - t1
         r = layer_cycles(w, a, config, stride=1, padding=1, perm=perm)
         res[m] = {k: _plain(v) for k, v in r.items()}
@@ -141,12 +148,49 @@ def layer_figures(name, config=BENCH_CONFIG, size=None, progress=None):
     # Where the rest of the ideal goes: perfectly balanced units would need matched_macs/n_units
     # cycles; the barrier (and chunks without a match, which still cost a cycle) add the rest.
     row["balanced_bound_cycles"] = best["matched_macs"] / config.n_units
-    # The ideal counted on these very tensors: dense MACs over matched MACs (equals 1/(d_w*d_a)
-    # when weight and activation masks are independent and unpadded).
+    row["position_barrier_cycles"] = position_barrier_cycles(w, a, config, perms["gbh"])
+    row["position_barrier_fraction"] = (best["dense_cycles"] / row["position_barrier_cycles"]
+                                        / row["ideal"])
+    # The ideal counted on these very tensors: dense MACs (padding taps included, as the dense
+    # baseline does them) over matched MACs; equals 1/(d_w*d_a) when the masks are independent.
     ho = a.shape[1]  # stride 1, padding 1, 3x3: same size
     row["dense_macs"] = int(w.shape[0] * w.shape[1] * 9 * ho * ho)
     row["mac_ratio"] = row["dense_macs"] / max(best["matched_macs"], 1)
     return row
+
+
+def tap_density(a, R, S, stride=1, padding=1):
+    """Density of the activations as the taps read them: padding zeros count, as they do in the
+    dense baseline (which multiplies them). Equals the input density when ``padding = 0``; on
+    small maps (conv5 is 14x14) it is up to 10% lower, and the ideal uses it so that a layer
+    cannot beat its own ideal by skipping padding."""
+    C, H, W = a.shape
+    nz = np.pad(a != 0, ((0, 0), (padding, padding), (padding, padding)))
+    ho = (H + 2 * padding - R) // stride + 1
+    wo = (W + 2 * padding - S) // stride + 1
+    reads = sum(int(np.count_nonzero(nz[:, r:r + stride * (ho - 1) + 1:stride,
+                                           s:s + stride * (wo - 1) + 1:stride]))
+                for r in range(R) for s in range(S))
+    return reads / (C * R * S * ho * wo)
+
+
+def position_barrier_cycles(w, a, config, perm, stride=1, padding=1):
+    """What-if (not the hardware): cycles if units waited for each other once per output position
+    instead of once per chunk, i.e. each unit could run ahead through the ``R*S*ceil(C/chunk)``
+    chunks of a position (a per-unit buffer that deep). Built from the cycle model's own match
+    counts and join costs; the pipeline constant is left out. It shows how much of the loss is the
+    per-chunk barrier rather than the filter assignment.
+    """
+    from golden.innerjoin import join_costs
+    from golden.sparten_model import chunk_counts, slot_table
+    n = config.n_units
+    table = slot_table(w.shape[0], n, perm)
+    valid, idx = table >= 0, np.where(table >= 0, table, 0)
+    per = None
+    for _, _, _, counts in chunk_counts(w, a, config.chunk, stride, padding):
+        cost = join_costs(np.where(valid, counts[:, idx], 0), config.matches_per_cycle)
+        per = cost if per is None else per + cost
+    return int(per.reshape(per.shape[0], -1, n).max(axis=2).sum())
 
 
 def _plain(v):
@@ -157,56 +201,94 @@ def _plain(v):
     return v
 
 
-def _run_layer():
-    try:
-        from sim.run_sparten import run_layer
-    except ModuleNotFoundError as e:
-        if e.name in ("sim.run_sparten", "golden.sparten_model"):
-            return None
-        raise
-    return run_layer
+def rtl_config(quick=False):
+    """Config of the RTL check.
 
-
-def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh"):
-    """Model vs RTL on spatially reduced copies (``size`` x ``size``) of ``names``.
-
-    Returns a list of dicts ``{name, size, model_cycles, rtl_cycles, equal, bit_exact, seconds}``;
-    an empty list with a reason when ``sim.run_sparten`` is not available.
+    Full: the benchmarked chunk of 128 and one match per cycle, but :data:`RTL_UNITS` units
+    instead of 32 and memories cut to the reduced layers (depths change no cycle of the model).
+    *(ours)*: Amaranth takes about 70 s to elaborate 4 chunk-128 units and 120 s for 8 on our
+    2-core machine, so 32 would take several minutes before Verilator even starts; the model's
+    formula is the same for any ``n_units``. Quick: the tests' small configuration (chunk 8,
+    4 units), whose Verilator model the test suite has built.
     """
-    run_layer = _run_layer()
-    if run_layer is None:
-        return [], "sim.run_sparten.run_layer is not written yet"
+    if quick:
+        from sim.run_sparten import DEFAULT_CONFIG
+        return DEFAULT_CONFIG
+    return dataclasses.replace(BENCH_CONFIG, n_units=RTL_UNITS, act_depth=64, weight_depth=128,
+                               out_depth=64, max_channels=512, max_size=4, max_kernel=3,
+                               max_stride=1, max_reduction=4608)
+
+
+def fit_to_config(w, a, config):
+    """Cut ``w[K,C,3,3]``, ``a[C,H,W]`` to the first K' filters and C' channels the config holds."""
+    K, C, R, S = w.shape
+    H = a.shape[1]
+    c = min(C, config.max_channels, config.max_reduction // (R * S))
+    nc = -(-c // config.chunk)
+    rounds = min(config.weight_depth // (R * S * nc), config.out_depth // (H * H))
+    k = min(K, config.max_channels, rounds * config.n_units)
+    if c < 1 or k < 1 or H * H * nc > config.act_depth:
+        raise ValueError(f"a {H}x{H} layer does not fit the RTL config {config!r}")
+    return np.ascontiguousarray(w[:k, :c]), np.ascontiguousarray(a[:c])
+
+
+def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh", quick=False):
+    """Model vs RTL on reduced copies of ``names``: ``size`` x ``size`` inputs, cut to the filters
+    and channels :func:`rtl_config` holds (:func:`fit_to_config`), run in one simulation.
+
+    Returns ``(rows, missing)``: rows ``{name, size, C, K, rtl_cycles, model_cycles, equal,
+    bit_exact}``; ``missing`` is the reason when ``sim.run_sparten`` is not available.
+    """
+    try:
+        from sim import run_sparten
+    except ModuleNotFoundError as e:
+        if e.name == "sim.run_sparten":
+            return [], "sim.run_sparten is not written yet"
+        raise
+    cfg = rtl_config(quick)
     layer_cycles = _layer_cycles()
-    params = inspect.signature(run_layer).parameters
-    rows = []
+    cases, infos, shapes = [], [], []
     for name in names:
-        w, a = layer_tensors(name, size)
-        kw = {"padding": 1}
-        if "balance" in params:
-            kw["balance"] = method
-        t0 = time.monotonic()
-        _, stats = run_layer(w, a, **kw)
-        cfg = stats.get("config")
-        cfg = SparTenConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg
-        perm = stats.get("perm")
-        model = None
-        if cfg is not None:
-            model = int(layer_cycles(w, a, cfg, stride=1, padding=1,
-                                     perm=None if perm is None else np.asarray(perm))["cycles"])
-        rows.append({
-            "name": name, "size": size, "C": int(w.shape[1]), "K": int(w.shape[0]),
-            "rtl_cycles": int(stats["cycles"]),
-            "model_cycles": int(stats.get("model_cycles", model if model is not None else -1)),
-            "bench_model_cycles": model,
-            "bit_exact": bool(stats.get("bit_exact", False)),
-            "seconds": round(time.monotonic() - t0, 1),
-        })
-        r = rows[-1]
-        r["equal"] = r["rtl_cycles"] == r["model_cycles"] and r["bit_exact"] and \
-            (model is None or model == r["rtl_cycles"])
+        w, a = fit_to_config(*layer_tensors(name, size), cfg)
+        case, info = run_sparten.prepare_case(cfg, w, a, 1, 1, False, method, None, name)
+        # The model as this benchmark calls it, on the slot table the run used.
+        info["bench_model"] = int(layer_cycles(w, a, cfg, stride=1, padding=1,
+                                               perm=info["table"])["cycles"])
+        cases.append(case)
+        infos.append(info)
+        shapes.append(w.shape)
+    if progress:
+        progress(f"RTL check: {len(cases)} reduced layers on {run_sparten.model_name(cfg)}")
+    from sim.verilator import SimFailure
+    t0 = time.monotonic()
+    try:
+        results = run_sparten.run_cases(cfg, cases, check=False)
+    except (SimFailure, RuntimeError) as e:
+        # A failed build or a simulation that died is a failed check, reported, not a crash.
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        rows = [{"name": n, "size": size, "K": int(sh[0]), "C": int(sh[1]),
+                 "config": run_sparten.model_name(cfg), "method": method, "rtl_cycles": None,
+                 "model_cycles": info["bench_model"], "bit_exact": False, "equal": False,
+                 "error": first[:300], "seconds_all": round(time.monotonic() - t0, 1)}
+                for n, sh, info in zip(names, shapes, infos)]
         if progress:
-            progress(f"RTL {name} {size}x{size}: rtl {r['rtl_cycles']} model {r['model_cycles']}"
-                     f" {'ok' if r['equal'] else 'MISMATCH'}")
+            progress(f"RTL check failed: {first[:200]}")
+        return rows, None
+    seconds = time.monotonic() - t0
+    rows = []
+    for name, case, info, res, shape in zip(names, cases, infos, results, shapes):
+        _, stats = run_sparten._decode(case, info, res, cfg)
+        r = {"name": name, "size": size, "K": int(shape[0]), "C": int(shape[1]),
+             "config": run_sparten.model_name(cfg), "method": method,
+             "rtl_cycles": stats["cycles"], "model_cycles": info["bench_model"],
+             "bit_exact": stats["bit_exact"], "matched_macs": stats["matched_macs"]}
+        r["equal"] = r["rtl_cycles"] == r["model_cycles"] and r["bit_exact"]
+        rows.append(r)
+        if progress:
+            progress(f"RTL {name} {size}x{size} C={r['C']} K={r['K']}: rtl {r['rtl_cycles']} "
+                     f"model {r['model_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
+    for r in rows:
+        r["seconds_all"] = round(seconds, 1)
     return rows, None
 
 
@@ -222,7 +304,7 @@ def _geomean(xs):
 def section(progress=None, quick=False):
     """The SparTen section of ``make bench``: ``(markdown, data)``.
 
-    ``quick`` runs every layer spatially reduced (H = W = 14 at most) and a smaller RTL check;
+    ``quick`` runs every layer spatially reduced (H = W = :data:`QUICK_SIZE`) and a smaller RTL check;
     the full run models every layer at full size.
     """
     progress = progress or (lambda *a, **k: None)
@@ -238,12 +320,12 @@ def section(progress=None, quick=False):
     rows = []
     for i, (name, *_rest) in enumerate(VGG16):
         progress(i, len(VGG16), f"model {name}")
-        size = min(14, VGG16[i][3]) if quick else None
+        size = min(QUICK_SIZE, VGG16[i][3]) if quick else None
         rows.append(layer_figures(name, cfg, size=size))
     progress(len(VGG16), len(VGG16), "model done")
     rtl_size = 3 if quick else 4
     rtl_names = RTL_LAYERS[:2] if quick else RTL_LAYERS
-    rtl_rows, rtl_missing = rtl_check(rtl_names, rtl_size, progress)
+    rtl_rows, rtl_missing = rtl_check(rtl_names, rtl_size, progress, quick=quick)
     checked = {r["name"]: r for r in rtl_rows}
 
     head = {}
@@ -298,7 +380,8 @@ def _markdown(data, cfg, checked):
         f"per-channel spread (Beta, concentration {CHANNEL_CONCENTRATION:g}); seed {SEED}. "
         f"Cycles from `golden.sparten_model.layer_cycles`"
         f"{' on spatially reduced layers (--quick)' if data['quick'] else ' at full size'}; "
-        f"d_w, d_a measured on the generated tensors; ideal = 1/(d_w*d_a).")
+        f"d_w, d_a measured on the generated tensors, d_a as the 3x3 taps read the input "
+        f"(padding zeros included, as the dense baseline multiplies them); ideal = 1/(d_w*d_a).")
     out.append("")
     out.append("| layer | C->K | HxW | d_w | d_a | ideal | vs dense none / GB-S / GB-H | "
                "vs one-sided (GB-H) | % of ideal (GB-H) | GB-S gain | GB-H gain | util (GB-H) | "
@@ -307,9 +390,13 @@ def _markdown(data, cfg, checked):
     for r in data["layers"]:
         sd = r["speedup_vs_dense"]
         c = checked.get(r["name"])
-        rtl = "—" if c is None else (
-            f"{'yes' if c['equal'] else 'MISMATCH'} ({c['size']}x{c['size']}: "
-            f"{c['rtl_cycles']} cyc)")
+        if c is None:
+            rtl = "—"
+        elif c.get("error"):
+            rtl = f"FAILED ({c['size']}x{c['size']}, C={c['C']}, K={c['K']}: RTL run failed)"
+        else:
+            rtl = (f"{'yes' if c['equal'] else 'MISMATCH'} ({c['size']}x{c['size']}, C={c['C']}, "
+                   f"K={c['K']}: {c['rtl_cycles']} RTL / {c['model_cycles']} model cycles)")
         out.append(
             f"| {r['name']} | {r['C']}->{r['K']} | {r['H']}x{r['H']} | {r['d_w']:.2f} | "
             f"{r['d_a']:.2f} | {r['ideal']:.2f}x | {sd['none']:.2f}x / {sd['gbs']:.2f}x / "
@@ -343,8 +430,15 @@ def _markdown(data, cfg, checked):
     else:
         names = ", ".join(f"{r['name']} ({r['size']}x{r['size']}, C={r['C']}, K={r['K']})"
                           for r in rc["rows"])
-        out.append(f"RTL check of the model on spatially reduced layers: {names}: "
-                   f"{'every cycle count equal and outputs bit-exact' if rc['all_equal'] else 'MISMATCH'}.")
+        cfg_name = rc["rows"][0]["config"] if rc["rows"] else "?"
+        errors = sorted({r["error"] for r in rc["rows"] if r.get("error")})
+        verdict = ("RTL cycle counter equal to the model and outputs bit-exact on every one"
+                   if rc["all_equal"] else "FAILED: " + "; ".join(errors) if errors
+                   else "MISMATCH (see bench.json)")
+        out.append(f"RTL check of the model ({cfg_name}, {rc['rows'][0]['method']} order, in one "
+                   f"simulation of {rc['rows'][0]['seconds_all']:.0f} s): reduced copies of "
+                   f"{names} (input cut to the size shown, first C channels and K filters): "
+                   f"{verdict}.")
     out.append("")
     out.append(f"(section took {data['seconds']:.0f} s)")
     return "\n".join(out) + "\n"
@@ -354,6 +448,8 @@ def _why_not(data, cfg):
     """A sentence on what keeps the layers below the target, from the model's own figures."""
     worst = min(data["layers"], key=lambda r: r["fraction_of_ideal"]["gbh"])
     gbs_vs_gbh = data["headline"]["gain_gbh"] / data["headline"]["gain_gbs"]
+    pos_txt = ", ".join(f"{r['name']} {100 * r['position_barrier_fraction']:.0f}%"
+                        for r in data["layers"])
     parts = []
     for r in data["layers"]:
         if r["target_met"]:
@@ -369,7 +465,9 @@ def _why_not(data, cfg):
             "matches between chunks of one activation vector, which random activation masks "
             f"make large when chunks hold few matches (a static assignment cannot follow them; "
             f"GB-H over GB-S: {gbs_vs_gbh:.3f}x). Layers below target: {'; '.join(parts)}. "
-            f"Worst: {worst['name']}.")
+            f"Worst: {worst['name']}. What-if, not our hardware: with units waiting for each "
+            f"other once per output position instead of once per chunk (a per-unit buffer of "
+            f"R*S*ceil(C/chunk) chunks), GB-H would reach {pos_txt} of the ideal.")
 
 
 def main(argv=None):

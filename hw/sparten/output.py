@@ -17,6 +17,8 @@ Stream payload layouts are given by :func:`acc_layout`, :func:`value_layout` and
 :func:`chunk_layout`; testbenches pack and unpack with the same layouts.
 """
 
+import contextlib
+
 from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -55,6 +57,27 @@ def chunk_layout(config):
         "values": data.ArrayLayout(signed(config.value_width), config.chunk),
         "last": unsigned(1),
     })
+
+
+@contextlib.contextmanager
+def _rejecting(component):
+    """Re-raise a parameter error, first marking the half-built component as not a forgotten
+    design (Amaranth warns about every Elaboratable never elaborated, even one whose __init__
+    raised)."""
+    try:
+        yield
+    except (TypeError, ValueError):
+        component._MustUse__silence = True
+        raise
+
+
+def _check_port_widths(multiplier_width, shift_width):
+    if isinstance(multiplier_width, bool) or not isinstance(multiplier_width, int) \
+            or not 1 <= multiplier_width <= 32:
+        raise ValueError(f"multiplier_width must be an int in 1..32, not {multiplier_width!r}")
+    if isinstance(shift_width, bool) or not isinstance(shift_width, int) \
+            or not 1 <= shift_width <= 6:
+        raise ValueError(f"shift_width must be an int in 1..6, not {shift_width!r}")
 
 
 def _check_widths(config, names=("chunk", "value_width", "acc_width")):
@@ -99,11 +122,9 @@ class Requantize(wiring.Component):
     throughput = 1
 
     def __init__(self, config, multiplier_width=MULTIPLIER_WIDTH, shift_width=SHIFT_WIDTH):
-        _check_widths(config, ("value_width", "acc_width"))
-        if not 1 <= multiplier_width <= 32:
-            raise ValueError(f"multiplier_width must be in 1..32, not {multiplier_width!r}")
-        if not 1 <= shift_width <= 6:
-            raise ValueError(f"shift_width must be in 1..6, not {shift_width!r}")
+        with _rejecting(self):
+            _check_widths(config, ("value_width", "acc_width"))
+            _check_port_widths(multiplier_width, shift_width)
         self._config = config
         self._mw = multiplier_width
         self._sw = shift_width
@@ -193,7 +214,8 @@ class SparseMapEncoder(wiring.Component):
     throughput = 1
 
     def __init__(self, config):
-        _check_widths(config, ("chunk", "value_width"))
+        with _rejecting(self):
+            _check_widths(config, ("chunk", "value_width"))
         self._config = config
         super().__init__({
             "i": In(stream.Signature(value_layout(config))),
@@ -259,7 +281,9 @@ class OutputPath(wiring.Component):
     throughput = 1
 
     def __init__(self, config, multiplier_width=MULTIPLIER_WIDTH, shift_width=SHIFT_WIDTH):
-        _check_widths(config)
+        with _rejecting(self):
+            _check_widths(config)
+            _check_port_widths(multiplier_width, shift_width)
         self._config = config
         self._mw = multiplier_width
         self._sw = shift_width

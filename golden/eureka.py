@@ -37,7 +37,7 @@ __all__ = [
     "MODES", "check_weights", "check_activations", "layout_windows", "window_counts",
     "suds_cycles", "suds_pushdown", "suds_exhaustive", "lane_cycles", "window_cycles",
     "cycle_model", "Schedule", "TileSchedule", "pack", "execute", "gemm", "conv2d_gemm",
-    "activation_windows", "tile_activation_windows",
+    "activation_windows", "tile_activation_windows", "row_order",
 ]
 
 MODES = ("dense", "nm", "suds", "unstructured-nosuds")
@@ -212,7 +212,7 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
         from .eureka_perm import balance_tiles
         R = config.rows
         wp = np.zeros((counts.shape[0] * R, w.shape[1]), np.int64)
-        wp[:w.shape[0]] = w
+        wp[:w.shape[0]] = w[row_order(w)]
         tile = np.array([T.sum() for _, T in balance_tiles(wp.reshape(-1, R, w.shape[1]), config,
                                                             kind)], np.int64)
     elif lockstep:
@@ -308,6 +308,15 @@ class Schedule:
     M: int
     K: int
     tiles: list
+    row_order: np.ndarray = None
+
+    def to_natural(self, out):
+        """Rows of a result in the core's order (``row_order``) back to ``W``'s row order."""
+        if self.row_order is None:
+            return out
+        nat = np.empty_like(out)
+        nat[self.row_order] = out
+        return nat
 
     @property
     def cycles_per_column(self):
@@ -321,7 +330,9 @@ class Schedule:
 def pack(w, mode, config, permute=False):
     """Pack ``w[M,K]`` for ``mode`` into a :class:`Schedule` the core executes.
 
-    ``permute`` (unstructured modes only; ours): visit each row tile's columns in the balanced
+    ``permute`` (unstructured modes only; ours): rows sorted densest first (:func:`row_order`, so
+    that SUDS finds denser rows above sparser ones and a tile holds rows of similar density; the
+    driver restores the order of the outputs), and each row tile's columns visited in the balanced
     order of :func:`golden.eureka_perm.balance_tile` (empty columns dropped); the driver gathers
     the activations in that order (``TileSchedule.k_index``).
 
@@ -348,8 +359,9 @@ def pack(w, mode, config, permute=False):
     if permute:
         from .eureka_perm import balance_tiles
         tiles = []
+        order = row_order(w)
         wp = np.zeros((-(-M // R) * R, K), np.int64)
-        wp[:M] = w
+        wp[:M] = w[order]
         wp = wp.reshape(-1, R, K)
         for wt, (k_index, T) in zip(wp, balance_tiles(wp, config, kind)):
             w4 = np.where(k_index >= 0, wt[:, np.maximum(k_index, 0)], 0)
@@ -357,7 +369,7 @@ def pack(w, mode, config, permute=False):
             ts = _pack_tile(w4, (w4 != 0).sum(axis=-1), T, kind, n, m, config)
             ts.k_index = k_index
             tiles.append(ts)
-        return Schedule(config=config, mode=mode, M=M, K=K, tiles=tiles)
+        return Schedule(config=config, mode=mode, M=M, K=K, tiles=tiles, row_order=order)
     w5 = layout_windows(w, config)                       # [tiles, R, win, L, G]
     counts = (w5 != 0).sum(axis=-1)
     T = window_cycles(counts, kind, config, n, m)        # [tiles, win]
@@ -365,6 +377,11 @@ def pack(w, mode, config, permute=False):
     for t in range(w5.shape[0]):
         tiles.append(_pack_tile(w5[t], counts[t], T[t], kind, n, m, config))
     return Schedule(config=config, mode=mode, M=M, K=K, tiles=tiles)
+
+
+def row_order(w):
+    """Row order of the permuted schedule: densest rows first (stable)."""
+    return np.argsort(-(np.asarray(w) != 0).sum(axis=1), kind="stable").astype(np.int64)
 
 
 def _check_permute(permute, kind):
@@ -478,7 +495,7 @@ def execute(schedule, a):
         acc = own.copy()
         acc[:, :-1] += moved[:, 1:]
         out[t * R:(t + 1) * R] = acc.T
-    return out[:schedule.M]
+    return schedule.to_natural(out[:schedule.M])
 
 
 def gemm(w, a, c=None, acc_width=32):

@@ -80,6 +80,7 @@ def balance_tiles(wt, config, kind="suds"):
     mean = P.sum(axis=1).max(axis=1) / (min_win * L)
     start = max(1, int(np.floor(mean.min())) - 1)
     best = [None] * tiles
+    plain_best = [None] * tiles
     worse = np.zeros(tiles, bool)
     for cap in range(start, G + 1):
         where, loads, cnt, n_open = _first_fit(P, valid, cap, L, G)
@@ -90,8 +91,13 @@ def balance_tiles(wt, config, kind="suds"):
             counts = loads[t, :nwin * L].reshape(nwin, L, R).transpose(2, 0, 1)[None]
             T = lane_cycles(counts, kind, config).max(axis=-1)[0]
             cyc = int(T.sum())
+            # Stop by the no-SUDS cost in both modes, so that both explore the same caps and SUDS
+            # (never slower on a given packing) is never slower than no SUDS overall.
+            plain = int(counts.max(axis=1).max(axis=-1).sum())
             if best[t] is None or cyc < best[t][0]:
                 best[t] = (cyc, where[t].copy(), cnt[t, :nwin * L].copy(), T)
+            if plain_best[t] is None or plain < plain_best[t]:
+                plain_best[t] = plain
             else:
                 worse[t] = True                                # caps beyond the optimum only grow
         if worse.all():

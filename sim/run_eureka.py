@@ -65,7 +65,8 @@ def prepare_case(config, w, a, mode, name, c=None, idle=0.0, backpressure=0.0, s
     case = {"name": name, "w": [f"{x:x}" for x in wb], "a": [f"{x:x}" for x in ab],
             "n_out": n_out, "M": int(w.shape[0]), "N": int(a.shape[1]),
             "expected": golden.tolist(), "model_cycles": model["cycles"],
-            "idle": float(idle), "backpressure": float(backpressure), "stall_free": stall_free}
+            "idle": float(idle), "backpressure": float(backpressure), "stall_free": stall_free,
+            "row_order": None if sched.row_order is None else sched.row_order.tolist()}
     return case, sched, golden, model, w
 
 

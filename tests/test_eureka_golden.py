@@ -181,6 +181,9 @@ def test_permuted_columns_execute_exactly_and_balance(mode, seed):
         np.testing.assert_array_equal(ge.execute(s, a), w @ a, err_msg=f"{mode} d={d} seed {seed}")
         cm = ge.cycle_model(w, 2, mode, cfg, permute=True)
         assert cm["cycles"] == 2 * s.cycles_per_column
+        assert sorted(s.row_order.tolist()) == list(range(rows))
+        nnz = (w[s.row_order] != 0).sum(axis=1)
+        assert np.all(np.diff(nnz) <= 0), "rows densest first"
         for t in s.tiles:
             used = t.k_index[t.k_index >= 0]
             assert len(set(used.tolist())) == len(used), "a column visited twice"

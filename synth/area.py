@@ -38,8 +38,16 @@ Amaranth names every submodule's Verilog module ``<top>.<sub>.<subsub>`` after
 ``m.submodules.<name>``; Yosys keeps that hierarchy (``synth`` without ``-flatten``), so each module's
 own cells are one block. :data:`BLOCK_RULES` maps module-path names to the categories of the issue
 (SparTen: prefix sums, priority encoder, MAC, buffers, permutation; EUREKA: select muxes, SUDS
-steering, reduction trees); the innermost path component that matches a rule decides, logic a
-module does not delegate to a named submodule is its own "control/other" share.
+steering, reduction trees); the innermost path component that matches a rule decides.
+
+A design written as one module (the EUREKA core) has no hierarchy to read, and a module keeps
+some logic inline beside its named submodules (the SparTen compute unit's MAC and chunk registers),
+so ``sparse-hw area`` runs a third flow for every design (``--no-blocks`` skips it), ``blocks``: the coarse stage moves every ``$mul``, adder, mux and register
+cell of each module into submodules ``<module>_mul/_add/_mux/_regs`` before ``alumacc``, and the
+breakdown is read from that run (its total differs by a few % from the headline run, because the
+cuts stop optimisation across them; the report says by how much). SUDS steering has no cell type
+of its own: its cost is the difference to the baselines in the like-for-like table, and a
+hierarchy with submodules named after it (e.g. ``suds``, ``mov_tree``) would show it directly.
 
 Like-for-like comparisons
 -------------------------
@@ -84,28 +92,33 @@ SHARED_LIB = ROOT.parent / "shared" / "pdk" / "sky130hd_tt.lib.gz"
 #: component first. Components are Amaranth submodule names (``m.submodules.<name>``).
 BLOCK_RULES = {
     "sparten": [
-        ("permutation", r"perm|xbar|crossbar|slot|unperm"),
+        ("permutation", r"perm|xbar|crossbar|slot|table"),
         ("prefix sums", r"prefix|popc|offset|psum|scan"),
-        ("priority encoder", r"prio|penc|lowest|onehot|first_set|find|lzc"),
+        ("priority encoder", r"prio|penc|lowest|onehot|first_set|lzc"),
         ("MAC", r"mac|mul|acc|dot"),
-        ("buffers", r"buf|fifo|mem|bank|store|queue|reg|chunk|sram|ram"),
-        ("output encoder", r"relu|enc|compact|output|zero"),
-        ("inner join (other)", r"join|match"),
+        ("buffers", r"buf|fifo|mem|bank|store|queue|chunk|sram|ram"),
+        ("output path", r"relu|enc|compact|outp|quant|zero"),
+        # InnerJoin builds its prefix popcounts and priority encoder inline (hw/common/bits.py
+        # functions), so they are one block unless it gives them submodules.
+        ("inner join (prefix sums + priority encoder)", r"join|match"),
+        ("compute unit (MAC, chunk registers, control)", r"^cu\d*$|unit"),
     ],
     "eureka": [
-        ("SUDS steering", r"suds|steer|displac|borrow|shift|push"),
+        # the moved-product trees exist only for SUDS (products steered back to their own row)
+        ("SUDS steering", r"suds|steer|displac|borrow|push|mov"),
         ("select muxes", r"mux|sel|pick"),
         ("reduction trees", r"tree|reduc|adder|sum"),
         ("MAC", r"mac|mul|prod"),
         ("accumulators", r"acc"),
-        ("buffers", r"buf|fifo|mem|bank|window|act|queue|reg"),
+        ("buffers", r"buf|fifo|mem|bank|window|queue"),
     ],
 }
 BLOCK_RULES["common"] = BLOCK_RULES["sparten"]
 OTHER = "control/other"
 
-#: Explicit (engine top, baseline top) pairs beyond the automatic pairing by role and size.
-EXTRA_PAIRS = []
+#: Explicit (engine top, baseline top) pairs beyond the automatic pairing by role and size: the
+#: paper-sized SparTen compute unit against one dense MAC unit of the same chunk.
+EXTRA_PAIRS = [("sparten_cu", "sparten_dense_unit")]
 
 SIZE_FIELDS = (("rows", "lanes"), ("n_units",))
 
@@ -260,15 +273,45 @@ def _rel(path, cwd):
     return os.path.relpath(Path(path).resolve(), Path(cwd).resolve())
 
 
-def asic_script(top, verilog, lib, abc_script, cwd):
-    """Yosys script of the ``asic`` flow (paths relative to ``cwd``)."""
+#: Coarse cell types moved into their own submodule by the ``blocks`` flow, per kind.
+CARVE = {
+    "mul": "$mul",
+    "add": "$add $sub $neg",
+    "mux": "$mux $pmux $bmux $shiftx $shift $demux $bwmux",
+    "regs": "$dff $dffe $sdff $sdffe $sdffce $adff $adffe $aldff $aldffe $dffsr $dffsre",
+}
+#: What a carved kind is called in the breakdown, per engine (a module of its own keeps its name).
+CARVE_NAMES = {
+    "eureka": {"mul": "multipliers", "add": "reduction trees + accumulators (all adders)",
+               "mux": "select muxes (all muxes)", "regs": "registers"},
+    None: {"mul": "multipliers", "add": "adders", "mux": "muxes", "regs": "registers"},
+}
+_COARSE = ["proc", "check", "opt_expr", "check", "opt_clean", "opt -nodffe -nosdff", "fsm", "opt",
+           "wreduce", "peepopt", "opt_clean"]
+_COARSE_END = ["alumacc", "share", "opt", "memory -nomap", "opt_clean"]
+
+
+def asic_script(top, verilog, lib, abc_script, cwd, carve=False):
+    """Yosys script of the ``asic`` flow (paths relative to ``cwd``).
+
+    With ``carve`` (the ``blocks`` flow) the coarse stage moves multipliers, adders, muxes and
+    registers of every module into submodules ``<module>_mul`` etc. before ``alumacc``, so that a
+    module without named submodules still gets a breakdown by function; only ``stat`` is written
+    (cutting the design there costs a few % of area, so the headline numbers come from ``asic``).
+    """
     v = _rel(verilog, cwd)
-    lines = [
-        f"read_verilog -sv {v}",
-        f"hierarchy -check -top {top}",
-        # synth up to its fine stage, then the fine stage by hand: memories above MACRO_MIN_DEPTH
-        # words are left as macros, and no ABC call with the default (&fraig -x) script.
-        f"synth -top {top} -run :fine",
+    if carve:
+        lines = [f"read_verilog -sv {v}", f"hierarchy -check -top {top}", *_COARSE]
+        lines += [f"setattr -set submod \"{k}\" " + " ".join(f"t:{t}" for t in types.split())
+                  for k, types in CARVE.items()]
+        lines += ["submod", *_COARSE_END]
+    else:
+        lines = [f"read_verilog -sv {v}", f"hierarchy -check -top {top}",
+                 # synth up to its fine stage; the fine stage follows by hand
+                 f"synth -top {top} -run :fine"]
+    lines += [
+        # The fine stage of `synth` without its ABC call (whose default script runs &fraig -x):
+        # memories above MACRO_MIN_DEPTH words are left as macros.
         "opt -fast -full",
         f"memory_map r:SIZE<={MACRO_MIN_DEPTH}",
         "opt -full",
@@ -278,6 +321,15 @@ def asic_script(top, verilog, lib, abc_script, cwd):
         "design -save gates",
         "tee -q -o mem.json select -list t:$mem_v2 t:$mem",
     ]
+    if carve:
+        if lib is not None:
+            L = _rel(lib.path, cwd)
+            lines += [f"dfflibmap -liberty {L}", f"abc -liberty {L} -script abc.scr", "opt_clean",
+                      f"tee -q -o stat.json stat -json -liberty {L}"]
+        else:
+            lines += ["dfflegalize -cell $_DFF_P_ 01", "abc -g cmos2 -script abc.scr", "opt_clean",
+                      "tee -q -o stat.json stat -json -tech cmos"]
+        return "\n".join(lines) + "\n"
     if lib is not None:
         L = _rel(lib.path, cwd)
         lines += [
@@ -333,24 +385,31 @@ def _run_job(job, abc_script, timeout):
     (job.cwd / "abc.scr").write_text(abc_script.replace("; ", "\n") + "\n")
     (job.cwd / "run.ys").write_text(job.script)
     t0 = time.monotonic()
-    try:
-        r = subprocess.run([*yosys_command(), "-q", "-l", "log.txt", "run.ys"], cwd=job.cwd,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-        job.ok = r.returncode == 0
-        if not job.ok:
-            tail = (job.cwd / "log.txt").read_text(errors="replace").strip().splitlines()[-5:] \
-                if (job.cwd / "log.txt").exists() else []
-            errs = [ln for ln in tail if "ERROR" in ln] or tail[-1:] or [f"exit {r.returncode}"]
-            job.error = errs[-1].strip()
-    except subprocess.TimeoutExpired:
-        job.error = f"timed out after {timeout} s"
+    proc = subprocess.Popen([*yosys_command(), "-q", "-l", "log.txt", "run.ys"], cwd=job.cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = []
+
+    def kill():
+        killed.append(True)
+        proc.kill()
+    timer = threading.Timer(timeout, kill) if timeout else None
+    if timer:
+        timer.start()
+    # wait4 gives this child's own CPU time (the WebAssembly Yosys' own timer reports wall time).
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if timer:
+        timer.cancel()
     job.seconds = time.monotonic() - t0
-    try:
-        m = re.search(r"End of script\..*?user: ([0-9.]+)s", (job.cwd / "log.txt").read_text(
-            errors="replace")[-4000:])
-        job.cpu = float(m.group(1)) if m else None
-    except OSError:
-        pass
+    job.cpu = usage.ru_utime + usage.ru_stime
+    job.ok = proc.returncode == 0 and not killed
+    if killed:
+        job.error = f"timed out after {timeout} s"
+    elif not job.ok:
+        log = job.cwd / "log.txt"
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
+        errs = [ln for ln in tail if "ERROR" in ln] or tail[-1:] or [f"exit {proc.returncode}"]
+        job.error = errs[-1].strip()
     return job
 
 
@@ -375,7 +434,12 @@ def parse_asic(cwd, top, lib, cell_area):
     """Numbers of an ``asic`` run: totals and per-module own cells/area."""
     out = {}
     stat = _load_json(cwd / "stat.json") if lib is not None else None
-    cmos = _load_json(cwd / "cmos.json")
+    if not (cwd / "cmos.json").exists():      # the blocks flow writes stat.json only
+        if stat is None:
+            stat = _load_json(cwd / "stat.json")
+        cmos = None
+    else:
+        cmos = _load_json(cwd / "cmos.json")
     if stat is not None:
         mods = {_strip(k): v for k, v in stat["modules"].items()}
         own = {}
@@ -398,6 +462,8 @@ def parse_asic(cwd, top, lib, cell_area):
                    yosys_area_um2=stat.get("design", {}).get("area"),
                    modules=[{"module": m, "instances": k, "cells": own[m]["cells"],
                              "area_um2": own[m]["area_um2"]} for m, k in inst.items()])
+    if cmos is None:
+        return out
     cm = cmos.get("design") or next(iter(cmos["modules"].values()))
     tr = cm.get("estimated_num_transistors")
     out["transistors"] = int(str(tr).rstrip("+")) if tr is not None else None
@@ -456,7 +522,21 @@ def parse_fpga(cwd):
 
 
 def classify(module, top, engine):
-    """Category of a module path ``top.a.b`` by :data:`BLOCK_RULES` (innermost component first)."""
+    """Category of a module path ``top.a.b`` by :data:`BLOCK_RULES` (innermost component first).
+
+    A module carved by the ``blocks`` flow (``<owner>_mul`` etc.) takes its owner's category when
+    the owner is a specific block, else (owner is "control/other", or a block the rules cannot
+    split) the carved kind's name from :data:`CARVE_NAMES`, prefixed by the owner's bucket.
+    """
+    m = re.fullmatch(r"(.*)_(" + "|".join(CARVE) + r")", module)
+    if m and m.group(1) != module:
+        owner = classify(m.group(1), top, engine)
+        kind = CARVE_NAMES.get(engine, CARVE_NAMES[None]).get(m.group(2), m.group(2))
+        if owner == OTHER:
+            return kind
+        if owner.startswith(("compute unit", "inner join")):
+            return f"{owner.split(' (')[0]}: {kind}"
+        return owner
     rules = BLOCK_RULES.get(engine, BLOCK_RULES["sparten"])
     rest = module[len(top) + 1:] if module.startswith(top + ".") else ""
     for comp in reversed([c for c in rest.split(".") if c]):
@@ -571,6 +651,8 @@ class SynthResult:
             "memory_macros": n.get("memory_macros", []),
             "memory_macro_bits": n.get("memory_macro_bits", 0),
             "blocks": n.get("blocks", {}),
+            "blocks_source": n.get("blocks_source"),
+            "blocks_total_vs_headline": n.get("blocks_total_vs_headline"),
             "block_groups": n.get("block_groups", []),
             "fpga_cells": n.get("fpga_cells", {}),
             "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
@@ -578,9 +660,12 @@ class SynthResult:
         }
 
 
-def _collect(design, lib, cell_area, lib_cells, asic, fpga):
+FLOWS = ("asic", "fpga", "blocks")
+
+
+def _collect(design, lib, cell_area, lib_cells, asic, fpga, blocks=None):
     res = SynthResult(design, lib)
-    for job in (asic, fpga):
+    for job in (asic, fpga, blocks):
         if job is None:
             continue
         res.seconds[job.flow] = job.seconds
@@ -605,8 +690,23 @@ def _collect(design, lib, cell_area, lib_cells, asic, fpga):
             cats, groups = block_breakdown(res.numbers["modules"], design.name, design.engine, key)
             res.numbers["blocks"] = cats
             res.numbers["block_groups"] = groups
+            res.numbers["blocks_source"] = "module hierarchy"
         except (OSError, ValueError, KeyError) as e:
             res.errors.append(f"asic: could not read the results: {e}")
+    if blocks is not None and blocks.ok:
+        try:
+            carved = parse_asic(blocks.cwd, design.name, lib, cell_area)
+            key = "area_um2" if lib is not None else "cells"
+            cats, groups = block_breakdown(carved["modules"], design.name, design.engine, key)
+            res.numbers["blocks"] = cats
+            res.numbers["block_groups"] = groups
+            res.numbers["blocks_source"] = "blocks flow (multipliers, adders, muxes, registers " \
+                "carved into submodules before alumacc)"
+            base = res.numbers.get(key)
+            if base:
+                res.numbers["blocks_total_vs_headline"] = carved[key] / base - 1
+        except (OSError, ValueError, KeyError) as e:
+            res.errors.append(f"blocks: could not read the results: {e}")
     if fpga is not None and fpga.ok:
         try:
             res.numbers.update(parse_fpga(fpga.cwd))
@@ -615,8 +715,14 @@ def _collect(design, lib, cell_area, lib_cells, asic, fpga):
     return res
 
 
+def _is_flat(verilog):
+    """True when the Verilog file has one module (Amaranth writes one per submodule)."""
+    with open(verilog, errors="replace") as f:
+        return sum(1 for line in f if line.startswith("module ")) == 1
+
+
 def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"), work=None,
-               timeout=None, log=print):
+               timeout=None, log=print, blocks_for=()):
     """Synthesise ``designs`` (:class:`Design`) and return their :class:`SynthResult` list.
 
     Parameters
@@ -628,16 +734,19 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
     jobs : int
         Yosys processes at a time (default: CPU count).
     flows : tuple
-        ``"asic"`` and/or ``"fpga"``.
+        Any of :data:`FLOWS`: ``"asic"`` (headline numbers), ``"fpga"``, ``"blocks"`` (breakdown
+        by function of modules without named submodules; needs ``"asic"`` for the headline).
     work : Path
         Folder of the per-job folders (default ``build/synth``).
+    blocks_for : set of str
+        Designs that also get the ``blocks`` flow (per-block breakdown by function).
     """
     script = ABC_SCRIPTS.get(abc, abc)
     work = Path(work or build_dir() / "synth")
     jobs = max(1, jobs or os.cpu_count() or 1)
     for flow in flows:
-        if flow not in ("asic", "fpga"):
-            raise ValueError(f"flow must be 'asic' or 'fpga', not {flow!r}")
+        if flow not in FLOWS:
+            raise ValueError(f"flow must be one of {FLOWS}, not {flow!r}")
     for d in designs:
         if not Path(d.verilog).is_file():
             raise FileNotFoundError(f"no Verilog for {d.name}: {d.verilog}")
@@ -651,11 +760,14 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
     warm_up(log)
     todo = []
     for d in designs:
-        for flow in flows:
+        for flow in tuple(flows) + (("blocks",) if d.name in blocks_for and "blocks" not in flows
+                                    else ()):
             cwd = work / d.name / flow
             cwd.mkdir(parents=True, exist_ok=True)
-            text = asic_script(d.name, d.verilog, lib, script, cwd) if flow == "asic" \
-                else fpga_script(d.name, d.verilog, cwd)
+            if flow == "fpga":
+                text = fpga_script(d.name, d.verilog, cwd)
+            else:
+                text = asic_script(d.name, d.verilog, lib, script, cwd, carve=flow == "blocks")
             todo.append(Job(d.name, flow, cwd, text))
     # Big designs first, so that the longest job does not start last.
     todo.sort(key=lambda j: -Path(next(d.verilog for d in designs if d.name == j.design)).stat().st_size)
@@ -667,11 +779,11 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
             j = fut.result()
             done[(j.design, j.flow)] = j
             state = "ok" if j.ok else f"FAILED: {j.error}"
-            cpu = f" (Yosys CPU {j.cpu:.0f} s)" if j.cpu is not None else ""
+            cpu = f" (CPU {j.cpu:.0f} s)" if j.cpu is not None else ""
             log(f"[{k}/{len(todo)}] {j.design} {j.flow}: {j.seconds:.1f} s{cpu} {state} "
                 f"(elapsed {time.monotonic() - t0:.0f} s)")
     return [_collect(d, lib, cell_area, lib_cells, done.get((d.name, "asic")),
-                     done.get((d.name, "fpga"))) for d in designs]
+                     done.get((d.name, "fpga")), done.get((d.name, "blocks"))) for d in designs]
 
 
 # -- Comparisons ----------------------------------------------------------------------------------
@@ -834,8 +946,17 @@ def comparisons(results, bench_path=None):
                 "cycle model for this pair"}
         speed = sp.get("speedup")
         cpe, cpb = ne.get("critical_path_ns"), nb.get("critical_path_ns")
+        # Where the extra area is: per-category difference (blocks shares x headline area).
+        delta = {}
+        if ne.get("blocks") and nb.get("blocks") and ae and ab:
+            for cat in set(ne["blocks"]) | set(nb["blocks"]):
+                de = ne["blocks"].get(cat, {}).get("share", 0.0) * ae
+                db = nb["blocks"].get(cat, {}).get("share", 0.0) * ab
+                delta[cat] = de - db
+            delta = dict(sorted(delta.items(), key=lambda kv: -abs(kv[1])))
         rows.append({
             "engine": e.design.engine, "design": e.design.name, "baseline": b.design.name,
+            "delta_by_category": delta,
             "baseline_role": b.design.role, "metric": metric,
             "area_ratio": ratio, "overhead_pct": (ratio - 1) * 100 if ratio else None,
             "memory_macro_bits": [ne.get("memory_macro_bits", 0), nb.get("memory_macro_bits", 0)],
@@ -900,10 +1021,10 @@ def _markdown(doc):
     if doc.get("elapsed_s") is not None:
         L.append(f"Run time: {doc['elapsed_s']:.0f} s (wall, including writing the Verilog). "
                  "Per design: wall seconds of its Yosys jobs (they run in parallel and share the "
-                 "machine) and the CPU seconds Yosys reports.")
+                 "machine) and their CPU seconds.")
     L += ["", "## Designs", "",
           "| design | engine | role | area µm² | cells | transistors (est.) | macro bits | LUT | FF "
-          "| DSP | BRAM36 | critical path ns | MHz | logic depth | wall s | Yosys CPU s |",
+          "| DSP | BRAM36 | critical path ns | MHz | logic depth | wall s | CPU s |",
           "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for d in doc["designs"]:
         secs = sum(d["seconds"].get(k, 0) for k in ("asic", "fpga"))
@@ -930,12 +1051,26 @@ def _markdown(doc):
                      f"{_fmt(c['overhead_pct'])}% | {_fmt(c['luts_ratio'], 3)} | "
                      f"{_fmt(c['critical_path_ratio'], 3)} | {_fmt(c['cycle_speedup'], 2)} | "
                      f"{_fmt(c['iso_area_speedup'], 2)} | {c['speedup_source']} |")
+        deltas = [c for c in doc["comparisons"] if c.get("delta_by_category")]
+        if deltas:
+            L += ["", "Where the difference is (engine minus baseline, by block category, "
+                      f"{'µm²' if doc['library'] else 'cells'}; categories from the breakdowns below):",
+                  ""]
+            for c in deltas:
+                parts = [f"{cat} {v:+,.0f}" for cat, v in c["delta_by_category"].items()
+                         if abs(v) >= 0.01 * abs(sum(map(abs, c["delta_by_category"].values())))]
+                L.append(f"- {c['design']} vs {c['baseline']}: " + "; ".join(parts))
     L += ["", "## Blocks", ""]
     for d in doc["designs"]:
         if not d["blocks"]:
             continue
         unit = "µm²" if d["area_um2"] is not None else "cells"
-        L += [f"### {d['design']}", "",
+        src = d.get("blocks_source") or "module hierarchy"
+        note = ""
+        if d.get("blocks_total_vs_headline") is not None:
+            note = (f" Its total is {d['blocks_total_vs_headline'] * 100:+.1f}% off the headline "
+                    "synthesis (the cuts stop optimisation across them); shares are of its total.")
+        L += [f"### {d['design']}", "", f"Breakdown from: {src}.{note}", "",
               "| category | " + unit + " | share |", "|---|---:|---:|"]
         for cat, v in d["blocks"].items():
             L.append(f"| {cat} | {_fmt(v['value'])} | {_fmt(v['share'], 1, pct=True)} |")
@@ -1034,6 +1169,9 @@ def register(sub):
     p.add_argument("--abc", default="fast", choices=sorted(ABC_SCRIPTS),
                    help="ABC mapping script (default fast; area is ~12%% smaller, similar time)")
     p.add_argument("--no-fpga", action="store_true", help="skip synth_xilinx")
+    p.add_argument("--no-blocks", action="store_true",
+                   help="skip the extra synthesis that splits each module's own logic into "
+                        "multipliers/adders/muxes/registers for the per-block breakdown")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help="give up a Yosys job after S seconds (reported as a failure)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
@@ -1080,9 +1218,13 @@ def run(args):
     t0 = time.monotonic()
     write_all(vdir, [t.name for t in tops])
     designs = [design_of(t, vdir) for t in tops]
-    flows = ("asic",) if args.no_fpga else ("asic", "fpga")
+    flows = ("asic",) + (() if args.no_fpga else ("fpga",))
+    # The blocks flow splits every module's own logic by function: needed for flat designs, and
+    # it also splits the logic a module keeps inline next to its named submodules.
+    designs_flat = designs
     results = synthesize(designs, lib, abc=args.abc, jobs=args.jobs, flows=flows,
-                         timeout=args.timeout)
+                         timeout=args.timeout,
+                         blocks_for=set() if args.no_blocks else {d.name for d in designs_flat})
     drift = compare_baselines(results, update=args.update_baselines)
     js, md = write_reports(results, lib, args.out, abc=args.abc, elapsed=time.monotonic() - t0,
                            drift=drift)

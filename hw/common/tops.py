@@ -1,21 +1,33 @@
 """Tops of hw/common that ``sparse-hw verilog`` emits."""
 
+import dataclasses
+
 from ..top import Top  # noqa: F401
 
 TOPS = []
 
 
-def _sparten_dense_mac():
-    # Like-for-like area baseline of the SparTen cluster: as many MACs, same widths and chunk as the
-    # default SparTenConfig (synth/area.py pairs it with the sparten engine tops).
+def _sparten_dense_macs():
+    # Like-for-like area baselines of SparTen (synth/area.py pairs them): a dense MAC array of as
+    # many MACs, widths and chunk as the registered SparTen engine top (layer), and one dense MAC
+    # unit at the chunk of the registered compute-unit top (per-unit comparison at paper size).
+    from ..sparten import tops as sparten_tops
     from ..sparten.config import SparTenConfig
     from ..sparten.dense_baseline import DenseMacArray, DenseMacConfig
-    return Top("sparten_dense_mac", DenseMacConfig.like(SparTenConfig()), DenseMacArray,
-               engine="sparten", role="dense-baseline",
-               description="dense MAC array, as many MACs as the SparTen cluster")
+    engine = next((t.config for t in sparten_tops.TOPS if t.role == "engine"), SparTenConfig())
+    unit = next((t.config for t in sparten_tops.TOPS if t.name == "sparten_cu"), SparTenConfig())
+    array = DenseMacConfig.like(engine)
+    one = DenseMacConfig.like(dataclasses.replace(unit, n_units=1))
+    return [
+        Top("sparten_dense_mac", array, DenseMacArray, engine="sparten", role="dense-baseline",
+            description=f"dense MAC array, {array.n_units} MACs, chunk {array.chunk} (as the "
+                        "SparTen engine top)"),
+        Top("sparten_dense_unit", one, DenseMacArray, engine="sparten", role="dense-baseline",
+            description=f"one dense MAC unit, chunk {one.chunk} (as the SparTen compute unit)"),
+    ]
 
 
-TOPS.append(_sparten_dense_mac())
+TOPS.extend(_sparten_dense_macs())
 
 
 def _innerjoin():

@@ -4,9 +4,9 @@ Python API (used by the tests, the benchmark and the end-to-end demo)::
 
     out, stats = run_layer(w, a, stride=1, padding=0, relu=False, balance="none", config=None,
                            requant=None, seed=0, idle=0.0, backpressure=0.0)
-        w int8 [K,C,R,S], a int8 [C,H,W] (or a SparseMap of it). Returns int64 [K,Ho,Wo]: the
-        int32 accumulators (after ReLU when asked) or, with ``requant=(multiplier, shift)``, the
-        requantised int8 outputs of the hardware output path.
+        w int8 [K,C,R,S], a int8 [C,H,W] (or a SparseMap of it). Returns int32 [K,Ho,Wo]: the
+        accumulators (after ReLU when asked) or, with ``requant=(multiplier, shift)``, int8: the
+        requantised outputs of the hardware output path.
     sm, stats = run_layer_sparse(w, a, stride=1, padding=0, relu=True, requant=(1, 0), ...)
         Chaining form: SparseMap (or dense) in, SparseMap out (requantise -> ReLU -> SparseMap
         encoder in hardware); ``sm`` is what the next layer takes.
@@ -246,7 +246,8 @@ def _decode(case, info, res, config):
 
 def run_layer(w, a, stride=1, padding=0, relu=False, balance="none", config=None, requant=None,
               seed=0, idle=0.0, backpressure=0.0, check=True):
-    """Run one layer on the RTL; return ``(out int64[K,Ho,Wo], stats)`` (see the module docstring)."""
+    """Run one layer on the RTL; return ``(out, stats)``: ``out`` is int32 ``[K,Ho,Wo]`` (int8 with
+    ``requant``); see the module docstring for ``stats``."""
     config = config or DEFAULT_CONFIG
     case, info = prepare_case(config, w, a, stride, padding, relu, balance, requant, "layer",
                               idle, backpressure)
@@ -254,7 +255,7 @@ def run_layer(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     out, stats = _decode(case, info, res, config)
     stats.update({"stride": stride, "padding": padding, "relu": bool(relu), "balance": balance,
                   "requant": list(requant) if requant else None})
-    return out, stats
+    return out.astype(np.int8 if requant else np.int32), stats
 
 
 def run_layer_sparse(w, a, stride=1, padding=0, relu=True, requant=(1, 0), balance="none",
@@ -288,7 +289,11 @@ def run_chain(layers, a, config=None, seed=0, idle=0.0, backpressure=0.0, check=
         infos.append(info)
         x = info["golden"]
     results = run_cases(config, cases, seed=seed, check=check)
-    return [_decode(c, i, r, config) for c, i, r in zip(cases, infos, results)]
+    outs = []
+    for c, i, r in zip(cases, infos, results):
+        out, stats = _decode(c, i, r, config)
+        outs.append((out.astype(np.int8 if c["mode"] == "chunk" else np.int32), stats))
+    return outs
 
 
 # -- command line ------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ null with the reason.
 import concurrent.futures
 import dataclasses
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -115,6 +116,11 @@ BLOCK_RULES = {
 }
 BLOCK_RULES["common"] = BLOCK_RULES["sparten"]
 OTHER = "control/other"
+
+#: Per engine, a submodule whose subtree is also compared on its own (the SparTen layer top holds
+#: memories' control, a sequencer and the output path around the cluster; the dense MAC array is
+#: the counterpart of the cluster alone).
+SUBTREE = {"sparten": "cluster"}
 
 #: Explicit (engine top, baseline top) pairs beyond the automatic pairing by role and size: the
 #: paper-sized SparTen compute unit against one dense MAC unit of the same chunk.
@@ -410,6 +416,24 @@ def _run_job(job, abc_script, timeout):
         tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
         errs = [ln for ln in tail if "ERROR" in ln] or tail[-1:] or [f"exit {proc.returncode}"]
         job.error = errs[-1].strip()
+    (job.cwd / "job.json").write_text(json.dumps(
+        {"seconds": job.seconds, "cpu": job.cpu, "ok": job.ok, "error": job.error,
+         "script": hashlib.sha256(job.script.encode()).hexdigest()}) + "\n")
+    return job
+
+
+def _reuse_job(job):
+    """The job as it last ran in its folder (``--report-only``), without running Yosys."""
+    meta = job.cwd / "job.json"
+    if meta.exists():
+        m = json.loads(meta.read_text())
+        job.seconds, job.cpu, job.ok, job.error = m["seconds"], m["cpu"], m["ok"], m["error"]
+        if m.get("script") != hashlib.sha256(job.script.encode()).hexdigest():
+            job.error = job.error or "(results of an older flow script)"
+    else:
+        need = "stat.json" if job.flow != "asic" else "flat.json"
+        job.ok = (job.cwd / need).exists()
+        job.error = "" if job.ok else "no results to reuse"
     return job
 
 
@@ -722,7 +746,7 @@ def _is_flat(verilog):
 
 
 def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"), work=None,
-               timeout=None, log=print, blocks_for=()):
+               timeout=None, log=print, blocks_for=(), reuse=False):
     """Synthesise ``designs`` (:class:`Design`) and return their :class:`SynthResult` list.
 
     Parameters
@@ -740,6 +764,8 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
         Folder of the per-job folders (default ``build/synth``).
     blocks_for : set of str
         Designs that also get the ``blocks`` flow (per-block breakdown by function).
+    reuse : bool
+        Read the results the jobs left in their folders instead of running Yosys.
     """
     script = ABC_SCRIPTS.get(abc, abc)
     work = Path(work or build_dir() / "synth")
@@ -757,7 +783,8 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
         lib_cells = read_liberty(lib.path)
         cell_area = {n: c["area"] for n, c in lib_cells.items()}
         cell_area["__seq__"] = {n for n, c in lib_cells.items() if c["seq"]}
-    warm_up(log)
+    if not reuse:
+        warm_up(log)
     todo = []
     for d in designs:
         for flow in tuple(flows) + (("blocks",) if d.name in blocks_for and "blocks" not in flows
@@ -774,7 +801,8 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
     done = {}
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futs = {pool.submit(_run_job, j, script, timeout): j for j in todo}
+        futs = {pool.submit(_reuse_job, j) if reuse else pool.submit(_run_job, j, script, timeout): j
+                for j in todo}
         for k, fut in enumerate(concurrent.futures.as_completed(futs), 1):
             j = fut.result()
             done[(j.design, j.flow)] = j
@@ -935,8 +963,21 @@ def comparisons(results, bench_path=None):
         except ValueError:
             bench = None
     rows = []
+    work = []
     for e, b in pairs(results):
-        ne, nb = e.numbers, b.numbers
+        work.append((e, b, e.design.name, e.numbers))
+        sub = SUBTREE.get(e.design.engine)
+        mods = e.numbers.get("modules") or []
+        prefix = f"{e.design.name}.{sub}" if sub else None
+        if prefix and any(m["module"] == prefix for m in mods):
+            part = [m for m in mods if m["module"] == prefix or m["module"].startswith(prefix + ".")]
+            key = "area_um2" if e.numbers.get("area_um2") is not None else "cells"
+            n = {"area_um2": None, "cells": sum(m["cells"] * m["instances"] for m in part)}
+            if key == "area_um2":
+                n["area_um2"] = sum(m["area_um2"] * m["instances"] for m in part)
+            work.append((e, b, f"{e.design.name}/{sub}", n))
+    for e, b, label, ne in work:
+        nb = b.numbers
         metric = "area_um2" if ne.get("area_um2") is not None and nb.get("area_um2") else "cells"
         ae, ab = ne.get(metric), nb.get(metric)
         ratio = ae / ab if ae and ab else None
@@ -948,14 +989,15 @@ def comparisons(results, bench_path=None):
         cpe, cpb = ne.get("critical_path_ns"), nb.get("critical_path_ns")
         # Where the extra area is: per-category difference (blocks shares x headline area).
         delta = {}
-        if ne.get("blocks") and nb.get("blocks") and ae and ab:
+        if ne.get("blocks") and nb.get("blocks") and ae and ab \
+                and ne.get("blocks_source") == nb.get("blocks_source"):
             for cat in set(ne["blocks"]) | set(nb["blocks"]):
                 de = ne["blocks"].get(cat, {}).get("share", 0.0) * ae
                 db = nb["blocks"].get(cat, {}).get("share", 0.0) * ab
                 delta[cat] = de - db
             delta = dict(sorted(delta.items(), key=lambda kv: -abs(kv[1])))
         rows.append({
-            "engine": e.design.engine, "design": e.design.name, "baseline": b.design.name,
+            "engine": e.design.engine, "design": label, "baseline": b.design.name,
             "delta_by_category": delta,
             "baseline_role": b.design.role, "metric": metric,
             "area_ratio": ratio, "overhead_pct": (ratio - 1) * 100 if ratio else None,
@@ -1082,9 +1124,10 @@ def _markdown(doc):
         if len(d["block_groups"]) > 25:
             L.append(f"| ... {len(d['block_groups']) - 25} more in area.json | | | | |")
         cp = d["critical_path"]
-        if d["critical_path_ns"] is not None or d["logic_depth"]:
-            L += ["", f"Critical path: {_fmt(d['critical_path_ns'], 2)} ns, {cp['path_depth']} cells, "
-                      f"from {cp['startpoint']} to {cp['endpoint']}."]
+        if cp.get("startpoint") and (d["critical_path_ns"] is not None or d["logic_depth"]):
+            ns = f"{_fmt(d['critical_path_ns'], 2)} ns, " if d["critical_path_ns"] is not None else ""
+            L += ["", f"Critical path: {ns}{cp['path_depth']} cells deep, from {cp['startpoint']} "
+                      f"to {cp['endpoint']}."]
         if d["memory_macros"]:
             L += ["", "Memory macros: " + ", ".join(
                 f"{m['instance']} {m['words']}x{m['width']}" for m in d["memory_macros"][:12])
@@ -1175,6 +1218,9 @@ def register(sub):
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help="give up a Yosys job after S seconds (reported as a failure)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite the reports from the last Yosys results in build/synth/ "
+                        "without running Yosys")
     p.add_argument("--update-baselines", action="store_true",
                    help="write synth/baselines/<top>.json from this run")
     p.add_argument("--list", action="store_true", help="list the tops that would be synthesised")
@@ -1216,7 +1262,8 @@ def run(args):
     from sim.cmd_verilog import write_all
     vdir = build_dir() / "verilog"
     t0 = time.monotonic()
-    write_all(vdir, [t.name for t in tops])
+    if not args.report_only:
+        write_all(vdir, [t.name for t in tops])
     designs = [design_of(t, vdir) for t in tops]
     flows = ("asic",) + (() if args.no_fpga else ("fpga",))
     # The blocks flow splits every module's own logic by function: needed for flat designs, and
@@ -1224,7 +1271,8 @@ def run(args):
     designs_flat = designs
     results = synthesize(designs, lib, abc=args.abc, jobs=args.jobs, flows=flows,
                          timeout=args.timeout,
-                         blocks_for=set() if args.no_blocks else {d.name for d in designs_flat})
+                         blocks_for=set() if args.no_blocks else {d.name for d in designs_flat},
+                         reuse=args.report_only)
     drift = compare_baselines(results, update=args.update_baselines)
     js, md = write_reports(results, lib, args.out, abc=args.abc, elapsed=time.monotonic() - t0,
                            drift=drift)

@@ -21,6 +21,10 @@ modelled (:func:`cycle_model` ``lockstep=``). Windows with ``T = 0`` (no non-zer
 in the unstructured modes) are skipped: neither weights nor activations are streamed for them. An
 output whose windows are all empty still costs one cycle (one all-invalid beat carrying ``last``).
 
+Offline reordering (ours, ``permute=True``, unstructured modes): rows sorted densest first and each
+row tile's columns packed into balanced windows (``golden/eureka_perm.py``); the driver gathers the
+activations and restores the output order; the core is unchanged.
+
 Cycle contract: the RTL counts **busy cycles**, cycles in which one weight beat enters the array;
 that count equals ``sum_w T_w`` per (row tile, output column), which is what the model returns.
 

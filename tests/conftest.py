@@ -24,3 +24,13 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.failed and "seed" in getattr(item, "fixturenames", ()):
         report.sections.append(("seed", f"SEED={item.funcargs.get('seed')} reproduces this test"))
+
+
+@pytest.fixture(scope="session")
+def emitted_verilog(tmp_path_factory):
+    """Every registered top written once per test session, as ``sparse-hw verilog`` writes it."""
+    from sim.cmd_verilog import write_all
+
+    out = tmp_path_factory.mktemp("verilog")
+    written = write_all(out, log=lambda *_: None)
+    return out, written

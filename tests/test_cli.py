@@ -29,12 +29,11 @@ def test_bad_option_is_one_line_error():
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_verilog_writes_sidecar_core_and_filelist(tmp_path):
+def test_verilog_writes_sidecar_core_and_filelist(emitted_verilog):
     from hw.top import all_tops
-    from sim.cmd_verilog import write_all
 
+    tmp_path, written = emitted_verilog
     tops = all_tops()
-    written = write_all(tmp_path, log=lambda *_: None)
     assert len(written) == len(tops)
     files = (tmp_path / "files.f").read_text().split()
     assert files == sorted(f"{t.name}.v" for t in tops)

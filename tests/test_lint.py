@@ -3,20 +3,12 @@
 import pytest
 
 from hw.top import all_tops
-from sim.cmd_verilog import write_all
 from sim.lint import lint_file
 
 
-@pytest.fixture(scope="module")
-def verilog_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("verilog")
-    write_all(out, log=lambda *_: None)
-    return out
-
-
 @pytest.mark.parametrize("top", [t.name for t in all_tops()])
-def test_top_is_lint_clean(verilog_dir, top):
-    findings = lint_file(verilog_dir / f"{top}.v", top)
+def test_top_is_lint_clean(emitted_verilog, top):
+    findings = lint_file(emitted_verilog[0] / f"{top}.v", top)
     assert not findings, "\n".join(findings)
 
 

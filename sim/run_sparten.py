@@ -23,6 +23,7 @@ golden/sparten_model.py; ``stats`` holds ``cycles`` (RTL), ``model_cycles``, ``d
 """
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -171,6 +172,7 @@ def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", 
         "loads": [pack_load(config, *ld) for ld in loads],
         "mode": mode,
         "n_out": len(expect),
+        "n_values": K * Ho * Wo,
         "expect": expect,
         "cycles": model["cycles"],
         "counters": [list(t) for t in zip(model["unit_busy"], model["unit_matched"],
@@ -362,8 +364,14 @@ def _cli(args):
     a = _load(args.activations, "activations", 3)
     if w.shape[1] != a.shape[0]:
         raise ValueError(f"weights {w.shape} and activations {a.shape} disagree on C")
-    out, stats = run_layer(w, a, args.stride, args.padding, args.relu, args.balance, config,
-                           args.requant, args.seed, args.idle, args.backpressure, check=False)
+    from .verilator import SimFailure
+    try:
+        out, stats = run_layer(w, a, args.stride, args.padding, args.relu, args.balance, config,
+                               args.requant, args.seed, args.idle, args.backpressure, check=False)
+    except SimFailure as e:
+        # The RTL run itself failed (timeout, crash): not the user's input, but still one line.
+        print(f"sparse-hw run sparten: RTL run failed: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, out.astype(np.int8 if args.requant else np.int32))
     args.stats.parent.mkdir(parents=True, exist_ok=True)

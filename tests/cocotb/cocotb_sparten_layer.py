@@ -118,8 +118,10 @@ async def sparten_layer_cases(dut):
                 raise AssertionError(f"case {idx} ({case['name']}): compute exceeded "
                                      f"{case['cap']} cycles (seed {os.environ['SPARSE_HW_SEED']})")
         await RisingEdge(dut.clk)
-        out = await _collect(dut, prefix, case["n_out"], rand, case["backpressure"],
-                             cap=int(case["n_out"] * 8 / (1 - case["backpressure"])) + 1000)
+        # Readout moves one value per cycle when not stalled; the cap allows for the backpressure.
+        n_values = case.get("n_values", case["n_out"] * cfg["chunk"])
+        cap = int(2 * (n_values + case["n_out"]) / (1 - case["backpressure"])) + 1000
+        out = await _collect(dut, prefix, case["n_out"], rand, case["backpressure"], cap=cap)
         await _wait_done(dut, 4096)
         cycles = int(dut.cycles.value)
         counters = []

@@ -30,6 +30,7 @@ __all__ = ["DEFAULT_CONFIG", "model_name", "build", "prepare_case", "run_cases",
 
 #: Config of ``run_gemm``/the CLI when none is given: the registered ``eureka_core`` top is 8x32
 #: (a long Verilator build); runs default to a 4x8 core with the same G so that they start fast.
+#: The RTL tests use this same config, so every user shares one Verilator build.
 DEFAULT_CONFIG = EurekaConfig(rows=4, lanes=8, group=8)
 
 

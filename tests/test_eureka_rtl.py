@@ -1,6 +1,6 @@
 """EUREKA core RTL on Verilator: every mode and both baselines, bit-exact and cycle-exact.
 
-Three Verilator builds in all (one per variant, 4x4): each runs all its cases in one simulator
+Three Verilator builds in all (one per variant, 4x8): each runs all its cases in one simulator
 process (``tests/cocotb/cocotb_eureka_core.py``), back to back, each with seeded random idle cycles
 on both inputs and backpressure on the output; a few stall-free cases also check the end-to-end
 time (one weight beat per cycle).
@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from golden import eureka as ge
-from hw.eureka.config import EurekaConfig
-from sim.run_eureka import prepare_case, run_cases
+from sim.run_eureka import DEFAULT_CONFIG, prepare_case, run_cases
 
 pytestmark = pytest.mark.rtl
 
-BASE = EurekaConfig(rows=4, lanes=4, group=8)
+# The driver's default core (4x8, G=8), so that run_gemm users (CLI, e2e) share this build.
+BASE = DEFAULT_CONFIG
+assert (BASE.rows, BASE.lanes, BASE.group) == (4, 8, 8)
 
 
 def nm_exact(rng, rows, k, n, m):

@@ -1,5 +1,5 @@
-"""``sparse-hw run eureka`` and the Python API (run_gemm, run_conv2d), on the 4x4 G=8 RTL model
-that ``test_eureka_rtl.py`` also builds (same Verilog, so the build is shared)."""
+"""``sparse-hw run eureka`` and the Python API (run_gemm, run_conv2d), on the 4x8 G=8 RTL model
+(the driver's default) that ``test_eureka_rtl.py`` also builds (same Verilog, shared build)."""
 
 import json
 import subprocess
@@ -8,10 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from hw.eureka.config import EurekaConfig
 from sim import run_eureka
 
-CFG = EurekaConfig(rows=4, lanes=4, group=8)
+CFG = run_eureka.DEFAULT_CONFIG
 
 
 def cli(*args):
@@ -38,7 +37,7 @@ def test_cli_runs_and_writes_stats(tmp_path, seed):
     for key in ("cycles", "model_cycles", "dense_cycles", "displaced", "utilization", "bit_exact"):
         assert key in st
     assert st["bit_exact"] and st["cycles"] == st["model_cycles"]
-    assert st["dense_cycles"] == 2 * 3 * 10          # 2 tiles, 3 columns, ceil(40/4)
+    assert st["dense_cycles"] == 2 * 3 * 5           # 2 tiles, 3 columns, ceil(40/8)
 
 
 def test_cli_bad_inputs_are_one_line(tmp_path, capsys):

@@ -6,7 +6,8 @@ from sim import bench_eureka as be
 
 
 def test_figures_structured_exact_and_suds_ordering():
-    unstructured, structured = be.figures(m=32, k=512, densities=(0.1, 0.5), groups=(4, 8))
+    unstructured, structured = be.figures(m=32, k=512, densities=(0.1, 0.5), groups=(4, 8),
+                                         permute=(4, 8))
     s = {r["label"]: r["speedup"] for r in structured}
     assert s["dense core"] == s["EUREKA dense mode"] == 1.0
     assert s["Ampere-like 2:4 core"] == s["EUREKA 2:4"] == 2.0

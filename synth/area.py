@@ -852,22 +852,20 @@ def pairs(results):
     return out
 
 
-def _find_key(obj, key, depth=0):
-    """First value of ``key`` anywhere in nested dicts/lists (breadth-first by nesting level)."""
-    if depth > 6:
-        return None
-    if isinstance(obj, dict):
-        if isinstance(obj.get(key), (int, float)) and not isinstance(obj.get(key), bool):
-            return obj[key]
-        children = list(obj.values())
-    elif isinstance(obj, list):
-        children = obj
-    else:
-        return None
-    for c in children:
-        v = _find_key(c, key, depth + 1)
-        if v is not None:
-            return v
+def _find_key(obj, key):
+    """The shallowest numeric value of ``key`` in nested dicts/lists (breadth first)."""
+    level = [obj]
+    for _ in range(8):
+        nxt = []
+        for o in level:
+            if isinstance(o, dict):
+                v = o.get(key)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    return v
+                nxt += list(o.values())
+            elif isinstance(o, list):
+                nxt += o
+        level = nxt
     return None
 
 
@@ -876,7 +874,7 @@ def _bench_speedup(bench, e, b):
 
     sim/bench.py owns that file. Looked up, in order: an ``iso_area`` row naming both designs
     (``sparse``/``baseline``) with a ``speedup``; then the engine's section
-    (``sections.<engine>``) key ``speedup_vs_dense`` for a dense baseline or ``speedup_vs_2to4``
+    (``sections.<engine>``, its ``headline`` first) key ``speedup_vs_dense`` for a dense baseline or ``speedup_vs_2to4``
     for the Ampere-like one.
     """
     if not isinstance(bench, dict):
@@ -891,7 +889,7 @@ def _bench_speedup(bench, e, b):
     cfg = b.design.config or {}
     ampere = cfg.get("variant") == "ampere24" or "ampere" in b.design.name
     key = "speedup_vs_2to4" if ampere else "speedup_vs_dense"
-    v = _find_key(section, key)
+    v = _find_key(section.get("headline"), key) or _find_key(section, key)
     if v:
         return {"speedup": v, "source": f"build/reports/bench.json (sections.{e.design.engine}."
                                         f"...{key})"}

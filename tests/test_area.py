@@ -302,3 +302,18 @@ def test_cli_errors_are_one_line(tmp_path):
                            text=True, cwd=ROOT)
         assert r.returncode == 2, (argv, r.stderr)
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_speedup_from_bench_json():
+    """bench.json (sim/bench.py) rows naming both designs win; else the engine section's headline."""
+    mk = lambda name, engine, role, cfg=None: area.SynthResult(  # noqa: E731
+        area.Design(name, None, engine, role, "", cfg or {}))
+    e = mk("eureka_core", "eureka", "engine")
+    dense = mk("eureka_dense", "eureka", "dense-baseline", {"variant": "dense"})
+    amp = mk("eureka_ampere24", "eureka", "sparse-baseline", {"variant": "ampere24"})
+    bench = {"iso_area": [{"sparse": "eureka_core", "baseline": "eureka_dense", "speedup": 4.5}],
+             "sections": {"eureka": {"rows": [{"speedup_vs_2to4": {"x": 1}}],
+                                     "headline": {"speedup_vs_dense": 4.0, "speedup_vs_2to4": 2.25}}}}
+    assert area._bench_speedup(bench, e, dense)["speedup"] == 4.5
+    assert area._bench_speedup(bench, e, amp)["speedup"] == 2.25
+    assert area._bench_speedup({"sections": {}}, e, amp) is None

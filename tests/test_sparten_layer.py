@@ -137,6 +137,21 @@ def small_cases(config, seed, shapes):
         case, _ = prepare_case(config, w, a, st, pad, relu, bal, req, name=f"case{i}",
                                idle=pr.choice([0.1, 0.3, 0.5]), backpressure=pr.choice([0.1, 0.3, 0.6]))
         cases.append(case)
+    # Random shapes beyond the list: any K, C, map, kernel, stride, padding, density, order, mode.
+    for i in range(8):
+        R, S = pr.randint(1, 3), pr.randint(1, 3)
+        pad = pr.randint(0, min(R, S) - 1)
+        st = pr.randint(1, 2)
+        H, W = pr.randint(max(1, R - 2 * pad), 7), pr.randint(max(1, S - 2 * pad), 7)
+        K, C = pr.randint(1, 12), pr.randint(1, 24)
+        dw, da = pr.choice([0.0, 0.2, 0.5, 0.9, 1.0]), pr.choice([0.0, 0.3, 0.6, 1.0])
+        w, a = rand_layer(rng, K, C, H, W, R, S, dw, da)
+        bal = pr.choice(["none", "gbs", "gbh"]) if config.permute else "none"
+        req = pr.choice([None, (pr.randint(1, 200), pr.randint(0, 12))])
+        case, _ = prepare_case(config, w, a, st, pad, pr.random() < 0.5, bal, req,
+                               name=f"random{i}", idle=pr.choice([0.1, 0.4]),
+                               backpressure=pr.choice([0.1, 0.5]))
+        cases.append(case)
     # A two-layer chain: layer 0's output chunks (requantised, ReLU) are the RTL's input of layer 1.
     w0, a0 = rand_layer(rng, 12, 10, 6, 6, 3, 3, 0.5, 0.6)
     w1, _ = rand_layer(rng, 5, 12, 1, 1, 3, 3, 0.5, 1.0)

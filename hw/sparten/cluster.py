@@ -122,8 +122,8 @@ class Cluster(wiring.Component):
         all_ready = Signal()
         any_busy = Signal()
         m.d.comb += [
-            all_ready.eq(wiring_and([cu.i.ready for cu in units])),
-            any_busy.eq(wiring_or([cu.busy for cu in units])),
+            all_ready.eq(_all([cu.i.ready for cu in units])),
+            any_busy.eq(_any([cu.busy for cu in units])),
         ]
         adv = Signal()
         m.d.comb += [adv.eq(~sv | all_ready), src_ready.eq(adv)]
@@ -152,18 +152,20 @@ class Cluster(wiring.Component):
                 self.res[u].eq(cu.res),
                 self.count[u].eq(cu.count),
             ]
-        m.d.comb += self.idle.eq(fifo_empty & ~sv & wiring_and([cu.idle for cu in units]))
+        m.d.comb += self.idle.eq(fifo_empty & ~sv & _all([cu.idle for cu in units]))
         return m
 
 
-def wiring_and(bits):
+def _all(bits):
+    """AND of a list of 1-bit values."""
     out = bits[0]
     for b in bits[1:]:
         out = out & b
     return out
 
 
-def wiring_or(bits):
+def _any(bits):
+    """OR of a list of 1-bit values."""
     out = bits[0]
     for b in bits[1:]:
         out = out | b

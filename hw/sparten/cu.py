@@ -178,7 +178,7 @@ class ComputeUnit(wiring.Component):
 
         # Counters.
         n_now = Signal(range(mpc + 1))
-        m.d.comb += n_now.eq(Mux_n(join.o.valid, beat.n))
+        m.d.comb += n_now.eq(Mux(join.o.valid, beat.n, 0))
         with m.If(self.clear):
             m.d.sync += [self.count.busy.eq(0), self.count.matched.eq(0), self.count.stall.eq(0),
                          mid.eq(0)]
@@ -192,7 +192,3 @@ class ComputeUnit(wiring.Component):
         m.d.comb += self.idle.eq(~join.o.valid & ~s1_valid & ~self.res.valid)
         return m
 
-
-def Mux_n(sel, value):
-    """``value`` when ``sel`` else 0 (a count gated by its valid)."""
-    return value & sel.replicate(len(value))

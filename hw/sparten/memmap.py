@@ -10,7 +10,7 @@ import numpy as np
 from amaranth import Shape
 
 from golden.conv import conv_output_shape
-from golden.sparsemap import SparseMap, check_int_array, encode_activations
+from golden.sparsemap import SparseMap, check_int_array
 
 from .layer import TARGET_ACT, TARGET_TABLE, TARGET_WEIGHT
 

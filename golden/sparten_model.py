@@ -26,7 +26,8 @@ from .innerjoin import join_costs
 from .sparsemap import check_int_array
 from .conv import conv_output_shape
 
-__all__ = ["PIPELINE_BASE", "pipeline_cycles", "slot_table", "chunk_counts", "layer_cycles"]
+__all__ = ["PIPELINE_BASE", "FIFO_LATENCY", "pipeline_cycles", "slot_table", "chunk_counts",
+           "layer_cycles"]
 
 #: Cycles the layer top adds to the sum of chunk costs. Counting starts in the cycle after the
 #: ``start`` pulse: the sequencer's first address (1), the activation-memory stage (1), the
@@ -79,7 +80,8 @@ def chunk_counts(w, a, chunk, stride=1, padding=0):
     """Match counts per chunk, as a generator of ``(r, s, j, counts[P, K])`` (``P = Ho*Wo``).
 
     ``counts[p, k]`` is ``popcount(mask_w[k, r, s, j] & mask_a[tap position of p, j])``; zero for a
-    padding tap. Also yields the filter non-zero counts through :func:`_filter_nnz`.
+    padding tap. Taps in row-major order, chunks innermost (the sequencer's order within a
+    position).
     """
     K, C, R, S = w.shape
     _, H, W = a.shape

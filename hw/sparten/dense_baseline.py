@@ -15,9 +15,10 @@ of either comparison side (synth/area.py reports memories separately).
 
 import dataclasses
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from ..common.config import ConfigBase, ConfigError, check_int, check_pow2
 
@@ -97,7 +98,9 @@ class DenseMacArray(wiring.Component):
             config = DenseMacConfig.like(config)
         self._cfg = cfg = config
         self._vals = vals = data.ArrayLayout(signed(cfg.value_width), cfg.chunk)
-        self._f_layout = data.StructLayout({"unit": range(cfg.n_units), "values": vals})
+        # at least one bit, so that a single-unit array has no zero-width port field
+        self._f_layout = data.StructLayout({"unit": unsigned(max(1, ceil_log2(cfg.n_units))),
+                                            "values": vals})
         self._a_layout = data.StructLayout({"values": vals, "first": 1, "last": 1})
         self._o_layout = data.StructLayout({
             "sums": data.ArrayLayout(signed(cfg.acc_width), cfg.n_units)})

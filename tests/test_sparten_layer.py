@@ -195,4 +195,6 @@ def test_layer_rtl_million_macs(seed):
     elapsed = time.monotonic() - t0
     assert res["out"] == case["expect"] and res["cycles"] == case["cycles"]
     print(f"{info['model']['matched_macs']} matched MACs, {res['cycles']} cycles in {elapsed:.1f} s")
-    assert elapsed < 120, f"{elapsed:.1f} s"
+    # A loose guard only (shared, loaded cores): it catches Python work creeping into the compute
+    # loop (which would cost minutes), not ordinary load.
+    assert elapsed < 300, f"{elapsed:.1f} s"

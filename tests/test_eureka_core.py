@@ -89,3 +89,21 @@ def test_core_amaranth(variant, mode, seed):
     out, sched, st = run_amaranth(cfg, w, a, mode, seed=seed, idle=0, backpressure=0)
     np.testing.assert_array_equal(out, w @ a)
     assert st["end"] - st["first"] == st["busy"] - 1 + EurekaCore.latency
+
+
+@pytest.mark.parametrize("variant", ["eureka", "dense", "ampere24"])
+def test_fast_packing_equals_layout_const(variant, seed):
+    from hw.eureka.beats import (act_window_beats, act_window_beats_const, tile_weight_beats,
+                                 tile_weight_beats_const)
+    base = EurekaConfig(rows=3, lanes=4, group=8)
+    cfg = {"eureka": base, "dense": base.dense_baseline(), "ampere24": base.ampere24_baseline()}[variant]
+    mode = {"eureka": "suds", "dense": "dense", "ampere24": "nm:2:4"}[variant]
+    rng = np.random.default_rng(seed)
+    w = _weights(rng, mode, 5, 64, density=0.5)
+    w[0, :2] = [-128, 127]
+    w[0, 2:4] = 0
+    sched = ge.pack(w, mode, cfg)
+    for tile in sched.tiles:
+        assert tile_weight_beats(cfg, tile) == tile_weight_beats_const(cfg, tile)
+    win = rng.integers(-128, 128, (6, cfg.lanes, cfg.group))
+    assert act_window_beats(cfg, win) == act_window_beats_const(cfg, win)

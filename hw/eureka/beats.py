@@ -8,14 +8,67 @@ with ``last``) and the activation windows of column ``n`` that the tile uses; on
 """
 
 import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import data
 
 from .core import act_layout, result_layout, weight_layout
 
-__all__ = ["tile_weight_beats", "act_window_beats", "gemm_streams", "decode_results"]
+__all__ = ["layout_leaves", "pack_fields", "tile_weight_beats", "act_window_beats",
+           "gemm_streams", "decode_results", "tile_weight_beats_const", "act_window_beats_const"]
+
+
+def layout_leaves(layout, prefix=(), base=0):
+    """Every scalar field of a ``lib.data`` layout: ``[(path, offset, width), ...]``.
+
+    Offsets come from the layout itself (``Field.offset``), so packing with them agrees with
+    ``layout.const`` by construction; ``tests/test_eureka_core.py`` checks it.
+    """
+    out = []
+    for key, field in layout:
+        shape = field.shape
+        if isinstance(shape, data.Layout):
+            out += layout_leaves(shape, (*prefix, key), base + field.offset)
+        else:
+            out.append(((*prefix, key), base + field.offset, Shape.cast(shape).width))
+    return out
+
+
+def pack_fields(layout, count, value_of):
+    """Pack ``count`` payloads at once; ``value_of(path)`` gives an int array ``[count]`` per leaf.
+
+    Vectorised replacement of ``layout.const(...)`` for long streams (two's complement fields are
+    masked to their width exactly as ``const`` does).
+    """
+    size = Shape.cast(layout).width
+    nbytes = (size + 7) // 8
+    bits = np.zeros((count, nbytes * 8), np.uint8)
+    for path, off, width in layout_leaves(layout):
+        v = np.asarray(value_of(path), dtype=np.int64) & ((1 << width) - 1)
+        for j in range(width):
+            bits[:, off + j] = (v >> j) & 1
+    raw = np.packbits(bits, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in raw]
 
 
 def tile_weight_beats(config, tile):
     """Integer payloads of one :class:`golden.eureka.TileSchedule` (``last`` on the final beat)."""
+    if not config.has_suds and tile.disp.any():
+        raise ValueError("schedule displaces a weight but the core has no SUDS path")
+    S = tile.beats
+    last = np.zeros(S, np.int64)
+    last[-1:] = 1
+    fields = {"w": tile.w, "sel": tile.sel, "valid": tile.valid, "disp": tile.disp}
+
+    def value_of(path):
+        if path[0] == "slot":
+            _, r, l, name = path
+            return fields[name][:, r, l]
+        return tile.last_window if path[0] == "last_window" else last
+    return pack_fields(weight_layout(config), S, value_of)
+
+
+def tile_weight_beats_const(config, tile):
+    """Reference packing of :func:`tile_weight_beats` with ``layout.const`` (slow; for tests)."""
     lay = weight_layout(config)
     R, L = config.rows, config.lanes
     beats = []
@@ -41,6 +94,12 @@ def tile_weight_beats(config, tile):
 
 def act_window_beats(config, windows):
     """Integer payloads of activation windows ``[n, L, G]``."""
+    windows = np.asarray(windows)
+    return pack_fields(act_layout(config), len(windows), lambda p: windows[:, p[1], p[2]])
+
+
+def act_window_beats_const(config, windows):
+    """Reference packing of :func:`act_window_beats` with ``layout.const`` (slow; for tests)."""
     lay = act_layout(config)
     return [lay.const({"a": [[int(x) for x in lane] for lane in win]}).as_value().value
             for win in np.asarray(windows)]

@@ -119,3 +119,21 @@ def test_run_chain_two_layers(seed):
     np.testing.assert_array_equal(o1, conv2d_dense(q0, w1))
     assert s0["bit_exact"] and s1["bit_exact"]
     assert s0["cycle_exact"] and s1["cycle_exact"]
+
+
+@pytest.mark.rtl
+def test_run_layer_sparse_takes_and_gives_sparsemap(seed):
+    from golden.quant import output_to_sparsemap
+    from golden.sparsemap import encode_activations
+    from sim.run_sparten import run_layer_sparse
+    rng = np.random.default_rng(seed)
+    a = ((rng.random((12, 5, 5)) < 0.5) * rng.integers(-128, 128, (12, 5, 5))).astype(np.int8)
+    w = ((rng.random((10, 12, 3, 3)) < 0.5) * rng.integers(-128, 128, (10, 12, 3, 3))).astype(np.int8)
+    sm_in = encode_activations(a, SMALL.chunk)
+    sm, stats = run_layer_sparse(w, sm_in, stride=2, padding=1, relu=True, requant=(7, 10),
+                                 seed=seed, idle=0.2, backpressure=0.4)
+    want = output_to_sparsemap(conv2d_dense(a, w, 2, 1), SMALL.chunk, 7, 10)
+    np.testing.assert_array_equal(sm.decode(), want.decode())
+    assert [[[c.mask for c in v] for v in row] for row in sm.chunks] == \
+        [[[c.mask for c in v] for v in row] for row in want.chunks]
+    assert stats["bit_exact"] and stats["cycle_exact"]

@@ -159,6 +159,11 @@ def layer_cycles(w, a, config, stride=1, padding=0, perm=None):
         nnz_slots = np.where(valid, nnz[idx], 0).reshape(rounds, n)
         onesided += P * int(join_costs(nnz_slots, mpc).max(axis=1).sum())
     pipe = pipeline_cycles(config)
+    if getattr(config, "unit_fifo_depth", 0):
+        span, busy_q = _windowed_span(w, a, config, stride, padding, valid, idx, P, rounds)
+        assert np.array_equal(busy_q, busy)
+        total = span
+        stall = span - busy
     cycles = total + pipe
     matched = int(matched_u.sum())
     dense = rounds * P * R * S * -(-C // mpc)
@@ -176,3 +181,35 @@ def layer_cycles(w, a, config, stride=1, padding=0, perm=None):
         "unit_matched": matched_u.tolist(),
         "unit_stall": stall.tolist(),
     }
+
+
+def _windowed_span(w, a, config, stride, padding, valid, idx, P, rounds):
+    """Cycles of the chunk stream when each unit may hold ``unit_fifo_depth`` waiting chunks.
+
+    Chunk ``t`` is broadcast at edge ``e[t] >= e[t-1] + 1`` once every unit has started chunk
+    ``t - Q`` (``Q = unit_fifo_depth``); unit ``u`` starts it at ``max(e[t], J[u])`` (``J``: the
+    edge its join frees, the start plus the chunk's cost). Returns (span from the first broadcast
+    to the last unit's last beat, per-unit busy cycles). A recurrence over chunks, vectorised over
+    units only: slower than the barrier sum (seconds per million chunks), used only with queues.
+    """
+    n, mpc, Q = config.n_units, config.matches_per_cycle, config.unit_fifo_depth
+    K, C, R, S = w.shape
+    nc = -(-C // config.chunk)
+    per_pos = R * S * nc
+    costs = np.empty((P, per_pos, rounds, n), dtype=np.int16)
+    for i, (r, s, j, counts) in enumerate(chunk_counts(w, a, config.chunk, stride, padding)):
+        slots = np.where(valid, counts[:, idx], 0).reshape(P, rounds, n)
+        costs[:, i] = join_costs(slots, mpc)
+    costs = costs.transpose(2, 0, 1, 3).reshape(-1, n)     # sequencer order: round, position, tap, j
+    busy = costs.sum(axis=0, dtype=np.int64)
+    starts = np.zeros((Q, n), dtype=np.int64)
+    free = np.zeros(n, dtype=np.int64)
+    e = -1
+    for t in range(len(costs)):
+        e += 1
+        if t >= Q:
+            e = max(e, int(starts[t % Q].max()))
+        start = np.maximum(free, e)
+        starts[t % Q] = start
+        free = start + costs[t]
+    return int(free.max()), busy

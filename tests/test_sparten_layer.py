@@ -79,7 +79,7 @@ def check_amaranth(config, case, seed):
 
 
 AMARANTH_CONFIGS = {
-    "m2_fifo": dataclasses.replace(SMALL, matches_per_cycle=2, fifo_depth=2),
+    "m2_fifo_q2": dataclasses.replace(SMALL, matches_per_cycle=2, fifo_depth=2, unit_fifo_depth=2),
     "m4_noperm": dataclasses.replace(SMALL, chunk=16, n_units=3, matches_per_cycle=4, permute=False),
 }
 
@@ -104,11 +104,12 @@ def test_layer_amaranth(name, seed):
 
 # ---------------------------------------------------------------------------------------------
 # RTL tier: cocotb on Verilator. Two builds: SMALL (chunk 8, 4 units, 1 match/cycle, permutation
-# network) and RTL_B (chunk 8, 3 units, 2 matches/cycle, input FIFO, no permutation network; chunk
+# network) and RTL_B (chunk 8, 3 units, 2 matches/cycle, input FIFO, one waiting chunk per unit, no
+# permutation network; chunk
 # 16 and 4 matches/cycle run on the Amaranth simulator above, to keep Verilator builds cheap).
 
 RTL_B = dataclasses.replace(SMALL, n_units=3, matches_per_cycle=2, fifo_depth=2, permute=False,
-                            act_depth=512, weight_depth=256, out_depth=512)
+                            unit_fifo_depth=1, act_depth=512, weight_depth=256, out_depth=512)
 
 # K, C, H, W, R, S, stride, pad, dw, da, relu, balance, requant
 SMALL_SHAPES = [

@@ -122,3 +122,21 @@ def test_vgg16_layer_in_seconds(seed):
     elapsed = time.monotonic() - t0
     assert got["dense_cycles"] / got["cycles"] > 3
     assert elapsed < 60, f"model took {elapsed:.1f} s"
+
+
+def test_unit_queues_never_cost_cycles(seed):
+    """A window of waiting chunks per unit only removes barrier waits: cycles never grow with the
+    depth, the work (busy, matched) stays the same, and busy + wait spans the same stream."""
+    rng = np.random.default_rng(seed)
+    w, a = rand_layer(rng, 12, 40, 6, 6, 3, 3, 0.4, 0.5)
+    prev = None
+    for q in (0, 1, 2, 4):
+        cfg = dataclasses.replace(SMALL, unit_fifo_depth=q)
+        got = layer_cycles(w, a, cfg, 1, 1)
+        if prev is not None:
+            assert got["cycles"] <= prev["cycles"]
+            assert got["unit_busy"] == prev["unit_busy"]
+            assert got["matched_macs"] == prev["matched_macs"]
+        spans = {b + s for b, s in zip(got["unit_busy"], got["unit_stall"])}
+        assert spans == {got["cycles"] - pipeline_cycles(cfg)}
+        prev = got

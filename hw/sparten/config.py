@@ -35,6 +35,12 @@ class SparTenConfig(ConfigBase):
         Depth of the cluster's input FIFO (0 = none, else a power of two in 2..64). It decouples the
         memory/sequencer pipeline from the unit barrier; with preloaded memories it only adds one
         cycle of latency to a layer run (golden/sparten_model.py counts it).
+    unit_fifo_depth : int
+        Chunks each unit may hold waiting in front of its inner join (0..8). 0 is the paper: a unit
+        takes a chunk only when its join is free, so every chunk costs its slowest unit. ``n >= 1``
+        *(ours)* relaxes the barrier to a window: the cluster broadcasts chunk ``t`` once every unit
+        has started chunk ``t - n``, so a unit that is slow on one chunk catches up on the next
+        ones. The cycle model follows it exactly (a recurrence over chunks instead of a sum).
     permute : bool
         Output permutation network on/off. On: a per-layer slot table maps (round, unit) to an output
         channel, so GB-S/GB-H may assign any filter to any unit; results are read back in channel
@@ -64,6 +70,7 @@ class SparTenConfig(ConfigBase):
     n_units: int = 32
     matches_per_cycle: int = 1
     fifo_depth: int = 0
+    unit_fifo_depth: int = 0
     permute: bool = True
     max_reduction: int = 32768
     act_depth: int = 8192
@@ -85,6 +92,7 @@ class SparTenConfig(ConfigBase):
             # Depth 1 would halve the throughput (a full one-entry FIFO cannot take and give in the
             # same cycle), which the cycle model does not describe.
             raise ConfigError(f"fifo_depth must be 0 or a power of two in 2..64, not {self.fifo_depth!r}")
+        check_int("unit_fifo_depth", self.unit_fifo_depth, 0, 8)
         if not isinstance(self.permute, bool):
             raise ConfigError(f"permute must be True or False, not {self.permute!r}")
         check_int("max_reduction", self.max_reduction, 1, 1 << 24)

@@ -71,7 +71,8 @@ class ComputeUnit(wiring.Component):
     -------
     i : In(stream.Signature(cu_input_layout(config)))
         One chunk pair per transfer. ``i.ready`` does not depend on ``i.valid`` (it is the join's
-        ``~busy | last beat``), which lets the cluster fire all units together.
+        ``~busy | last beat``, or with ``unit_fifo_depth`` the room in the waiting queue), which
+        lets the cluster fire all units together.
     res : Out(result_layout(config))
         Valid for one cycle per output position, :attr:`result_latency` cycles after the join's last
         beat of the position's last chunk; never stalls (the output bank always accepts).
@@ -121,9 +122,45 @@ class ComputeUnit(wiring.Component):
         })
         m.submodules.join = join = InnerJoin(cfg.chunk, mpc, extra=extra)
 
-        p = self.i.payload
+        q_depth = cfg.unit_fifo_depth
+        q_empty = 1
+        if q_depth:
+            # Waiting chunks (ours, config.unit_fifo_depth): a shift register whose head feeds the
+            # join; an arriving chunk bypasses it when it is empty and the join is free, so a
+            # depth-0-like unit loses no cycle. The unit can take a chunk while fewer than
+            # q_depth chunks would remain waiting after this cycle's pop.
+            lay = cu_input_layout(cfg)
+            slots = [Signal(lay, name=f"wait{k}") for k in range(q_depth)]
+            count = Signal(range(q_depth + 1))
+            q_empty = count == 0
+            head = lay(Mux(q_empty, self.i.payload.as_value(), slots[0].as_value()))
+            pop = ~q_empty & join.i.ready
+            push = self.i.valid & ~(q_empty & join.i.ready)
+            m.d.comb += [
+                join.i.valid.eq(~q_empty | self.i.valid),
+                self.i.ready.eq((count < q_depth) | pop),
+            ]
+            with m.If(pop):
+                for k in range(q_depth - 1):
+                    m.d.sync += slots[k].eq(slots[k + 1])
+                with m.If(push):
+                    for k in range(q_depth):
+                        with m.If(count == k + 1):
+                            m.d.sync += slots[k].eq(self.i.payload)
+                with m.Else():
+                    m.d.sync += count.eq(count - 1)
+            with m.Elif(push):
+                for k in range(q_depth):
+                    with m.If(count == k):
+                        m.d.sync += slots[k].eq(self.i.payload)
+                m.d.sync += count.eq(count + 1)
+            with m.If(self.clear):
+                m.d.sync += count.eq(0)
+            p = head
+        else:
+            p = self.i.payload
+            m.d.comb += [join.i.valid.eq(self.i.valid), self.i.ready.eq(join.i.ready)]
         m.d.comb += [
-            join.i.valid.eq(self.i.valid),
             join.i.payload.mask_f.eq(p.wgt.mask),
             join.i.payload.mask_a.eq(p.act.mask),
             join.i.payload.last.eq(p.last),
@@ -131,7 +168,6 @@ class ComputeUnit(wiring.Component):
             join.i.payload.extra.vals_a.eq(p.act.values),
             join.i.payload.extra.first.eq(p.first),
             join.i.payload.extra.out_addr.eq(p.out_addr),
-            self.i.ready.eq(join.i.ready),
             join.o.ready.eq(1),           # the MAC pipeline never stalls
             self.busy.eq(join.o.valid),
         ]
@@ -189,6 +225,6 @@ class ComputeUnit(wiring.Component):
             with m.Elif(self.others_busy):
                 m.d.sync += self.count.stall.eq(self.count.stall + 1)
 
-        m.d.comb += self.idle.eq(~join.o.valid & ~s1_valid & ~self.res.valid)
+        m.d.comb += self.idle.eq(q_empty & ~join.o.valid & ~s1_valid & ~self.res.valid)
         return m
 

@@ -189,6 +189,8 @@ def section(progress=None, quick=False):
         "speedup_2to4": two4,
         "suds_fraction_of_ideal": head_row["suds_perm_fraction"],
         "suds_fraction_of_ideal_natural_order": head_row["suds_fraction"],
+        # which column of the `unstructured` rows the headline speed-ups come from
+        "row_key": "suds_perm",
     }
     t24 = abs(s["EUREKA 2:4"] - 2.0) < 1e-12 and abs(two4 - 2.0) < 1e-12
     permuted = [r for r in unstructured if "suds_perm" in r]
@@ -232,9 +234,25 @@ def section(progress=None, quick=False):
                         "rows": rtl_rows, "missing": missing},
         "quick": quick,
         "seconds": round(time.monotonic() - t0, 1),
+        "plots": _plots(unstructured),
     }
     progress(3, 3, "done")
     return _markdown(data), data
+
+
+def _plots(unstructured):
+    """Plot spec for ``sim/bench.py``: natural vs balanced order per G, against the ideal."""
+    dens = sorted({r["density"] for r in unstructured})
+    by = {(r["group"], r["density"]): r for r in unstructured}
+    series = {}
+    for g in sorted({r["group"] for r in unstructured}):
+        if any("suds_perm" in by.get((g, d), {}) for d in dens):
+            series[f"SUDS balanced order G={g}"] = [by.get((g, d), {}).get("suds_perm") for d in dens]
+        series[f"SUDS natural order G={g}"] = [by.get((g, d), {}).get("suds") for d in dens]
+    series["ideal min(1/d_w, 8)"] = [min(1 / d, 8) for d in dens]
+    return [{"name": "balanced_order", "kind": "line", "x": dens,
+             "title": "EUREKA SUDS speed-up over dense: natural vs balanced order (cycle model)",
+             "xlabel": "weight density d_w", "ylabel": "speed-up (x)", "series": series}]
 
 
 def _markdown(data):

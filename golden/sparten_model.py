@@ -202,14 +202,15 @@ def _windowed_span(w, a, config, stride, padding, valid, idx, P, rounds):
         costs[:, i] = join_costs(slots, mpc)
     costs = costs.transpose(2, 0, 1, 3).reshape(-1, n)     # sequencer order: round, position, tap, j
     busy = costs.sum(axis=0, dtype=np.int64)
-    starts = np.zeros((Q, n), dtype=np.int64)
-    free = np.zeros(n, dtype=np.int64)
+    # Plain Python lists: for a few dozen units per step they beat NumPy's per-call overhead.
+    ring = [0] * Q              # max start of each of the last Q chunks (over units)
+    free = [0] * n
     e = -1
-    for t in range(len(costs)):
+    for t, row in enumerate(costs.tolist()):
         e += 1
-        if t >= Q:
-            e = max(e, int(starts[t % Q].max()))
-        start = np.maximum(free, e)
-        starts[t % Q] = start
-        free = start + costs[t]
-    return int(free.max()), busy
+        if t >= Q and ring[t % Q] > e:
+            e = ring[t % Q]
+        start = [f if f > e else e for f in free]
+        ring[t % Q] = max(start)
+        free = [s_ + c for s_, c in zip(start, row)]
+    return max(free), busy

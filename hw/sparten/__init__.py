@@ -34,4 +34,10 @@ Cycle contract
 ``cycles = PIPELINE + sum over broadcast chunks of max_u max(1, ceil(matches[u] / M))``, counted by
 hardware from ``start`` to the end of the compute phase and predicted exactly by
 :func:`golden.sparten_model.layer_cycles` (``PIPELINE`` = 6, +1 with the input FIFO).
+
+With ``unit_fifo_depth = Q > 0`` *(ours)* each unit keeps up to Q chunks waiting in front of its
+join, and the barrier becomes a window: chunk ``t`` is broadcast once every unit has started chunk
+``t - Q``. The model then runs the exact recurrence over chunks. On a conv4_2-sized layer with
+uniform random sparsity (d_w 0.27, d_a 0.45, chunk 128, 32 units) Q = 1 lifts the speed-up over
+dense from 72% to 96% of the ideal 1/(d_w*d_a); Q = 2 to 99%.
 """

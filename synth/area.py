@@ -378,6 +378,7 @@ class Job:
     script: str
     seconds: float = 0.0
     cpu: float = None
+    timing: dict = None
     ok: bool = False
     error: str = ""
 
@@ -687,6 +688,21 @@ class SynthResult:
 FLOWS = ("asic", "fpga", "blocks")
 
 
+def _timing(cwd, lib_cells):
+    """Memory macros and critical path of an ``asic`` job's flattened netlist."""
+    from .sta import critical_path
+    t0 = time.monotonic()
+    flat = json.loads((cwd / "flat.json").read_text())
+    mems = _memory_bits(flat)
+    out = {"memory_macros": [{"instance": i, "words": s, "width": w} for i, s, w in mems],
+           "memory_macro_bits": sum(s * w for _, s, w in mems)}
+    cp = critical_path(flat, lib_cells)
+    cp["startpoint"], cp["endpoint"] = _where(cp["startpoint"]), _where(cp["endpoint"])
+    out.update(cp)
+    out["sta_seconds"] = time.monotonic() - t0
+    return out
+
+
 def _collect(design, lib, cell_area, lib_cells, asic, fpga, blocks=None):
     res = SynthResult(design, lib)
     for job in (asic, fpga, blocks):
@@ -700,16 +716,9 @@ def _collect(design, lib, cell_area, lib_cells, asic, fpga, blocks=None):
     if asic is not None and asic.ok:
         try:
             res.numbers.update(parse_asic(asic.cwd, design.name, lib, cell_area))
-            t0 = time.monotonic()
-            flat = json.loads((asic.cwd / "flat.json").read_text())
-            mems = _memory_bits(flat)
-            res.numbers["memory_macros"] = [{"instance": i, "words": s, "width": w}
-                                            for i, s, w in mems]
-            res.numbers["memory_macro_bits"] = sum(s * w for _, s, w in mems)
-            cp = __import__("synth.sta", fromlist=["critical_path"]).critical_path(flat, lib_cells)
-            cp["startpoint"], cp["endpoint"] = _where(cp["startpoint"]), _where(cp["endpoint"])
-            res.numbers.update(cp)
-            res.seconds["sta"] = time.monotonic() - t0
+            timing = asic.timing if asic.timing is not None else _timing(asic.cwd, lib_cells)
+            res.numbers.update(timing)
+            res.seconds["sta"] = timing.pop("sta_seconds")
             key = "area_um2" if lib is not None else "cells"
             cats, groups = block_breakdown(res.numbers["modules"], design.name, design.engine, key)
             res.numbers["blocks"] = cats
@@ -800,9 +809,18 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
     todo.sort(key=lambda j: -Path(next(d.verilog for d in designs if d.name == j.design)).stat().st_size)
     done = {}
     t0 = time.monotonic()
+    def work_on(job):
+        job = _reuse_job(job) if reuse else _run_job(job, script, timeout)
+        if job.ok and job.flow == "asic":
+            # the timing walk is Python: done here, it overlaps the other jobs' Yosys runs
+            try:
+                job.timing = _timing(job.cwd, lib_cells)
+            except (OSError, ValueError, KeyError) as e:
+                job.ok, job.error = False, f"timing: {e}"
+        return job
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futs = {pool.submit(_reuse_job, j) if reuse else pool.submit(_run_job, j, script, timeout): j
-                for j in todo}
+        futs = {pool.submit(work_on, j): j for j in todo}
         for k, fut in enumerate(concurrent.futures.as_completed(futs), 1):
             j = fut.result()
             done[(j.design, j.flow)] = j

@@ -25,6 +25,8 @@ import numpy as np
 from golden import eureka as ge
 from hw.eureka.config import EurekaConfig
 
+from .npyio import load_int_array
+
 __all__ = ["DEFAULT_CONFIG", "model_name", "build", "prepare_case", "run_cases", "run_gemm",
            "run_conv2d", "register"]
 
@@ -175,20 +177,6 @@ def register(engines):
     p.set_defaults(func=_cli)
 
 
-def _load(path, what):
-    if not path.is_file():
-        raise ValueError(f"{what} file {str(path)!r} does not exist")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise ValueError(f"{what} file {str(path)!r} is not a .npy array ({e})") from None
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{what} file {str(path)!r} holds no single array")
-    if x.ndim != 2:
-        raise ValueError(f"{what} must be 2-D, {str(path)!r} has shape {x.shape}")
-    if x.dtype.kind not in "iu":
-        raise ValueError(f"{what} must be int8, {str(path)!r} holds {x.dtype}")
-    return x
 
 
 def _cli(args):
@@ -203,8 +191,8 @@ def _cli(args):
         except TypeError as e:
             raise ValueError(f"config file {str(args.config)!r}: {e}") from None
     config.check_mode(args.mode)
-    w = _load(args.weights, "weights")
-    a = _load(args.activations, "activations")
+    w = load_int_array(args.weights, "weights", "[M,K]")
+    a = load_int_array(args.activations, "activations", "[K,N]")
     if w.shape[1] != a.shape[0]:
         raise ValueError(f"weights {w.shape} and activations {a.shape} do not chain (K differs)")
     out, stats = run_gemm(w, a, mode=args.mode, config=config, seed=args.seed, idle=args.idle,

@@ -37,6 +37,8 @@ from hw.sparten.config import SMALL, SparTenConfig
 from hw.sparten.layer import TARGET_ACT, load_layout
 from hw.sparten.memmap import chunks_of_activations, pack_desc, pack_load, plan_layer
 
+from .npyio import load_int_array
+
 __all__ = ["DEFAULT_CONFIG", "BALANCE", "model_name", "build", "prepare_case", "run_cases",
            "run_layer", "run_layer_sparse", "run_chain", "register"]
 
@@ -328,21 +330,6 @@ def register(engines):
     p.set_defaults(func=_cli)
 
 
-def _load(path, what, ndim):
-    if not path.is_file():
-        raise ValueError(f"{what} file {str(path)!r} does not exist")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise ValueError(f"{what} file {str(path)!r} is not a .npy array ({e})") from None
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{what} file {str(path)!r} holds no single array")
-    if x.ndim != ndim:
-        want = "[K,C,R,S]" if ndim == 4 else "[C,H,W]"
-        raise ValueError(f"{what} must be {want}, {str(path)!r} has shape {x.shape}")
-    if x.dtype.kind not in "iu":
-        raise ValueError(f"{what} must be int8, {str(path)!r} holds {x.dtype}")
-    return x
 
 
 def load_config(path):
@@ -360,8 +347,8 @@ def load_config(path):
 
 def _cli(args):
     config = load_config(args.config)
-    w = _load(args.weights, "weights", 4)
-    a = _load(args.activations, "activations", 3)
+    w = load_int_array(args.weights, "weights", "[K,C,R,S]")
+    a = load_int_array(args.activations, "activations", "[C,H,W]")
     if w.shape[1] != a.shape[0]:
         raise ValueError(f"weights {w.shape} and activations {a.shape} disagree on C")
     from .verilator import SimFailure

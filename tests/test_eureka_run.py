@@ -52,7 +52,7 @@ def test_cli_bad_inputs_are_one_line(tmp_path, capsys):
     common = ["--out", tmp_path / "o.npy", "--stats", tmp_path / "s.json"]
     for acts, extra, msg in [
         ("missing.npy", [], "does not exist"),
-        ("a3.npy", [], "must be 2-D"),
+        ("a3.npy", [], "must be [K,N]"),
         ("af.npy", [], "must be int8"),
         ("a9.npy", [], "do not chain"),
         ("a9.npy", ["--config", tmp_path / "bad.json"], "is not JSON"),

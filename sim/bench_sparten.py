@@ -28,8 +28,15 @@ one-sided baseline (skips zero weights only), the fraction of the ideal ``1/(d_w
 taps read, see :func:`tap_density`), and the gains of GB-S/GB-H over the plain
 order. Whole-network figures are cycle-weighted (total dense cycles / total SparTen cycles), the
 way a network's run time adds up. The model is checked against the RTL
-(:func:`sim.run_sparten.run_layer`) on spatially reduced copies of some layers; the table says
-which.
+(:mod:`sim.run_sparten`) on reduced copies of some layers, all in one simulation; the table says
+which, with both cycle counts.
+
+Cost (measured on the shared 2-core machine): the model at full size takes 5-25 s per layer
+(three balancing methods each), about 2.5 min for the 13 layers. The full RTL check elaborates a
+chunk-128, 8-unit layer top (about 2 min) and, the first time, builds it with Verilator (27 min
+under heavy load; cached by Verilog hash afterwards), then simulates four reduced layers (about
+4 min). ``--quick`` runs 7x7 layers and checks two tiny cuts on the tests' small RTL model:
+about a minute.
 """
 
 import argparse
@@ -219,13 +226,15 @@ def rtl_config(quick=False):
                                max_stride=1, max_reduction=4608)
 
 
-def fit_to_config(w, a, config):
-    """Cut ``w[K,C,3,3]``, ``a[C,H,W]`` to the first K' filters and C' channels the config holds."""
+def fit_to_config(w, a, config, max_rounds=None, max_channels=None):
+    """Cut ``w[K,C,3,3]``, ``a[C,H,W]`` to the first K' filters and C' channels the config holds
+    (and at most ``max_rounds`` rounds of filters and ``max_channels`` channels when given)."""
     K, C, R, S = w.shape
     H = a.shape[1]
-    c = min(C, config.max_channels, config.max_reduction // (R * S))
+    c = min(C, config.max_channels, config.max_reduction // (R * S), max_channels or C)
     nc = -(-c // config.chunk)
-    rounds = min(config.weight_depth // (R * S * nc), config.out_depth // (H * H))
+    rounds = min(config.weight_depth // (R * S * nc), config.out_depth // (H * H),
+                 max_rounds or K)
     k = min(K, config.max_channels, rounds * config.n_units)
     if c < 1 or k < 1 or H * H * nc > config.act_depth:
         raise ValueError(f"a {H}x{H} layer does not fit the RTL config {config!r}")
@@ -249,7 +258,9 @@ def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh", quick=False
     layer_cycles = _layer_cycles()
     cases, infos, shapes = [], [], []
     for name in names:
-        w, a = fit_to_config(*layer_tensors(name, size), cfg)
+        # Quick: two rounds of filters and 32 channels keep the run to a few seconds.
+        cut = {"max_rounds": 2, "max_channels": 32} if quick else {}
+        w, a = fit_to_config(*layer_tensors(name, size), cfg, **cut)
         case, info = run_sparten.prepare_case(cfg, w, a, 1, 1, False, method, None, name)
         # The model as this benchmark calls it, on the slot table the run used.
         info["bench_model"] = int(layer_cycles(w, a, cfg, stride=1, padding=1,
@@ -435,8 +446,9 @@ def _markdown(data, cfg, checked):
         verdict = ("RTL cycle counter equal to the model and outputs bit-exact on every one"
                    if rc["all_equal"] else "FAILED: " + "; ".join(errors) if errors
                    else "MISMATCH (see bench.json)")
-        out.append(f"RTL check of the model ({cfg_name}, {rc['rows'][0]['method']} order, in one "
-                   f"simulation of {rc['rows'][0]['seconds_all']:.0f} s): reduced copies of "
+        out.append(f"RTL check of the model ({cfg_name}, {rc['rows'][0]['method']} order, one "
+                   f"simulation, {rc['rows'][0]['seconds_all']:.0f} s including the Verilog "
+                   f"conversion and, on first use, the Verilator build): reduced copies of "
                    f"{names} (input cut to the size shown, first C channels and K filters): "
                    f"{verdict}.")
     out.append("")

@@ -22,7 +22,6 @@ import contextlib
 from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 __all__ = ["acc_layout", "value_layout", "chunk_layout", "Requantize", "SparseMapEncoder",
            "OutputPath", "MULTIPLIER_WIDTH", "SHIFT_WIDTH"]

@@ -59,10 +59,15 @@ def _run_stream(dut, beats, idle, backpressure, seed, n_out, max_cycles, params=
         # mid-wait when the simulation ends, and an async generator dropped that way raises an
         # "ignored exception" at garbage collection, which -W error turns into a random failure.
         edge = 0
+        held = None  # payload bits of a beat offered but not taken: it must stay (stream rules)
         ctx.set(dut.o.ready, int(rand.random() >= backpressure))
         while True:
             _, _, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready,
                                                                   dut.o.payload)
+            if held is not None:
+                assert valid and payload.as_bits() == held, \
+                    f"o dropped or changed a beat while not ready (edge {edge}, seed {seed})"
+            held = payload.as_bits() if valid and not ready else None
             if valid and ready:
                 out.append(payload)
                 out_cycles.append(edge)

@@ -39,7 +39,14 @@ Methods (``assign(..., method=...)``):
     its start, and costs ``O(rounds^2 * n_units^2 * chunks)`` per pass, well under a second for
     VGG-16 layers. In the paper GB-H's hardware permutation network restores output order because
     the filter placement no longer follows the channel order; in our top the un-permute configured
-    from ``perm`` does the same, so GB-H costs no extra hardware over GB-S here.
+    from ``perm`` does the same, so GB-H costs no extra hardware over GB-S here. *(ours)*: one
+    assignment per layer, because our top loads one slot table per layer; re-assigning filters
+    chunk by chunk would need the accumulators to follow the filters between units.
+
+What balancing can and cannot do: it evens out work that is known offline (filter densities and
+where in a filter the non-zeros sit). The matches of a chunk also depend on the activation mask,
+which changes with every position; that spread stays, and at the per-chunk barrier it is most of
+the loss on VGG-16-like layers (see sim/bench_sparten.py), so GB-H gains little over GB-S there.
 
 The objective is a proxy (it charges the expected work of a chunk, not the exact matches with the
 activations of each position); :mod:`golden.sparten_model` gives the exact cycle count of a ``perm``.

@@ -41,6 +41,7 @@ about a minute.
 
 import argparse
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -485,13 +486,17 @@ def _why_not(data, cfg):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="spatially reduced layers (seconds)")
+    p.add_argument("--json", metavar="PATH", help="also write every number as JSON")
     args = p.parse_args(argv)
 
     def progress(*a, **k):
         print(" ".join(str(x) for x in a), file=sys.stderr, flush=True)
 
-    md, _ = section(progress=progress, quick=args.quick)
+    md, data = section(progress=progress, quick=args.quick)
     print(md)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(data, f, indent=1, default=_plain)
 
 
 if __name__ == "__main__":

@@ -272,11 +272,18 @@ def _eureka_speedup_at(sections, group, vs_2to4):
     data = (sections or {}).get("eureka", {}).get("data") or {}
     head = data.get("headline") or {}
     dens = head.get("density")
-    for r in data.get("unstructured") or ():
-        if r.get("group") == group and dens is not None and abs(r.get("density", -1) - dens) < 1e-9:
-            s2 = 2.0 if vs_2to4 else 1.0
-            return r["suds"] / s2, (f"SUDS, G={group}, d_w={dens} (EUREKA section's table"
-                                    f"{'; 2:4 = 2.0x' if vs_2to4 else ''})")
+    if group is not None and head.get("group") == group:
+        key = "speedup_vs_2to4" if vs_2to4 else "speedup_vs_dense"
+        if isinstance(head.get(key), (int, float)):
+            return head[key], f"EUREKA section headline (G={group}, d_w={dens})"
+    row_key = head.get("row_key", "suds")
+    for table in ("unstructured", "skewed"):
+        for r in data.get(table) or ():
+            if r.get("group") == group and dens is not None and row_key in r \
+                    and abs(r.get("density", -1) - dens) < 1e-9:
+                s2 = 2.0 if vs_2to4 else 1.0
+                return r[row_key] / s2, (f"{row_key}, G={group}, d_w={dens} (EUREKA section's "
+                                         f"{table} table{'; 2:4 = 2.0x' if vs_2to4 else ''})")
     return None, None
 
 
@@ -531,7 +538,9 @@ def _known_plots(name, data):
                        "GB-H": [d.get("gbh") for d in sd],
                        "ideal 1/(d_w d_a)": [l.get("ideal") for l in layers]}})
     un = data.get("unstructured")
-    if name == "eureka" and isinstance(un, list) and un and "suds" in un[0]:
+    # Only when the section draws no plot of its own (its plot then shows what its headline uses).
+    if name == "eureka" and not data.get("plots") and isinstance(un, list) and un \
+            and "suds" in un[0]:
         groups = sorted({r["group"] for r in un})
         dens = sorted({r["density"] for r in un})
         g = max(groups)
@@ -702,7 +711,8 @@ def _e2e_summary(out):
             sp = (r.get("totals") or {}).get("speedup_vs_dense")
             md.append(f"| {r['variant']} (fc {r['classifier_mode']}) | {r['n_images']} | "
                       f"{100 * r['float_accuracy']:.2f}% | {100 * r['int8_golden_accuracy']:.2f}% | "
-                      f"{'n/a' if rtl is None else f'{100 * rtl:.2f}%'} | {r['bit_exact']} | "
+                      f"{'n/a' if rtl is None else f'{100 * rtl:.2f}%'} | "
+                      f"{ {True: 'yes', False: '**NO**', None: 'n/a'}.get(r['bit_exact'])} | "
                       f"{_fmt(sp)} |")
         return md + [""]
     except (ValueError, KeyError, TypeError) as e:

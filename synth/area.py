@@ -1076,7 +1076,10 @@ def _markdown(doc):
              f"{doc['memory_macro_min_words'] - 1} words are SRAM macros: their bits are listed, "
              "their area is not included. FPGA: " + doc["fpga"] + ". Timing: " + doc["timing_model"]
              + ".")
-    if doc.get("elapsed_s") is not None:
+    if doc.get("elapsed_s") is None:
+        L.append("Rewritten from the Yosys results of an earlier run (`--report-only`); times are "
+                 "those that run recorded.")
+    else:
         L.append(f"Run time: {doc['elapsed_s']:.0f} s (wall, including writing the Verilog). "
                  "Per design: wall seconds of its Yosys jobs (they run in parallel and share the "
                  "machine) and their CPU seconds.")
@@ -1290,7 +1293,8 @@ def run(args):
                          blocks_for=set() if args.no_blocks else {d.name for d in designs_flat},
                          reuse=args.report_only)
     drift = compare_baselines(results, update=args.update_baselines)
-    js, md = write_reports(results, lib, args.out, abc=args.abc, elapsed=time.monotonic() - t0,
+    js, md = write_reports(results, lib, args.out, abc=args.abc,
+                           elapsed=None if args.report_only else time.monotonic() - t0,
                            drift=drift)
     for r in results:
         d = r.to_dict()

@@ -580,6 +580,8 @@ def block_breakdown(modules, top, engine, key="area_um2"):
         cat = classify(m["module"], top, engine)
         cats[cat] = cats.get(cat, 0.0) + v
         g = re.sub(r"\d+", "*", m["module"][len(top):]) or "(top)"
+        if g.startswith("_"):          # a carved part of the top module itself
+            g = "(top)" + g
         e = groups.setdefault(g, {"block": g.lstrip(".") or "(top)", "category": cat, "copies": 0,
                                   "value": 0.0})
         e["copies"] += m["instances"]

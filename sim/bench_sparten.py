@@ -36,7 +36,7 @@ Beside the paper's cluster the table also gives GB-H with our per-unit chunk que
 the paper's cluster (no queue).
 
 Cost (measured on the shared 2-core machine): the model at full size takes 5-25 s per layer
-(three balancing methods each) plus 5-15 s for the queued variant, about 5 min for the 13 layers. The full RTL check elaborates a
+(three balancing methods each) plus 5-15 s for the queued variant, 2-5 min for the 13 layers (load-dependent). The full RTL check elaborates a
 chunk-128, 8-unit layer top (about 2 min) and, the first time, builds it with Verilator (27 min
 under heavy load; cached by Verilog hash afterwards), then simulates four reduced layers (about
 4 min). ``--quick`` runs 7x7 layers and checks two tiny cuts on the tests' small RTL model:

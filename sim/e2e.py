@@ -177,6 +177,13 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
 
     batch = max(1, int(opts.get("batch", 16)))
     jobs = max(1, int(opts.get("jobs", 1)))
+    if hasattr(runner, "build"):
+        # Build (or find) the Verilator model once, up front, so that a long build is announced
+        # here rather than hidden inside the first batches.
+        t0 = time.monotonic()
+        progress(f"Verilator model of the SparTen layer top (built once, cached in build/sim)")
+        runner.build(cfg)
+        progress(f"Verilator model ready ({time.monotonic() - t0:.1f} s)")
     progress(0, n, f"{len(convs)} conv layers per image on SparTen "
                    f"({cfg.n_units} units, chunk {cfg.chunk}, balance {opts['balance']}, "
                    f"{jobs} simulator(s) at a time)")
@@ -237,6 +244,9 @@ def _run_classifier(net, acts, mode, opts, progress, tally, mismatches, golden_l
         return golden_logits
     from .verilator import SimFailure
 
+    if hasattr(runner, "build"):
+        progress("Verilator model of the EUREKA core (built once, cached in build/sim)")
+        runner.build(eureka_config())
     progress(0, 1, f"classifier on EUREKA ({mode}, {a.shape[1]} columns)")
     t0 = time.monotonic()
     try:

@@ -284,7 +284,7 @@ def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh", quick=False
     seconds = time.monotonic() - t0
     rows = []
     for name, case, info, res, shape in zip(names, cases, infos, results, shapes):
-        _, stats = run_sparten._decode(case, info, res, cfg)
+        _, stats = run_sparten.decode_case(case, info, res, cfg)
         r = {"name": name, "size": size, "K": int(shape[0]), "C": int(shape[1]),
              "config": run_sparten.model_name(cfg), "method": method,
              "rtl_cycles": stats["cycles"], "model_cycles": info["bench_model"],

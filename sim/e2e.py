@@ -207,7 +207,7 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
         for idx, cases, infos, where, results, seconds in batches:
             for case, info, res, (i, j) in zip(cases, infos, results, where):
                 layer = convs[j]
-                out, stats = runner._decode(case, info, res, cfg)
+                out, stats = runner.decode_case(case, info, res, cfg)
                 out = np.asarray(out, dtype=np.int64)
                 t = tallies[layer.name]
                 t.add(stats, on_rtl=True, seconds=seconds / len(cases))

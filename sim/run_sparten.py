@@ -40,7 +40,7 @@ from hw.sparten.memmap import chunks_of_activations, pack_desc, pack_load, plan_
 from .npyio import load_int_array
 
 __all__ = ["DEFAULT_CONFIG", "BALANCE", "model_name", "build", "prepare_case", "run_cases",
-           "run_layer", "run_layer_sparse", "run_chain", "register"]
+           "decode_case", "run_layer", "run_layer_sparse", "run_chain", "register"]
 
 #: Config of runs that give none: the small RTL configuration the tests build (chunk 8, 4 units),
 #: so that a run reuses the tests' Verilator model.
@@ -209,7 +209,7 @@ def run_cases(config, cases, seed=0, check=True):
     return results
 
 
-def _decode(case, info, res, config):
+def decode_case(case, info, res, config):
     """RTL output beats -> array (raw) or value array (sparse), and the stats dict."""
     K, Ho, Wo = info["out_shape"]
     model = info["model"]
@@ -256,7 +256,7 @@ def run_layer(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     case, info = prepare_case(config, w, a, stride, padding, relu, balance, requant, "layer",
                               idle, backpressure)
     res = run_cases(config, [case], seed=seed, check=check)[0]
-    out, stats = _decode(case, info, res, config)
+    out, stats = decode_case(case, info, res, config)
     stats.update({"stride": stride, "padding": padding, "relu": bool(relu), "balance": balance,
                   "requant": list(requant) if requant else None})
     return out.astype(np.int8 if requant else np.int32), stats
@@ -295,7 +295,7 @@ def run_chain(layers, a, config=None, seed=0, idle=0.0, backpressure=0.0, check=
     results = run_cases(config, cases, seed=seed, check=check)
     outs = []
     for c, i, r in zip(cases, infos, results):
-        out, stats = _decode(c, i, r, config)
+        out, stats = decode_case(c, i, r, config)
         outs.append((out.astype(np.int8 if c["mode"] == "chunk" else np.int32), stats))
     return outs
 

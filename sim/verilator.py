@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from xml.etree import ElementTree
@@ -87,7 +88,7 @@ def emit_verilog(component, name, config, out_dir, extra=None):
 
 def _write_if_changed(path, text):
     if not path.exists() or path.read_text() != text:
-        tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+        tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}-{threading.get_ident()}")
         tmp.write_text(text)
         tmp.replace(path)
 
@@ -141,7 +142,7 @@ def build_model(component, name, config=None, extra=None, build_args=()):
     args = [*BUILD_ARGS, *build_args] + (["--trace-fst", "--trace-structs"] if _waves() else [])
     src_dir = build_dir() / "sim" / "src" / name
     # Convert into a private folder first so that concurrent workers never read half-written files.
-    tmp_dir = src_dir / f"tmp{os.getpid()}"
+    tmp_dir = src_dir / f"tmp{os.getpid()}-{threading.get_ident()}"
     v_tmp, j_tmp = emit_verilog(component, name, config, tmp_dir, extra)
     h = hashlib.sha256()
     h.update(v_tmp.read_bytes())

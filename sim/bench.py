@@ -845,4 +845,19 @@ def run(args):
               f"{_fmt(r['paper'], r.get('percent'), r.get('approx')):>8s}  ours "
               f"{_fmt(r['ours'], r.get('percent')):>8s}")
     print(f"wrote {out / 'bench.md'}")
+    if args.out is None and not args.quick and not args.only:
+        # The README shows these plots: a full default run refreshes the copies kept in docs/.
+        import shutil
+
+        from .verilator import ROOT
+        docs = ROOT / "docs"
+        docs.mkdir(exist_ok=True)
+        for name in README_PLOTS:
+            if (out / name).exists():
+                shutil.copyfile(out / name, docs / name)
+                print(f"updated {docs / name}")
     return 0
+
+
+#: Plots that README.md shows (copied to docs/ by a full `make bench`).
+README_PLOTS = ("bench_reproduction.png", "bench_sparten_vgg16.png")

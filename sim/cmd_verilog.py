@@ -3,7 +3,7 @@
 import time
 from pathlib import Path
 
-from hw.top import all_tops
+from hw.top import all_tops, select_tops
 
 from .verilator import build_dir, emit_verilog
 
@@ -20,13 +20,7 @@ def register(sub):
 
 
 def write_all(out, names=None, log=print):
-    tops = all_tops()
-    if names:
-        known = {t.name for t in tops}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ValueError(f"unknown top(s) {unknown}; choose from {sorted(known)}")
-        tops = [t for t in tops if t.name in names]
+    tops = select_tops(names=names)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for i, t in enumerate(tops, 1):

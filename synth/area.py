@@ -1251,27 +1251,11 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def select_tops(engines=None, names=None):
-    from hw.top import all_tops
-    tops = all_tops()
-    if names:
-        known = {t.name for t in tops}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ValueError(f"unknown top(s) {unknown}; choose from {sorted(known)}")
-        tops = [t for t in tops if t.name in names]
-    if engines:
-        known = {"common", "sparten", "eureka"}
-        bad = [e for e in engines if e not in known]
-        if bad:
-            raise ValueError(f"unknown engine(s) {bad}; choose from {sorted(known)}")
-        tops = [t for t in tops if t.engine in engines]
-    return tops
-
-
 def run(args):
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be at least 1, not {args.jobs}")
+    from hw.top import select_tops
+
     tops = select_tops(args.engine, args.top)
     if args.list:
         for t in tops:

@@ -13,16 +13,33 @@ Datapath per cycle (one weight beat):
 * row ``r`` reduces its L products in two trees: the products it owns and the products it holds for
   row ``r-1`` (SUDS only; row 0 has no such tree, as nothing is displaced into it);
 * ``acc[r] += own[r] + moved[r+1]`` (``moved`` of the bottom row + 1 is 0).
+
+The combinational datapath of every row is split into named submodules so that synthesis (which
+keeps Amaranth's hierarchy: module ``<top>.<name>``) reports each block's area; the pipeline
+registers and the accumulators stay in the core itself:
+
+=============== ========================= =========================================================
+submodule       built when                contents
+=============== ========================= =========================================================
+``sel{r}``      ``config.has_mux``        the L G:1 activation selects of row r, zeroed when the
+                                          slot is not valid (so the product is 0)
+``mul{r}``      always                    the L multipliers of row r
+``suds{r}``     ``has_suds`` and r >= 1   the SUDS steering: each product to the row's own tree or
+                                          to the moved tree (for row r-1) by ``disp``, 0 to the other
+``own_tree{r}`` always                    reduction tree of row r's own products
+``mov_tree{r}`` ``has_suds`` and r >= 1   reduction tree of the products row r holds for row r-1
+=============== ========================= =========================================================
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..common.addertree import tree_sum
+from ..common.addertree import AdderTree
 from .config import EurekaConfig
 
-__all__ = ["EurekaCore", "slot_layout", "weight_layout", "act_layout", "result_layout"]
+__all__ = ["EurekaCore", "RowSelect", "RowMultiply", "RowSteer",
+           "slot_layout", "weight_layout", "act_layout", "result_layout"]
 
 
 def slot_layout(config):
@@ -60,6 +77,88 @@ def act_layout(config):
 def result_layout(config):
     """One output: ``acc[r]`` for the R rows of the tile (wrapping ``acc_width`` arithmetic)."""
     return data.StructLayout({"acc": data.ArrayLayout(signed(config.acc_width), config.rows)})
+
+
+def _values(config):
+    """``L`` operands of ``value_width`` bits (weights or activations of one row)."""
+    return data.ArrayLayout(signed(config.value_width), config.lanes)
+
+
+def _products(config):
+    """``L`` products of ``2 * value_width`` bits (exact: a signed x signed product never wraps)."""
+    return data.ArrayLayout(signed(2 * config.value_width), config.lanes)
+
+
+class RowSelect(wiring.Component):
+    """The L G:1 activation selects of one row (combinational).
+
+    Members
+    -------
+    a : In(ArrayLayout)
+        The activation window ``a[l][g]`` (see :func:`act_layout`).
+    sel, valid : In(ArrayLayout)
+        Per slot: which of its lane's G activations to take, and whether the slot holds a weight.
+    x : Out(ArrayLayout)
+        ``x[l] = a[l][sel[l]]`` if ``valid[l]`` else 0. Zeroing the activation instead of the
+        product gives the same zero product with an 8-bit rather than a 16-bit gate.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "a": In(act_layout(config).members["a"]),
+            "sel": In(data.ArrayLayout(unsigned(config.sel_width), config.lanes)),
+            "valid": In(data.ArrayLayout(unsigned(1), config.lanes)),
+            "x": Out(_values(config)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        for l in range(self._config.lanes):
+            m.d.comb += self.x[l].eq(Mux(self.valid[l], self.a[l][self.sel[l]], 0))
+        return m
+
+
+class RowMultiply(wiring.Component):
+    """The L multipliers of one row (combinational): ``p[l] = w[l] * x[l]``."""
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "w": In(_values(config)),
+            "x": In(_values(config)),
+            "p": Out(_products(config)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        for l in range(self._config.lanes):
+            m.d.comb += self.p[l].eq(self.w[l] * self.x[l])
+        return m
+
+
+class RowSteer(wiring.Component):
+    """SUDS steering of one row (combinational demux).
+
+    ``own[l] = p[l]`` and ``mov[l] = 0`` when ``disp[l]`` is 0, the other way round when it is 1:
+    a displaced product goes to the tree that feeds the row above's accumulator.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "p": In(_products(config)),
+            "disp": In(data.ArrayLayout(unsigned(1), config.lanes)),
+            "own": Out(_products(config)),
+            "mov": Out(_products(config)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        for l in range(self._config.lanes):
+            m.d.comb += [self.own[l].eq(Mux(self.disp[l], 0, self.p[l])),
+                         self.mov[l].eq(Mux(self.disp[l], self.p[l], 0))]
+        return m
 
 
 class EurekaCore(wiring.Component):
@@ -125,7 +224,8 @@ class EurekaCore(wiring.Component):
         with m.If(fire):
             m.d.sync += self.busy.eq(self.busy + 1)
 
-        # Stage 1: select, multiply, split into own / moved products.
+        # Stage 1: select, multiply, split into own / moved products (combinational submodules
+        # per row), registered in own1 / mov1.
         pshape = signed(2 * cfg.value_width)
         own1 = [[Signal(pshape, name=f"own1_{r}_{l}") for l in range(L)] for r in range(R)]
         mov1 = [[Signal(pshape, name=f"mov1_{r}_{l}") for l in range(L)] for r in range(1, R)] \
@@ -133,37 +233,50 @@ class EurekaCore(wiring.Component):
         v1, last1 = Signal(), Signal()
         with m.If(en):
             m.d.sync += [v1.eq(fire), last1.eq(self.w.payload.last)]
-            for r in range(R):
-                for l in range(L):
-                    slot = self.w.payload.slot[r][l]
-                    if cfg.has_mux:
-                        act = self.a.payload.a[l][slot.sel]    # the G:1 mux
-                        use = slot.valid
-                    else:
-                        act = self.a.payload.a[l][0]
-                        use = None
-                    prod = slot.w * act
-                    if cfg.has_suds and r > 0:
-                        m.d.sync += [own1[r][l].eq(Mux(use & ~slot.disp, prod, 0)),
-                                     mov1[r - 1][l].eq(Mux(use & slot.disp, prod, 0))]
-                    elif use is not None:
-                        m.d.sync += own1[r][l].eq(Mux(use, prod, 0))
-                    else:
-                        m.d.sync += own1[r][l].eq(prod)
+        for r in range(R):
+            slots = [self.w.payload.slot[r][l] for l in range(L)]
+            mul = m.submodules[f"mul{r}"] = RowMultiply(cfg)
+            m.d.comb += [mul.w[l].eq(slots[l].w) for l in range(L)]
+            if cfg.has_mux:
+                sel = m.submodules[f"sel{r}"] = RowSelect(cfg)
+                m.d.comb += sel.a.eq(self.a.payload.a)
+                m.d.comb += [sel.sel[l].eq(slots[l].sel) for l in range(L)]
+                m.d.comb += [sel.valid[l].eq(slots[l].valid) for l in range(L)]
+                m.d.comb += mul.x.eq(sel.x)
+            else:
+                m.d.comb += [mul.x[l].eq(self.a.payload.a[l][0]) for l in range(L)]
+            if cfg.has_suds and r > 0:
+                # Row 0 has no steering: nothing can be displaced out of the top row.
+                steer = m.submodules[f"suds{r}"] = RowSteer(cfg)
+                m.d.comb += steer.p.eq(mul.p)
+                m.d.comb += [steer.disp[l].eq(slots[l].disp) for l in range(L)]
+                own, mov = steer.own, steer.mov
+            else:
+                own, mov = mul.p, None
+            with m.If(en):
+                m.d.sync += [own1[r][l].eq(own[l]) for l in range(L)]
+                if mov is not None:
+                    m.d.sync += [mov1[r - 1][l].eq(mov[l]) for l in range(L)]
 
         # Stage 2: per-row reduction trees (own products; products held for the row above).
         v2, last2 = Signal(), Signal()
         own2, mov2 = [], []
         with m.If(en):
             m.d.sync += [v2.eq(v1), last2.eq(last1)]
+
+        def reduce(values, name):
+            tree = m.submodules[name] = AdderTree(L, pshape.width, is_signed=True)
+            m.d.comb += [tree.i[l].eq(v) for l, v in enumerate(values)]
+            return tree.o
+
         for r in range(R):
-            s, _ = tree_sum(m, own1[r], name=f"own_tree{r}")
+            s = reduce(own1[r], f"own_tree{r}")
             reg = Signal(s.shape(), name=f"own2_{r}")
             with m.If(en):
                 m.d.sync += reg.eq(s)
             own2.append(reg)
         for r in range(1, R if cfg.has_suds else 1):
-            s, _ = tree_sum(m, mov1[r - 1], name=f"mov_tree{r}")
+            s = reduce(mov1[r - 1], f"mov_tree{r}")
             reg = Signal(s.shape(), name=f"mov2_{r}")
             with m.If(en):
                 m.d.sync += reg.eq(s)

@@ -115,24 +115,33 @@ def test_innerjoin_cycles(chunk, mpc, seed):
 
 def test_bits_blocks(seed):
     rand = random.Random(seed)
-    pc, pe = Popcount(37), PriorityEncoder(37)
+    pc, pe, pm = Popcount(37), PriorityEncoder(37), Popcount(37, masked=True)
     values = [0, 1, (1 << 37) - 1, 1 << 36] + [rand.getrandbits(37) for _ in range(50)]
+    ones = (1 << 37) - 1
 
     async def bench(ctx):
         for v in values:
+            mask = rand.getrandbits(37)
             ctx.set(pc.i, v)
             ctx.set(pe.i, v)
+            ctx.set(pm.i, v)
+            ctx.set(pm.mask, mask)
             assert ctx.get(pc.o) == bin(v).count("1")
+            assert ctx.get(pm.o) == bin(v & mask).count("1")
             assert ctx.get(pe.valid) == (v != 0)
             if v:
                 low = (v & -v).bit_length() - 1
                 assert ctx.get(pe.index) == low
                 assert ctx.get(pe.rest) == v & ~(1 << low)
+                assert ctx.get(pe.below) == (1 << low) - 1
+            else:
+                assert ctx.get(pe.below) == ones
 
     from amaranth import Module
     top = Module()
     top.submodules.pc = pc
     top.submodules.pe = pe
+    top.submodules.pm = pm
     sim = Simulator(top)
     sim.add_testbench(bench)
     sim.run()

@@ -67,37 +67,52 @@ def onehot_index(onehot):
 
 
 class Popcount(wiring.Component):
-    """Combinational popcount of a ``width``-bit input: ``o = popcount(i)``, latency 0."""
+    """Combinational popcount of a ``width``-bit input, latency 0.
 
-    def __init__(self, width):
+    ``o = popcount(i)``, or with ``masked`` ``o = popcount(i & mask)`` (the inner join counts the
+    mask bits below a match: the prefix sum that indexes a packed value array).
+    """
+
+    def __init__(self, width, masked=False):
         self._width = width
-        super().__init__({"i": In(width), "o": Out(count_width(width))})
+        self._masked = bool(masked)
+        members = {"i": In(width), "o": Out(count_width(width))}
+        if masked:
+            members["mask"] = In(width)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += self.o.eq(popcount(self.i))
+        m.d.comb += self.o.eq(popcount(self.i & self.mask if self._masked else self.i))
         return m
 
 
 class PriorityEncoder(wiring.Component):
     """Combinational lowest-first priority encoder.
 
+    One decrement gives every output: ``t = i - 1`` flips the lowest set bit of ``i`` and sets every
+    bit under it, so ``i & ~t`` is that bit, ``~i & t`` the positions below it and ``i & t`` what
+    remains (one carry chain instead of a priority chain per output).
+
     Members
     -------
     i : In(width)
-    index : Out(ceil_log2(width))   position of the lowest set bit of ``i``
+    index : Out(ceil_log2(width))   position of the lowest set bit of ``i`` (0 when ``i`` is 0)
     valid : Out(1)                  ``i`` is not zero
     rest : Out(width)               ``i`` with that bit cleared
+    below : Out(width)              ones at every position under that bit (all ones when ``i`` is 0)
     """
 
     def __init__(self, width):
         self._width = width
         super().__init__({"i": In(width), "index": Out(max(1, ceil_log2(width))),
-                          "valid": Out(1), "rest": Out(width)})
+                          "valid": Out(1), "rest": Out(width), "below": Out(width)})
 
     def elaborate(self, platform):
         m = Module()
+        t = Signal(unsigned(self._width))
         low = Signal(unsigned(self._width))
-        m.d.comb += [low.eq(lowest_set(self.i)), self.index.eq(onehot_index(low)),
-                     self.valid.eq(self.i.any()), self.rest.eq(self.i & ~low)]
+        m.d.comb += [t.eq(self.i - 1), low.eq(self.i & ~t), self.index.eq(onehot_index(low)),
+                     self.valid.eq(self.i.any()), self.rest.eq(self.i & t),
+                     self.below.eq(~self.i & t)]
         return m

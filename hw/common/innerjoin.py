@@ -16,7 +16,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .bits import count_width, onehot_index, popcount
+from .bits import Popcount, PriorityEncoder, count_width
 from .config import ConfigBase, check_choice, check_pow2
 
 __all__ = ["InnerJoinConfig", "InnerJoin", "lane_layout", "input_layout", "output_layout"]
@@ -128,29 +128,27 @@ class InnerJoin(wiring.Component):
         chunk_last = Signal()
         extra = Signal(self._extra) if self._extra is not None else None
 
-        # Peel up to matches_per_cycle lowest set bits off `rem` in one cycle.
+        # Peel up to matches_per_cycle lowest set bits off `rem` in one cycle. Each lane is a
+        # priority encoder (`prio<lane>`: the match, the positions below it, what remains) and two
+        # masked popcounts (`prefix_f<lane>`, `prefix_a<lane>`: the offsets into the packed value
+        # arrays); as named submodules, synthesis reports give each its own area.
         r = rem
         count = 0
         for lane in range(self._mpc):
-            # One decrement gives all three masks: t = r - 1 flips the lowest set bit of r and
-            # sets every bit under it, so r & ~t is that bit, ~r & t the positions below it (the
-            # prefix the offsets count) and r & t what remains. A single carry chain per lane
-            # keeps chunk-128 units cheap to elaborate and to synthesise.
-            t = Signal(n, name=f"dec{lane}")
-            low = Signal(n, name=f"low{lane}")
-            below = Signal(n, name=f"below{lane}")
-            m.d.comb += [t.eq(r - 1), low.eq(r & ~t), below.eq(~r & t)]
+            m.submodules[f"prio{lane}"] = prio = PriorityEncoder(n)
+            m.submodules[f"prefix_f{lane}"] = pf = Popcount(n, masked=True)
+            m.submodules[f"prefix_a{lane}"] = pa = Popcount(n, masked=True)
+            m.d.comb += [prio.i.eq(r), pf.i.eq(prio.below), pf.mask.eq(mask_f),
+                         pa.i.eq(prio.below), pa.mask.eq(mask_a)]
             out = self.o.payload.lanes[lane]
             m.d.comb += [
-                out.valid.eq(r.any()),
-                out.pos.eq(onehot_index(low)),
-                out.off_f.eq(popcount(mask_f & below)),
-                out.off_a.eq(popcount(mask_a & below)),
+                out.valid.eq(prio.valid),
+                out.pos.eq(prio.index),
+                out.off_f.eq(pf.o),
+                out.off_a.eq(pa.o),
             ]
             count = count + out.valid
-            nxt = Signal(n, name=f"rest{lane}")
-            m.d.comb += nxt.eq(r & t)
-            r = nxt
+            r = prio.rest
         final = ~r.any()          # nothing left after this beat: it is the chunk's last
 
         m.d.comb += [

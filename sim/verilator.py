@@ -69,6 +69,71 @@ def verilator_env():
     return exe
 
 
+@contextlib.contextmanager
+def fast_memory_init():
+    """Make Amaranth's RTLIL writer emit memory initial contents in one string (same text).
+
+    Amaranth 0.5's ``ModuleEmitter.emit_memory`` builds one netlist object per bit of a memory's
+    initial contents: a 1024 x 1152-bit filter bank of a paper-sized SparTen unit costs 8 s, and
+    a 32-unit cluster over 4 min, before Yosys sees anything. The constant it writes is
+    ``<bits>'<binary digits, last word's top bit first>``; this writes the same constant directly.
+    The RTLIL (hence the Verilog) is byte-identical (tests/test_harness.py compares both writers).
+    If Amaranth's emitter is not the expected one, nothing is patched.
+    """
+    from amaranth.back import rtlil
+    emitter = getattr(rtlil, "ModuleEmitter", None)
+    orig = getattr(emitter, "emit_memory", None)
+    if orig is None or getattr(orig, "_sparse_hw_fast", False):
+        yield
+        return
+
+    def emit_memory(self, cell_idx, cell):
+        width, depth, init = cell.width, cell.depth, list(cell.init)
+        if width * depth == 0 or len(init) != depth:
+            return orig(self, cell_idx, cell)
+        mask = (1 << width) - 1
+        digits = "".join(format(row & mask, f"0{width}b") for row in reversed(init))
+        self.builder.cell("$meminit_v2", ports={
+            "ADDR": self.sigspec(),
+            "DATA": f"{width * depth}'{digits}",
+            "EN": self.sigspec(_nir_ones(width)),
+        }, parameters={
+            "MEMID": self.memories[cell_idx].memid,
+            "ABITS": 0,
+            "WIDTH": width,
+            "WORDS": depth,
+            "PRIORITY": 0,
+        }, src_loc=cell.src_loc)
+
+    emit_memory._sparse_hw_fast = True
+    with _patch_lock:
+        emitter.emit_memory = emit_memory
+    try:
+        yield
+    finally:
+        with _patch_lock:
+            emitter.emit_memory = orig
+
+
+_patch_lock = threading.Lock()
+
+
+def _nir_ones(width):
+    from amaranth.hdl import _nir
+    return _nir.Value.ones(width)
+
+
+def convert(component, name):
+    """Verilog text of ``component`` as module ``name``, followed by the definitions of the
+    :class:`hw.common.shared.SharedModule` s it instantiates (each once)."""
+    from hw.common.shared import collecting
+    with fast_memory_init(), collecting() as shared:
+        text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+        # definitions convert on first use, inside the same collection (nested ones included)
+        defs = [s.verilog() for s in shared]
+    return "".join([text, *defs])
+
+
 def emit_verilog(component, name, config, out_dir, extra=None):
     """Write ``<out_dir>/<name>.v`` and its sidecar ``<name>.json``; return the two paths.
 
@@ -77,7 +142,7 @@ def emit_verilog(component, name, config, out_dir, extra=None):
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    text = convert(component, name)
     v_path = out_dir / f"{name}.v"
     j_path = out_dir / f"{name}.json"
     sidecar = {"top": name, "config": config.to_dict() if config is not None else None}

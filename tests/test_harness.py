@@ -1,9 +1,15 @@
 """The Verilator/cocotb harness: build caching, stream helpers under stress, failures surface."""
 
+import re
+
 import pytest
+from amaranth import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 
 from hw.common.echo import StreamRegister, echo_layout
-from sim.verilator import SimFailure, build_model, verilator_env
+from hw.common.shared import SharedModule
+from sim.verilator import SimFailure, build_model, convert, fast_memory_init, verilator_env
 
 
 def _model():
@@ -34,3 +40,79 @@ def test_failing_cocotb_test_fails_pytest(seed):
     with pytest.raises(SimFailure, match="deliberately_failing"):
         _model().run("cocotb_harness", testcase="deliberately_failing", seed=seed,
                      env={"HARNESS_MUST_FAIL": "1"})
+
+
+class _SharedChain(wiring.Component):
+    """``n`` stream registers in series, all instances of one shared module."""
+
+    def __init__(self, n, width=16):
+        self._n = n
+        self._stage = SharedModule("harness_chain.stage", lambda: StreamRegister(echo_layout(width)))
+        lay = echo_layout(width)
+        super().__init__({"i": In(stream.Signature(lay)), "o": Out(stream.Signature(lay))})
+
+    def elaborate(self, platform):
+        m = Module()
+        stages = [self._stage.instance() for _ in range(self._n)]
+        for k, s in enumerate(stages):
+            m.submodules[f"r{k}"] = s
+        wiring.connect(m, wiring.flipped(self.i), stages[0].i)
+        for a, b in zip(stages, stages[1:]):
+            wiring.connect(m, a.o, b.i)
+        wiring.connect(m, stages[-1].o, wiring.flipped(self.o))
+        return m
+
+
+def test_shared_module_written_once():
+    text = convert(_SharedChain(3), "harness_chain")
+    modules = re.findall(r"^module (\S+?)\s*\(", text, re.MULTILINE)
+    assert modules == ["harness_chain", "\\harness_chain.stage"]
+    assert len(re.findall(r"^  \\harness_chain\.stage\s+r\d", text, re.MULTILINE)) == 3
+
+
+def test_shared_module_refuses_bad_names():
+    with pytest.raises(ValueError, match="name"):
+        SharedModule("two words", lambda: StreamRegister(echo_layout(4)))
+
+
+@pytest.mark.rtl
+def test_shared_module_instances_simulate(seed):
+    # Three instances of one module in series: the stand-ins' port wiring (directions, clock,
+    # reset, payload vectors) must carry the stream through with a latency of three.
+    model = build_model(_SharedChain(3), "harness_chain", extra={"width": 16, "latency": 3})
+    results = model.run("cocotb_harness", seed=seed)
+    assert results["echo_no_stall"] == "pass"
+    assert results["echo_idle_and_backpressure"] == "pass"
+
+
+def _memory_top(shape, depth, init):
+    from amaranth.lib import memory
+
+    class _Mem(wiring.Component):
+        def __init__(self):
+            super().__init__({"a": In(8), "d": Out(shape)})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.mem = mem = memory.Memory(shape=shape, depth=depth, init=init)
+            rp = mem.read_port()
+            m.d.comb += [rp.addr.eq(self.a), self.d.eq(rp.data)]
+            return m
+    return _Mem()
+
+
+@pytest.mark.parametrize("shape, depth, init", [
+    (13, 37, [(k * 2654435761) % 8192 for k in range(30)]),
+    ("s7", 5, [-3, 2, -64, 63]),
+    (1152, 70, []),
+])
+def test_fast_memory_init_writes_the_same_rtlil(shape, depth, init):
+    # The fast writer of memory contents must not change one byte of Amaranth's output.
+    from amaranth import signed
+    from amaranth.back import rtlil
+    shape = signed(int(shape[1:])) if isinstance(shape, str) else shape
+    slow = rtlil.convert(_memory_top(shape, depth, init))
+    with fast_memory_init():
+        fast = rtlil.convert(_memory_top(shape, depth, init))
+    assert "$meminit_v2" in slow
+    assert fast == slow

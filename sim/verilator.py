@@ -127,10 +127,10 @@ def convert(component, name):
     """Verilog text of ``component`` as module ``name``, followed by the definitions of the
     :class:`hw.common.shared.SharedModule` s it instantiates (each once)."""
     from hw.common.shared import collecting
-    with fast_memory_init(), collecting() as shared:
+    with fast_memory_init(), collecting(name) as shared:
         text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
         # definitions convert on first use, inside the same collection (nested ones included)
-        defs = [s.verilog() for s in shared]
+        defs = [s.verilog(n) for s, n in shared]
     return "".join([text, *defs])
 
 

@@ -34,15 +34,16 @@ def port_name(path):
 
 
 @contextlib.contextmanager
-def collecting():
-    """Collect the :class:`SharedModule` s that stand-ins elaborate inside this block (a list,
-    first use first, each once). Nested blocks collect separately."""
-    outer = getattr(_state, "found", None)
-    _state.found = found = []
+def collecting(top=None):
+    """Collect the shared modules that stand-ins elaborate inside this block, while converting
+    the design ``top``: a list of ``(SharedModule, module name)``, first use first, each once.
+    Names starting with ``.`` are resolved against ``top``. Nested blocks collect separately."""
+    outer = getattr(_state, "found", None), getattr(_state, "top", None)
+    _state.found, _state.top = found, _ = [], top
     try:
         yield found
     finally:
-        _state.found = outer
+        _state.found, _state.top = outer
 
 
 class SharedModule:
@@ -51,8 +52,9 @@ class SharedModule:
     Parameters
     ----------
     name : str
-        Verilog module name of the definition. Use ``<top>.<block>`` so that reports, which read
-        Amaranth's ``<top>.<sub>`` hierarchy names, place it under its top.
+        Verilog module name of the definition. A name starting with ``.`` (e.g. ``".cu"``) is
+        relative to the top being converted (``<top>.cu``), which is what reports expect: they
+        read Amaranth's ``<top>.<sub>`` hierarchy names.
     factory : callable
         ``factory() -> wiring.Component``: the block. Called once for the definition; its signature
         is the port list of every instance.
@@ -64,8 +66,8 @@ class SharedModule:
         self.name = name
         self._factory = factory
         self._component = None
-        self._verilog = None
-        self._ports = None
+        self._verilog = {}
+        self._ports = {}
 
     @property
     def component(self):
@@ -77,23 +79,36 @@ class SharedModule:
                                 f"wiring.Component, not {self._component!r}")
         return self._component
 
-    def verilog(self):
-        """The definition's Verilog text (converted on first use, then cached)."""
-        if self._verilog is None:
-            text = verilog.convert(self.component, name=self.name, emit_src=False,
+    def resolve(self, top=None):
+        """The module name: :attr:`name`, or ``<top><name>`` for a relative name."""
+        if not self.name.startswith("."):
+            return self.name
+        top = top if top is not None else getattr(_state, "top", None)
+        if not top:
+            raise RuntimeError(f"shared module {self.name!r} has a relative name: convert the "
+                               f"design with sim.verilator.convert (it names the top)")
+        return top + self.name
+
+    def verilog(self, name=None):
+        """The definition's Verilog text as module ``name`` (default :meth:`resolve`), converted on
+        first use, then cached."""
+        name = name or self.resolve()
+        if name not in self._verilog:
+            text = verilog.convert(self.component, name=name, emit_src=False,
                                    strip_internal_attrs=True)
-            escaped = re.escape("\\" + self.name + " " if "." in self.name else self.name)
+            escaped = re.escape("\\" + name + " " if "." in name else name)
             head = re.search(r"^module " + escaped + r"\s*\(([^)]*)\);", text, re.MULTILINE)
             if head is None:
-                raise RuntimeError(f"no module {self.name!r} in the converted shared module")
-            self._ports = {p.strip() for p in head.group(1).split(",") if p.strip()}
-            self._verilog = text
-        return self._verilog
+                raise RuntimeError(f"no module {name!r} in the converted shared module")
+            self._ports[name] = {p.strip() for p in head.group(1).split(",") if p.strip()}
+            self._verilog[name] = text
+        return self._verilog[name]
 
-    def ports(self):
+    def ports(self, name=None):
         """Port names of the definition."""
-        self.verilog()
-        return self._ports
+        name = name or self.resolve()
+        self.verilog(name)
+        return self._ports[name]
 
     def instance(self):
         """A new stand-in: same signature as :attr:`component`, elaborates to an ``Instance``."""
@@ -106,16 +121,17 @@ class _Stand_in(wiring.Component):
         super().__init__(shared.component.signature)
 
     def elaborate(self, platform):
+        name = self._shared.resolve()
         found = getattr(_state, "found", None)
-        if found is not None and all(s is not self._shared for s in found):
-            found.append(self._shared)
-        have = self._shared.ports()
+        if found is not None and (self._shared, name) not in found:
+            found.append((self._shared, name))
+        have = self._shared.ports(name)
         ports = [("i", n, v) for n, v in (("clk", ClockSignal()), ("rst", ResetSignal()))
                  if n in have]
         for path, member, value in self.signature.flatten(self):
-            name = port_name(path)
-            if name not in have:
-                raise RuntimeError(f"shared module {self._shared.name!r} has no port {name!r} "
+            port = port_name(path)
+            if port not in have:
+                raise RuntimeError(f"shared module {name!r} has no port {port!r} "
                                    f"(its ports: {sorted(have)})")
-            ports.append(("i" if member.flow == In else "o", name, value))
-        return Instance(self._shared.name, *ports)
+            ports.append(("i" if member.flow == In else "o", port, value))
+        return Instance(name, *ports)

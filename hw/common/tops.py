@@ -18,13 +18,19 @@ def _sparten_dense_macs():
     unit = next((t.config for t in sparten_tops.TOPS if t.name == "sparten_cu"), SparTenConfig())
     array = DenseMacConfig.like(engine)
     one = DenseMacConfig.like(dataclasses.replace(unit, n_units=1))
+    cluster = next((t.config for t in sparten_tops.TOPS if t.name == "sparten_cluster"), None)
     return [
         Top("sparten_dense_mac", array, DenseMacArray, engine="sparten", role="dense-baseline",
             description=f"dense MAC array, {array.n_units} MACs, chunk {array.chunk} (as the "
                         "SparTen engine top)"),
         Top("sparten_dense_unit", one, DenseMacArray, engine="sparten", role="dense-baseline",
             description=f"one dense MAC unit, chunk {one.chunk} (as the SparTen compute unit)"),
-    ]
+    ] + ([] if cluster is None else [
+        Top("sparten_dense_array", DenseMacConfig.like(cluster), DenseMacArray, engine="sparten",
+            role="dense-baseline",
+            description=f"dense MAC array, {cluster.n_units} MACs, chunk {cluster.chunk} (as the "
+                        "paper-sized SparTen cluster)"),
+    ])
 
 
 TOPS.extend(_sparten_dense_macs())

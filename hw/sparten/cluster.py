@@ -13,6 +13,7 @@ from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from ..common.shared import SharedModule
 from .cu import ComputeUnit, chunk_word, counter_layout, out_addr_width, result_layout
 
 __all__ = ["cluster_input_layout", "weight_write_layout", "Cluster"]
@@ -49,6 +50,12 @@ class Cluster(wiring.Component):
     Parameters
     ----------
     config : SparTenConfig
+    unit_module : str or None
+        ``None`` (simulation, default): every unit is its own ``ComputeUnit`` submodule. A Verilog
+        module name (``".cu"``: ``<top>.cu``): the units are instances of one shared module
+        of that name (:class:`hw.common.shared.SharedModule`), written once into the Verilog, so
+        that a paper-sized cluster elaborates and synthesises its unit once, not ``n_units`` times.
+        Same ports and behaviour; for synthesis (Amaranth's simulator cannot run it).
 
     Members
     -------
@@ -72,8 +79,11 @@ class Cluster(wiring.Component):
     them. ``i.ready`` does not depend on ``i.valid``.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, unit_module=None):
         self._cfg = config
+        self._shared = None
+        if unit_module is not None:
+            self._shared = SharedModule(unit_module, lambda: ComputeUnit(config))
         n = config.n_units
         super().__init__({
             "i": In(stream.Signature(cluster_input_layout(config))),
@@ -112,7 +122,7 @@ class Cluster(wiring.Component):
 
         units = []
         for u in range(n):
-            cu = ComputeUnit(cfg)
+            cu = ComputeUnit(cfg) if self._shared is None else self._shared.instance()
             m.submodules[f"cu{u}"] = cu
             units.append(cu)
 

@@ -14,6 +14,13 @@ def _cu(config):
     return ComputeUnit(config)
 
 
+def _cluster(config):
+    from .cluster import Cluster
+    # One compute-unit module instanced n_units times: converts and synthesises the unit once
+    # (32 separate copies take minutes to convert and 32x the Yosys time).
+    return Cluster(config, unit_module=".cu")
+
+
 TOPS = [
     # The whole layer engine (memories, sequencer, cluster, output path) at the configuration the
     # RTL tests and `sparse-hw run sparten` use: chunk 8, 4 units. Larger configs convert slowly
@@ -25,4 +32,11 @@ TOPS = [
     # and the filter banks).
     Top("sparten_cu", SparTenConfig(), _cu, engine="sparten", role="block",
         description="SparTen compute unit: inner join + MAC + accumulator, chunk 128"),
+    # The cluster at the paper's size (32 units, chunk 128): the units, their filter banks (SRAM
+    # macros in the area report) and the broadcast/barrier logic. For synthesis: the units are
+    # instances of one shared module (hw/common/shared.py); the RTL tests simulate the same
+    # Cluster with ordinary submodules at SMALL size inside sparten_layer.
+    Top("sparten_cluster", SparTenConfig(), _cluster, engine="sparten", role="engine",
+        description="SparTen cluster: 32 compute units (one shared module), chunk 128, "
+                    "filter banks"),
 ]

@@ -40,16 +40,20 @@ own cells are one block. :data:`BLOCK_RULES` maps module-path names to the categ
 (SparTen: prefix sums, priority encoder, MAC, buffers, permutation; EUREKA: select muxes, SUDS
 steering, reduction trees); the innermost path component that matches a rule decides.
 
-A design written as one module (the EUREKA core) has no hierarchy to read, and a module keeps
-some logic inline beside its named submodules (the SparTen compute unit's MAC and chunk registers),
-so ``sparse-hw area`` runs a third flow for every design (``--no-blocks`` skips it), ``blocks``:
-the coarse stage moves every ``$mul``, adder, mux and register cell of each module into
-submodules ``<module>_mul/_add/_mux/_regs`` before ``alumacc``, and the breakdown is read from
-that run. Its total differs from the headline run (measured: -23% to +39%; most where products
-and their adder tree can no longer merge into one carry-save ``$macc``) because the cuts stop
-optimisation across them; the report gives the difference and the shares are of its own total. SUDS steering has no cell type
-of its own: its cost is the difference to the baselines in the like-for-like table, and a
-hierarchy with submodules named after it (e.g. ``suds``, ``mov_tree``) would show it directly.
+The engines name the blocks the issue asks about as submodules: SparTen's inner join has
+``prio<l>`` (priority encoder) and ``prefix_f<l>``/``prefix_a<l>`` (prefix popcounts) per lane;
+the EUREKA core has per row ``sel<r>`` (G:1 select muxes), ``mul<r>``, ``suds<r>`` (SUDS
+steering), ``own_tree<r>`` and ``mov_tree<r>`` (the second tree SUDS needs). What a module keeps
+inline beside its submodules (registers, accumulators, control) is split by a third flow that
+``sparse-hw area`` runs for every design (``--no-blocks`` skips it), ``blocks``: the coarse stage
+moves every ``$mul``, adder, mux and register cell of each module into submodules
+``<module>_mul/_add/_mux/_regs`` before ``alumacc``, and the breakdown is read from that run. Its
+total differs from the headline run by a few % (the report gives the difference) because the cuts
+stop optimisation across them; shares are of its own total.
+
+A design that instances one module many times (:mod:`hw.common.shared`, e.g. the 32 compute units
+of ``sparten_cluster``) is synthesised with that module once; ``stat`` counts it per instance, and
+the FPGA flow maps it hierarchically instead of flattening.
 
 Like-for-like comparisons
 -------------------------
@@ -96,22 +100,26 @@ SHARED_LIB = ROOT.parent / "shared" / "pdk" / "sky130hd_tt.lib.gz"
 BLOCK_RULES = {
     "sparten": [
         ("permutation", r"perm|xbar|crossbar|slot|table"),
+        # InnerJoin's per-lane submodules: prefix_f<l>/prefix_a<l> (masked popcounts) and
+        # prio<l> (priority encoder), hw/common/innerjoin.py
         ("prefix sums", r"prefix|popc|offset|psum|scan"),
         ("priority encoder", r"prio|penc|lowest|onehot|first_set|lzc"),
         ("MAC", r"mac|mul|acc|dot"),
         ("buffers", r"buf|fifo|mem|bank|store|queue|chunk|sram|ram"),
         ("output path", r"relu|enc|compact|outp|quant|zero"),
-        # InnerJoin builds its prefix popcounts and priority encoder inline (hw/common/bits.py
-        # functions), so they are one block unless it gives them submodules.
-        ("inner join (prefix sums + priority encoder)", r"join|match"),
+        # what InnerJoin keeps itself: the match/mask registers and the beat control
+        ("inner join (registers, control)", r"join|match"),
         ("compute unit (MAC, chunk registers, control)", r"^cu\d*$|unit"),
     ],
     "eureka": [
-        # the moved-product trees exist only for SUDS (products steered back to their own row)
-        ("SUDS steering", r"suds|steer|displac|borrow|push|mov"),
-        ("select muxes", r"mux|sel|pick"),
+        # hw/eureka/core.py's per-row submodules: sel<r>, mul<r>, suds<r>, own_tree<r>,
+        # mov_tree<r> (the second tree of a row exists only for SUDS: products moved back to
+        # the row above are summed there)
+        ("SUDS moved-product trees", r"mov_tree"),
+        ("SUDS steering", r"suds|steer|displac|borrow|push"),
+        ("select muxes", r"^sel\d*$|mux|pick"),
         ("reduction trees", r"tree|reduc|adder|sum"),
-        ("MAC", r"mac|mul|prod"),
+        ("multipliers", r"^mul\d*$|mac|prod"),
         ("accumulators", r"acc"),
         ("buffers", r"buf|fifo|mem|bank|window|queue"),
     ],
@@ -290,8 +298,9 @@ CARVE = {
 }
 #: What a carved kind is called in the breakdown, per engine (a module of its own keeps its name).
 CARVE_NAMES = {
-    "eureka": {"mul": "multipliers", "add": "reduction trees + accumulators (all adders)",
-               "mux": "select muxes (all muxes)", "regs": "registers"},
+    # what the core module keeps itself: pipeline registers, accumulators, control
+    "eureka": {"mul": "multipliers", "add": "accumulators (adders)",
+               "mux": "pipeline muxes (enables, clear)", "regs": "registers (pipeline, accumulators)"},
     None: {"mul": "multipliers", "add": "adders", "mux": "muxes", "regs": "registers"},
 }
 _COARSE = ["proc", "check", "opt_expr", "check", "opt_clean", "opt -nodffe -nosdff", "fsm", "opt",
@@ -363,13 +372,30 @@ def asic_script(top, verilog, lib, abc_script, cwd, carve=False):
     return "\n".join(lines) + "\n"
 
 
-def fpga_script(top, verilog, cwd):
+def fpga_script(top, verilog, cwd, flatten=True):
+    """Yosys script of the ``fpga`` flow. ``flatten=False`` for designs that instance one module
+    many times (:func:`shared_modules`): mapped once, counted once per instance by ``stat -top``."""
     v = _rel(verilog, cwd)
     return "\n".join([
         f"read_verilog -sv {v}",
-        f"synth_xilinx -top {top} -family xc7 -flatten -noiopad -noclkbuf",
-        "tee -q -o stat.json stat -json",
+        f"synth_xilinx -top {top} -family xc7{' -flatten' if flatten else ''} -noiopad -noclkbuf",
+        f"tee -q -o stat.json stat -json -top {top}",
     ]) + "\n"
+
+
+_INSTANCE_LINE = re.compile(r"^  (\\\S+|[A-Za-z_][\w$]*)\s+\S+\s*\($", re.MULTILINE)
+
+
+def shared_modules(verilog):
+    """Modules the Verilog file instances more than once (Amaranth writes one module per instance,
+    so these come from hw/common/shared.py), as ``{name: count}``."""
+    text = Path(verilog).read_text(errors="replace")
+    defined = set(re.findall(r"^module (\\\S+|[A-Za-z_][\w$]*)", text, re.MULTILINE))
+    counts = {}
+    for t in _INSTANCE_LINE.findall(text):
+        if t in defined:
+            counts[t] = counts.get(t, 0) + 1
+    return {t.lstrip("\\"): n for t, n in counts.items() if n > 1}
 
 
 @dataclasses.dataclass
@@ -562,7 +588,11 @@ def classify(module, top, engine):
         if owner == OTHER:
             return kind
         if owner.startswith(("compute unit", "inner join")):
-            return f"{owner.split(' (')[0]}: {kind}"
+            unit = owner.split(" (")[0]
+            # what these carved parts are in the SparTen unit (hw/sparten/cu.py, innerjoin.py)
+            named = {("inner join", "regs"): "buffers (chunk masks and values held by the join)",
+                     ("compute unit", "mux"): "compute unit: operand select muxes"}
+            return named.get((unit, m.group(2)), f"{unit}: {kind}")
         return owner
     rules = BLOCK_RULES.get(engine, BLOCK_RULES["sparten"])
     rest = module[len(top) + 1:] if module.startswith(top + ".") else ""
@@ -752,6 +782,33 @@ def _collect(design, lib, cell_area, lib_cells, asic, fpga, blocks=None):
     return res
 
 
+_ZERO_INIT = re.compile(r"^  initial begin\n(?:    (?:\\\S+ |[^\s\[]+)\[\d+\] = \d+'[hb]0+;\n)+"
+                        r"  end\n",
+                        re.MULTILINE)
+
+
+def synth_source(verilog, folder):
+    """The Verilog that Yosys reads for ``verilog``: the same text without the ``initial`` blocks
+    that set every word of a memory to zero, written to ``folder/design.v``.
+
+    Amaranth gives every memory an initial value (zero unless the design says otherwise) and
+    Yosys' ``write_verilog`` spells it out word by word: the paper-sized cluster's 32 filter banks
+    are 32k lines, which the Verilog frontend of the WebAssembly Yosys takes over 10 minutes to
+    read (3.7 s without them). A power-up value has no area: memories above
+    :data:`MACRO_MIN_DEPTH` words are macros here, smaller ones become flip-flops whose mapped
+    cells do not depend on it (tests/test_area.py checks, on a design with both kinds, that area,
+    cells and transistors are equal with and without stripping and the path within 0.1%). Blocks with any non-zero word are kept.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "design.v"
+    text = Path(verilog).read_text(errors="replace")
+    stripped = _ZERO_INIT.sub("", text)
+    if not out.exists() or out.read_text(errors="replace") != stripped:
+        out.write_text(stripped)
+    return out
+
+
 def _is_flat(verilog):
     """True when the Verilog file has one module (Amaranth writes one per submodule)."""
     with open(verilog, errors="replace") as f:
@@ -759,7 +816,7 @@ def _is_flat(verilog):
 
 
 def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"), work=None,
-               timeout=None, log=print, blocks_for=(), reuse=False):
+               timeout=None, log=print, blocks_for=(), reuse=False, strip_zero_init=True):
     """Synthesise ``designs`` (:class:`Design`) and return their :class:`SynthResult` list.
 
     Parameters
@@ -779,6 +836,9 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
         Designs that also get the ``blocks`` flow (per-block breakdown by function).
     reuse : bool
         Read the results the jobs left in their folders instead of running Yosys.
+    strip_zero_init : bool
+        Synthesise :func:`synth_source` (all-zero memory initialisations removed); False reads the
+        Verilog as written (slow for big memories; for the test that both give the same numbers).
     """
     script = ABC_SCRIPTS.get(abc, abc)
     # one folder per library, so a generic run does not overwrite a Liberty run (--report-only)
@@ -801,14 +861,20 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
         warm_up(log)
     todo = []
     for d in designs:
+        if not strip_zero_init:
+            src = Path(d.verilog)
+        elif reuse:
+            src = work / d.name / "design.v"
+        else:
+            src = synth_source(d.verilog, work / d.name)
         for flow in tuple(flows) + (("blocks",) if d.name in blocks_for and "blocks" not in flows
                                     else ()):
             cwd = work / d.name / flow
             cwd.mkdir(parents=True, exist_ok=True)
             if flow == "fpga":
-                text = fpga_script(d.name, d.verilog, cwd)
+                text = fpga_script(d.name, src, cwd, flatten=not shared_modules(d.verilog))
             else:
-                text = asic_script(d.name, d.verilog, lib, script, cwd, carve=flow == "blocks")
+                text = asic_script(d.name, src, lib, script, cwd, carve=flow == "blocks")
             todo.append(Job(d.name, flow, cwd, text))
     # Big designs first, so that the longest job does not start last.
     todo.sort(key=lambda j: -Path(next(d.verilog for d in designs if d.name == j.design)).stat().st_size)
@@ -1044,7 +1110,8 @@ def _fmt(v, digits=1, pct=False):
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
-def write_reports(results, lib, out_dir=None, abc="fast", bench_path=None, elapsed=None, drift=()):
+def write_reports(results, lib, out_dir=None, abc="fast", bench_path=None, elapsed=None, drift=(),
+                  reused=()):
     """Write ``area.json`` and ``area.md`` into ``out_dir`` (default ``build/reports``)."""
     out_dir = Path(out_dir or build_dir() / "reports")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1056,7 +1123,9 @@ def write_reports(results, lib, out_dir=None, abc="fast", bench_path=None, elaps
         "memory_macro_min_words": MACRO_MIN_DEPTH + 1,
         "timing_model": "synth/sta.py: Liberty NLDM tables on the flattened mapped netlist, no wire "
                         "load, worse of rise/fall per arc" if lib else "logic depth only",
-        "fpga": "Yosys synth_xilinx -family xc7 -flatten (out of context)",
+        "fpga": "Yosys synth_xilinx -family xc7 -flatten (out of context; designs that instance "
+                "one module many times are mapped hierarchically, the module once)",
+        "reused": sorted(reused),
         "elapsed_s": round(elapsed, 1) if elapsed is not None else None,
         "designs": [r.to_dict() for r in results],
         "comparisons": comps,
@@ -1081,6 +1150,10 @@ def _markdown(doc):
              f"{doc['memory_macro_min_words'] - 1} words are SRAM macros: their bits are listed, "
              "their area is not included. FPGA: " + doc["fpga"] + ". Timing: " + doc["timing_model"]
              + ".")
+    if doc.get("reused"):
+        L.append("This run synthesised only some tops; the others (" +
+                 ", ".join(f"`{n}`" for n in doc["reused"]) + ") are the results of an earlier "
+                 "run left in build/synth/, and may predate changes to their generators.")
     if doc.get("elapsed_s") is None:
         L.append("Rewritten from the Yosys results of an earlier run (`--report-only`); times are "
                  "those that run recorded.")
@@ -1254,7 +1327,7 @@ def register(sub):
 def run(args):
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be at least 1, not {args.jobs}")
-    from hw.top import select_tops
+    from hw.top import all_tops, select_tops
 
     tops = select_tops(args.engine, args.top)
     if args.list:
@@ -1282,9 +1355,24 @@ def run(args):
                          blocks_for=set() if args.no_blocks else {d.name for d in designs_flat},
                          reuse=args.report_only)
     drift = compare_baselines(results, update=args.update_baselines)
-    js, md = write_reports(results, lib, args.out, abc=args.abc,
+    # A partial run (--top/--engine) keeps the other tops' last results in the reports, marked.
+    reused = []
+    if not args.report_only:
+        names = {t.name for t in tops}
+        work = build_dir() / "synth" / (lib.name if lib is not None else "generic")
+        earlier = [design_of(t, vdir) for t in all_tops() if t.name not in names
+                   and (work / t.name / "asic" / "job.json").exists()
+                   and (vdir / f"{t.name}.v").exists()]
+        if earlier:
+            old = synthesize(earlier, lib, abc=args.abc, flows=flows, reuse=True,
+                             blocks_for=set() if args.no_blocks else {d.name for d in earlier},
+                             log=lambda *_: None)
+            reused = [r for r in old if not r.errors]
+    order = {t.name: k for k, t in enumerate(all_tops())}
+    everything = sorted(results + reused, key=lambda r: order.get(r.design.name, len(order)))
+    js, md = write_reports(everything, lib, args.out, abc=args.abc,
                            elapsed=None if args.report_only else time.monotonic() - t0,
-                           drift=drift)
+                           drift=drift, reused=[r.design.name for r in reused])
     for r in results:
         d = r.to_dict()
         area = f"{d['area_um2']:,.0f} um^2" if d["area_um2"] is not None else f"{d['cells']} cells"

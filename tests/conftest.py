@@ -4,6 +4,7 @@ Seeds are deterministic: every randomised test takes ``seed`` (default 1, or ``S
 environment); a failing test that used it shows the seed in its report, so that ``SEED=n`` reruns it.
 """
 
+import fcntl
 import os
 
 import pytest
@@ -31,6 +32,18 @@ def emitted_verilog(tmp_path_factory):
     """Every registered top written once per test session, as ``sparse-hw verilog`` writes it."""
     from sim.cmd_verilog import write_all
 
-    out = tmp_path_factory.mktemp("verilog")
-    written = write_all(out, log=lambda *_: None)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        out = tmp_path_factory.mktemp("verilog")
+        return out, write_all(out, log=lambda *_: None)
+    # Under xdist the workers of one run share a parent folder: the first worker writes the
+    # Verilog (the paper-sized cluster alone takes ~40 s), the others wait for it and read it.
+    root = tmp_path_factory.getbasetemp().parent
+    out = root / "verilog"
+    with open(root / "verilog.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = out / "written.txt"
+        if not done.exists():
+            written = write_all(out, log=lambda *_: None)
+            done.write_text("".join(f"{p.name}\n" for p in written))
+        written = [out / n for n in done.read_text().split()]
     return out, written

@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -123,15 +124,40 @@ def _nir_ones(width):
     return _nir.Value.ones(width)
 
 
+_ZERO_WORDS = re.compile(r"^  initial begin\n((?:    (?:\\\S+ |[^\s\[]+)\[\d+\] = \d+'[hb]0+;\n)+)"
+                         r"  end\n", re.MULTILINE)
+_ZERO_WORD = re.compile(r"    (\\\S+ |[^\s\[]+)\[(\d+)\] = (\d+)'[hb]0+;")
+
+
+def compact_zero_init(text):
+    """Rewrite every ``initial`` block that sets words 0..n-1 of one memory to zero, one line per
+    word as Yosys writes it, as a loop doing the same (``zero_init_<k>`` blocks). Same meaning,
+    a fraction of the text: the paper-sized cluster's filter banks are 32k such lines, which
+    Verilator and Yosys are slow to read. Blocks with any other content are left as they are."""
+    count = itertools.count()
+
+    def loop(m):
+        rows = [_ZERO_WORD.fullmatch(line) for line in m.group(1).splitlines()]
+        names = {r.group(1) for r in rows}
+        if len(names) != 1 or [int(r.group(2)) for r in rows] != list(range(len(rows))):
+            return m.group(0)
+        name = names.pop()
+        return (f"  initial begin : zero_init_{next(count)}\n    integer i;\n"
+                f"    for (i = 0; i < {len(rows)}; i = i + 1) {name}[i] = {rows[0].group(3)}'h0;\n"
+                f"  end\n")
+    return _ZERO_WORDS.sub(loop, text)
+
+
 def convert(component, name):
     """Verilog text of ``component`` as module ``name``, followed by the definitions of the
-    :class:`hw.common.shared.SharedModule` s it instantiates (each once)."""
+    :class:`hw.common.shared.SharedModule` s it instantiates (each once); all-zero memory
+    initialisations are written as loops (:func:`compact_zero_init`)."""
     from hw.common.shared import collecting
     with fast_memory_init(), collecting(name) as shared:
         text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
         # definitions convert on first use, inside the same collection (nested ones included)
         defs = [s.verilog(n) for s, n in shared]
-    return "".join([text, *defs])
+    return compact_zero_init("".join([text, *defs]))
 
 
 def emit_verilog(component, name, config, out_dir, extra=None):

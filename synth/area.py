@@ -782,9 +782,13 @@ def _collect(design, lib, cell_area, lib_cells, asic, fpga, blocks=None):
     return res
 
 
-_ZERO_INIT = re.compile(r"^  initial begin\n(?:    (?:\\\S+ |[^\s\[]+)\[\d+\] = \d+'[hb]0+;\n)+"
-                        r"  end\n",
-                        re.MULTILINE)
+_ZERO_INIT = re.compile(
+    # as Yosys writes it, one line per word
+    r"^  initial begin\n(?:    (?:\\\S+ |[^\s\[]+)\[\d+\] = \d+'[hb]0+;\n)+  end\n"
+    # as sim.verilator.compact_zero_init rewrites that
+    r"|^  initial begin : zero_init_\d+\n    integer i;\n"
+    r"    for \(i = 0; i < \d+; i = i \+ 1\) (?:\\\S+ |[^\s\[]+)\[i\] = \d+'h0;\n  end\n",
+    re.MULTILINE)
 
 
 def synth_source(verilog, folder):
@@ -794,7 +798,8 @@ def synth_source(verilog, folder):
     Amaranth gives every memory an initial value (zero unless the design says otherwise) and
     Yosys' ``write_verilog`` spells it out word by word: the paper-sized cluster's 32 filter banks
     are 32k lines, which the Verilog frontend of the WebAssembly Yosys takes over 10 minutes to
-    read (3.7 s without them). A power-up value has no area: memories above
+    read (3.7 s without them); :func:`sim.verilator.compact_zero_init` writes them as loops;
+    both forms are removed here. A power-up value has no area: memories above
     :data:`MACRO_MIN_DEPTH` words are macros here, smaller ones become flip-flops whose mapped
     cells do not depend on it (tests/test_area.py checks, on a design with both kinds, that area,
     cells and transistors are equal with and without stripping and the path within 0.1%). Blocks with any non-zero word are kept.

@@ -47,7 +47,7 @@ class _SharedChain(wiring.Component):
 
     def __init__(self, n, width=16):
         self._n = n
-        self._stage = SharedModule("harness_chain.stage", lambda: StreamRegister(echo_layout(width)))
+        self._stage = SharedModule(".stage", lambda: StreamRegister(echo_layout(width)))
         lay = echo_layout(width)
         super().__init__({"i": In(stream.Signature(lay)), "o": Out(stream.Signature(lay))})
 
@@ -83,6 +83,40 @@ def test_shared_module_instances_simulate(seed):
     results = model.run("cocotb_harness", seed=seed)
     assert results["echo_no_stall"] == "pass"
     assert results["echo_idle_and_backpressure"] == "pass"
+
+
+class _TwoMemories(wiring.Component):
+    """Asynchronous reads of a zero-initialised memory (``z``) and one with contents (``v``)."""
+
+    INIT = [(k * 2654435761) % 4096 for k in range(80)]
+
+    def __init__(self):
+        super().__init__({"a": In(7), "z": Out(12), "v": Out(12)})
+
+    def elaborate(self, platform):
+        from amaranth.lib import memory
+        m = Module()
+        for port, init in ((self.z, []), (self.v, self.INIT)):
+            mem = memory.Memory(shape=12, depth=100, init=init)
+            m.submodules[f"mem_{len(init)}"] = mem
+            rp = mem.read_port(domain="comb")
+            m.d.comb += [rp.addr.eq(self.a), port.eq(rp.data)]
+        return m
+
+
+def test_zero_init_written_as_a_loop():
+    text = convert(_TwoMemories(), "two_mems")
+    assert "for (i = 0; i < 100; i = i + 1)" in text          # the zero-initialised memory
+    assert re.search(r"\[79\] = 12'h", text)                  # the other keeps its words
+    assert text.count("zero_init_") == 1
+
+
+@pytest.mark.rtl
+def test_memories_start_at_their_init(seed):
+    mems = {"z": [0] * 100, "v": _TwoMemories.INIT + [0] * 20}
+    model = build_model(_TwoMemories(), "harness_mems", extra={"memories": mems})
+    results = model.run("cocotb_harness", testcase="memories_start_at_their_init", seed=seed)
+    assert results["memories_start_at_their_init"] == "pass"
 
 
 def _memory_top(shape, depth, init):

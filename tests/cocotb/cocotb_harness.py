@@ -44,3 +44,17 @@ async def echo_idle_and_backpressure(dut):
 async def deliberately_failing(dut):
     await start(dut)
     assert False, "this test fails on purpose"
+
+
+@cocotb.test(skip=not sidecar().get("memories"))
+async def memories_start_at_their_init(dut):
+    """Read every word of the design's memories before any write: the zero-initialised one (its
+    init written as a loop by sim.verilator.compact_zero_init) reads 0, the other its init."""
+    from cocotb.triggers import Timer
+    mems = sidecar()["memories"]
+    for addr in range(max(len(v) for v in mems.values())):
+        dut.a.value = addr
+        await Timer(1, unit="ns")
+        for port, init in mems.items():
+            if addr < len(init):
+                assert int(getattr(dut, port).value) == init[addr], (port, addr)

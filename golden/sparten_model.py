@@ -33,8 +33,8 @@ __all__ = ["PIPELINE_BASE", "FIFO_LATENCY", "pipeline_cycles", "slot_table", "ch
 #: ``start`` pulse: the sequencer's first address (1), the activation-memory stage (1), the
 #: cluster's input stage reading the filter banks (1), then the chunks (sum of costs; the join's
 #: first beat comes one cycle after the units take a chunk, which is the cycle the next chunk may
-#: enter, so only the last chunk's latency shows), the product register (1), the accumulator and
-#: result write (1) and the cycle in which the control sees the cluster idle (1).
+#: enter, so only the last chunk's latency shows), the operand register (1), the multiply,
+#: accumulate and result write (1) and the cycle in which the control sees the cluster idle (1).
 PIPELINE_BASE = 6
 FIFO_LATENCY = 1
 

@@ -92,7 +92,8 @@ class ComputeUnit(wiring.Component):
     ------
     A chunk with ``m`` matches occupies the unit for ``max(1, ceil(m / M))`` cycles and the next chunk
     is accepted in the last of them (throughput one beat per cycle). Pipeline: join (1 cycle latency)
-    -> products register -> accumulate, result register.
+    -> operand select, operands register -> multiply (``mul<k>`` submodules) and accumulate, result
+    register.
     """
 
     result_latency = 2
@@ -172,11 +173,16 @@ class ComputeUnit(wiring.Component):
             self.busy.eq(join.o.valid),
         ]
 
-        # Stage 1: select operands by prefix offsets and multiply.
+        # Stage 1: select the two operands by their prefix offsets and register them. The
+        # multiply is in stage 2 with the accumulation: inner join -> operand select -> multiply in
+        # one cycle was the unit's critical path (15.7 ns on sky130 hd); split this way each stage
+        # has part of it, with the same latency and the same register bits (two operands in place
+        # of one product).
         beat = join.o.payload
         prod_w = 2 * vw
         s1_valid = Signal()
-        s1_prods = [Signal(signed(prod_w), name=f"s1_prod{k}") for k in range(mpc)]
+        s1_f = [Signal(signed(vw), name=f"s1_f{k}") for k in range(mpc)]
+        s1_a = [Signal(signed(vw), name=f"s1_a{k}") for k in range(mpc)]
         s1_start = Signal()     # first beat of the first chunk of a position: restart the sum
         s1_end = Signal()       # last beat of the last chunk of a position: emit the result
         s1_addr = Signal(out_addr_width(cfg))
@@ -195,15 +201,21 @@ class ComputeUnit(wiring.Component):
             # the same mux, far cheaper to elaborate for chunk 128.
             f = beat.extra.vals_f.as_value().word_select(lane.off_f, vw).as_signed()
             a = beat.extra.vals_a.as_value().word_select(lane.off_a, vw).as_signed()
-            # An invalid lane (past the last match, or the no-match beat) contributes nothing.
-            m.d.sync += s1_prods[k].eq(Mux(lane.valid, f * a, 0))
+            # An invalid lane (past the last match, or the no-match beat) contributes nothing:
+            # its activation operand is zeroed, so its product is 0.
+            m.d.sync += [s1_f[k].eq(f), s1_a[k].eq(Mux(lane.valid, a, 0))]
 
-        # Stage 2: accumulate; the result register doubles as the output bank's write port.
+        # Stage 2: multiply and accumulate; the result register doubles as the output bank's
+        # write port.
+        prods = [Signal(signed(prod_w), name=f"prod{k}") for k in range(mpc)]
+        for k in range(mpc):
+            m.submodules[f"mul{k}"] = mul = _Multiply(vw)
+            m.d.comb += [mul.a.eq(s1_f[k]), mul.b.eq(s1_a[k]), prods[k].eq(mul.p)]
         acc = Signal(signed(cfg.acc_width))
         total = Signal(signed(cfg.acc_width))
         sum_w = prod_w + ceil_log2(mpc) if mpc > 1 else prod_w
         psum = Signal(signed(sum_w))
-        m.d.comb += psum.eq(sum(s1_prods[1:], s1_prods[0]))
+        m.d.comb += psum.eq(sum(prods[1:], prods[0]))
         m.d.comb += total.eq(Mux(s1_start, 0, acc) + psum)
         m.d.sync += self.res.valid.eq(0)
         with m.If(s1_valid):
@@ -228,3 +240,17 @@ class ComputeUnit(wiring.Component):
         m.d.comb += self.idle.eq(q_empty & ~join.o.valid & ~s1_valid & ~self.res.valid)
         return m
 
+
+
+class _Multiply(wiring.Component):
+    """``p = a * b`` (signed, combinational); its own module so that area reports show the MACs'
+    multipliers as a block."""
+
+    def __init__(self, width):
+        super().__init__({"a": In(signed(width)), "b": In(signed(width)),
+                          "p": Out(signed(2 * width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.p.eq(self.a * self.b)
+        return m

@@ -142,9 +142,12 @@ def compact_zero_init(text):
         if len(names) != 1 or [int(r.group(2)) for r in rows] != list(range(len(rows))):
             return m.group(0)
         name = names.pop()
-        return (f"  initial begin : zero_init_{next(count)}\n    integer i;\n"
-                f"    for (i = 0; i < {len(rows)}; i = i + 1) {name}[i] = {rows[0].group(3)}'h0;\n"
-                f"  end\n")
+        # the loop variable is local to the named block; its name keeps clear of the design's
+        # signals (Verilator warns when a local hides a module-level name such as a port `i`)
+        k = "zero_init_word"
+        return (f"  initial begin : zero_init_{next(count)}\n    integer {k};\n"
+                f"    for ({k} = 0; {k} < {len(rows)}; {k} = {k} + 1) "
+                f"{name}[{k}] = {rows[0].group(3)}'h0;\n  end\n")
     return _ZERO_WORDS.sub(loop, text)
 
 

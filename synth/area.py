@@ -794,8 +794,9 @@ _ZERO_INIT = re.compile(
     # as Yosys writes it, one line per word
     r"^  initial begin\n(?:    (?:\\\S+ |[^\s\[]+)\[\d+\] = \d+'[hb]0+;\n)+  end\n"
     # as sim.verilator.compact_zero_init rewrites that
-    r"|^  initial begin : zero_init_\d+\n    integer i;\n"
-    r"    for \(i = 0; i < \d+; i = i \+ 1\) (?:\\\S+ |[^\s\[]+)\[i\] = \d+'h0;\n  end\n",
+    r"|^  initial begin : zero_init_\d+\n    integer zero_init_word;\n"
+    r"    for \(zero_init_word = 0; zero_init_word < \d+; zero_init_word = zero_init_word \+ 1\) "
+    r"(?:\\\S+ |[^\s\[]+)\[zero_init_word\] = \d+'h0;\n  end\n",
     re.MULTILINE)
 
 

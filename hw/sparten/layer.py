@@ -308,11 +308,15 @@ class SparTenLayer(wiring.Component):
             m.d.comb += [rp.en.eq(adv2), rp.addr.eq(base1 + p1)]
         with m.If(adv2):
             m.d.sync += [v2.eq(v1), unit2.eq(unit1), last2.eq(last1), end2.eq(end1)]
+        # The readout select: the result of slot (round, unit) comes from unit `unit2`'s bank.
+        # With `permute`, `unit2`/`base` come from the channel table, so this select and the
+        # table are the permutation network that undoes GB-H's filter order (its own submodule,
+        # `unperm`, so that area reports show it).
+        m.submodules.unperm = unperm = _BankSelect(cfg)
         value2 = Signal(signed(cfg.acc_width))
-        with m.Switch(unit2):
-            for u, (_, rp) in enumerate(banks):
-                with m.Case(u):
-                    m.d.comb += value2.eq(rp.data)
+        m.d.comb += [unperm.sel.eq(unit2), value2.eq(unperm.o)]
+        for u, (_, rp) in enumerate(banks):
+            m.d.comb += unperm.i[u].eq(rp.data)
 
         m.submodules.outpath = op = OutputPath(cfg)
         m.d.comb += [op.multiplier.eq(d.multiplier), op.shift.eq(d.shift), op.relu.eq(d.relu)]
@@ -358,4 +362,22 @@ class SparTenLayer(wiring.Component):
             for u in range(n):
                 with m.Case(u):
                     m.d.comb += self.ctr.eq(cl.count[u])
+        return m
+
+
+class _BankSelect(wiring.Component):
+    """``o = i[sel]``: one result out of the ``n_units`` output banks' read data (combinational)."""
+
+    def __init__(self, cfg):
+        self._n = cfg.n_units
+        super().__init__({"i": In(data.ArrayLayout(signed(cfg.acc_width), cfg.n_units)),
+                          "sel": In(max(1, ceil_log2(cfg.n_units))),
+                          "o": Out(signed(cfg.acc_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.Switch(self.sel):
+            for u in range(self._n):
+                with m.Case(u):
+                    m.d.comb += self.o.eq(self.i[u])
         return m

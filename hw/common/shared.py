@@ -9,9 +9,11 @@ that elaborates to an ``Instance`` of that module. Yosys then synthesises the bl
 ``stat -top`` counts it once per instance, as for any hand-written hierarchical netlist.
 
 The definition is written into the same Verilog file as the design that uses it by
-:func:`sim.verilator.emit_verilog` (which collects, while converting, every shared module that an
-instance elaborated). A stand-in is not simulatable by Amaranth's simulator (it is a black box to
-Amaranth); tests simulate the same design built with ordinary submodules.
+:func:`sim.verilator.convert` (used by ``emit_verilog`` and ``build_model``), which collects, while
+converting, every shared module that a stand-in elaborated. Verilator simulates the result like any
+Verilog (tests/test_harness.py runs three shared stream registers in series). Amaranth's own
+simulator cannot: a stand-in is a black box to it, so Amaranth-simulated tests build the design
+with ordinary submodules.
 """
 
 import contextlib
@@ -112,10 +114,10 @@ class SharedModule:
 
     def instance(self):
         """A new stand-in: same signature as :attr:`component`, elaborates to an ``Instance``."""
-        return _Stand_in(self)
+        return _StandIn(self)
 
 
-class _Stand_in(wiring.Component):
+class _StandIn(wiring.Component):
     def __init__(self, shared):
         self._shared = shared
         super().__init__(shared.component.signature)

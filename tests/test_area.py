@@ -285,29 +285,40 @@ def test_generic_flow_without_liberty():
     assert out["cells"] == 4 and out["transistors"] > 0 and out["logic_depth"] == 0
 
 
-def test_classify_blocks():
-    assert area.classify("t.cu3.prefix", "t", "sparten") == "prefix sums"
-    assert area.classify("t.cu3.join.prio_enc", "t", "sparten") == "priority encoder"
-    assert area.classify("t.cu3.mac", "t", "sparten") == "MAC"
-    assert area.classify("t.perm", "t", "sparten") == "permutation"
-    assert area.classify("t", "t", "sparten") == area.OTHER
-    assert area.classify("t.row2.suds_steer", "t", "eureka") == "SUDS steering"
-    assert area.classify("t.row2.tree", "t", "eureka") == "reduction trees"
-    assert area.classify("t.mov_tree3", "t", "eureka") == "SUDS moved-product trees"
-    assert area.classify("t.own_tree3", "t", "eureka") == "reduction trees"
-    assert area.classify("t.sel5", "t", "eureka") == "select muxes"
-    assert area.classify("t.suds1", "t", "eureka") == "SUDS steering"
-    assert area.classify("t.mul0", "t", "eureka") == "multipliers"
-    assert area.classify("t.mul0_mul", "t", "eureka") == "multipliers"
-    assert area.classify("t_add", "t", "eureka") == "accumulators (adders)"
-    assert area.classify("t.cu.join.prefix_f0", "t", "sparten") == "prefix sums"
-    assert area.classify("t.cu.join.prefix_a1_add", "t", "sparten") == "prefix sums"
-    assert area.classify("t.cu.join.prio0", "t", "sparten") == "priority encoder"
-    assert area.classify("t.cu.join_regs", "t", "sparten").startswith("buffers")
-    assert area.classify("t.cu_mux", "t", "sparten") == "compute unit: operand select muxes"
-    assert area.classify("t.cluster.cu7", "t", "sparten").startswith("compute unit")
-    assert area.classify("t.cluster.cu7.join", "t", "sparten").startswith("inner join")
-    assert area.classify("t.lane1.mux", "t", "eureka") == "select muxes"
+#: (module path under top "t", engine, "==" or "prefix", expected category)
+CLASSIFY_CASES = [
+    ("t.cu3.prefix", "sparten", "==", "prefix sums"),
+    ("t.cu3.join.prio_enc", "sparten", "==", "priority encoder"),
+    ("t.cu3.mac", "sparten", "==", "MAC"),
+    ("t.perm", "sparten", "==", "permutation"),
+    ("t", "sparten", "==", area.OTHER),
+    ("t.row2.suds_steer", "eureka", "==", "SUDS steering"),
+    ("t.row2.tree", "eureka", "==", "reduction trees"),
+    ("t.mov_tree3", "eureka", "==", "SUDS moved-product trees"),
+    ("t.own_tree3", "eureka", "==", "reduction trees"),
+    ("t.sel5", "eureka", "==", "select muxes"),
+    ("t.suds1", "eureka", "==", "SUDS steering"),
+    ("t.mul0", "eureka", "==", "multipliers"),
+    ("t.mul0_mul", "eureka", "==", "multipliers"),
+    ("t_add", "eureka", "==", "accumulators (adders)"),
+    ("t.cu.join.prefix_f0", "sparten", "==", "prefix sums"),
+    ("t.cu.join.prefix_a1_add", "sparten", "==", "prefix sums"),
+    ("t.cu.join.prio0", "sparten", "==", "priority encoder"),
+    ("t.cu.join_regs", "sparten", "prefix", "buffers"),
+    ("t.cu_mux", "sparten", "==", "compute unit: operand select muxes"),
+    ("t.cluster.cu7", "sparten", "prefix", "compute unit"),
+    ("t.cluster.cu7.join", "sparten", "prefix", "inner join"),
+    ("t.lane1.mux", "eureka", "==", "select muxes"),
+]
+
+
+@pytest.mark.parametrize("path, engine, how, expected", CLASSIFY_CASES)
+def test_classify_blocks(path, engine, how, expected):
+    got = area.classify(path, "t", engine)
+    if how == "==":
+        assert got == expected
+    else:
+        assert got.startswith(expected), got
 
 
 def test_find_liberty(tmp_path, monkeypatch):

@@ -9,7 +9,8 @@ from amaranth.lib.wiring import In, Out
 
 from hw.common.echo import StreamRegister, echo_layout
 from hw.common.shared import SharedModule
-from sim.verilator import SimFailure, build_model, convert, fast_memory_init, verilator_env
+from sim.verilator import (SimFailure, build_model, convert, fast_memory_init,
+                           strip_zero_init, verilator_env)
 
 
 def _model():
@@ -109,6 +110,12 @@ def test_zero_init_written_as_a_loop():
     assert "zero_init_word < 100;" in text                    # the zero-initialised memory
     assert re.search(r"\[79\] = 12'h", text)                  # the other keeps its words
     assert text.count("initial begin : zero_init_") == 1
+    # synthesis drops the zero loop (either form) and keeps the memory with contents
+    stripped = strip_zero_init(text)
+    assert "zero_init_" not in stripped and re.search(r"\[79\] = 12'h", stripped)
+    words = "  initial begin\n    \\m.x [0] = 4'h0;\n    \\m.x [1] = 4'h0;\n  end\n"
+    assert strip_zero_init(words) == ""
+    assert strip_zero_init(words.replace("[1] = 4'h0", "[1] = 4'h3")) != ""
 
 
 @pytest.mark.rtl

@@ -2,8 +2,9 @@
 lowest-set-bit isolation and one-hot to index.
 
 They are plain functions returning Amaranth values (combinational logic, no state), so a block
-instantiates them inline wherever it needs them; :class:`Popcount` and :class:`PriorityEncoder`
-wrap the same functions as components for synthesis reports and direct tests.
+instantiates them inline wherever it needs them. :class:`Popcount` (optionally masked) and
+:class:`PriorityEncoder` are the same logic as components: the inner join uses them as named
+submodules, so that synthesis reports give the prefix sums and the priority encoder their own area.
 """
 
 from amaranth import Cat, Const, Module, Signal, unsigned

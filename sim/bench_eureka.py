@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from golden import eureka as ge
-from hw.eureka.config import EurekaConfig
+from hw.eureka.config import SMALL, EurekaConfig
 
 __all__ = ["section", "figures", "rtl_check", "PAPER", "DENSITIES", "GROUPS"]
 
@@ -28,7 +28,7 @@ SEED = 2023
 PAPER = {"speedup_vs_dense": 5.0, "speedup_vs_2to4": 2.5,
          "source": "EUREKA (MICRO'23): ~5x over dense and ~2.5x over 2:4 structured sparsity"}
 TARGET_SUDS_FRACTION = 0.9
-RTL_CONFIG = EurekaConfig(rows=4, lanes=8, group=8)   # = sim.run_eureka.DEFAULT_CONFIG (shared build)
+RTL_CONFIG = SMALL   # the tests' core (shared Verilator build)
 
 
 def _sparse(rng, shape, density):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from golden import eureka as ge
-from hw.eureka.config import EurekaConfig
+from hw.eureka.config import SMALL, EurekaConfig
 
 from .npyio import load_int_array
 
@@ -33,7 +33,7 @@ __all__ = ["DEFAULT_CONFIG", "model_name", "build", "prepare_case", "run_cases",
 #: Config of ``run_gemm``/the CLI when none is given: the registered ``eureka_core`` top is 8x32
 #: (a long Verilator build); runs default to a 4x8 core with the same G so that they start fast.
 #: The RTL tests use this same config, so every user shares one Verilator build.
-DEFAULT_CONFIG = EurekaConfig(rows=4, lanes=8, group=8)
+DEFAULT_CONFIG = SMALL
 
 
 def model_name(config):

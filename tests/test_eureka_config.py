@@ -69,3 +69,22 @@ def test_parse_mode():
     for bad in ("nm:4:2", "nm:x:4", "sparse", 3):
         with pytest.raises(ValueError, match="mode"):
             parse_mode(bad)
+
+
+def test_presets_resolve(tmp_path):
+    import json
+
+    from hw.common.config import ConfigError
+    from hw.eureka.config import PAPER, PRESETS, SMALL, resolve
+    assert resolve("small") is SMALL and resolve("paper") is PAPER and set(PRESETS) == {"small", "paper"}
+    assert (PAPER.rows, PAPER.lanes, PAPER.group) == (8, 32, 8)
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"config": dataclasses.replace(SMALL, rows=2).to_dict()}))
+    assert resolve(f).rows == 2
+    with pytest.raises(ConfigError, match="'small'"):
+        resolve("huge")
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve(tmp_path / "missing.json")
+    f.write_text(json.dumps({"rows": 0}))
+    with pytest.raises(ConfigError, match="rows"):
+        resolve(f)

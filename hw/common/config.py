@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import json
 
-__all__ = ["ConfigBase", "check_int", "check_pow2", "check_choice", "ConfigError"]
+__all__ = ["ConfigBase", "check_int", "check_pow2", "check_choice", "ConfigError", "resolve_config"]
 
 
 class ConfigError(ValueError):
@@ -72,3 +72,27 @@ class ConfigBase:
         """Short stable hash of the config, used to name build folders."""
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def resolve_config(cls, presets, spec):
+    """The config named by ``spec``: a preset name (a key of ``presets``), a path to a JSON file
+    (a sidecar ``<top>.json`` or a plain field dict), or an instance of ``cls`` (returned as is).
+
+    Raises :class:`ConfigError` naming the spec and the accepted presets.
+    """
+    import os
+    if isinstance(spec, cls):
+        return spec
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ConfigError(f"config must be one of {sorted(presets)!r} or a JSON file, not {spec!r}")
+    if str(spec) in presets:
+        return presets[str(spec)]
+    if not str(spec).endswith(".json") and not os.path.exists(spec):
+        raise ConfigError(f"config must be one of {sorted(presets)!r} or a JSON file, "
+                          f"not {str(spec)!r}")
+    try:
+        return cls.from_json(spec)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(spec)!r} does not exist") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {str(spec)!r} is not JSON: {e}") from None

@@ -20,9 +20,11 @@ import dataclasses
 
 from amaranth.utils import ceil_log2
 
-from ..common.config import ConfigBase, ConfigError, check_choice, check_int, check_pow2
+from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
+                             resolve_config)
 
-__all__ = ["EurekaConfig", "VARIANTS", "parse_mode", "mode_name"]
+__all__ = ["EurekaConfig", "VARIANTS", "SMALL", "PAPER", "PRESETS", "resolve", "parse_mode",
+           "mode_name"]
 
 VARIANTS = ("eureka", "dense", "ampere24")
 #: N:M ratios the packer knows (DESIGN.md section 1); a ratio is usable when M divides ``group``.
@@ -172,3 +174,20 @@ class EurekaConfig(ConfigBase):
     def ampere24_baseline(self):
         """The Ampere-like 2:4 core (G = 4, dense and 2:4 only) of the same R x L and widths."""
         return dataclasses.replace(self, variant="ampere24", group=4, modes=())
+
+
+#: The small core the RTL tests and quick runs build (4 rows x 8 lanes, G=8).
+SMALL = EurekaConfig(rows=4, lanes=8, group=8)
+
+#: The tensor-core size of the reproduction (8 rows x 32 lanes, G=8): ``make verilog``'s
+#: ``eureka_core`` and the bench's headline workload.
+PAPER = EurekaConfig(rows=8, lanes=32, group=8)
+
+#: Named presets (``sparse-hw ... --config NAME``); defined here only.
+PRESETS = {"small": SMALL, "paper": PAPER}
+
+
+def resolve(spec):
+    """A preset name, a JSON file or an :class:`EurekaConfig` -> the config (see
+    :func:`hw.common.config.resolve_config`)."""
+    return resolve_config(EurekaConfig, PRESETS, spec)

@@ -5,10 +5,10 @@ of the same R x L from the same generator: the dense core and the Ampere-like 2:
 """
 
 from ..top import Top
-from .config import EurekaConfig
+from .config import PAPER
 from .core import EurekaCore
 
-EUREKA = EurekaConfig(rows=8, lanes=32, group=8)
+EUREKA = PAPER
 
 
 def _build(config):

@@ -9,9 +9,10 @@ import dataclasses
 
 from amaranth.utils import ceil_log2
 
-from ..common.config import ConfigBase, ConfigError, check_choice, check_int, check_pow2
+from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
+                             resolve_config)
 
-__all__ = ["SparTenConfig", "SMALL", "ConfigError"]
+__all__ = ["SparTenConfig", "SMALL", "PAPER", "PRESETS", "resolve", "ConfigError"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,3 +146,16 @@ class SparTenConfig(ConfigBase):
 #: contents, so conversion time grows with total memory bits.
 SMALL = SparTenConfig(chunk=8, n_units=4, act_depth=2048, weight_depth=512, out_depth=1024,
                       max_channels=128, max_size=64, max_kernel=5, max_stride=2, max_reduction=4096)
+
+#: The paper's configuration (SparTen, MICRO'19): 32 compute units, chunk 128, one match per cycle;
+#: memories sized for VGG-16-class layers (larger layers are tiled by the planner).
+PAPER = SparTenConfig()
+
+#: Named presets (``sparse-hw ... --config NAME``); defined here only.
+PRESETS = {"small": SMALL, "paper": PAPER}
+
+
+def resolve(spec):
+    """A preset name, a JSON file or a :class:`SparTenConfig` -> the config (see
+    :func:`hw.common.config.resolve_config`)."""
+    return resolve_config(SparTenConfig, PRESETS, spec)

@@ -37,7 +37,7 @@ from golden.sparten_model import layer_cycles
 from golden.sparten_plan import BALANCE, plan_layer as plan_tiles, tile_perm, tile_tensors
 from hw.sparten.config import SMALL
 from hw.sparten.layer import TARGET_ACT, load_layout
-from hw.sparten.memmap import chunks_of_activations, pack_desc, pack_load, plan_layer
+from hw.sparten.memmap import chunks_of_activations, pack_desc, pack_loads, plan_layer
 
 from .npyio import load_int_array
 
@@ -172,7 +172,7 @@ def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", 
     case = {
         "name": name,
         "desc": pack_desc(config, plan.desc),
-        "loads": [pack_load(config, *ld) for ld in loads],
+        "loads": pack_loads(config, loads),
         "mode": mode,
         "n_out": len(expect),
         "n_values": K * Ho * Wo,

@@ -1,6 +1,20 @@
 """``sparse-hw run sparten``: run a conv / FC layer on the SparTen layer top's RTL.
 
-Python API (used by the tests, the benchmark and the end-to-end demo)::
+A layer of any size runs tile by tile (``run_tiled``, what the CLI calls): golden/sparten_plan.py
+cuts it into output-channel groups, input-channel blocks (partial sums added on the host, ReLU /
+requantisation after the last block) and spatial blocks with halos, each of which fits the
+config's memories; every tile runs on the RTL, bit-exact against golden and cycle-exact against
+its modelled cycles, and the assembled layer is compared with golden and with
+``torch.nn.functional.conv2d``. Whole runs use the native Verilator harness (sim/native.py: no
+Python per cycle, no ``--public-flat-rw``); cocotb (``sim="cocotb"``) adds idle cycles and
+backpressure on the streams. The CLI's default config is the paper's (:data:`CLI_CONFIG`).
+
+    out, stats = run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None,
+                           requant=None, dram_bytes_per_cycle=64, sim="native", ...)
+        Any layer; ``stats`` adds ``tiles`` (coords, cycles, model cycles, bytes per kind),
+        ``bytes_moved``, ``bound_cycles`` and ``torch_exact`` to the keys below.
+
+Single-run API (one case, cocotb; used by the tests and the end-to-end demo)::
 
     out, stats = run_layer(w, a, stride=1, padding=0, relu=False, balance="none", config=None,
                            requant=None, seed=0, idle=0.0, backpressure=0.0)
@@ -459,6 +473,7 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     rows, sums = [], dict.fromkeys(("cycles", "model_cycles", "dense_cycles", "onesided_cycles",
                                     "matched_macs"), 0)
     sim_seconds = sum(r.get("seconds", 0.0) for r in results)
+    sim_clock = sum(r.get("sim_cycles", 0) for r in results)
     bad = []
     for i, (tile, (case, info), res) in enumerate(zip(plan.tiles, prepared, results)):
         out_t, st = decode_case(case, info, res, config)
@@ -520,7 +535,8 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
         "dram_bytes_per_cycle": dram_bytes_per_cycle,
         "bound_cycles": int(plan.bound_cycles(dram_bytes_per_cycle)),
         "sim": sim,
-        "sim_seconds": round(sim_seconds, 3),
+        "sim_seconds": round(sim_seconds, 3),          # native: wall time of the driver runs
+        "sim_clock_cycles": int(sim_clock),            # native: every clock simulated (loads too)
         "seconds": round(time.monotonic() - t0, 3),
         "tiles": rows,
     }

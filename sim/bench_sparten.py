@@ -45,6 +45,7 @@ about a minute.
 
 import argparse
 import dataclasses
+import os
 import json
 import math
 import sys
@@ -570,6 +571,7 @@ def native_vs_cocotb(progress=None, workload=SPEED_WORKLOAD):
     say(f"speed: the same on the native harness")
     res_n = [rs.run_native(SMALL, c, nm) for c in cases]
     t_n = sum(r["seconds"] for r in res_n)
+    cpu_n = sum(r["cpu_seconds"] for r in res_n)
     rows = []
     for path, res, t in (("cocotb", res_c, t_c), ("native", res_n, t_n)):
         cyc = sum(int(r["cycles"]) for r in res)
@@ -578,8 +580,9 @@ def native_vs_cocotb(progress=None, workload=SPEED_WORKLOAD):
                     for r, c in zip(res, cases))
         rows.append({"path": path, "cycles": cyc, "macs": macs, "seconds": round(t, 3),
                      "cycles_per_s": cyc / t, "macs_per_s": macs / t, "exact": exact})
+    rows[1]["cpu_seconds"] = round(cpu_n, 3)
     w = workload
-    return {"workload": f"{w['n']} conv layers {w['K']}x{w['C']}x3x3 on {w['C']}x{w['HW']}x"
+    return {"load_average": os.getloadavg()[0], "workload": f"{w['n']} conv layers {w['K']}x{w['C']}x3x3 on {w['C']}x{w['HW']}x"
                         f"{w['HW']}, pad 1, d_w {w['d_w']}, d_a {w['d_a']}; "
                         f"{rs.model_name(SMALL)}",
             "rows": rows, "ratio": rows[1]["cycles_per_s"] / rows[0]["cycles_per_s"]}
@@ -615,8 +618,11 @@ def real_size(progress=None, layers=REAL_LAYERS, method="gbh"):
                      "bytes_moved": st["bytes_moved"], "bound_cycles": st["bound_cycles"],
                      "wall_seconds": round(wall, 1), "sim_seconds": st["sim_seconds"],
                      "sim_clock_cycles": st["sim_clock_cycles"],
+                     "sim_cpu_seconds": st["sim_cpu_seconds"],
                      "cycles_per_s": st["sim_clock_cycles"] / st["sim_seconds"],
-                     "macs_per_s": st["matched_macs"] / st["sim_seconds"]})
+                     "cycles_per_cpu_s": st["sim_clock_cycles"] / max(st["sim_cpu_seconds"], 1e-9),
+                     "macs_per_s": st["matched_macs"] / st["sim_seconds"],
+                     "load_average": os.getloadavg()[0]})
         r = rows[-1]
         say(f"real size: {name}: {r['rtl_cycles']} RTL / {r['model_cycles']} model cycles, "
             f"bit_exact={r['bit_exact']} torch_exact={r['torch_exact']}, {r['wall_seconds']} s "
@@ -640,15 +646,17 @@ def real_markdown(d):
     out.append("")
     out.append("| layer | C->K, HxW | tiles (K, C, y, x blocks) | RTL cycles | model cycles | "
                "bit-exact (golden, torch) | wall s (incl. planning, model, checks) | "
-               "simulated clock cycles/s | MACs/s |")
-    out.append("|---|---|---|---:|---:|---|---:|---:|---:|")
+               "simulated clock cycles/s (wall) | per CPU-second of the driver | MACs/s (wall) "
+               "| load average |")
+    out.append("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|")
     for r in d["layers"]:
         bl = r["blocks"]
         out.append(f"| {r['name']} | {r['C']}->{r['K']}, {r['H']}x{r['H']} | {r['n_tiles']} "
                    f"({bl['k']}, {bl['c']}, {bl['y']}, {bl['x']}) | {r['rtl_cycles']} | "
                    f"{r['model_cycles']} {'(equal)' if r['cycle_exact'] else '(MISMATCH)'} | "
                    f"{r['bit_exact']}, {r['torch_exact']} | {r['wall_seconds']:.0f} | "
-                   f"{r['cycles_per_s']:,.0f} | {r['macs_per_s']:,.0f} |")
+                   f"{r['cycles_per_s']:,.0f} | {r['cycles_per_cpu_s']:,.0f} | "
+                   f"{r['macs_per_s']:,.0f} | {r['load_average']:.1f} |")
     out.append("")
     c51 = next((r for r in d["layers"] if r["name"] == "conv5_1"), None)
     if c51:
@@ -658,7 +666,10 @@ def real_markdown(d):
                    f"{t['conv5_1_seconds']} s, bit- and cycle-exact: {c51['wall_seconds']:.0f} s, "
                    f"{'met' if ok else 'not met'}; at least {t['cycles_per_s']:,} cycles/s: "
                    f"{c51['cycles_per_s']:,.0f} "
-                   f"({'met' if c51['cycles_per_s'] >= t['cycles_per_s'] else 'not met'}).")
+                   f"({'met' if c51['cycles_per_s'] >= t['cycles_per_s'] else 'not met'}; "
+                   f"{c51['cycles_per_cpu_s']:,.0f} per CPU-second of the driver, the rate "
+                   f"on an idle core; the machine's load average was "
+                   f"{c51['load_average']:.1f} on {os.cpu_count()} cores).")
     sp = d["speed"]
     out.append("")
     out.append(f"Native vs cocotb on the same workload ({sp['workload']}): compute cycles of the "

@@ -27,27 +27,34 @@ one-sided baseline (skips zero weights only), the fraction of the ideal ``1/(d_w
 (with the densities measured on the generated tensors; ``d_a`` counts the padding zeros the
 taps read, see :func:`tap_density`), and the gains of GB-S/GB-H over the plain
 order. Whole-network figures are cycle-weighted (total dense cycles / total SparTen cycles), the
-way a network's run time adds up. The model is checked against the RTL
-(:mod:`sim.run_sparten`) on reduced copies of some layers, all in one simulation; the table says
-which, with both cycle counts.
+way a network's run time adds up.
+
+RTL check. Full run (issue 10): :data:`REAL_LAYERS` at full size on the paper-sized layer top
+(32 units, chunk 128) through the native Verilator harness (:func:`real_size`): tiled by
+golden/sparten_plan.py, every tile bit- and cycle-exact, the layer equal to golden and torch;
+with the Verilator build time of that top, simulated cycles/s and MACs/s (wall, and per
+CPU-second of the driver process, which the load of a shared machine does not distort), and the
+native harness against cocotb on one small workload (:func:`native_vs_cocotb`). ``--quick``
+checks two tiny cuts on the tests' small cocotb model instead (:func:`rtl_check`).
 
 Beside the paper's cluster the table also gives GB-H with our per-unit chunk queue
 (``SparTenConfig.unit_fifo_depth`` = :data:`UNIT_FIFO`), from the same model; the RTL check runs
 the paper's cluster (no queue).
 
 Cost (measured on the shared 2-core machine): the model at full size takes 5-25 s per layer
-(three balancing methods each) plus 5-15 s for the queued variant, 2-5 min for the 13 layers (load-dependent). The full RTL check elaborates a
-chunk-128, 8-unit layer top (about 2 min) and, the first time, builds it with Verilator (27 min
-under heavy load; cached by Verilog hash afterwards), then simulates four reduced layers (about
-4 min). ``--quick`` runs 7x7 layers and checks two tiny cuts on the tests' small RTL model:
-about a minute.
+(three balancing methods each) plus 5-15 s for the queued variant, 2-5 min for the 13 layers
+(load-dependent). The real-size part converts the paper-sized layer top (80 s at a load average of 4) and builds
+it with Verilator once (288 s measured at a load average of ~15; cached by Verilog hash), then
+simulates conv5_1 (2.15M clock cycles) and conv4_1 (5.57M, 4 tiles) at about 57k cycles per
+CPU-second: about 2 min on an idle core, far more on a loaded machine. ``--quick`` runs 7x7
+layers and checks two tiny cuts on the tests' small RTL model: about a minute.
 """
 
 import argparse
 import dataclasses
-import os
 import json
 import math
+import os
 import sys
 import time
 

@@ -107,7 +107,7 @@ def _spatial(config, H, W, Ho, Wo, R, S, stride, padding, nc, pmax):
     Returns ``(est_words, n_blocks, ho_t, wo_t, single)`` or None when nothing fits.
     """
     if (Ho * Wo <= pmax and hw_padding_ok(config, R, S, padding)
-            and H <= config.max_size and W <= config.max_size and H * W * nc <= config.act_depth):
+            and max(H, W, Ho, Wo) <= config.max_size and H * W * nc <= config.act_depth):
         return (H * W * nc, 1, Ho, Wo, True)
     best = None
     seen = set()

@@ -460,31 +460,24 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     K, C, R, S = w.shape
     Ho, Wo = plan.layer["Ho"], plan.layer["Wo"]
     acc = np.zeros((K, Ho, Wo), dtype=np.int64)
-    prepared = []
-    for i, (tile, model) in enumerate(zip(plan.tiles, models)):
-        w_t, a_t, pad = tile_tensors(w, a, tile.coords)
-        case, info = prepare_case(config, w_t, a_t, stride, pad, relu and not host_post, balance,
-                                  hw_requant, f"tile{i}", idle, backpressure, model=model)
-        prepared.append((case, info))
-    if sim == "cocotb":
-        results = run_cases(config, [c for c, _ in prepared], seed=seed, check=check)
-    else:
-        nm = native_model(config)
-        results = []
-        for i, (case, _) in enumerate(prepared):
-            results.append(run_native(config, case, nm))
-            r = results[-1]
-            say(f"tile {i + 1}/{len(prepared)} {plan.tiles[i].coords['k']} c "
-                f"{plan.tiles[i].coords['c']} oy {plan.tiles[i].coords['oy']} ox "
-                f"{plan.tiles[i].coords['ox']}: {r['cycles']} cycles (model "
-                f"{plan.tiles[i].cycles}) in {r['seconds']:.1f} s")
+    def prepare(i):
+        w_t, a_t, pad = tile_tensors(w, a, plan.tiles[i].coords)
+        return prepare_case(config, w_t, a_t, stride, pad, relu and not host_post, balance,
+                            hw_requant, f"tile{i}", idle, backpressure, model=models[i])
+
+    def where(i):
+        c = plan.tiles[i].coords
+        return f"tile {i + 1}/{len(plan.tiles)} k {c['k']} c {c['c']} oy {c['oy']} ox {c['ox']}"
+
     rows, sums = [], dict.fromkeys(("cycles", "model_cycles", "dense_cycles", "onesided_cycles",
                                     "matched_macs"), 0)
-    sim_seconds = sum(r.get("seconds", 0.0) for r in results)
-    sim_clock = sum(r.get("sim_cycles", 0) for r in results)
-    sim_cpu = sum(r.get("cpu_seconds", 0.0) for r in results)
+    sim_seconds = sim_clock = sim_cpu = 0
     bad = []
-    for i, (tile, (case, info), res) in enumerate(zip(plan.tiles, prepared, results)):
+
+    def take(i, case, info, res):
+        """Check one tile against golden and its modelled cycles; add it into the layer."""
+        nonlocal acc
+        tile = plan.tiles[i]
         out_t, st = decode_case(case, info, res, config)
         c = tile.coords
         ok_cycles = st["cycles"] == tile.cycles == st["model_cycles"]
@@ -499,9 +492,27 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
             acc = out_t.astype(np.int64)
         else:
             acc[c["k"][0]:c["k"][1], c["oy"][0]:c["oy"][1], c["ox"][0]:c["ox"][1]] += out_t
-        if sim == "cocotb":
-            say(f"tile {i + 1}/{len(prepared)} {c['k']} c {c['c']} oy {c['oy']} ox {c['ox']}: "
-                f"{st['cycles']} cycles (model {tile.cycles})")
+        say(f"{where(i)}: {st['cycles']} cycles (model {tile.cycles}), "
+            f"{'bit-exact' if st['bit_exact'] else 'MISMATCH'}"
+            + (f", {res['seconds']:.1f} s" if "seconds" in res else ""))
+
+    if sim == "cocotb":
+        prepared = [prepare(i) for i in range(len(plan.tiles))]
+        results = run_cases(config, [c for c, _ in prepared], seed=seed, check=check)
+        for i, ((case, info), res) in enumerate(zip(prepared, results)):
+            take(i, case, info, res)
+    else:
+        say(f"native model of {model_name(config)}: reusing or building it (the first build of "
+            f"a paper-sized top takes minutes)")
+        nm = native_model(config)
+        # one tile at a time: prepare, run, check, drop (a big layer's images never pile up)
+        for i in range(len(plan.tiles)):
+            case, info = prepare(i)
+            res = run_native(config, case, nm)
+            sim_seconds += res["seconds"]
+            sim_clock += res["sim_cycles"]
+            sim_cpu += res["cpu_seconds"]
+            take(i, case, info, res)
 
     def post(x):
         """What follows the last input-channel block, as the hardware or the host does it."""

@@ -575,7 +575,7 @@ def native_vs_cocotb(progress=None, workload=SPEED_WORKLOAD):
     t0 = time.monotonic()
     res_c = rs.run_cases(SMALL, cases, check=False)
     t_c = time.monotonic() - t0
-    say(f"speed: the same on the native harness")
+    say("speed: the same on the native harness")
     res_n = [rs.run_native(SMALL, c, nm) for c in cases]
     t_n = sum(r["seconds"] for r in res_n)
     cpu_n = sum(r["cpu_seconds"] for r in res_n)

@@ -147,6 +147,24 @@ def test_tiled_layer_native(seed, capsys):
     assert sum(1 for ln in lines if ln.startswith("tile ")) == len(plan.tiles)
 
 
+@pytest.mark.rtl
+def test_fc_tiled_host_requant_native(seed):
+    """FC (1x1 on 1x1) with C = 300 > max_channels: three C blocks, ReLU and requantisation on
+    the host after the last block, equal to golden; the one-tile case uses the hardware path."""
+    from golden.conv import fc
+    from sim.run_sparten import run_tiled
+    rng = np.random.default_rng(seed)
+    w = ((rng.random((10, 300)) < 0.5) * rng.integers(-128, 128, (10, 300))).astype(np.int8)
+    x = ((rng.random(300) < 0.6) * rng.integers(-128, 128, 300)).astype(np.int8)
+    out, stats = run_tiled(w, x, relu=True, requant=(3, 9), config=SMALL)
+    assert stats["kind"] == "fc" and stats["blocks"]["c"] == 3 and stats["requant_on"] == "host"
+    want = requantize(relu(fc(x, w)), 3, 9)
+    np.testing.assert_array_equal(out.reshape(-1), want)
+    out1, st1 = run_tiled(w[:, :100], x[:100], relu=True, requant=(3, 9), config=SMALL)
+    assert st1["n_tiles"] == 1 and st1["requant_on"] == "hardware"
+    np.testing.assert_array_equal(out1.reshape(-1), requantize(relu(fc(x[:100], w[:, :100])), 3, 9))
+
+
 def test_cli_config_and_plan_errors(tmp_path, capsys):
     """Default config is the paper's; presets and files via --config; a layer beyond the
     geometric limits is a one-line error before any hardware is built."""

@@ -14,6 +14,19 @@ is lowered by implicit im2col (``golden.conv.im2col``) in the driver; the core o
 Stats: ``cycles`` (RTL busy cycles), ``model_cycles`` (golden cycle model), ``dense_cycles`` (the
 dense core of the same R x L), ``speedup`` (dense / cycles), ``displaced`` (SUDS-displaced weights
 per pass over the columns), ``utilization`` (non-zero MACs / (cycles * R * L)), ``bit_exact``.
+
+**Whole GEMMs at any size** (the preload top, ``hw/eureka/preload.py``)::
+
+    out, stats = run_gemm_tiled(w, a, mode="suds", config="paper", sim="native",
+                                dram_bytes_per_cycle=64, progress=print)
+
+plans the GEMM onto the top's buffers (``golden/eureka_plan.py``), runs every tile on the RTL in one
+simulator process (buffers keep their contents between tiles, so a tile loads only what the plan
+says it moves), checks each tile bit for bit against golden and its beat count against the tile's
+model cycles, adds split-K partial sums on the host and checks the whole GEMM against golden and
+``torch.matmul`` (int64). ``sparse-hw run eureka`` uses it (default config ``paper``). The stats add
+``n_tiles``, ``tiles`` (per tile: position, model and RTL cycles, stalls, bytes), ``traffic``,
+``bytes_moved``, ``bound_cycles`` for ``dram_bytes_per_cycle`` and the simulation speed.
 """
 
 import json
@@ -28,7 +41,8 @@ from hw.eureka.config import SMALL, EurekaConfig
 from .npyio import load_int_array
 
 __all__ = ["DEFAULT_CONFIG", "model_name", "build", "prepare_case", "run_cases", "run_gemm",
-           "run_conv2d", "register"]
+           "run_conv2d", "register", "gemm_model_name", "build_gemm", "tile_script",
+           "run_gemm_tiled", "SIMS"]
 
 #: Config of ``run_gemm``/the CLI when none is given: the registered ``eureka_core`` top is 8x32
 #: (a long Verilator build); runs default to a 4x8 core with the same G so that they start fast.
@@ -150,6 +164,177 @@ def run_conv2d(act, filt, stride=1, padding=0, mode="suds", config=None, seed=0,
                           backpressure=backpressure, permute=permute)
     stats["conv"] = {"stride": stride, "padding": padding, "out_hw": [ho, wo]}
     return out.reshape(w2.shape[0], ho, wo), stats
+
+
+# -- whole GEMMs on the preload top ------------------------------------------------------------
+
+#: Simulators of :func:`run_gemm_tiled`: ``native`` (``sim/native.py``: Verilator, no Python per
+#: cycle) and ``amaranth`` (Amaranth's simulator, slow, with idle/backpressure stress).
+SIMS = ("native", "amaranth")
+
+
+def gemm_model_name(config):
+    c = config.core
+    return (f"eureka_gemm_{c.variant}_{c.rows}x{c.lanes}g{c.group}_w{config.weight_depth}"
+            f"_a{config.act_depth}")
+
+
+def build_gemm(config):
+    """Build (or reuse) the native Verilator model of the preload top of ``config``."""
+    from hw.eureka.preload import EurekaGemm
+    from . import native
+    return native.build(EurekaGemm(config), gemm_model_name(config), config)
+
+
+def tile_script(config, plan, w, a, mode):
+    """The command script running every tile of ``plan`` (see :mod:`sim.native`), and per tile the
+    packed weight schedules it loaded (``None`` where it reuses the buffer) and its load bytes.
+
+    A tile loads its weights / activations only when the plan says so; the others are already in
+    the buffers. Per tile the script peeks ``beats``, ``stalls`` and ``cycles``.
+    """
+    from hw.eureka import preload_image as pi
+    from hw.eureka.preload import TARGET_ACT, TARGET_WEIGHT
+    script = [("drain", "o")]
+    packed = []
+    for tile in plan.tiles:
+        c = tile.coords
+        (r0, r1), (k0, k1), (n0, n1) = c["rows"], c["k"], c["cols"]
+        beats = []
+        sched = None
+        if c["load_weights"]:
+            sched = ge.pack(w[r0:r1, k0:k1], mode, config.core)
+            words = pi.weight_words(config, sched.tiles)
+            assert len(words) == c["weight_words"], "plan and packer disagree on weight words"
+            beats += pi.load_beats(config, TARGET_WEIGHT, words)
+        if c["load_acts"]:
+            words, nwin = pi.act_words(config, a[k0:k1, n0:n1])
+            assert nwin == c["k_windows"] and len(words) == c["act_words"]
+            beats += pi.load_beats(config, TARGET_ACT, words)
+        packed.append(sched)
+        if beats:
+            script.append(("feed", "load", beats))
+        # cap: every beat and result may wait; generous but finite (a hang is an error)
+        cap = 64 * (tile.cycles + c["row_tiles"] * (n1 - n0)) + 1000
+        script += [("poke", "desc", pi.desc_value(config, c["row_tiles"], n1 - n0, c["k_windows"])),
+                   ("pulse", "start"), ("until", "done", cap),
+                   ("peek", "beats"), ("peek", "stalls"), ("peek", "cycles")]
+    return script, packed
+
+
+def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_cycle=None,
+                   k_windows=None, n_block=None, progress=None, seed=0, idle=0.0,
+                   backpressure=0.0, check=True):
+    """Run ``D = W x A`` of any size on the preload top, tile by tile; ``(out int64[M,N], stats)``.
+
+    Parameters
+    ----------
+    w, a : int arrays ``[M,K]``, ``[K,N]`` (values within the core's ``value_width``)
+    mode : a mode the core runs
+    config : EurekaGemmConfig, EurekaConfig, preset name (``"small"``, ``"paper"``) or JSON file;
+        None: ``"paper"``
+    sim : ``"native"`` or ``"amaranth"`` (:data:`SIMS`)
+    dram_bytes_per_cycle : off-chip bytes per cycle for ``bound_cycles`` (default
+        :data:`golden.plan.DEFAULT_DRAM_BYTES_PER_CYCLE`)
+    k_windows, n_block : force the planner's blocks (see :func:`golden.eureka_plan.plan_gemm`)
+    progress : callable(str) or None, called once per tile with its check
+    seed, idle, backpressure : flow-control stress (``sim="amaranth"`` only)
+    check : raise ``AssertionError`` naming the tile on a result or cycle mismatch
+
+    Every tile is compared with golden bit for bit and its ``beats`` counter with the tile's model
+    cycles (and ``cycles = beats + stalls + latency``); the whole result with golden and
+    ``torch.matmul`` in int64.
+    """
+    from golden.eureka_plan import plan_gemm
+    from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
+    from hw.eureka.config import resolve_gemm
+    from hw.eureka.preload import EurekaGemm
+    from hw.eureka import preload_image as pi
+
+    config = resolve_gemm("paper" if config is None else config)
+    if sim not in SIMS:
+        raise ValueError(f"sim must be one of {list(SIMS)!r}, not {sim!r}")
+    if sim == "native" and (idle or backpressure):
+        raise ValueError("idle/backpressure need sim='amaranth' (the native driver feeds and "
+                         "drains every cycle)")
+    bpc = DEFAULT_DRAM_BYTES_PER_CYCLE if dram_bytes_per_cycle is None else dram_bytes_per_cycle
+    if isinstance(bpc, bool) or not isinstance(bpc, (int, float)) or not bpc > 0:
+        raise ValueError(f"dram_bytes_per_cycle must be a positive number, not {bpc!r}")
+    core = config.core
+    w = ge.check_weights(w, core)
+    a = ge.check_activations(a, w.shape[1], core)
+    M, K = w.shape
+    N = a.shape[1]
+    golden = ge.gemm(w, a, acc_width=core.acc_width)
+    plan = plan_gemm(w, N, mode, config, k_windows=k_windows, n_block=n_block)
+    script, packed = tile_script(config, plan, w, a, mode)
+    top = EurekaGemm(config)
+    build_seconds = None
+    if sim == "native":
+        model = build_gemm(config)
+        build_seconds = model.build_seconds
+        res = model.run(script)
+    else:
+        from .pysim_script import run_script
+        res = run_script(top, script, seed=seed, idle=idle, backpressure=backpressure)
+    outs = res.streams.get("o", [])
+    out = np.zeros((M, N), np.int64)
+    tiles, failures, pos = [], [], 0
+    for i, tile in enumerate(plan.tiles):
+        c = tile.coords
+        (r0, r1), (k0, k1), (n0, n1) = c["rows"], c["k"], c["cols"]
+        n_res = c["row_tiles"] * (n1 - n0)
+        part = pi.decode_outputs(config, outs[pos:pos + n_res], c["row_tiles"], n1 - n0)[:r1 - r0]
+        pos += n_res
+        beats, stalls, cycles = res.peeks[3 * i:3 * i + 3]
+        want = ge.gemm(w[r0:r1, k0:k1], a[k0:k1, n0:n1], acc_width=core.acc_width)
+        exact = bool(np.array_equal(part, want))
+        cyc_ok = beats == tile.cycles and cycles == beats + stalls + top.latency
+        out[r0:r1, n0:n1] += part                       # split K: partial sums added on the host
+        tiles.append({**tile.to_dict(), "model_cycles": int(tile.cycles), "cycles": int(beats),
+                      "run_cycles": int(cycles), "stalls": int(stalls), "bit_exact": exact,
+                      "cycle_exact": bool(cyc_ok)})
+        if not exact:
+            bad = np.argwhere(part != want)[0]
+            failures.append(f"tile {i} {c['rows']}x{c['k']}x{c['cols']}: result{bad.tolist()} = "
+                            f"{part[tuple(bad)]}, golden {want[tuple(bad)]}")
+        if not cyc_ok:
+            failures.append(f"tile {i}: beats {beats} (model {tile.cycles}), cycles {cycles} != "
+                            f"beats + stalls {stalls} + latency {top.latency}")
+        if progress:
+            progress(f"tile {i + 1}/{len(plan.tiles)} rows {r0}:{r1} k {k0}:{k1} cols {n0}:{n1}: "
+                     f"{beats} cycles (model {tile.cycles}), "
+                     f"{'bit-exact' if exact else 'MISMATCH'}")
+    if pos != len(outs):
+        failures.append(f"{len(outs)} results left the top, the plan expects {pos}")
+    import torch
+    ref = torch.matmul(torch.from_numpy(w), torch.from_numpy(a)).numpy()
+    bit_exact = not failures and bool(np.array_equal(out, golden))
+    torch_exact = bool(np.array_equal(out, ref))
+    whole = ge.cycle_model(w, N, mode, core)
+    cycles = sum(t["cycles"] for t in tiles)
+    stats = {
+        "mode": mode, "config": config.to_dict(), "M": M, "K": K, "N": N, "sim": sim,
+        "cycles": cycles, "model_cycles": int(plan.cycles),
+        "whole_gemm_model_cycles": int(whole["cycles"]),
+        "dense_cycles": int(whole["dense_cycles"]),
+        "speedup": whole["dense_cycles"] / cycles,
+        "displaced": int(sum(s.displaced for s in packed if s is not None)),
+        "utilization": float(whole["macs"] / (cycles * core.macs)),
+        "weight_density": float((w != 0).mean()),
+        "bit_exact": bit_exact, "torch_exact": torch_exact,
+        "cycle_exact": all(t["cycle_exact"] for t in tiles),
+        "n_tiles": len(tiles), "psum": plan.psum, "plan": plan.layer,
+        "traffic": plan.traffic, "bytes_moved": int(plan.bytes_moved),
+        "dram_bytes_per_cycle": bpc, "bound_cycles": int(plan.bound_cycles(bpc)),
+        "latency": top.latency, "tiles": tiles,
+        "sim_cycles": int(res.sim_cycles), "sim_seconds": float(res.seconds),
+        "sim_cycles_per_second": res.sim_cycles / res.seconds if res.seconds else None,
+        "build_seconds": build_seconds,
+    }
+    if check and (failures or not torch_exact):
+        raise AssertionError("; ".join(failures) or "result differs from torch.matmul")
+    return out, stats
 
 
 # -- command line ------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from golden import eureka as ge
-from hw.eureka.config import SMALL, EurekaConfig
+from hw.eureka.config import SMALL
 
 from .npyio import load_int_array
 
@@ -341,51 +341,62 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
 
 
 def register(engines):
+    from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
+    from hw.eureka.config import GEMM_PRESETS
     p = engines.add_parser(
-        "eureka", help="run D = W x A on the EUREKA core's RTL",
-        description="Pack W offline for the mode, run D = W x A on the Verilated EUREKA core, "
-                    "compare it bit-exactly with golden, and write D and a stats JSON.")
+        "eureka", help="run D = W x A of any size on the EUREKA preload top's RTL",
+        description="Plan D = W x A onto the EUREKA preload top's buffers (K blocks summed on the "
+                    "host, row rounds, column blocks), run every tile on the Verilated RTL, check "
+                    "each tile bit-exactly against golden and cycle-exactly against its model, "
+                    "and write D and a stats JSON (tiles, bytes moved, bandwidth-bound cycles).")
     p.add_argument("--mode", default="suds",
                    help="dense | nm:N:M | suds | unstructured-nosuds (default suds)")
     p.add_argument("--weights", required=True, type=Path, help="int8 W[M,K] (.npy)")
     p.add_argument("--activations", required=True, type=Path, help="int8 A[K,N] (.npy)")
-    p.add_argument("--config", type=Path, default=None,
-                   help="EurekaConfig JSON (a sidecar or a config dict); default a "
-                        f"{DEFAULT_CONFIG.rows}x{DEFAULT_CONFIG.lanes} G={DEFAULT_CONFIG.group} core")
+    p.add_argument("--config", default="paper",
+                   help=f"preset ({' | '.join(GEMM_PRESETS)}) or a JSON file (an EurekaGemmConfig, "
+                        f"or an EurekaConfig, which gets the default buffers); default paper "
+                        f"(8x32 core, G=8)")
     p.add_argument("--out", required=True, type=Path, help="int32 D[M,N] (.npy)")
     p.add_argument("--stats", required=True, type=Path, help="stats JSON")
-    p.add_argument("--permute", action="store_true",
-                   help="unstructured modes: balanced column order per row tile (ours)")
+    p.add_argument("--dram-bytes-per-cycle", type=float, default=DEFAULT_DRAM_BYTES_PER_CYCLE,
+                   help=f"off-chip bytes per cycle B for bound_cycles = sum over tiles of "
+                        f"max(cycles, bytes / B) (default {DEFAULT_DRAM_BYTES_PER_CYCLE})")
+    p.add_argument("--k-windows", type=int, default=None,
+                   help="force K blocks of this many windows (default: the largest that fit)")
+    p.add_argument("--n-block", type=int, default=None,
+                   help="force column blocks of this many columns (default: the largest that fit)")
+    p.add_argument("--sim", default="native", choices=SIMS,
+                   help="native Verilator (default) or the Amaranth simulator (slow; with "
+                        "--idle/--backpressure)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--idle", type=float, default=0.0, help="input idle probability")
-    p.add_argument("--backpressure", type=float, default=0.0, help="output backpressure probability")
+    p.add_argument("--idle", type=float, default=0.0, help="load idle probability (--sim amaranth)")
+    p.add_argument("--backpressure", type=float, default=0.0,
+                   help="output backpressure probability (--sim amaranth)")
     p.set_defaults(func=_cli)
 
 
-
-
 def _cli(args):
-    config = DEFAULT_CONFIG
-    if args.config is not None:
-        if not args.config.is_file():
-            raise ValueError(f"config file {str(args.config)!r} does not exist")
-        try:
-            config = EurekaConfig.from_json(args.config)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config file {str(args.config)!r} is not JSON ({e})") from None
-        except TypeError as e:
-            raise ValueError(f"config file {str(args.config)!r}: {e}") from None
-    config.check_mode(args.mode)
+    from hw.eureka.config import resolve_gemm
+    config = resolve_gemm(args.config)
+    config.core.check_mode(args.mode)
     w = load_int_array(args.weights, "weights", "[M,K]")
     a = load_int_array(args.activations, "activations", "[K,N]")
     if w.shape[1] != a.shape[0]:
         raise ValueError(f"weights {w.shape} and activations {a.shape} do not chain (K differs)")
-    out, stats = run_gemm(w, a, mode=args.mode, config=config, seed=args.seed, idle=args.idle,
-                          backpressure=args.backpressure, permute=args.permute)
+    out, stats = run_gemm_tiled(w, a, mode=args.mode, config=config, sim=args.sim,
+                                dram_bytes_per_cycle=args.dram_bytes_per_cycle,
+                                k_windows=args.k_windows, n_block=args.n_block,
+                                progress=lambda msg: print(msg, flush=True), seed=args.seed,
+                                idle=args.idle, backpressure=args.backpressure, check=False)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, out.astype(np.int32))
     args.stats.parent.mkdir(parents=True, exist_ok=True)
     args.stats.write_text(json.dumps(stats, indent=2) + "\n")
-    print(f"eureka {args.mode}: {stats['cycles']} cycles (model {stats['model_cycles']}, dense "
-          f"{stats['dense_cycles']}, {stats['speedup']:.2f}x), bit_exact={stats['bit_exact']}")
-    return 0 if stats["bit_exact"] and stats["cycle_exact"] else 1
+    print(f"eureka {args.mode}: {stats['n_tiles']} tile(s), {stats['cycles']} cycles (model "
+          f"{stats['model_cycles']}, dense {stats['dense_cycles']}, {stats['speedup']:.2f}x), "
+          f"{stats['bytes_moved']} bytes moved, bound {stats['bound_cycles']} cycles at "
+          f"{stats['dram_bytes_per_cycle']:g} B/cycle, bit_exact={stats['bit_exact']}, "
+          f"torch_exact={stats['torch_exact']}, {stats['sim_seconds']:.2f} s simulated")
+    ok = stats["bit_exact"] and stats["cycle_exact"] and stats["torch_exact"]
+    return 0 if ok else 1

@@ -152,6 +152,110 @@ def rtl_check(progress, quick=False):
     return rows
 
 
+# -- real size: the whole headline GEMM on the paper-sized preload top ----------------------------
+
+#: The full-size GEMM of issue 10: W[128, 2304] (d_w 0.2, the bench's generator and seed) by
+#: A[2304, 64], SUDS, natural column order, on the 8x32 G=8 preload top (``GEMM_PAPER``).
+REAL_N = 64
+REAL_MODE = "suds"
+#: Targets of issue 10 (printed, never asserted).
+TARGET_NATIVE_CYCLES_PER_S = 100_000
+TARGET_NATIVE_OVER_COCOTB = 10
+#: The cocotb path (Python drives every beat of the paper-sized core) on a stated cut of the same
+#: GEMM: its first COCOTB_ROWS rows and COCOTB_COLS columns (the same cycles per row tile and
+#: column; a full run would take ~100x longer than the native one).
+COCOTB_ROWS, COCOTB_COLS = 32, 16
+
+
+def real_size(progress=None, quick=False):
+    """Run the full-size GEMM natively (bit- and cycle-exact per tile and whole) and a cut of it
+    with cocotb; returns a dict of measured numbers beside the targets."""
+    from golden.eureka_plan import plan_gemm
+    from hw.eureka.config import GEMM_PAPER
+    from sim.run_eureka import build_gemm, prepare_case, run_cases, run_gemm_tiled
+    progress = progress or (lambda *a, **k: None)
+    cfg = GEMM_PAPER
+    rng = np.random.default_rng(SEED)
+    m, k, n = (16, 512, 8) if quick else (M, K, REAL_N)
+    w = _sparse(rng, (m, k), HEADLINE_DENSITY)
+    a = rng.integers(-128, 128, (k, n))
+    progress(0, 3, "real size: native build of the paper-sized preload top")
+    t0 = time.monotonic()
+    model = build_gemm(cfg)
+    build_wall = time.monotonic() - t0
+    progress(1, 3, f"real size: {m}x{k} x {k}x{n} {REAL_MODE} on the native 8x32 G=8 top")
+    out, st = run_gemm_tiled(w, a, REAL_MODE, config=cfg, check=False,
+                             progress=lambda msg: progress(1, 3, msg))
+    macs = int(np.count_nonzero(w)) * n
+    native = {"seconds": st["sim_seconds"], "engine_cycles": st["cycles"],
+              "sim_cycles": st["sim_cycles"],
+              "cycles_per_s": st["sim_cycles"] / st["sim_seconds"],
+              "engine_cycles_per_s": st["cycles"] / st["sim_seconds"],
+              "macs_per_s": macs / st["sim_seconds"]}
+    progress(2, 3, f"real size: cocotb cut {COCOTB_ROWS}x{k} x {k}x{COCOTB_COLS} on the 8x32 core")
+    cr, cc = min(COCOTB_ROWS, m), min(COCOTB_COLS, n)
+    case = prepare_case(cfg.core, w[:cr], a[:, :cc], REAL_MODE, "real_cut")
+    from sim.run_eureka import build as build_core
+    t1 = time.monotonic()
+    build_core(cfg.core)
+    cocotb_build = time.monotonic() - t1
+    t1 = time.monotonic()
+    got = run_cases(cfg.core, [case[0]], seed=SEED)["real_cut"]
+    cocotb_s = time.monotonic() - t1
+    c_macs = int(np.count_nonzero(w[:cr])) * cc
+    cocotb = {"rows": cr, "cols": cc, "seconds": cocotb_s, "cycles": int(got["cycles"]),
+              "model_cycles": int(case[3]["cycles"]), "bit_exact": bool(got["bit_exact"]),
+              "cycles_per_s": got["cycles"] / cocotb_s, "macs_per_s": c_macs / cocotb_s,
+              "build_seconds": round(cocotb_build, 1)}
+    progress(3, 3, "real size done")
+    plan = plan_gemm(w, n, REAL_MODE, cfg)
+    return {
+        "workload": f"W[{m}x{k}] d_w={HEADLINE_DENSITY} (seed {SEED}) x A[{k}x{n}], {REAL_MODE}, "
+                    f"natural column order, 8x32 G=8 preload top (buffers {cfg.weight_depth} "
+                    f"weight beats, {cfg.act_depth} activation windows)",
+        "shape": [m, k, n], "n_tiles": st["n_tiles"], "psum": st["psum"],
+        "cycles": st["cycles"], "model_cycles": st["model_cycles"],
+        "whole_gemm_model_cycles": st["whole_gemm_model_cycles"],
+        "bit_exact": st["bit_exact"], "torch_exact": st["torch_exact"],
+        "cycle_exact": st["cycle_exact"], "bytes_moved": st["bytes_moved"],
+        "bound_cycles": st["bound_cycles"], "dram_bytes_per_cycle": st["dram_bytes_per_cycle"],
+        "speedup_vs_dense": st["speedup"],
+        "build_seconds": model.build_seconds, "build_wall_seconds": round(build_wall, 1),
+        "native": native, "cocotb": cocotb,
+        "native_over_cocotb": native["engine_cycles_per_s"] / cocotb["cycles_per_s"],
+        "targets": {"native_cycles_per_s": TARGET_NATIVE_CYCLES_PER_S,
+                    "native_over_cocotb": TARGET_NATIVE_OVER_COCOTB},
+        "plan_traffic": plan.traffic,
+        "quick": quick,
+    }
+
+
+def real_size_markdown(r):
+    n, c = r["native"], r["cocotb"]
+    ok = "yes" if r["bit_exact"] and r["cycle_exact"] and r["torch_exact"] else "NO"
+    met = n["engine_cycles_per_s"] >= r["targets"]["native_cycles_per_s"]
+    met10 = r["native_over_cocotb"] >= r["targets"]["native_over_cocotb"]
+    return "\n".join([
+        "### EUREKA at real size on the RTL (native Verilator)", "",
+        f"Workload: {r['workload']}. {r['n_tiles']} tiles (partial sums: {r['psum']}); "
+        f"bit-exact vs golden and torch, every tile cycle-exact: {ok}.", "",
+        "| quantity | measured | target / model |", "|---|---:|---:|",
+        f"| engine cycles (sum of tiles' beat counters) | {r['cycles']} | model {r['model_cycles']} "
+        f"(whole GEMM untiled {r['whole_gemm_model_cycles']}) |",
+        f"| bandwidth-bound cycles at {r['dram_bytes_per_cycle']:g} B/cycle | {r['bound_cycles']} | "
+        f"{r['bytes_moved']} bytes moved |",
+        f"| Verilator build of the paper-sized top | {r['build_seconds']} s | |",
+        f"| native: engine cycles/s | {n['engine_cycles_per_s']:,.0f} | >= "
+        f"{r['targets']['native_cycles_per_s']:,} ({'MET' if met else 'NOT MET'}) |",
+        f"| native: simulated cycles/s (loads included) | {n['cycles_per_s']:,.0f} | |",
+        f"| native: MACs/s | {n['macs_per_s']:,.0f} | |",
+        f"| cocotb, cut {c['rows']} rows x {c['cols']} columns: cycles/s | "
+        f"{c['cycles_per_s']:,.0f} | |",
+        f"| cocotb: MACs/s | {c['macs_per_s']:,.0f} | |",
+        f"| native / cocotb (engine cycles/s) | {r['native_over_cocotb']:.0f}x | >= "
+        f"{r['targets']['native_over_cocotb']}x ({'MET' if met10 else 'NOT MET'}) |", ""])
+
+
 def section(progress=None, quick=False):
     """The EUREKA section of ``make bench``: ``(markdown, data)``."""
     progress = progress or (lambda *a, **k: None)
@@ -168,6 +272,13 @@ def section(progress=None, quick=False):
         rtl_rows, missing = rtl_check(progress, quick=quick), None
     except Exception as e:   # a failing check is reported, never hidden
         rtl_rows, missing = [], f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    try:
+        if quick:
+            real, real_missing = None, "skipped with --quick (paper-sized Verilator builds)"
+        else:
+            real, real_missing = real_size(progress), None
+    except Exception as e:   # reported, never hidden
+        real, real_missing = None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     progress(2, 3, "report")
 
     by = {(r["group"], r["density"]): r for r in unstructured}
@@ -235,6 +346,7 @@ def section(progress=None, quick=False):
         "quick": quick,
         "seconds": round(time.monotonic() - t0, 1),
         "plots": _plots(unstructured),
+        "real_size": real, "real_size_missing": real_missing,
     }
     progress(3, 3, "done")
     return _markdown(data), data
@@ -312,9 +424,20 @@ def _markdown(data):
                    f"{rc['rows'][0]['shape'] if rc['rows'] else ''}, idle/backpressure 0.2): "
                    f"{n_ok}/{len(rc['rows'])} cases bit-exact with model cycles == RTL cycles.")
     out.append("")
+    if data.get("real_size"):
+        out.append(real_size_markdown(data["real_size"]))
+    elif data.get("real_size_missing"):
+        out += [f"Real-size EUREKA run not completed: {data['real_size_missing']}", ""]
     return "\n".join(out)
 
 
 if __name__ == "__main__":
-    md, _ = section(progress=lambda *a, **k: print(*a))
-    print(md)
+    import json
+    import sys
+    if "--real-size" in sys.argv:          # only the real-size run (python -m sim.bench_eureka)
+        r = real_size(progress=lambda *a, **k: print(*a, flush=True), quick="--quick" in sys.argv)
+        print(real_size_markdown(r))
+        print(json.dumps(r, indent=2))
+    else:
+        md, _ = section(progress=lambda *a, **k: print(*a))
+        print(md)

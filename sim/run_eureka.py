@@ -268,7 +268,7 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
     golden = ge.gemm(w, a, acc_width=core.acc_width)
     plan = plan_gemm(w, N, mode, config, k_windows=k_windows, n_block=n_block)
     script, packed = tile_script(config, plan, w, a, mode)
-    top = EurekaGemm(config)
+    latency = EurekaGemm.latency
     build_seconds = None
     if sim == "native":
         model = build_gemm(config)
@@ -276,7 +276,7 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
         res = model.run(script)
     else:
         from .pysim_script import run_script
-        res = run_script(top, script, seed=seed, idle=idle, backpressure=backpressure)
+        res = run_script(EurekaGemm(config), script, seed=seed, idle=idle, backpressure=backpressure)
     outs = res.streams.get("o", [])
     out = np.zeros((M, N), np.int64)
     tiles, failures, pos = [], [], 0
@@ -289,7 +289,7 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
         beats, stalls, cycles = res.peeks[3 * i:3 * i + 3]
         want = ge.gemm(w[r0:r1, k0:k1], a[k0:k1, n0:n1], acc_width=core.acc_width)
         exact = bool(np.array_equal(part, want))
-        cyc_ok = beats == tile.cycles and cycles == beats + stalls + top.latency
+        cyc_ok = beats == tile.cycles and cycles == beats + stalls + latency
         out[r0:r1, n0:n1] += part                       # split K: partial sums added on the host
         tiles.append({**tile.to_dict(), "model_cycles": int(tile.cycles), "cycles": int(beats),
                       "run_cycles": int(cycles), "stalls": int(stalls), "bit_exact": exact,
@@ -300,7 +300,7 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
                             f"{part[tuple(bad)]}, golden {want[tuple(bad)]}")
         if not cyc_ok:
             failures.append(f"tile {i}: beats {beats} (model {tile.cycles}), cycles {cycles} != "
-                            f"beats + stalls {stalls} + latency {top.latency}")
+                            f"beats + stalls {stalls} + latency {latency}")
         if progress:
             progress(f"tile {i + 1}/{len(plan.tiles)} rows {r0}:{r1} k {k0}:{k1} cols {n0}:{n1}: "
                      f"{beats} cycles (model {tile.cycles}), "
@@ -327,7 +327,7 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
         "n_tiles": len(tiles), "psum": plan.psum, "plan": plan.layer,
         "traffic": plan.traffic, "bytes_moved": int(plan.bytes_moved),
         "dram_bytes_per_cycle": bpc, "bound_cycles": int(plan.bound_cycles(bpc)),
-        "latency": top.latency, "tiles": tiles,
+        "latency": latency, "tiles": tiles,
         "sim_cycles": int(res.sim_cycles), "sim_seconds": float(res.seconds),
         "sim_cycles_per_second": res.sim_cycles / res.seconds if res.seconds else None,
         "build_seconds": build_seconds,

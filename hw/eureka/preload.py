@@ -117,6 +117,10 @@ class EurekaGemm(wiring.Component):
     issue_stages = 2
     #: After the last result is taken: one cycle to see the pipeline empty and end the run.
     end_stages = 1
+    #: Cycles of a run beyond its beats and stalls: the issue stages, the core's latency and the
+    #: end of the run, less one because the first control read is issued in the cycle of
+    #: ``start``, which ``cycles`` does not count.
+    latency = issue_stages - 1 + EurekaCore.latency + end_stages
 
     def __init__(self, config):
         if not isinstance(config, EurekaGemmConfig):
@@ -139,12 +143,6 @@ class EurekaGemm(wiring.Component):
     def config(self):
         return self._config
 
-    @property
-    def latency(self):
-        """Cycles of a run beyond its beats and stalls: the issue stages, the core's latency and the
-        end of the run, less one because the first control read is issued in the cycle of
-        ``start``, which ``cycles`` does not count."""
-        return self.issue_stages - 1 + EurekaCore.latency + self.end_stages
 
     def elaborate(self, platform):
         cfg = self._config

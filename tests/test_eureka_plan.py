@@ -75,10 +75,14 @@ def test_traffic_as_stored_and_reuse(seed):
     wb, ab = word_bytes(CFG.weight_word_bits), word_bytes(CFG.act_word_bits)
     ob = word_bytes(CFG.out_word_bits)
     assert ab == CFG.core.window and ob == CFG.core.rows * 4
-    seen_w, seen_a, last = set(), set(), None
+    seen_w, seen_a, last, prev = set(), set(), None, None
     for t in plan.tiles:
         c = t.coords
         kb = c["kblock"]
+        # a buffer is reloaded exactly when the tile needs other contents than the previous one
+        assert c["load_weights"] == (prev is None or prev[:2] != (kb, c["round"]))
+        assert c["load_acts"] == (prev is None or (prev[0], prev[2]) != (kb, c["nblock"]))
+        prev = (kb, c["round"], c["nblock"])
         if kb != last:                                  # a new K block loads both buffers
             assert c["load_weights"] and c["load_acts"]
             last = kb

@@ -44,9 +44,9 @@ __all__ = ["DEFAULT_CONFIG", "model_name", "build", "prepare_case", "run_cases",
            "run_conv2d", "register", "gemm_model_name", "build_gemm", "tile_script",
            "run_gemm_tiled", "SIMS"]
 
-#: Config of ``run_gemm``/the CLI when none is given: the registered ``eureka_core`` top is 8x32
-#: (a long Verilator build); runs default to a 4x8 core with the same G so that they start fast.
-#: The RTL tests use this same config, so every user shares one Verilator build.
+#: Config of the cocotb stream path (``run_gemm``, ``run_conv2d``, the e2e demo) when none is
+#: given: a 4x8 core with G=8, which the RTL tests also build (one shared cocotb model). Whole
+#: GEMMs (``run_gemm_tiled``, ``sparse-hw run eureka``) default to the paper-sized ``GEMM_PAPER``.
 DEFAULT_CONFIG = SMALL
 
 

@@ -179,11 +179,39 @@ def gemm_model_name(config):
             f"_a{config.act_depth}")
 
 
+def _gemm_verilog(config, name):
+    """Verilog of the preload top, cached on disk by the config and the generator's sources.
+
+    Converting the paper-sized top takes ~13 s, far longer than simulating a whole GEMM on it;
+    the text depends only on the config and the code under ``hw/`` (and the Amaranth version), so
+    it is kept in ``build/native/verilog/<name>-<key>.v``.
+    """
+    import hashlib
+
+    import amaranth
+
+    from hw.eureka.preload import EurekaGemm
+    from .verilator import ROOT, build_dir, convert
+    h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    h.update(amaranth.__version__.encode())
+    for src in sorted((ROOT / "hw").rglob("*.py")) + [ROOT / "sim" / "verilator.py"]:
+        h.update(src.read_bytes())
+    path = build_dir() / "native" / "verilog" / f"{name}-{h.hexdigest()[:16]}.v"
+    if path.exists():
+        return path.read_text()
+    text = convert(EurekaGemm(config), name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{__import__('os').getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return text
+
+
 def build_gemm(config):
     """Build (or reuse) the native Verilator model of the preload top of ``config``."""
-    from hw.eureka.preload import EurekaGemm
     from . import native
-    return native.build(EurekaGemm(config), gemm_model_name(config), config)
+    name = gemm_model_name(config)
+    return native.build_verilog(_gemm_verilog(config, name), name, config)
 
 
 def tile_script(config, plan, w, a, mode):
@@ -270,9 +298,13 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
     script, packed = tile_script(config, plan, w, a, mode)
     latency = EurekaGemm.latency
     build_seconds = None
+    say = progress or (lambda msg: None)
+    say(f"plan: {len(plan.tiles)} tile(s) of {M}x{K} x {K}x{N} ({mode}), {plan.cycles} model "
+        f"cycles; {sim} model of {gemm_model_name(config)}")
     if sim == "native":
         model = build_gemm(config)
         build_seconds = model.build_seconds
+        say(f"native model ready (built in {build_seconds} s); running every tile in one process")
         res = model.run(script)
     else:
         from .pysim_script import run_script
@@ -302,7 +334,7 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
             failures.append(f"tile {i}: beats {beats} (model {tile.cycles}), cycles {cycles} != "
                             f"beats + stalls {stalls} + latency {latency}")
         if progress:
-            progress(f"tile {i + 1}/{len(plan.tiles)} rows {r0}:{r1} k {k0}:{k1} cols {n0}:{n1}: "
+            say(f"tile {i + 1}/{len(plan.tiles)} rows {r0}:{r1} k {k0}:{k1} cols {n0}:{n1}: "
                      f"{beats} cycles (model {tile.cycles}), "
                      f"{'bit-exact' if exact else 'MISMATCH'}")
     if pos != len(outs):

@@ -20,9 +20,9 @@ metadata, as the core executes them); the **activation buffer** holds dense acti
   costs, so rounds depend on the weights' sparsity).
 * **Column blocks** (N) of ``n_block`` columns: ``k_windows * n_block`` activation words.
 
-Within a K block, tiles run round-major or column-block-major, whichever moves fewer bytes; the
-buffers keep their contents between runs, so a tile loads only what differs from the previous
-tile (``coords["load_weights"]``, ``coords["load_acts"]``). Per tile: ``cycles`` from
+Within a K block, tiles run round-major or column-block-major, whichever moves fewer bytes, in
+serpentine order (every other pass backwards); the buffers keep their contents between runs, so a
+tile loads only what differs from the previous tile (``coords["load_weights"]``, ``coords["load_acts"]``). Per tile: ``cycles`` from
 :func:`golden.eureka.cycle_model` of its sub-GEMM (what the top's beat counter shows), bytes as
 stored: weight words x ``ceil(weight_word_bits / 8)``, activation words x
 ``ceil(act_word_bits / 8)``, results (one per row tile and column, R accumulators) x
@@ -194,6 +194,8 @@ def _order(rounds, beats, col_blocks, win_b, wb, ab):
     # round-major: weights once per round; activations once per (round, block) unless one block
     round_major = sum(words) * wb + (sum(acts) * (nr if nc > 1 else 1)) * ab
     block_major = sum(acts) * ab + sum(words) * wb * (nc if nr > 1 else 1)
+    # serpentine: every other pass runs backwards, so the buffer loaded last is reused once more
     if block_major < round_major:
-        return [(r, j) for j in range(nc) for r in range(nr)]
-    return [(r, j) for r in range(nr) for j in range(nc)]
+        return [(r, j) for j in range(nc) for r in (range(nr) if j % 2 == 0 else
+                                                    range(nr - 1, -1, -1))]
+    return [(r, j) for r in range(nr) for j in (range(nc) if r % 2 == 0 else range(nc - 1, -1, -1))]

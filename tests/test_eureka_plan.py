@@ -70,8 +70,11 @@ def test_plan_partitions_the_gemm_and_sums_exactly(seed, shape, density, mode, k
 def test_traffic_as_stored_and_reuse(seed):
     rng = np.random.default_rng(seed)
     M, K, N = 17, 300, 9
-    w = sparse(rng, (M, K), 0.4)
+    w = sparse(rng, (M, K), 0.9)
     plan = plan_gemm(w, N, "suds", CFG, k_windows=2, n_block=4)
+    # two rounds x three column blocks: the serpentine order reuses the last block at the turn
+    assert max(t.coords["round"] for t in plan.tiles) >= 1
+    assert any(t.coords["load_weights"] and not t.coords["load_acts"] for t in plan.tiles)
     wb, ab = word_bytes(CFG.weight_word_bits), word_bytes(CFG.act_word_bits)
     ob = word_bytes(CFG.out_word_bits)
     assert ab == CFG.core.window and ob == CFG.core.rows * 4

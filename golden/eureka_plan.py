@@ -70,7 +70,7 @@ def _positive(name, v, allow_none=True):
         raise PlanError(f"{name} must be a positive int, not {v!r}")
 
 
-def plan_gemm(w, n_cols, mode, config, k_windows=None, n_block=None):
+def plan_gemm(w, n_cols, mode, config, k_windows=None, n_block=None, permute=False):
     """Plan ``W[M,K] x A[K, n_cols]`` in ``mode`` on the preload top of ``config``.
 
     Parameters
@@ -83,6 +83,12 @@ def plan_gemm(w, n_cols, mode, config, k_windows=None, n_block=None):
     config : EurekaGemmConfig (or an object with its fields)
     k_windows, n_block : int or None
         Force the K block (in windows of ``L*G``) or the column block; None: the largest that fit.
+    permute : bool
+        Unstructured modes: the balanced column order of :func:`golden.eureka.pack` with
+        ``permute=True`` (rows densest first, each row tile's columns in its own order). Activations
+        are then gathered per row tile, so a round is one row tile, every tile loads its own
+        activations, and K blocks are blocks of that tile's windows (``coords["k"]`` is ``None``;
+        ``coords["windows"]`` gives the range, ``coords["rows"]`` the range in the sorted order).
 
     Returns
     -------
@@ -106,6 +112,10 @@ def plan_gemm(w, n_cols, mode, config, k_windows=None, n_block=None):
     w = ge.check_weights(w, core)
     ge.cycle_model(w, 1, mode, core)                   # checks the mode and the N:M groups
     kind, n, m = core.check_mode(mode)
+    if not isinstance(permute, bool):
+        raise PlanError(f"permute must be True or False, not {permute!r}")
+    if permute:
+        return _plan_permuted(w, int(n_cols), mode, kind, config, k_windows, n_block)
     M, K = w.shape
     N = int(n_cols)
     R, LG = core.rows, core.window
@@ -199,3 +209,72 @@ def _order(rounds, beats, col_blocks, win_b, wb, ab):
         return [(r, j) for j in range(nc) for r in (range(nr) if j % 2 == 0 else
                                                     range(nr - 1, -1, -1))]
     return [(r, j) for r in range(nr) for j in (range(nc) if r % 2 == 0 else range(nc - 1, -1, -1))]
+
+
+def _plan_permuted(w, N, mode, kind, config, k_windows, n_block):
+    """:func:`plan_gemm` with the balanced column order (one row tile per round)."""
+    from .eureka_perm import balance_tiles
+    core = config.core
+    if kind not in ("suds", "unstructured-nosuds"):
+        raise PlanError(f"permute applies to the unstructured modes (suds, unstructured-nosuds), "
+                        f"not {mode!r}")
+    M, K = w.shape
+    R = core.rows
+    wp = np.zeros((-(-M // R) * R, K), np.int64)
+    wp[:M] = w[ge.row_order(w)]
+    Ts = [T for _, T in balance_tiles(wp.reshape(-1, R, K), core, kind)]
+    most = max(len(T) for T in Ts)
+
+    def beats_of(kw):
+        return [block_beats(np.asarray(T, np.int64)[None], kw)[0] for T in Ts]
+
+    if k_windows is None:
+        kw = min(most, config.act_depth)
+        while max(b.max() for b in beats_of(kw)) > config.weight_depth:
+            kw -= 1
+    else:
+        kw = min(int(k_windows), most)
+        if kw > config.act_depth:
+            raise PlanError(f"a K block of {kw} windows needs {kw} activation words per column, "
+                            f"the activation buffer holds {config.act_depth}")
+        for t, bb in enumerate(beats_of(kw)):
+            if bb.max() > config.weight_depth:
+                raise PlanError(f"row tile {t} of K block {int(bb.argmax())} needs {int(bb.max())} "
+                                f"weight words, the weight buffer holds {config.weight_depth}")
+    if n_block is None:
+        nb = min(N, config.act_depth // kw)
+    else:
+        nb = min(int(n_block), N)
+        if kw * nb > config.act_depth:
+            raise PlanError(f"a block of {nb} columns x {kw} windows needs {kw * nb} activation "
+                            f"words, the activation buffer holds {config.act_depth}")
+    col_blocks = [(j0, min(j0 + nb, N)) for j0 in range(0, N, nb)]
+    wb, ab, ob = (word_bytes(config.weight_word_bits), word_bytes(config.act_word_bits),
+                  word_bytes(config.out_word_bits))
+    tiles = []
+    nk = 1
+    for t, (T, bb) in enumerate(zip(Ts, beats_of(kw))):
+        nk_t = len(bb)
+        nk = max(nk, nk_t)
+        for b in range(nk_t):
+            win_b = min(kw, len(T) - b * kw)
+            for j, (n0, n1) in enumerate(col_blocks):
+                words = int(bb[b])
+                out_bytes = (n1 - n0) * ob
+                split = nk_t > 1 and b < nk_t - 1
+                tiles.append(Tile(
+                    coords={"kblock": b, "round": t, "nblock": j,
+                            "rows": [t * R, min((t + 1) * R, M)], "k": None,
+                            "windows": [b * kw, b * kw + win_b], "cols": [n0, n1], "row_tiles": 1,
+                            "k_windows": win_b, "weight_words": words,
+                            "act_words": win_b * (n1 - n0), "load_weights": j == 0,
+                            "load_acts": True},
+                    cycles=words * (n1 - n0),
+                    traffic={"weights": words * wb if j == 0 else 0,
+                             "activations": win_b * (n1 - n0) * ab, "psums_in": 0,
+                             "psums_out": out_bytes if split else 0,
+                             "outputs": 0 if split else out_bytes}))
+    return Plan(engine="eureka",
+                layer={"M": M, "K": K, "N": N, "mode": mode, "k_windows": kw, "n_block": nb,
+                       "k_blocks": nk, "permute": True},
+                tiles=tuple(tiles), psum="host" if nk > 1 else "none")

@@ -214,9 +214,55 @@ def build_gemm(config):
     return native.build_verilog(_gemm_verilog(config, name), name, config)
 
 
+def _block_schedule(ts, w0, nwin, R, L):
+    """Windows ``w0 .. w0+nwin-1`` of a permuted :class:`golden.eureka.TileSchedule` as a schedule
+    of their own (window indices from 0; one all-invalid beat if they are all empty)."""
+    off = np.concatenate([[0], np.cumsum(ts.T)])
+    s0, s1 = int(off[w0]), int(off[w0 + nwin])
+    T = ts.T[w0:w0 + nwin]
+    if s1 == s0:
+        z = np.zeros((1, R, L), np.int64)
+        return ge.TileSchedule(w=z, sel=z.copy(), valid=z.astype(bool), disp=z.astype(bool),
+                               last_window=np.ones(1, bool), windows=np.zeros(1, np.int64),
+                               T=np.ones(1, np.int64))
+    used = ts.windows[(ts.windows >= w0) & (ts.windows < w0 + nwin)] - w0
+    return ge.TileSchedule(w=ts.w[s0:s1], sel=ts.sel[s0:s1], valid=ts.valid[s0:s1],
+                           disp=ts.disp[s0:s1], last_window=ts.last_window[s0:s1], windows=used,
+                           T=T)
+
+
+def tile_operands(config, plan, tile, w, a, mode, cache):
+    """What one plan tile computes: ``(schedules, w_blk, a_blk, rows)``: the row-tile schedules
+    its weight buffer holds (packed only when it loads them, else None), the weights and
+    activations of its sub-GEMM (``w_blk @ a_blk`` is its exact result) and the rows of ``W`` its
+    results belong to. Natural order: contiguous slices; permuted: gathered by the tile's column
+    order (``cache`` keeps the whole permuted schedule)."""
+    c = tile.coords
+    (r0, r1), (n0, n1) = c["rows"], c["cols"]
+    if not plan.layer.get("permute"):
+        k0, k1 = c["k"]
+        sched = ge.pack(w[r0:r1, k0:k1], mode, config.core).tiles if c["load_weights"] else None
+        return sched, w[r0:r1, k0:k1], a[k0:k1, n0:n1], np.arange(r0, r1)
+    if "full" not in cache:
+        cache["full"] = ge.pack(w, mode, config.core, permute=True)
+    full = cache["full"]
+    core = config.core
+    ts = full.tiles[c["round"]]
+    wi0, wi1 = c["windows"]
+    rows = full.row_order[r0:r1]
+    slots = ts.k_index[wi0 * core.window:wi1 * core.window]
+    ok = slots >= 0
+    src = np.maximum(slots, 0)
+    w_blk = np.where(ok[None, :], w[rows][:, src], 0)
+    a_blk = np.where(ok[:, None], a[src][:, n0:n1], 0)
+    sched = ([_block_schedule(ts, wi0, wi1 - wi0, core.rows, core.lanes)]
+             if c["load_weights"] else None)
+    return sched, w_blk, a_blk, rows
+
+
 def tile_script(config, plan, w, a, mode):
-    """The command script running every tile of ``plan`` (see :mod:`sim.native`), and per tile the
-    packed weight schedules it loaded (``None`` where it reuses the buffer) and its load bytes.
+    """The command script running every tile of ``plan`` (see :mod:`sim.native`), and per tile its
+    operands (:func:`tile_operands`).
 
     A tile loads its weights / activations only when the plan says so; the others are already in
     the buffers. Per tile the script peeks ``beats``, ``stalls`` and ``cycles``.
@@ -224,22 +270,21 @@ def tile_script(config, plan, w, a, mode):
     from hw.eureka import preload_image as pi
     from hw.eureka.preload import TARGET_ACT, TARGET_WEIGHT
     script = [("drain", "o")]
-    packed = []
+    operands, cache = [], {}
     for tile in plan.tiles:
         c = tile.coords
-        (r0, r1), (k0, k1), (n0, n1) = c["rows"], c["k"], c["cols"]
+        n0, n1 = c["cols"]
+        sched, w_blk, a_blk, rows = tile_operands(config, plan, tile, w, a, mode, cache)
         beats = []
-        sched = None
         if c["load_weights"]:
-            sched = ge.pack(w[r0:r1, k0:k1], mode, config.core)
-            words = pi.weight_words(config, sched.tiles)
+            words = pi.weight_words(config, sched)
             assert len(words) == c["weight_words"], "plan and packer disagree on weight words"
             beats += pi.load_beats(config, TARGET_WEIGHT, words)
         if c["load_acts"]:
-            words, nwin = pi.act_words(config, a[k0:k1, n0:n1])
+            words, nwin = pi.act_words(config, a_blk)
             assert nwin == c["k_windows"] and len(words) == c["act_words"]
             beats += pi.load_beats(config, TARGET_ACT, words)
-        packed.append(sched)
+        operands.append((sched, w_blk, a_blk, rows))
         if beats:
             script.append(("feed", "load", beats))
         # cap: every beat and result may wait; generous but finite (a hang is an error)
@@ -247,12 +292,12 @@ def tile_script(config, plan, w, a, mode):
         script += [("poke", "desc", pi.desc_value(config, c["row_tiles"], n1 - n0, c["k_windows"])),
                    ("pulse", "start"), ("until", "done", cap),
                    ("peek", "beats"), ("peek", "stalls"), ("peek", "cycles")]
-    return script, packed
+    return script, operands
 
 
 def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_cycle=None,
                    k_windows=None, n_block=None, progress=None, seed=0, idle=0.0,
-                   backpressure=0.0, check=True):
+                   backpressure=0.0, check=True, permute=False):
     """Run ``D = W x A`` of any size on the preload top, tile by tile; ``(out int64[M,N], stats)``.
 
     Parameters
@@ -265,6 +310,8 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
     dram_bytes_per_cycle : off-chip bytes per cycle for ``bound_cycles`` (default
         :data:`golden.plan.DEFAULT_DRAM_BYTES_PER_CYCLE`)
     k_windows, n_block : force the planner's blocks (see :func:`golden.eureka_plan.plan_gemm`)
+    permute : unstructured modes: the balanced column order (one row tile per round, activations
+        gathered per row tile; see :func:`golden.eureka_plan.plan_gemm`)
     progress : callable(str) or None, called once per tile with its check
     seed, idle, backpressure : flow-control stress (``sim="amaranth"`` only)
     check : raise ``AssertionError`` naming the tile on a result or cycle mismatch
@@ -294,8 +341,8 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
     M, K = w.shape
     N = a.shape[1]
     golden = ge.gemm(w, a, acc_width=core.acc_width)
-    plan = plan_gemm(w, N, mode, config, k_windows=k_windows, n_block=n_block)
-    script, packed = tile_script(config, plan, w, a, mode)
+    plan = plan_gemm(w, N, mode, config, k_windows=k_windows, n_block=n_block, permute=permute)
+    script, operands = tile_script(config, plan, w, a, mode)
     latency = EurekaGemm.latency
     build_seconds = None
     say = progress or (lambda msg: None)
@@ -312,29 +359,31 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
     outs = res.streams.get("o", [])
     out = np.zeros((M, N), np.int64)
     tiles, failures, pos = [], [], 0
-    for i, tile in enumerate(plan.tiles):
+    for i, (tile, (_, w_blk, a_blk, rows)) in enumerate(zip(plan.tiles, operands)):
         c = tile.coords
-        (r0, r1), (k0, k1), (n0, n1) = c["rows"], c["k"], c["cols"]
+        (r0, r1), (n0, n1) = c["rows"], c["cols"]
         n_res = c["row_tiles"] * (n1 - n0)
         part = pi.decode_outputs(config, outs[pos:pos + n_res], c["row_tiles"], n1 - n0)[:r1 - r0]
         pos += n_res
         beats, stalls, cycles = res.peeks[3 * i:3 * i + 3]
-        want = ge.gemm(w[r0:r1, k0:k1], a[k0:k1, n0:n1], acc_width=core.acc_width)
+        want = ge.gemm(w_blk, a_blk, acc_width=core.acc_width)
         exact = bool(np.array_equal(part, want))
         cyc_ok = beats == tile.cycles and cycles == beats + stalls + latency
-        out[r0:r1, n0:n1] += part                       # split K: partial sums added on the host
+        out[rows, n0:n1] += part                        # split K: partial sums added on the host
         tiles.append({**tile.to_dict(), "model_cycles": int(tile.cycles), "cycles": int(beats),
                       "run_cycles": int(cycles), "stalls": int(stalls), "bit_exact": exact,
                       "cycle_exact": bool(cyc_ok)})
         if not exact:
             bad = np.argwhere(part != want)[0]
-            failures.append(f"tile {i} {c['rows']}x{c['k']}x{c['cols']}: result{bad.tolist()} = "
+            failures.append(f"tile {i} rows {c['rows']} cols {c['cols']}: result{bad.tolist()} = "
                             f"{part[tuple(bad)]}, golden {want[tuple(bad)]}")
         if not cyc_ok:
             failures.append(f"tile {i}: beats {beats} (model {tile.cycles}), cycles {cycles} != "
                             f"beats + stalls {stalls} + latency {latency}")
         if progress:
-            say(f"tile {i + 1}/{len(plan.tiles)} rows {r0}:{r1} k {k0}:{k1} cols {n0}:{n1}: "
+            kpos = (f"k {c['k'][0]}:{c['k'][1]}" if c["k"] is not None else
+                    f"windows {c['windows'][0]}:{c['windows'][1]} (balanced order)")
+            say(f"tile {i + 1}/{len(plan.tiles)} rows {r0}:{r1} {kpos} cols {n0}:{n1}: "
                      f"{beats} cycles (model {tile.cycles}), "
                      f"{'bit-exact' if exact else 'MISMATCH'}")
     if pos != len(outs):
@@ -343,15 +392,16 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
     ref = torch.matmul(torch.from_numpy(w), torch.from_numpy(a)).numpy()
     bit_exact = not failures and bool(np.array_equal(out, golden))
     torch_exact = bool(np.array_equal(out, ref))
-    whole = ge.cycle_model(w, N, mode, core)
+    whole = ge.cycle_model(w, N, mode, core, permute=permute)
     cycles = sum(t["cycles"] for t in tiles)
     stats = {
-        "mode": mode, "config": config.to_dict(), "M": M, "K": K, "N": N, "sim": sim,
+        "mode": mode, "permute": permute, "config": config.to_dict(), "M": M, "K": K, "N": N,
+        "sim": sim,
         "cycles": cycles, "model_cycles": int(plan.cycles),
         "whole_gemm_model_cycles": int(whole["cycles"]),
         "dense_cycles": int(whole["dense_cycles"]),
         "speedup": whole["dense_cycles"] / cycles,
-        "displaced": int(sum(s.displaced for s in packed if s is not None)),
+        "displaced": int(sum(t.displaced for o in operands if o[0] is not None for t in o[0])),
         "utilization": float(whole["macs"] / (cycles * core.macs)),
         "weight_density": float((w != 0).mean()),
         "bit_exact": bit_exact, "torch_exact": torch_exact,
@@ -398,6 +448,9 @@ def register(engines):
                    help="force K blocks of this many windows (default: the largest that fit)")
     p.add_argument("--n-block", type=int, default=None,
                    help="force column blocks of this many columns (default: the largest that fit)")
+    p.add_argument("--permute", action="store_true",
+                   help="unstructured modes: balanced column order per row tile (ours; "
+                        "activations gathered and loaded per row tile)")
     p.add_argument("--sim", default="native", choices=SIMS,
                    help="native Verilator (default) or the Amaranth simulator (slow; with "
                         "--idle/--backpressure)")
@@ -420,7 +473,8 @@ def _cli(args):
                                 dram_bytes_per_cycle=args.dram_bytes_per_cycle,
                                 k_windows=args.k_windows, n_block=args.n_block,
                                 progress=lambda msg: print(msg, flush=True), seed=args.seed,
-                                idle=args.idle, backpressure=args.backpressure, check=False)
+                                idle=args.idle, backpressure=args.backpressure, check=False,
+                                permute=args.permute)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, out.astype(np.int32))
     args.stats.parent.mkdir(parents=True, exist_ok=True)

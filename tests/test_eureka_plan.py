@@ -193,3 +193,30 @@ def test_gemm_config_validation_and_round_trip(tmp_path):
 def test_planner_is_pure():
     src = (Path(__file__).parents[1] / "golden" / "eureka_plan.py").read_text()
     assert not re.search(r"^\s*(from|import)\s+(hw|sim|synth)\b", src, re.MULTILINE)
+
+
+@pytest.mark.parametrize("mode", ["suds", "unstructured-nosuds"])
+def test_permuted_plan_matches_the_balanced_cycle_model(seed, mode):
+    rng = np.random.default_rng(seed)
+    w = sparse(rng, (11, 700), 0.3)
+    w[5] = 0
+    whole = ge.cycle_model(w, 6, mode, CFG.core, permute=True)["cycles"]
+    plan = plan_gemm(w, 6, mode, CFG, permute=True)
+    assert plan.layer["permute"] and plan.psum == "none"
+    assert plan.cycles == whole
+    sched = ge.pack(w, mode, CFG.core, permute=True)
+    for t in plan.tiles:
+        c = t.coords
+        assert c["k"] is None and c["row_tiles"] == 1 and c["load_acts"]
+        assert c["weight_words"] == sched.tiles[c["round"]].beats <= CFG.weight_depth
+        assert c["act_words"] <= CFG.act_depth
+    # K blocks of the balanced windows: every tile's windows covered once, cycles never fewer
+    split = plan_gemm(w, 6, mode, CFG, permute=True, k_windows=2)
+    for r, ts in enumerate(sched.tiles):
+        got = sorted(tuple(t.coords["windows"]) for t in split.tiles
+                     if t.coords["round"] == r and t.coords["nblock"] == 0)
+        assert got[0][0] == 0 and got[-1][1] == len(ts.T)
+        assert all(a[1] == b[0] for a, b in zip(got, got[1:]))
+    assert split.cycles >= whole and split.psum == "host"
+    with pytest.raises(PlanError, match="permute applies to the unstructured modes"):
+        plan_gemm(w, 6, "dense", CFG, permute=True)

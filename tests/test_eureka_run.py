@@ -65,8 +65,9 @@ def test_cli_runs_tiles_and_writes_stats(tmp_path, seed):
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("mode", ["suds", "nm:2:4", "dense"])
-def test_tiled_native_runs(seed, mode):
+@pytest.mark.parametrize("mode,permute", [("suds", False), ("nm:2:4", False), ("dense", False),
+                                          ("suds", True), ("unstructured-nosuds", True)])
+def test_tiled_native_runs(seed, mode, permute):
     rng = np.random.default_rng(seed)
     M, K, N = 13, 384, 9
     if mode == "nm:2:4":
@@ -79,11 +80,17 @@ def test_tiled_native_runs(seed, mode):
     a = rng.integers(-128, 128, (K, N))
     a[:, 0] = -128
     msgs = []
-    out, st = run_eureka.run_gemm_tiled(w, a, mode, config=GEMM_SMALL, progress=msgs.append)
+    # balanced order: K blocks of 2 of the tile's windows, so partial sums of gathered blocks add up
+    out, st = run_eureka.run_gemm_tiled(w, a, mode, config=GEMM_SMALL, progress=msgs.append,
+                                        permute=permute, k_windows=2 if permute else None)
     np.testing.assert_array_equal(out, w @ a)
     assert st["bit_exact"] and st["torch_exact"] and st["cycle_exact"]
     assert st["n_tiles"] > 1 and sum(m.startswith("tile ") for m in msgs) == st["n_tiles"]
-    assert st["cycles"] == ge.cycle_model(w, N, mode, GEMM_SMALL.core)["cycles"]
+    assert all(t["cycles"] == t["model_cycles"] for t in st["tiles"])
+    whole = ge.cycle_model(w, N, mode, GEMM_SMALL.core, permute=permute)["cycles"]
+    assert st["cycles"] >= whole and (permute or st["cycles"] == whole)
+    if permute:
+        assert st["psum"] == "host"
 
 
 def test_tiled_bad_inputs_before_hardware():

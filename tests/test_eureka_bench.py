@@ -40,7 +40,7 @@ def test_real_size_markdown_prints_targets_met_or_not():
     r = {"workload": "w", "n_tiles": 4, "psum": "none", "bit_exact": True, "cycle_exact": True,
          "torch_exact": True, "load_average": 3.0, "cycles": 10, "model_cycles": 10,
          "whole_gemm_model_cycles": 10, "dram_bytes_per_cycle": 64, "bound_cycles": 10,
-         "bytes_moved": 5, "build_seconds": 60.0,
+         "bytes_moved": 5, "build_seconds": 60.0, "speedup_vs_dense": 1.9,
          "native": {"engine_cycles_per_s": 250_000.0, "engine_cycles_per_cpu_s": 90_000.0,
                     "cycles_per_s": 1.0, "macs_per_s": 1.0},
          "cocotb": {"rows": 32, "runs": [run, run], "cycles_per_s": 5000.0,

@@ -70,6 +70,19 @@ def _positive(name, v, allow_none=True):
         raise PlanError(f"{name} must be a positive int, not {v!r}")
 
 
+
+def _column_blocks(N, kw, n_block, config):
+    """Column blocks ``[(j0, j1)]`` of ``N`` columns whose activations (``kw`` windows each) fit
+    the activation buffer; ``n_block`` columns per block if given, else as many as fit."""
+    if n_block is None:
+        nb = min(N, config.act_depth // kw)
+    else:
+        nb = min(int(n_block), N)
+        if kw * nb > config.act_depth:
+            raise PlanError(f"a block of {nb} columns x {kw} windows needs {kw * nb} activation "
+                            f"words, the activation buffer holds {config.act_depth}")
+    return [(j0, min(j0 + nb, N)) for j0 in range(0, N, nb)]
+
 def plan_gemm(w, n_cols, mode, config, k_windows=None, n_block=None, permute=False):
     """Plan ``W[M,K] x A[K, n_cols]`` in ``mode`` on the preload top of ``config``.
 
@@ -138,15 +151,7 @@ def plan_gemm(w, n_cols, mode, config, k_windows=None, n_block=None, permute=Fal
                             f"weight buffer holds {config.weight_depth}")
     beats = block_beats(T, kw)                         # [row tile, K block]
     nk = beats.shape[1]
-    if n_block is None:
-        nb = min(N, config.act_depth // kw)
-    else:
-        nb = min(int(n_block), N)
-        if kw * nb > config.act_depth:
-            raise PlanError(f"a block of {nb} columns x {kw} windows needs {kw * nb} activation "
-                            f"words, the activation buffer holds {config.act_depth}")
-    col_blocks = [(j0, min(j0 + nb, N)) for j0 in range(0, N, nb)]
-
+    col_blocks = _column_blocks(N, kw, n_block, config)
     wb, ab, ob = (word_bytes(config.weight_word_bits), word_bytes(config.act_word_bits),
                   word_bytes(config.out_word_bits))
     tiles = []
@@ -179,7 +184,8 @@ def plan_gemm(w, n_cols, mode, config, k_windows=None, n_block=None, permute=Fal
                          "psums_out": out_bytes if split else 0,
                          "outputs": 0 if split else out_bytes}))
     return Plan(engine="eureka",
-                layer={"M": M, "K": K, "N": N, "mode": mode, "k_windows": kw, "n_block": nb,
+                layer={"M": M, "K": K, "N": N, "mode": mode, "k_windows": kw,
+                       "n_block": col_blocks[0][1] - col_blocks[0][0],
                        "k_blocks": nk},
                 tiles=tuple(tiles), psum="host" if nk > 1 else "none")
 
@@ -241,14 +247,7 @@ def _plan_permuted(w, N, mode, kind, config, k_windows, n_block):
             if bb.max() > config.weight_depth:
                 raise PlanError(f"row tile {t} of K block {int(bb.argmax())} needs {int(bb.max())} "
                                 f"weight words, the weight buffer holds {config.weight_depth}")
-    if n_block is None:
-        nb = min(N, config.act_depth // kw)
-    else:
-        nb = min(int(n_block), N)
-        if kw * nb > config.act_depth:
-            raise PlanError(f"a block of {nb} columns x {kw} windows needs {kw * nb} activation "
-                            f"words, the activation buffer holds {config.act_depth}")
-    col_blocks = [(j0, min(j0 + nb, N)) for j0 in range(0, N, nb)]
+    col_blocks = _column_blocks(N, kw, n_block, config)
     wb, ab, ob = (word_bytes(config.weight_word_bits), word_bytes(config.act_word_bits),
                   word_bytes(config.out_word_bits))
     tiles = []
@@ -275,6 +274,7 @@ def _plan_permuted(w, N, mode, kind, config, k_windows, n_block):
                              "psums_out": out_bytes if split else 0,
                              "outputs": 0 if split else out_bytes}))
     return Plan(engine="eureka",
-                layer={"M": M, "K": K, "N": N, "mode": mode, "k_windows": kw, "n_block": nb,
+                layer={"M": M, "K": K, "N": N, "mode": mode, "k_windows": kw,
+                       "n_block": col_blocks[0][1] - col_blocks[0][0],
                        "k_blocks": nk, "permute": True},
                 tiles=tuple(tiles), psum="host" if nk > 1 else "none")

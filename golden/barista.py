@@ -167,9 +167,11 @@ def read_counts(keys, times, window, combine=True):
     return u, np.bincount(inv, weights=new, minlength=len(u)).astype(np.int64)
 
 
-def _layer_stats(w, a, chunk, mpc, stride, padding, naive_table, progress):
-    """Task costs ``[P, K]``, matched MACs per filter, the naive SparTen per-item barrier costs
-    ``[P, rounds]``, in one pass over the match counts."""
+def _layer_stats(w, a, chunk, mpc, stride, padding, naive_table, pieces, progress):
+    """Task-piece costs ``[P, K, pieces]``, matched MACs per filter and the naive SparTen per-item
+    barrier costs ``[P, rounds]``, in one pass over the match counts. Chunk pair ``i`` (taps
+    row-major, channel chunks innermost, the order of :func:`golden.sparten_model.chunk_counts`)
+    belongs to piece ``i * pieces // n_ch``."""
     K, C, R, S = w.shape
     ho, wo = conv_output_shape(a.shape[1], a.shape[2], R, S, stride, padding)
     P = ho * wo
@@ -177,13 +179,13 @@ def _layer_stats(w, a, chunk, mpc, stride, padding, naive_table, progress):
     valid = naive_table >= 0
     idx = np.where(valid, naive_table, 0)
     rounds = len(naive_table) // n_naive
-    cost = np.zeros((P, K), dtype=np.int64)
+    cost = np.zeros((P, K, pieces), dtype=np.int64)
     matched = np.zeros(K, dtype=np.int64)
     naive = np.zeros((P, rounds), dtype=np.int64)
     nc = -(-C // chunk)
     total = R * S * nc
     for i, (r, s, j, counts) in enumerate(chunk_counts(w, a, chunk, stride, padding)):
-        cost += join_costs(counts, mpc)
+        cost[:, :, i * pieces // total] += join_costs(counts, mpc)
         matched += counts.sum(axis=0)
         slots = np.where(valid, counts[:, idx], 0).reshape(P, rounds, n_naive)
         naive += join_costs(slots, mpc).max(axis=2)
@@ -248,9 +250,27 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
     f_nnz = wb.reshape(K, nc, chunk, R, S).sum(axis=2).transpose(0, 2, 3, 1).reshape(K, n_ch)
     nnz_k = f_nnz.sum(axis=1)
 
+    clusters = cluster_filters(nnz_k, cfg.n_clusters)
+    plans = []
+    for filt in clusters:
+        if len(filt) == 0:
+            plans.append([])
+        elif len(filt) <= U:
+            plans.append([(filt, units_per_filter(nnz_k[filt], U))])
+        else:
+            plans.append([(filt[i:i + U], np.ones(len(filt[i:i + U]), dtype=np.int64))
+                          for i in range(0, len(filt), U)])
+    # Work pieces *(ours)*: when a filter's group has fewer than min_tasks_per_unit tasks per unit
+    # (few positions, many units: VGG-16's conv5 at 32K MACs), each task is cut into pieces of
+    # consecutive chunk pairs, dealt like tasks; the output entry of the colour adds the pieces'
+    # partial sums (an adder at the output buffer, no MAC cycle). Same pieces for the whole layer.
+    g_top = max((int(g.max()) for pl in plans for _, g in pl), default=1)
+    pieces = 1
+    if cfg.min_tasks_per_unit:
+        pieces = int(min(n_ch, max(1, -(-cfg.min_tasks_per_unit * g_top // P))))
     naive_table = assign(w, NAIVE_UNITS, "gbh", chunk=chunk)
     cost, matched_k, naive_items = _layer_stats(w, a, chunk, mpc, stride, padding, naive_table,
-                                                progress)
+                                                pieces, progress)
     busy = int(cost.sum())
     matched = int(matched_k.sum())
 
@@ -259,15 +279,16 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
     rr, ss = np.divmod(np.arange(R * S), S)
     pix = (yo[:, None] * stride + rr[None, :]) * Wp + (xo[:, None] * stride + ss[None, :])
     pix_in = inside[pix]
+    piece_of = np.arange(n_ch) * pieces // n_ch
+    piece_chunks = [np.flatnonzero(piece_of == q) for q in range(pieces)]
 
-    rd_in = cfg.chunk_read_cycles(a_nnz)                                # [pixels, nc]
+    rd_in = cfg.chunk_read_cycles(a_nnz).ravel()                        # [pixels * nc]
     rd_f = cfg.chunk_read_cycles(f_nnz)                                 # [K, n_ch]
     banks = cfg.banks
     filt_base = Hp * Wp * nc
-    in_bank = (np.arange(Hp * Wp)[:, None] * nc + np.arange(nc)[None, :]) % banks
     vb = cfg.value_bytes
+    W_comb = cfg.combine_window
 
-    clusters = cluster_filters(nnz_k, cfg.n_clusters)
     rows_fit = cfg.input_buffer_chunks // (cfg.colours + 1)
     out = {"input": 0, "filter": 0}
     req = {"input": 0, "filter": 0}
@@ -279,16 +300,12 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
     peak_in = 0.0
     n_tiles = []
     dram = {"weights": 0, "activations": 0, "outputs": 0}
-    for ci, filt in enumerate(clusters):
-        if len(filt) == 0:
+    big = np.iinfo(np.int64).max // 4
+    for rounds in plans:
+        if not rounds:
             cl_cycles.append(0)
             n_tiles.append(0)
             continue
-        if len(filt) <= U:
-            rounds = [(filt, units_per_filter(nnz_k[filt], U))]
-        else:
-            rounds = [(filt[i:i + U], np.ones(len(filt[i:i + U]), dtype=np.int64))
-                      for i in range(0, len(filt), U)]
         out_fit = cfg.output_buffer_entries // max(len(f) for f, _ in rounds)
         try:
             tiles = tile_positions(ho, wo, R, stride, W, nc, rows_fit, out_fit)
@@ -311,43 +328,52 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
             unit_of = np.where(real, unit_of, 0)
             rows_g = np.arange(G)
             dram["weights"] += int((f_nnz[filt_r] * vb).sum() + G * n_ch * cfg.mask_bytes)
+            fb = (filt_base + filt_r[:, None] * n_ch + np.arange(n_ch)[None, :]) % banks
             for tile in tiles:
                 s = len(done)
                 release = done[s - cfg.colours] if s >= cfg.colours else 0
-                big = np.iinfo(np.int64).max // 4
                 fg = np.where(real, free[unit_of], big)
                 worked = np.zeros((G, gmax), dtype=bool)
                 T = len(tile)
-                st = np.empty((T, G), dtype=np.int64)
-                ct = cost[tile][:, filt_r]                                    # [T, G]
+                st = np.empty((T, pieces, G), dtype=np.int64)
+                ct = cost[tile][:, filt_r, :].transpose(0, 2, 1)             # [T, pieces, G]
+                n = 0
                 for i in range(T):
-                    u = fg.argmin(axis=1) if cfg.dynamic else i % g
-                    t0 = np.maximum(fg[rows_g, u], release)
-                    st[i] = t0
-                    fg[rows_g, u] = t0 + ct[i]
-                    worked[rows_g, u] = True
+                    for q in range(pieces):
+                        u = fg.argmin(axis=1) if cfg.dynamic else n % g
+                        t0 = np.maximum(fg[rows_g, u], release)
+                        st[i, q] = t0
+                        fg[rows_g, u] = t0 + ct[i, q]
+                        worked[rows_g, u] = True
+                        n += 1
                 end = int((st + ct).max())
                 s0 = int(st.min())
-                # Input requests: (pixel, start) for every non-padding tap of every task.
+                # Input requests: (chunk, start) for every non-padding chunk of every task piece.
                 pt = pix[tile]                                               # [T, RS]
-                keep = pix_in[tile]
-                keys = np.broadcast_to(pt[:, :, None], (T, R * S, G))[keep]
-                times = np.broadcast_to(st[:, None, :], (T, R * S, G))[keep]
-                upix, rp = read_counts(keys, times, cfg.combine_window, cfg.combine)
-                req["input"] += int(keys.size) * nc
-                out["input"] += int(rp.sum()) * nc
-                bcyc = np.bincount(in_bank[upix].ravel(),
-                                   weights=(rp[:, None] * rd_in[upix]).ravel(), minlength=banks)
-                # Filter requests: every task of a group asks for its filter's chunks.
+                keys, times = [], []
+                for q, chs in enumerate(piece_chunks):
+                    tap, jj = chs // nc, chs % nc
+                    kq = pt[:, tap] * nc + jj[None, :]                       # [T, nq]
+                    keep = pix_in[tile][:, tap]
+                    keys.append(np.broadcast_to(kq[:, :, None], kq.shape + (G,))[keep])
+                    times.append(np.broadcast_to(st[:, q, None, :], kq.shape + (G,))[keep])
+                keys = np.concatenate(keys)
+                times = np.concatenate(times)
+                uch, rp = read_counts(keys, times, W_comb, cfg.combine)
+                req["input"] += int(keys.size)
+                out["input"] += int(rp.sum())
+                bcyc = np.bincount(uch % banks, weights=rp * rd_in[uch], minlength=banks)
+                # Filter requests: every task piece asks for its chunks of the group's filter;
+                # snarfing serves the group's requests within the window with one read.
                 if cfg.snarf:
-                    srt = np.sort(st, axis=0)
-                    rf = 1 + (np.diff(srt, axis=0) > cfg.combine_window).sum(axis=0)
+                    srt = np.sort(st, axis=0)                                # [T, pieces, G]
+                    rf = 1 + (np.diff(srt, axis=0) > W_comb).sum(axis=0)     # [pieces, G]
                 else:
-                    rf = np.full(G, T, dtype=np.int64)
+                    rf = np.full((pieces, G), T, dtype=np.int64)
+                rf_ch = rf[piece_of].T                                       # [G, n_ch]
                 req["filter"] += T * G * n_ch
-                out["filter"] += int(rf.sum()) * n_ch
-                fb = (filt_base + filt_r[:, None] * n_ch + np.arange(n_ch)[None, :]) % banks
-                bcyc += np.bincount(fb.ravel(), weights=(rf[:, None] * rd_f[filt_r]).ravel(),
+                out["filter"] += int(rf_ch.sum())
+                bcyc += np.bincount(fb.ravel(), weights=(rf_ch * rd_f[filt_r]).ravel(),
                                     minlength=banks)
                 bcyc = bcyc.astype(np.int64)
                 bank_busy += int(bcyc.sum())
@@ -362,11 +388,12 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
                 starts_of.append(s0)
                 free[unit_of[real]] = fg[real]
                 # Footprint of the tile in the input buffer, DRAM bytes of it and of its outputs.
-                upix_in = np.unique(pt[keep])
+                upix_in = np.unique(pt[pix_in[tile]])
                 foot = len(upix_in) * nc
                 peak_in = max(peak_in, foot * min(cfg.colours + 1, len(tiles) * len(rounds))
                               / cfg.input_buffer_chunks)
-                dram["activations"] += int((a_nnz[upix_in] * vb).sum() + foot * cfg.mask_bytes)
+                a_rows = a_nnz[upix_in]
+                dram["activations"] += int((a_rows * vb).sum() + foot * cfg.mask_bytes)
                 dram["outputs"] += T * G * vb
         span = max(done)
         cl_cycles.append(span)
@@ -392,6 +419,7 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
         "utilization": matched / (cycles * macs) if cycles else 0.0,
         "unit_busy": busy,
         "tiles": n_tiles,
+        "pieces": pieces,
         "steps": steps_all,
         "bank_requests": req,
         "bank_reads": out,

@@ -64,6 +64,10 @@ class BaristaConfig(ConfigBase):
     dynamic : bool
         Dynamic round-robin assignment of positions within a filter (off: static, position ``i``
         of a tile to unit ``i mod g`` of the filter's ``g`` units).
+    min_tasks_per_unit : int
+        *(ours)* When a filter's units would get fewer tasks than this over a layer (few positions,
+        many units), tasks are cut into pieces of consecutive chunk pairs whose partial sums the
+        output buffer adds (0..1024; 0 = never cut).
     """
 
     n_clusters: int = 4
@@ -82,6 +86,7 @@ class BaristaConfig(ConfigBase):
     combine: bool = True
     snarf: bool = True
     dynamic: bool = True
+    min_tasks_per_unit: int = 8
 
     def __post_init__(self):
         check_int("n_clusters", self.n_clusters, 1, 16)
@@ -97,6 +102,7 @@ class BaristaConfig(ConfigBase):
         check_int("colours", self.colours, 1, 8)
         check_int("private_chunks", self.private_chunks, 2, 64)
         check_int("combine_window", self.combine_window, 0, 65536)
+        check_int("min_tasks_per_unit", self.min_tasks_per_unit, 0, 1024)
         for name in ("combine", "snarf", "dynamic"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, not {getattr(self, name)!r}")

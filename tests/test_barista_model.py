@@ -217,3 +217,18 @@ def test_presets():
     assert BaristaConfig.from_dict(SMALL.to_dict()) == SMALL
     with pytest.raises(ConfigError, match="config must be one of"):
         resolve("huge")
+
+
+def test_combine_window_bounds_the_reads():
+    """An endless window leaves one read per chunk and step; a zero window one per distinct
+    request time; reads never exceed requests."""
+    rng = np.random.default_rng(8)
+    w, a = _rand(rng, (2, 8, 3, 3), 0.5), _rand(rng, (8, 6, 6), 0.5)
+    cfg = dataclasses.replace(WIDE, n_clusters=1, units_per_cluster=4, min_tasks_per_unit=0)
+    endless = barista.layer_cycles(w, a, dataclasses.replace(cfg, combine_window=65536), 1, 1)
+    zero = barista.layer_cycles(w, a, dataclasses.replace(cfg, combine_window=0), 1, 1)
+    assert endless["steps"] == 1                                   # the 6x6 map is one tile
+    assert endless["bank_reads"]["filter"] == 2 * 9                # 2 filters x 9 chunks
+    assert endless["bank_reads"]["input"] == 36                    # every pixel's chunk once
+    for key in ("input", "filter"):
+        assert endless["bank_reads"][key] < zero["bank_reads"][key] <= zero["bank_requests"][key]

@@ -29,7 +29,8 @@ peak. Network figures are cycle-weighted (total baseline cycles / total BARISTA 
 ablation on two VGG-16 layers switches each technique off in turn.
 
 Cost (2 shared cores): about a minute for VGG-16, about a minute for ResNet-50, a minute for the
-ablation. ``--quick`` runs 7x7 copies on 4 clusters x 64 units (seconds).
+ablation. ``--quick`` runs 7x7 copies of a few layers (:data:`QUICK_LAYERS`) on 4 clusters x 64 units
+(seconds).
 """
 
 import argparse
@@ -95,6 +96,9 @@ BENCH_CONFIG = _paper_config()
 #: ``--quick``: the same engine with 64 units per cluster, on 7x7 copies of the layers.
 QUICK_CONFIG = dataclasses.replace(BENCH_CONFIG, units_per_cluster=64)
 QUICK_SIZE = 7
+#: ``--quick`` models only these layers (the test suite runs it; a few seconds).
+QUICK_LAYERS = {"vgg16": ("conv1_2", "conv2_1", "conv3_2"),
+                "resnet50": ("conv1", "l1_3x3", "l1_1x1b", "l2_3x3s2", "l2_proj")}
 #: Layers of the ablation (one dense-ish mid layer, one small-map layer).
 ABLATION_LAYERS = ("conv3_2", "conv5_1")
 ABLATIONS = (("paper config", {}), ("1 colour (barrier between tiles)", {"colours": 1}),
@@ -123,11 +127,13 @@ def network_layers(net, quick=False):
     """``[(name, count, stride, padding, tensors())]`` of ``net`` ("vgg16" or "resnet50")."""
     size = QUICK_SIZE if quick else None
     if net == "vgg16":
-        return [(r[0], 1, 1, 1, (lambda n=r[0]: vgg_tensors(n, size))) for r in VGG16]
-    if net == "resnet50":
-        return [(r[0], r[9], r[5], r[6], (lambda i=i: resnet_tensors(i, size)))
-                for i, r in enumerate(RESNET50)]
-    raise ValueError(f"net must be 'vgg16' or 'resnet50', not {net!r}")
+        out = [(r[0], 1, 1, 1, (lambda n=r[0]: vgg_tensors(n, size))) for r in VGG16]
+    elif net == "resnet50":
+        out = [(r[0], r[9], r[5], r[6], (lambda i=i: resnet_tensors(i, size)))
+               for i, r in enumerate(RESNET50)]
+    else:
+        raise ValueError(f"net must be 'vgg16' or 'resnet50', not {net!r}")
+    return [x for x in out if x[0] in QUICK_LAYERS[net]] if quick else out
 
 
 def layer_figures(name, w, a, stride, padding, config, count=1):
@@ -222,10 +228,14 @@ def network_figures(net, config, quick=False, progress=None, area_ratio=None):
 
 def _ablation(config, quick, progress):
     out = []
-    for name in ABLATION_LAYERS:
+    for name in ABLATION_LAYERS[:1] if quick else ABLATION_LAYERS:
         w, a = vgg_tensors(name, QUICK_SIZE if quick else None)
         for label, change in ABLATIONS:
             progress(f"ablation {name}: {label}")
+            if "colours" in change:
+                # Same tiles as the paper config: the input buffer holds colours + 1 tiles.
+                change = dict(change, input_buffer_chunks=config.input_buffer_chunks
+                              * (change["colours"] + 1) // (config.colours + 1))
             cfg = dataclasses.replace(config, **change)
             r = layer_figures(name, w, a, 1, 1, cfg)
             out.append({"layer": name, "variant": label, "change": change,
@@ -251,7 +261,7 @@ def section(progress=None, quick=False, area_path=None):
         rows, head = network_figures(net, cfg, quick, progress, ratio)
         nets[net] = {"layers": rows, "headline": head}
     ablation = _ablation(cfg, quick, progress)
-    workload = (f"VGG-16 conv1_1..conv5_3{' (7x7 copies, --quick)' if quick else ''}, SparTen "
+    workload = (f"VGG-16 conv1_1..conv5_3{' (3 layers, 7x7 copies, --quick)' if quick else ''}, SparTen "
                 f"section's tensors; {cfg.n_clusters} clusters x {cfg.units_per_cluster} units, "
                 f"chunk {cfg.chunk}")
     vgg = nets["vgg16"]["headline"]
@@ -383,11 +393,16 @@ def _limits(data):
             why = []
             if r["bank_bound_steps"]:
                 why.append(f"banks set {r['bank_bound_steps']} of {r['steps']} steps")
-            if r["C"] < data["config"]["chunk"]:
-                why.append(f"C={r['C']} fills {r['C']} of {data['config']['chunk']} chunk slots, "
-                           f"so a chunk pair costs a cycle for at most {r['C']} matches")
-            tasks = r["K"] * (r["H"] // r["stride"]) ** 2 * r["pieces"] / data["config"][
-                "units_per_cluster"] / data["config"]["n_clusters"]
+            per_pair = r["C"] * r["d_w"] * r["d_a"]
+            if per_pair < 2:
+                why.append(f"a chunk pair holds {per_pair:.1f} matches on average (C={r['C']}) "
+                           f"but costs at least a cycle")
+            cfgd = data["config"]
+            if r["K"] > cfgd["units_per_cluster"] * cfgd["n_clusters"]:
+                why.append("more filters than units: each unit owns a filter for a round, so "
+                           "filters of unequal work leave units idle")
+            tasks = r["K"] * (r["H"] // r["stride"]) ** 2 * r["pieces"] / (
+                cfgd["units_per_cluster"] * cfgd["n_clusters"])
             if tasks < 16:
                 why.append(f"about {tasks:.0f} task pieces per unit: the last ones leave units idle")
             lost.append(f"{r['name']} {_pct(r['fraction_of_ideal'])}"

@@ -76,7 +76,7 @@ from .sparsemap import check_int_array
 from .sparten_model import chunk_counts
 
 __all__ = ["NAIVE_UNITS", "layer_cycles", "tile_positions", "units_per_filter", "cluster_filters",
-           "read_counts"]
+           "read_counts", "fetch_trace"]
 
 #: Units of one cluster of the naively scaled SparTen baseline: SparTen's paper size (MICRO'19).
 NAIVE_UNITS = 32
@@ -432,3 +432,78 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
         "dram_bytes": dram,
         "clusters": [int(c) for c in cl_cycles],
     }
+
+
+def fetch_trace(mem, requests, offer, ready):
+    """Cycle-exact behaviour of ``hw.barista.fetch.ChunkFetch`` (one bank, combining, snarfing).
+
+    Parameters
+    ----------
+    mem : sequence of int
+        The bank's words.
+    requests : list of lists of int
+        Per port, the addresses it requests, in order.
+    offer : bool array ``[ports, cycles]``
+        Whether port ``i`` starts offering its next request in cycle ``t`` (an offered request is
+        held, valid, until taken: the stream rules).
+    ready : bool array ``[ports, cycles]``
+        Whether port ``i`` takes a response in cycle ``t``.
+
+    Returns
+    -------
+    dict
+        ``req_cycles`` / ``resp_cycles`` (per port, the cycles of the transfers), ``data`` (per port,
+        the words received), ``reads`` (bank reads issued), ``cycles`` (cycle after the last
+        response). Raises RuntimeError when the patterns end before every response is taken.
+    """
+    n = len(requests)
+    offer = np.asarray(offer, dtype=bool)
+    ready = np.asarray(ready, dtype=bool)
+    pend = [False] * n
+    have = [False] * n
+    paddr = [0] * n
+    pdata = [0] * n
+    hold = [False] * n
+    nxt = [0] * n
+    bus_valid, bus_addr, rr, reads = False, 0, 0, 0
+    req_c = [[] for _ in range(n)]
+    resp_c = [[] for _ in range(n)]
+    got = [[] for _ in range(n)]
+    total = sum(len(r) for r in requests)
+    done = 0
+    for t in range(offer.shape[1]):
+        valid = [nxt[i] < len(requests[i]) and (hold[i] or bool(offer[i, t])) for i in range(n)]
+        cand = []
+        new = dict(pend=list(pend), have=list(have), paddr=list(paddr), pdata=list(pdata))
+        for i in range(n):
+            wait = pend[i] and not have[i]
+            hit = bus_valid and paddr[i] == bus_addr
+            cand.append(wait and not hit)
+            if wait and hit:
+                new["have"][i], new["pdata"][i] = True, int(mem[bus_addr])
+            if valid[i] and not pend[i]:
+                new["pend"][i], new["paddr"][i] = True, requests[i][nxt[i]]
+                req_c[i].append(t)
+                nxt[i] += 1
+                hold[i] = False
+            else:
+                hold[i] = valid[i]
+            if have[i] and ready[i, t]:
+                new["pend"][i] = new["have"][i] = False
+                resp_c[i].append(t)
+                got[i].append(pdata[i])
+                done += 1
+        order = [i for i in range(rr, n) if cand[i]] + [i for i in range(rr) if cand[i]]
+        if order:
+            sel = order[0]
+            bus_valid, bus_addr = True, paddr[sel]
+            reads += 1
+            rr = 0 if sel == n - 1 else sel + 1
+        else:
+            bus_valid = False
+        pend, have, paddr, pdata = new["pend"], new["have"], new["paddr"], new["pdata"]
+        if done == total:
+            return {"req_cycles": req_c, "resp_cycles": resp_c, "data": got, "reads": reads,
+                    "cycles": t + 1}
+    raise RuntimeError(f"patterns of {offer.shape[1]} cycles end with {total - done} responses "
+                       f"not taken")

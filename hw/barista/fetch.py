@@ -110,7 +110,9 @@ class ChunkFetch(wiring.Component):
             with m.If(cand[i]):
                 m.d.comb += [sel.eq(i), found.eq(1)]
         for i in reversed(range(n)):
-            with m.If(cand[i] & (i >= rr)):
+            # rr is at most n - 1, so the last port is always at or after it (a constant
+            # comparison would be a lint finding).
+            with m.If(cand[i] & ((i >= rr) if i < n - 1 else 1)):
                 m.d.comb += sel.eq(i)
         m.d.comb += rp.addr.eq(paddr[0])
         for i in range(1, n):

@@ -159,31 +159,38 @@ def layer_figures(name, w, a, stride, padding, config, count=1):
 
 
 def iso_area_ratio(area_path):
-    """``(ratio, note)``: area per MAC of SparTen over BARISTA, from ``make area``'s report.
+    """``(ratio, note)``: standard-cell area per MAC of naive SparTen over BARISTA, from
+    ``make area``'s report, or ``(None, reason)``.
 
-    Needs a BARISTA design and the SparTen cluster in ``area.json``; ``(None, reason)`` otherwise.
-    The iso-area SparTen has ``ratio`` times fewer MACs than BARISTA in the same area, so its time
-    is naive SparTen's over ``ratio`` (the model's naive cycles scale with 1/MACs).
+    SparTen per MAC: ``sparten_cluster`` (32 units, chunk 128, its barrier logic) over its units.
+    BARISTA per MAC *(ours, its whole RTL is not written)*: SparTen's compute unit (``sparten_cu``,
+    unchanged in BARISTA) plus one port's share of the request/response fetch block at chunk 128
+    (``barista_fetch_paper`` over its ports). Memories are macros in both (bits, no cell area), so
+    the ratio compares logic only. The iso-area SparTen has ``ratio`` times the MACs of naive
+    SparTen in BARISTA's area, so its time is naive SparTen's over ``ratio``.
     """
-    from sim.bench import load_area, _area_of
+    from sim.bench import _area_of, load_area
     area = load_area(area_path) if area_path else None
     if area is None:
         return None, f"no area report ({area_path}): run `make area` first"
-    bar = next((k for k in area if isinstance(k, str) and "barista" in k.lower()), None)
-    spt = next((k for k in area if isinstance(k, str) and k.lower() == "sparten_cluster"), None)
-    if bar is None or spt is None:
-        return None, (f"{area_path} has no BARISTA design (its RTL is not written yet)"
-                      if bar is None else f"{area_path} has no sparten_cluster")
-    a_b, u_b = _area_of(area[bar])
-    a_s, u_s = _area_of(area[spt])
-    if a_b is None or a_s is None or u_b != u_s:
-        return None, f"{area_path}: areas of {bar} and {spt} not comparable"
-    cfg_b = area[bar].get("config") or {}
-    cfg_s = area[spt].get("config") or {}
-    macs_b = cfg_b.get("n_clusters", 1) * cfg_b.get("units_per_cluster", 1)
-    macs_s = cfg_s.get("n_units", 32)
-    ratio = (a_s / macs_s) / (a_b / macs_b)
-    return ratio, f"{spt} vs {bar} per MAC ({u_b}, make area)"
+    need = ("sparten_cluster", "sparten_cu", "barista_fetch_paper")
+    missing = [n for n in need if n not in area]
+    if missing:
+        return None, f"{area_path} lacks {', '.join(missing)} (run `make area` again)"
+    vals = {n: _area_of(area[n]) for n in need}
+    units = {v[1] for v in vals.values()}
+    if any(v[0] is None for v in vals.values()) or len(units) != 1:
+        return None, f"{area_path}: areas of {', '.join(need)} not comparable"
+    n_s = (area["sparten_cluster"].get("config") or {}).get("n_units", 32)
+    ports = (area["barista_fetch_paper"].get("config") or {}).get("units_per_cluster", 8)
+    per_mac_s = vals["sparten_cluster"][0] / n_s
+    per_mac_b = vals["sparten_cu"][0] + vals["barista_fetch_paper"][0] / ports
+    ratio = per_mac_b / per_mac_s
+    unit = units.pop()
+    return ratio, (f"BARISTA logic per MAC (sparten_cu + barista_fetch_paper / {ports}: "
+                   f"{per_mac_b:.0f} {unit}) over naive SparTen's (sparten_cluster / {n_s}: "
+                   f"{per_mac_s:.0f} {unit}) = {ratio:.3f}, memories excluded (make area); "
+                   f"iso-area SparTen = naive SparTen with {ratio:.3f} times its MACs")
 
 
 def network_figures(net, config, quick=False, progress=None, area_ratio=None):
@@ -208,7 +215,8 @@ def network_figures(net, config, quick=False, progress=None, area_ratio=None):
         "speedup_vs_onesided": tot("onesided_cycles") / cyc,
         "speedup_vs_naive_sparten": tot("naive_sparten_cycles") / cyc,
         "speedup_vs_isoarea_sparten": (None if area_ratio is None
-                                       else tot("naive_sparten_cycles") * area_ratio / cyc),
+                                       else tot("naive_sparten_cycles") / area_ratio / cyc),
+        "isoarea_ratio": area_ratio,
         "ideal": ideal_total,
         "fraction_of_ideal": tot("dense_cycles") / cyc / ideal_total,
         "naive_sparten_vs_dense": tot("dense_cycles") / tot("naive_sparten_cycles"),

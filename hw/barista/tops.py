@@ -1,7 +1,14 @@
 """Tops of hw/barista that ``sparse-hw verilog`` emits."""
 
+import dataclasses
+
 from ..top import Top
-from .config import SMALL
+from .config import PAPER, SMALL
+
+#: The fetch block at the paper's chunk (128) with 8 ports, for area: its per-port share beside
+#: SparTen's compute unit is BARISTA's logic per MAC (sim/bench_barista.py, iso-area). 128 words
+#: keep the bank a memory macro (synth/area.py reports its bits, no standard-cell area).
+FETCH_PAPER = dataclasses.replace(PAPER, units_per_cluster=8, input_buffer_chunks=128)
 
 
 def _fetch(config):
@@ -15,4 +22,7 @@ TOPS = [
     Top("barista_fetch", SMALL, _fetch, engine="barista", role="block",
         description="BARISTA chunk fetch: one shared bank, 4 request/response ports, combining "
                     "and snarfing, chunk 8"),
+    Top("barista_fetch_paper", FETCH_PAPER, _fetch, engine="barista", role="block",
+        description="BARISTA chunk fetch at chunk 128: one shared bank, 8 request/response "
+                    "ports (area per port)"),
 ]

@@ -54,6 +54,15 @@ What is modelled
   the step are delayed by the difference. Bank conflicts inside a step are not modelled cycle by
   cycle (that is the RTL's business); the bound is the busiest bank's total.
 
+* **Task pieces** *(ours)*: when a filter's group would get fewer than ``min_tasks_per_unit``
+  tasks per unit (few positions, many units: VGG-16's conv5 at 32K MACs), every task is cut into
+  that many pieces of consecutive chunk pairs, dealt like tasks; the output buffer adds the partial
+  sums.
+
+The one RTL block written so far, ``hw.barista.fetch.ChunkFetch`` (a bank with its request/response
+ports), follows :func:`fetch_trace` exactly, cycle by cycle; the layer model above abstracts that
+block's combining as the window rule and is not checked against RTL.
+
 Baselines from the same match counts (same total MACs ``n_clusters * units_per_cluster * M``):
 
 * ``dense_cycles``: every MAC of the layer (padding taps included) on a perfectly used dense array;

@@ -232,3 +232,14 @@ def test_combine_window_bounds_the_reads():
     assert endless["bank_reads"]["input"] == 36                    # every pixel's chunk once
     for key in ("input", "filter"):
         assert endless["bank_reads"][key] < zero["bank_reads"][key] <= zero["bank_requests"][key]
+
+
+def test_more_clusters_than_filters():
+    """A cluster without a filter idles; the work and the result do not change."""
+    rng = np.random.default_rng(6)
+    w, a = _rand(rng, (1, 8, 3, 3), 0.5), _rand(rng, (8, 5, 5), 0.5)
+    one = barista.layer_cycles(w, a, dataclasses.replace(WIDE, n_clusters=1), 1, 1)
+    three = barista.layer_cycles(w, a, dataclasses.replace(WIDE, n_clusters=3), 1, 1)
+    assert three["clusters"][1:] == [0, 0] and three["cycles"] == one["cycles"]
+    assert three["matched_macs"] == one["matched_macs"]
+    assert three["dense_cycles"] * 3 >= one["dense_cycles"] > three["dense_cycles"]

@@ -32,8 +32,8 @@ What is modelled
   bands of output rows (or runs within a row) whose input footprint fits ``1/(colours+1)`` of the
   shared input buffer and whose outputs fit one colour of the output buffer. A step is one tile of
   one round and writes into its own colour; a unit may start a task of step ``s`` once step
-  ``s - colours`` has completed in the whole cluster (its colour is drained). With one colour that
-  is a barrier between consecutive tiles; with more, fast units flow on into the next tile. Input
+  ``s - colours`` has completed in the whole cluster (its colour is drained) and step ``s - 1``
+  has opened (steps open in order, so tasks start in order). With one colour that is a barrier between consecutive tiles; with more, fast units flow on into the next tile. Input
   tiles are assumed prefetched into the spare ``+1`` tile of the input buffer (DRAM time is not
   modelled; DRAM bytes are counted).
 * **Request/response fetch, combining, snarfing, banks** *(ours in the details)*: every task
@@ -326,6 +326,7 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
         n_tiles.append(len(tiles))
         free = np.zeros(U, dtype=np.int64)
         bank_free = np.zeros(banks, dtype=np.int64)
+        release = 0
         done = []
         starts_of = []
         for filt_r, g in rounds:
@@ -340,7 +341,10 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
             fb = (filt_base + filt_r[:, None] * n_ch + np.arange(n_ch)[None, :]) % banks
             for tile in tiles:
                 s = len(done)
-                release = done[s - cfg.colours] if s >= cfg.colours else 0
+                # Tiles open in order (a tile opens once the one before it has, and its colour
+                # is free: step s - colours completed).
+                if s >= cfg.colours:
+                    release = max(release, done[s - cfg.colours])
                 fg = np.where(real, free[unit_of], big)
                 worked = np.zeros((G, gmax), dtype=bool)
                 T = len(tile)

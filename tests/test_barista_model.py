@@ -96,9 +96,9 @@ def test_one_filter_group_schedule_equals_a_heap_simulation(colours, dynamic):
     cost, _ = task_costs(w, a, cfg.chunk, 1, 1)
     tiles = barista.tile_positions(8, 8, 3, 1, 8, 1, 32, cfg.output_buffer_entries)
     assert r["tiles"] == [len(tiles)] and len(tiles) > 2
-    free, done = [0, 0, 0], []
+    free, done, release = [0, 0, 0], [], 0
     for t, tile in enumerate(tiles):
-        release = done[t - colours] if t >= colours else 0
+        release = max(release, done[t - colours]) if t >= colours else 0
         if dynamic:
             free = [f for f, _ in greedy(cost[tile, 0], 3, free, release)]
         else:

@@ -33,7 +33,8 @@ What is modelled
   shared input buffer and whose outputs fit one colour of the output buffer. A step is one tile of
   one round and writes into its own colour; a unit may start a task of step ``s`` once step
   ``s - colours`` has completed in the whole cluster (its colour is drained) and step ``s - 1``
-  has opened (steps open in order, so tasks start in order). With one colour that is a barrier between consecutive tiles; with more, fast units flow on into the next tile. Input
+  has opened (steps open in order, so tasks start in order). With one colour that is a barrier
+  between consecutive tiles; with more, fast units flow on into the next tile. Input
   tiles are assumed prefetched into the spare ``+1`` tile of the input buffer (DRAM time is not
   modelled; DRAM bytes are counted).
 * **Request/response fetch, combining, snarfing, banks** *(ours in the details)*: every task
@@ -85,7 +86,7 @@ from .sparsemap import check_int_array
 from .sparten_model import chunk_counts
 
 __all__ = ["NAIVE_UNITS", "layer_cycles", "tile_positions", "units_per_filter", "cluster_filters",
-           "read_counts", "fetch_trace"]
+           "read_counts", "fetch_trace", "group_schedule"]
 
 #: Units of one cluster of the naively scaled SparTen baseline: SparTen's paper size (MICRO'19).
 NAIVE_UNITS = 32
@@ -520,3 +521,30 @@ def fetch_trace(mem, requests, offer, ready):
                     "cycles": t + 1}
     raise RuntimeError(f"patterns of {offer.shape[1]} cycles end with {total - done} responses "
                        f"not taken")
+
+
+def group_schedule(costs, n_units, tile_size, colours):
+    """The schedule :func:`layer_cycles` gives one filter group, task by task (scalar reference,
+    and the cycle behaviour of ``hw.barista.dispatch.TaskDispatch``).
+
+    Tasks ``0..n-1`` cost ``costs[i]`` cycles and form tiles of ``tile_size`` consecutive tasks.
+    Task ``i`` goes to the unit that frees first (lowest index on ties) and starts at the later of
+    that and its tile's release; tile ``s`` is released when tile ``s - 1`` is and tile
+    ``s - colours`` has completed (its last task ended). Returns ``{"start", "unit", "end"}``
+    (per-task lists, and the last task's end).
+    """
+    free = [0] * n_units
+    release, done, starts, units = 0, [], [], []
+    for s, t0 in enumerate(range(0, len(costs), tile_size)):
+        if s >= colours:
+            release = max(release, done[s - colours])
+        end = 0
+        for c in costs[t0:t0 + tile_size]:
+            u = min(range(n_units), key=lambda k: (free[k], k))
+            st = max(free[u], release)
+            free[u] = st + int(c)
+            end = max(end, free[u])
+            starts.append(st)
+            units.append(u)
+        done.append(end)
+    return {"start": starts, "unit": units, "end": max(done) if done else 0}

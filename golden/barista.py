@@ -60,9 +60,11 @@ What is modelled
   that many pieces of consecutive chunk pairs, dealt like tasks; the output buffer adds the partial
   sums.
 
-The one RTL block written so far, ``hw.barista.fetch.ChunkFetch`` (a bank with its request/response
-ports), follows :func:`fetch_trace` exactly, cycle by cycle; the layer model above abstracts that
-block's combining as the window rule and is not checked against RTL.
+RTL blocks written so far: ``hw.barista.dispatch.TaskDispatch`` gives :func:`group_schedule`'s
+schedule cycle for cycle, and :func:`group_schedule` is the scheduling rule of
+:func:`layer_cycles` (a test ties them); ``hw.barista.fetch.ChunkFetch`` (a bank with its
+request/response ports) follows :func:`fetch_trace` cycle by cycle, but the layer model abstracts
+its combining as the window rule, so bank stalls are not checked against RTL.
 
 Baselines from the same match counts (same total MACs ``n_clusters * units_per_cluster * M``):
 

@@ -9,12 +9,17 @@ Blocks so far
     One shared bank behind request/response ports: round-robin issue, combining of requests for
     the chunk on the response bus, snarfing of responses by every waiting port. Cycle-exact
     against ``golden.barista.fetch_trace``.
+:mod:`.dispatch` (``TaskDispatch``)
+    Dynamic round-robin of one filter's tasks over its units (ranked by the cycle they freed),
+    tiles opening in order behind their output colour. Cycle-exact against
+    ``golden.barista.group_schedule``, which is the layer model's scheduling rule.
 :mod:`.tops`
-    ``barista_fetch`` (SMALL, 4 ports, chunk 8) and ``barista_fetch_paper`` (chunk 128, 8 ports,
-    for area).
+    ``barista_fetch`` (SMALL, 4 ports, chunk 8), ``barista_dispatch`` (SMALL, 4 units, 2 colours)
+    and ``barista_fetch_paper`` (chunk 128, 8 ports, for area).
 
 The whole-engine cycle model is ``golden/barista.py`` (:func:`golden.barista.layer_cycles`) and
-the benchmark ``sim/bench_barista.py``. Not written yet: the cluster around the fetch block
-(SparTen's compute unit unchanged, the dynamic round-robin dispatcher, the coloured output
-buffers), so the layer model is not yet checked against RTL.
+the benchmark ``sim/bench_barista.py``. Not written yet: the cluster that joins these blocks to
+SparTen's compute unit (unchanged) and the coloured output buffers' storage and drain, so the
+layer model as a whole is not yet checked against RTL (its scheduling rule is, through the
+dispatcher; its bank-read rule is an abstraction of the fetch block).
 """

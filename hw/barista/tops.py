@@ -11,6 +11,11 @@ from .config import PAPER, SMALL
 FETCH_PAPER = dataclasses.replace(PAPER, units_per_cluster=8, input_buffer_chunks=128)
 
 
+def _dispatch(config):
+    from .dispatch import TaskDispatch
+    return TaskDispatch(config)
+
+
 def _fetch(config):
     from .fetch import ChunkFetch
     return ChunkFetch(config)
@@ -22,6 +27,10 @@ TOPS = [
     Top("barista_fetch", SMALL, _fetch, engine="barista", role="block",
         description="BARISTA chunk fetch: one shared bank, 4 request/response ports, combining "
                     "and snarfing, chunk 8"),
+    # The dynamic round-robin dispatcher of one filter group at SMALL size (4 units, 2 colours).
+    Top("barista_dispatch", SMALL, _dispatch, engine="barista", role="block",
+        description="BARISTA dispatcher: dynamic round-robin of a filter's tasks over 4 units, "
+                    "2 coloured tiles in flight"),
     Top("barista_fetch_paper", FETCH_PAPER, _fetch, engine="barista", role="block",
         description="BARISTA chunk fetch at chunk 128: one shared bank, 8 request/response "
                     "ports (area per port)"),

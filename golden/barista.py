@@ -64,7 +64,8 @@ RTL blocks written so far: ``hw.barista.dispatch.TaskDispatch`` gives :func:`gro
 schedule cycle for cycle, and :func:`group_schedule` is the scheduling rule of
 :func:`layer_cycles` (a test ties them); ``hw.barista.fetch.ChunkFetch`` (a bank with its
 request/response ports) follows :func:`fetch_trace` cycle by cycle, but the layer model abstracts
-its combining as the window rule, so bank stalls are not checked against RTL.
+its combining as the window rule, so bank stalls are not checked against RTL;
+``hw.barista.outbuf.ColourBuffer`` follows :func:`drain_trace`.
 
 Baselines from the same match counts (same total MACs ``n_clusters * units_per_cluster * M``):
 
@@ -88,7 +89,7 @@ from .sparsemap import check_int_array
 from .sparten_model import chunk_counts
 
 __all__ = ["NAIVE_UNITS", "layer_cycles", "tile_positions", "units_per_filter", "cluster_filters",
-           "read_counts", "fetch_trace", "group_schedule"]
+           "read_counts", "fetch_trace", "group_schedule", "drain_trace"]
 
 #: Units of one cluster of the naively scaled SparTen baseline: SparTen's paper size (MICRO'19).
 NAIVE_UNITS = 32
@@ -550,3 +551,62 @@ def group_schedule(costs, n_units, tile_size, colours):
             units.append(u)
         done.append(end)
     return {"start": starts, "unit": units, "end": max(done) if done else 0}
+
+
+def drain_trace(colours, depth, writes, closes, ready):
+    """Cycle-exact behaviour of ``hw.barista.outbuf.ColourBuffer``.
+
+    Parameters
+    ----------
+    colours, depth : int
+        Banks and entries per bank.
+    writes : dict
+        ``{cycle: (colour, addr, value)}``: the write stream's transfers (it is always ready).
+    closes : list of (cycle, colour, count)
+        Close requests, each offered from its cycle on and held until taken (in order).
+    ready : bool sequence
+        ``o.ready`` per cycle.
+
+    Returns
+    -------
+    dict
+        ``out``: ``[(cycle, colour, addr, value)]`` transfers of ``o``; ``freed``:
+        ``[(cycle, colour)]``; ``closed``: cycles the closes were taken.
+    """
+    mem = [[0] * depth for _ in range(colours)]
+    rp = [0] * colours
+    st = dict(active=False, colour=0, count=0, raddr=0, pending=False, paddr=0, ovalid=False,
+              oaddr=0, odata=0, last=False)
+    out, freed, closed = [], [], []
+    queue = list(closes)
+    for t, rdy in enumerate(ready):
+        s = dict(st)
+        advance = (not st["ovalid"]) or rdy
+        if st["ovalid"] and rdy:
+            out.append((t, st["colour"], st["oaddr"], st["odata"]))
+        done = st["active"] and ((st["ovalid"] and rdy and st["last"]) or st["count"] == 0)
+        if done:
+            freed.append((t, st["colour"]))
+        close = queue[0] if queue and queue[0][0] <= t else None
+        new_rp = list(rp)
+        if advance:
+            new_rp[st["colour"]] = mem[st["colour"]][st["raddr"] % depth]
+        if st["active"] and advance:
+            s.update(ovalid=st["pending"], oaddr=st["paddr"], odata=rp[st["colour"]],
+                     last=st["pending"] and st["paddr"] == st["count"] - 1)
+            if st["raddr"] < st["count"]:
+                s.update(pending=True, paddr=st["raddr"], raddr=st["raddr"] + 1)
+            else:
+                s.update(pending=False)
+        if done:
+            s.update(active=False, ovalid=False, pending=False)
+        if close is not None and not st["active"]:
+            queue.pop(0)
+            closed.append(t)
+            s.update(active=True, colour=close[1], count=close[2], raddr=0, pending=False,
+                     ovalid=False, last=False)
+        if t in writes:
+            c, a, v = writes[t]
+            mem[c][a] = v
+        st, rp = s, new_rp
+    return {"out": out, "freed": freed, "closed": closed}

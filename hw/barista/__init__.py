@@ -13,13 +13,17 @@ Blocks so far
     Dynamic round-robin of one filter's tasks over its units (ranked by the cycle they freed),
     tiles opening in order behind their output colour. Cycle-exact against
     ``golden.barista.group_schedule``, which is the layer model's scheduling rule.
+:mod:`.outbuf` (``ColourBuffer``)
+    One bank per colour: results written into their tile's colour while a closed colour drains
+    on a stream; ``freed`` when drained. Cycle-exact against ``golden.barista.drain_trace``.
 :mod:`.tops`
-    ``barista_fetch`` (SMALL, 4 ports, chunk 8), ``barista_dispatch`` (SMALL, 4 units, 2 colours)
-    and ``barista_fetch_paper`` (chunk 128, 8 ports, for area).
+    ``barista_fetch`` (SMALL, 4 ports, chunk 8), ``barista_dispatch`` (SMALL, 4 units, 2 colours),
+    ``barista_outbuf`` (SMALL, 2 colours of 256) and ``barista_fetch_paper`` (chunk 128, 8 ports,
+    for area).
 
 The whole-engine cycle model is ``golden/barista.py`` (:func:`golden.barista.layer_cycles`) and
 the benchmark ``sim/bench_barista.py``. Not written yet: the cluster that joins these blocks to
-SparTen's compute unit (unchanged) and the coloured output buffers' storage and drain, so the
+SparTen's compute unit (unchanged), so the
 layer model as a whole is not yet checked against RTL (its scheduling rule is, through the
 dispatcher; its bank-read rule is an abstraction of the fetch block).
 """

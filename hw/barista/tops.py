@@ -16,6 +16,11 @@ def _dispatch(config):
     return TaskDispatch(config)
 
 
+def _outbuf(config):
+    from .outbuf import ColourBuffer
+    return ColourBuffer(config)
+
+
 def _fetch(config):
     from .fetch import ChunkFetch
     return ChunkFetch(config)
@@ -31,6 +36,10 @@ TOPS = [
     Top("barista_dispatch", SMALL, _dispatch, engine="barista", role="block",
         description="BARISTA dispatcher: dynamic round-robin of a filter's tasks over 4 units, "
                     "2 coloured tiles in flight"),
+    # The coloured output buffer at SMALL size (2 colours of 256 int32 entries).
+    Top("barista_outbuf", SMALL, _outbuf, engine="barista", role="block",
+        description="BARISTA coloured output buffer: 2 colours of 256 results, one drains while "
+                    "the other fills"),
     Top("barista_fetch_paper", FETCH_PAPER, _fetch, engine="barista", role="block",
         description="BARISTA chunk fetch at chunk 128: one shared bank, 8 request/response "
                     "ports (area per port)"),

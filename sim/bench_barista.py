@@ -28,8 +28,8 @@ cycles); output-buffer occupancy (time-averaged colours in flight / colours) and
 peak. Network figures are cycle-weighted (total baseline cycles / total BARISTA cycles). An
 ablation on two VGG-16 layers switches each technique off in turn.
 
-Cost (2 shared cores): about a minute for VGG-16, about a minute for ResNet-50, a minute for the
-ablation. ``--quick`` runs 7x7 copies of a few layers (:data:`QUICK_LAYERS`) on 4 clusters x 64 units
+Cost (2 shared cores): 4 to 7 minutes in all (measured 233 s and 405 s, load-dependent): VGG-16
+and ResNet-50 about 1.5 minutes each, the ablation the rest. ``--quick`` runs 7x7 copies of a few layers (:data:`QUICK_LAYERS`) on 4 clusters x 64 units
 (seconds).
 """
 

@@ -61,8 +61,9 @@ What is modelled
   sums.
 
 RTL blocks written so far: ``hw.barista.dispatch.TaskDispatch`` gives :func:`group_schedule`'s
-schedule cycle for cycle, and :func:`group_schedule` is the scheduling rule of
-:func:`layer_cycles` (a test ties them); ``hw.barista.fetch.ChunkFetch`` (a bank with its
+schedule cycle for cycle, and so does ``hw.barista.group.BaristaGroup`` (the dispatcher with
+SparTen's compute units, on 1x1 layers, task costs from the real chunk matches);
+:func:`group_schedule` is the scheduling rule of :func:`layer_cycles` (a test ties them); ``hw.barista.fetch.ChunkFetch`` (a bank with its
 request/response ports) follows :func:`fetch_trace` cycle by cycle, but the layer model abstracts
 its combining as the window rule, so bank stalls are not checked against RTL;
 ``hw.barista.outbuf.ColourBuffer`` follows :func:`drain_trace`.

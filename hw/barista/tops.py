@@ -16,6 +16,11 @@ def _dispatch(config):
     return TaskDispatch(config)
 
 
+def _group(config):
+    from .group import BaristaGroup
+    return BaristaGroup(config)
+
+
 def _outbuf(config):
     from .outbuf import ColourBuffer
     return ColourBuffer(config)
@@ -36,6 +41,11 @@ TOPS = [
     Top("barista_dispatch", SMALL, _dispatch, engine="barista", role="block",
         description="BARISTA dispatcher: dynamic round-robin of a filter's tasks over 4 units, "
                     "2 coloured tiles in flight"),
+    # One filter's barrier-free group at SMALL size: the dispatcher, 4 SparTen compute units
+    # (unchanged, chunk 8) and the chunk memories.
+    Top("barista_group", SMALL, _group, engine="barista", role="block",
+        description="BARISTA filter group: dynamic round-robin dispatcher + 4 SparTen compute "
+                    "units, chunk 8, 2 colours"),
     # The coloured output buffer at SMALL size (2 colours of 256 int32 entries).
     Top("barista_outbuf", SMALL, _outbuf, engine="barista", role="block",
         description="BARISTA coloured output buffer: 2 colours of 256 results, one drains while "

@@ -32,6 +32,7 @@ def run_rtl(config, mem, requests, offer, ready):
             await ctx.tick()
         ctx.set(dut.wr_en, 0)
         hold, nxt, done = [False] * n, [0] * n, 0
+        held = [None] * n        # a response offered and not taken: must stay, unchanged
         for t in range(offer.shape[1]):
             valid = [nxt[i] < len(requests[i]) and (hold[i] or bool(offer[i, t]))
                      for i in range(n)]
@@ -46,9 +47,12 @@ def run_rtl(config, mem, requests, offer, ready):
                     hold[i] = False
                 else:
                     hold[i] = valid[i]
-                if ctx.get(dut.resp[i].valid) and ready[i, t]:
+                rv, rp = ctx.get(dut.resp[i].valid), ctx.get(dut.resp[i].payload)
+                assert held[i] is None or (rv and rp == held[i]), f"port {i} dropped a beat"
+                held[i] = rp if rv and not ready[i, t] else None
+                if rv and ready[i, t]:
                     out["resp_cycles"][i].append(t)
-                    out["data"][i].append(ctx.get(dut.resp[i].payload))
+                    out["data"][i].append(rp)
                     done += 1
             await ctx.tick()
             if done == total:

@@ -22,6 +22,7 @@ def run_rtl(config, writes, closes, ready):
 
     async def bench(ctx):
         queue = list(closes)
+        held = None              # an entry offered and not taken: must stay, unchanged
         for t, rdy in enumerate(ready):
             w = writes.get(t)
             ctx.set(dut.i.valid, w is not None)
@@ -32,7 +33,11 @@ def run_rtl(config, writes, closes, ready):
             if c is not None:
                 ctx.set(dut.close.payload, {"colour": c[1], "count": c[2]})
             ctx.set(dut.o.ready, bool(rdy))
-            if ctx.get(dut.o.valid) and rdy:
+            ov = ctx.get(dut.o.valid)
+            ob = ctx.get(dut.o.payload.as_value()) if ov else None
+            assert held is None or ob == held, f"cycle {t}: an offered entry changed or vanished"
+            held = ob if ov and not rdy else None
+            if ov and rdy:
                 p = ctx.get(dut.o.payload)
                 got["out"].append((t, int(p.colour), int(p.addr), int(p.value)))
             if ctx.get(dut.freed):

@@ -159,12 +159,14 @@ ENGINE_SECTION = {"SparTen": "sparten", "EUREKA": "eureka", "BARISTA": "barista"
 # ---------------------------------------------------------------------------------------------
 # sections
 
-def _call_section(mod, progress, quick):
+def _call_section(mod, progress, quick, area_path=None):
     fn = mod.section
     params = inspect.signature(fn).parameters
     kw = {}
     if "progress" in params:
         kw["progress"] = progress
+    if area_path is not None and "area_path" in params:
+        kw["area_path"] = area_path   # sections that use the area report (BARISTA's iso-area)
     if quick:
         if "quick" in params:
             kw["quick"] = True
@@ -796,6 +798,8 @@ def run_bench(out, quick=False, only=None, area_path=None, progress=None, speed=
     out.mkdir(parents=True, exist_ok=True)
     progress = progress or Progress("bench")
     sections = {}
+    if area_path is None:
+        area_path = out / "area.json"
     names = [n for n, _ in SECTIONS if only is None or n in only]
     for i, (name, modname) in enumerate(s for s in SECTIONS if s[0] in names):
         progress.log(f"section {i + 1}/{len(names)}: {name}")
@@ -805,13 +809,11 @@ def run_bench(out, quick=False, only=None, area_path=None, progress=None, speed=
             progress.log(f"{name}: {modname} {why}, skipped")
             continue
         t1 = time.monotonic()
-        (md, data), used_quick = _call_section(mod, progress.sub(name), quick)
+        (md, data), used_quick = _call_section(mod, progress.sub(name), quick, area_path)
         progress.stage = ""
         sections[name] = {"markdown": md, "data": data, "seconds": round(time.monotonic() - t1, 1),
                           "quick": used_quick, "rtl_checked": _rtl_checked(data)}
         progress.log(f"{name}: done in {time.monotonic() - t1:.1f} s")
-    if area_path is None:
-        area_path = out / "area.json"
     area = load_area(area_path)
     ours = {k: _lookup(sections.get(k.split("_")[0], {}).get("data") or {}, *paths)
             for k, paths in OURS_PATHS.items()}

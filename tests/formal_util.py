@@ -19,6 +19,7 @@ the counterexample trace.
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -95,11 +96,15 @@ def assert_formal(spec, name, *, mode="bmc", depth=1, ports=None):
         [files]
         top.il
         """))
+    # Own session, so that a timeout ends sby and the solver it started, nothing else.
+    proc = subprocess.Popen([pathlib.Path(sys.executable).parent / "yowasp-sby", "-f",
+                             "check.sby"], cwd=folder, env=_tool_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        proc = subprocess.run([pathlib.Path(sys.executable).parent / "yowasp-sby", "-f",
-                               "check.sby"], cwd=folder, env=_tool_env(), capture_output=True,
-                              text=True, timeout=TIMEOUT_S)
+        out, _ = proc.communicate(timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         raise FormalFailure(f"formal check {name!r} timed out after {TIMEOUT_S} s "
                             f"(log: {folder / 'check' / 'logfile.txt'})", folder, None, "TIMEOUT") from None
     status = (folder / "check" / "status").read_text().split() if \
@@ -108,7 +113,7 @@ def assert_formal(spec, name, *, mode="bmc", depth=1, ports=None):
         return
     traces = sorted((folder / "check").glob("engine_*/trace*.vcd"))
     trace = traces[0] if traces else None
-    tail = "\n".join(proc.stdout.splitlines()[-15:])
+    tail = "\n".join(out.splitlines()[-15:])
     raise FormalFailure(f"formal check {name!r} failed ({' '.join(status) or proc.returncode}); "
                         f"trace: {trace or 'none'}; log: {folder / 'check' / 'logfile.txt'}\n"
                         f"{tail}", folder, trace, status[0] if status else "ERROR")

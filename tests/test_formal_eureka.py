@@ -14,9 +14,9 @@ Two levels:
   queues the sums at each ``last``. Asserted: every output beat equals the queue's head (so no
   output is lost, duplicated or reordered, and at most :attr:`EurekaCore.latency` are in flight);
   a window is consumed exactly with a weight beat that has ``last_window``; ``busy`` counts the
-  weight beats; ``o`` holds valid and payload under backpressure. BMC to :data:`DEPTH` cycles:
-  with the 3-cycle latency, outputs of up to three accepted beats (accumulated or back to back,
-  under any stalls that fit) are compared. The solver time grows steeply with depth and value
+  weight beats; ``o`` holds valid and payload under backpressure. BMC to :data:`DEPTH` cycles
+  (the core's latency plus three): outputs of up to three accepted beats (accumulated or back to
+  back, under any stalls that fit) are compared. The solver time grows steeply with depth and value
   width (the sums of products of two structurally different circuits must be shown equal), so
   the widths are the smallest the config accepts; the select and steering logic does not depend
   on them, and the blocks' complete checks above run at full width.
@@ -39,7 +39,9 @@ pytestmark = pytest.mark.formal
 #: The core the bounded proof builds: 2 rows x 2 lanes, G = 4, SUDS, the narrowest values and
 #: accumulators the config accepts.
 CORE = EurekaConfig(rows=2, lanes=2, group=4, value_width=2, acc_width=7)
-DEPTH = 6
+#: Cycles: the core's latency plus three, so that the outputs of the first three accepted beats
+#: (accumulated or back to back) are compared.
+DEPTH = EurekaCore.latency + 3
 
 
 def _pick(a_lane, sel, group):

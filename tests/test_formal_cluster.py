@@ -11,7 +11,8 @@ asserts, for each unit separately:
 * at most :data:`IN_FLIGHT` positions are pending per unit, and when the cluster reports ``idle``
   every accepted position has been answered (nothing lost).
 
-The values of the results are not part of this check (the inner join is proved in
+A second check (:class:`ReadyIndependence`, two copies of the cluster) shows that ``i.ready`` does
+not depend on ``i.valid``. The values of the results are not part of these checks (the inner join is proved in
 test_formal_innerjoin.py; the dot products are compared bit for bit with the golden model by the
 RTL tests). BMC from reset to :data:`DEPTH` cycles.
 """
@@ -111,4 +112,64 @@ def test_planted_bug_fails(monkeypatch):
     monkeypatch.setattr(cluster_mod, "ComputeUnit", _DropsResult)
     with pytest.raises(FormalFailure) as e:
         assert_formal(ClusterSpec(Cluster(CONFIG)), "cluster_bug_lost_result", depth=DEPTH)
+    assert e.value.status == "FAIL"
+
+
+class ReadyIndependence(Elaboratable):
+    """Two copies of the cluster get the same payloads and filter-bank writes, but their own free
+    ``i.valid``. While every past cycle had the same transfers in both (so, the design being
+    deterministic, both are in the same state), ``i.ready`` must agree: it does not depend on
+    ``i.valid`` (the contract in the cluster's docstring that lets a producer wait for ``ready``)."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.a = a = self.make()
+        m.submodules.b = b = self.make()
+        cfg = a._cfg
+        m.d.comb += Assume(~ResetSignal())
+        payload = Signal(cluster_input_layout(cfg).size)
+        wr = Signal(weight_write_layout(cfg).size)
+        m.d.comb += [payload.eq(AnySeq(len(payload))), wr.eq(AnySeq(len(wr)))]
+        for c in (a, b):
+            m.d.comb += [c.i.payload.eq(payload), c.w_wr.eq(wr), c.clear.eq(0),
+                         c.i.valid.eq(AnySeq(1))]
+        same = Signal(init=1)
+        with m.If((a.i.valid & a.i.ready) != (b.i.valid & b.i.ready)):
+            m.d.sync += same.eq(0)
+        with m.If(same):
+            m.d.comb += Assert(a.i.ready == b.i.ready)
+        return m
+
+
+class _ReadyWaitsForValid(Cluster):
+    """Planted bug: a real cluster behind a wrapper whose ``i.ready`` waits for ``i.valid``."""
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = Cluster(self._cfg)
+        m.d.comb += [inner.i.valid.eq(self.i.valid), inner.i.payload.eq(self.i.payload),
+                     self.i.ready.eq(inner.i.ready & self.i.valid), inner.w_wr.eq(self.w_wr),
+                     inner.clear.eq(self.clear), self.res.eq(inner.res),
+                     self.count.eq(inner.count), self.idle.eq(inner.idle)]
+        return m
+
+
+#: Cycles for the ready check (two clusters in one model).
+READY_DEPTH = 8
+
+
+@pytest.mark.parametrize("fifo_depth", [0, 2])
+def test_ready_independent_of_valid(fifo_depth):
+    cfg = dataclasses.replace(CONFIG, fifo_depth=fifo_depth)
+    assert_formal(ReadyIndependence(lambda: Cluster(cfg)), f"cluster_ready_fifo{fifo_depth}",
+                  depth=READY_DEPTH)
+
+
+def test_ready_check_fails_on_planted_bug():
+    with pytest.raises(FormalFailure) as e:
+        assert_formal(ReadyIndependence(lambda: _ReadyWaitsForValid(CONFIG)),
+                      "cluster_bug_ready", depth=READY_DEPTH)
     assert e.value.status == "FAIL"

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 JOBS ?= auto
 
-.PHONY: verilog test area bench e2e lint clean env
+.PHONY: verilog test area bench e2e lint clean env formal
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ verilog: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS)
+
+formal: $(STAMP)
+	$(BIN)/python -m pytest -m formal -n $(JOBS)
 
 lint: $(STAMP)
 	$(BIN)/sparse-hw lint

@@ -369,8 +369,12 @@ def _train_and_quantise(variant, hp, log):
 
     t0 = time.monotonic()
     xtr_i, ytr, xte_i, yte = load_data(hp["seed"], hp["test_size"])
+    # Reproducible figures: one thread (a float reduction split over threads may round
+    # differently) and deterministic kernels, whatever the caller set; both restored below.
     old_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # deterministic and polite on the shared 2-core machine
+    old_det = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
     try:
         torch.manual_seed(hp["seed"])
         gen = torch.Generator().manual_seed(hp["seed"])
@@ -421,6 +425,7 @@ def _train_and_quantise(variant, hp, log):
                 act_scales.append(float(np.percentile(h.numpy(), hp["act_percentile"])) / 127.0)
     finally:
         torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_det)
 
     c1, c2, c3 = hp["channels"]
     layers = []

@@ -89,6 +89,7 @@ class StreamDriver:
         self.idle = idle
         self.queue = collections.deque()
         self.sent = 0
+        self.idle_before = set()    # indices of beats that an idle cycle preceded (coverage)
         self.valid.value = 0
         cocotb.start_soon(self._run())
 
@@ -97,6 +98,12 @@ class StreamDriver:
 
     def send_all(self, payloads):
         self.queue.extend(int(p) for p in payloads)
+
+    def flush(self):
+        """Drop every queued beat and the one on the port (the DUT is being reset)."""
+        self.queue.clear()
+        self._beat = None
+        self.valid.value = 0
 
     @property
     def idle_now(self):
@@ -111,8 +118,11 @@ class StreamDriver:
             if fired:
                 self._beat = None
                 self.sent += 1
-            if self._beat is None and self.queue and self.rand.random() >= self.idle:
-                self._beat = self.queue.popleft()
+            if self._beat is None and self.queue:
+                if self.rand.random() >= self.idle:
+                    self._beat = self.queue.popleft()
+                else:
+                    self.idle_before.add(self.sent)
             if self._beat is None:
                 self.valid.value = 0
             else:
@@ -144,6 +154,7 @@ class StreamMonitor:
         self.counter = counter
         self.beats = []
         self.cycles = []
+        self.stalled = set()        # indices of beats that waited with ready low (coverage)
         self.ready.value = 0
         cocotb.start_soon(self._run())
 
@@ -155,6 +166,8 @@ class StreamMonitor:
             if int(self.valid.value) and int(self.ready.value):
                 self.beats.append(int(self.payload.value))
                 self.cycles.append(self.counter.now if self.counter else None)
+            elif int(self.valid.value):
+                self.stalled.add(len(self.beats))
 
     async def wait_for(self, n, timeout_cycles):
         """Wait until ``n`` beats arrived; fail (never hang) after ``timeout_cycles`` cycles."""

@@ -137,3 +137,26 @@ def test_float_logits_reproduce_training_accuracy(net, data):
     _, _, xte, yte = data
     acc = float(np.mean(np.argmax(dn.float_logits(net, xte), axis=1) == yte))
     assert acc == pytest.approx(net.info["float_pruned_accuracy"], abs=1e-6)
+
+
+def test_training_independent_of_thread_count(tmp_path, variant="unstructured"):
+    """``make e2e``'s figures regenerate exactly: training gives the same bits whatever thread
+    count the caller's torch runs with (training fixes its own, and deterministic algorithms)."""
+    old = torch.get_num_threads()
+    nets = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            nets.append(dn.build(variant, TINY, cache_dir=tmp_path / str(threads), retrain=True))
+            assert torch.get_num_threads() == threads, "training must restore the thread count"
+    finally:
+        torch.set_num_threads(old)
+    a, b = nets
+    for la, lb in zip(a.layers, b.layers):
+        np.testing.assert_array_equal(la.weight, lb.weight)
+        assert (la.multiplier, la.shift) == (lb.multiplier, lb.shift)
+    for name in a.float_weights:
+        assert a.float_weights[name].tobytes() == b.float_weights[name].tobytes(), name
+    drop = ("train_seconds",)
+    assert {k: v for k, v in a.info.items() if k not in drop} == \
+        {k: v for k, v in b.info.items() if k not in drop}

@@ -13,6 +13,7 @@ import pytest
 
 from golden import eureka as ge
 from hw.eureka.core import EurekaCore
+from sim.coverage import Coverage, eureka_case_bins
 from sim.run_eureka import DEFAULT_CONFIG, prepare_case, run_cases
 
 pytestmark = pytest.mark.rtl
@@ -81,6 +82,7 @@ def test_eureka_core_all_modes(seed):
         if mode.startswith("nm"):
             _, n, m = mode.split(":")
             w = nm_exact(rng, 6, 72, int(n), int(m))                   # exact N:M
+            w[0, :int(m)] = 0                                          # a degenerate group
         else:
             w = sparse(rng, 6, 72, 0.35)                               # K=72: partial window
         prepared.append(prepare_case(cfg, w, a, mode, f"random_{mode}", **stress(rnd)))
@@ -97,6 +99,11 @@ def test_eureka_core_all_modes(seed):
     for mode in ("suds", "dense"):
         prepared.append(prepare_case(cfg, w, a64, mode, f"stall_free_{mode}", stall_free=True))
     results = run_and_check(cfg, prepared, seed)
+    cov = Coverage("eureka_all_modes")
+    for case, sched, _, _, w in prepared:
+        cov.hit(*eureka_case_bins(cfg, w, sched.mode, sched))
+        cov.hit(*(e for e, hit in results[case["name"]]["events"].items() if hit))
+    cov.require()       # DESIGN.md's corner cases all ran on this build (sim/coverage.py)
     displaced = sum(p[1].displaced for p in prepared if "_suds" in p[0]["name"])
     assert displaced > 0, "the SUDS cases must exercise displacement"
     for p in prepared:
@@ -148,3 +155,18 @@ def test_bad_data_rejected_before_hardware():
         prepare_case(BASE.dense_baseline(), w, a, "suds", "bad")
     with pytest.raises(ValueError, match="idle must be a probability"):
         prepare_case(BASE, w * 0, a, "dense", "bad", idle=1.0)
+
+
+def test_reset_mid_stream(seed):
+    """Semantics under faults: ``rst`` with weight beats, windows and results in flight; the same
+    case run again right after is bit-exact and its busy count equals the model's."""
+    rng = np.random.default_rng(seed)
+    rnd = random.Random(seed)
+    a = rng.integers(-128, 128, (72, 3))
+    prepared = []
+    for mode, after in (("suds", 7), ("nm:2:4", 3), ("dense", 20)):
+        w = nm_exact(rng, 8, 72, 2, 4) if mode == "nm:2:4" else sparse(rng, 8, 72, 0.4)
+        case = prepare_case(BASE, w, a, mode, f"reset_{mode}", **stress(rnd))
+        case[0]["reset_after"] = after
+        prepared.append(case)
+    run_and_check(BASE, prepared, seed)

@@ -18,6 +18,7 @@ from amaranth.sim import Simulator
 
 from hw.sparten.config import SMALL
 from hw.sparten.layer import SparTenLayer
+from sim.coverage import Coverage, sparten_layer_bins
 from sim.run_sparten import prepare_case
 from streams import stream_put
 
@@ -122,10 +123,15 @@ SMALL_SHAPES = [
 ]
 
 
-def small_cases(config, seed, shapes):
+def small_cases(config, seed, shapes, cov=None):
+    """The RTL cases; with ``cov`` (a sim.coverage.Coverage) each case's stimulus is classified."""
     rng = np.random.default_rng(seed)
     pr = random.Random(seed)
     cases = []
+
+    def classify(w, a, stride):
+        if cov is not None:
+            cov.hit(*sparten_layer_bins(w, a, stride, config.chunk))
     for i, (K, C, H, W, R, S, st, pad, dw, da, relu, bal, req) in enumerate(shapes):
         w, a = rand_layer(rng, K, C, H, W, R, S, dw, da)
         if not config.permute:
@@ -133,6 +139,7 @@ def small_cases(config, seed, shapes):
         case, _ = prepare_case(config, w, a, st, pad, relu, bal, req, name=f"case{i}",
                                idle=pr.choice([0.1, 0.3, 0.5]), backpressure=pr.choice([0.1, 0.3, 0.6]))
         cases.append(case)
+        classify(w, a, st)
     # Random shapes beyond the list: any K, C, map, kernel, stride, padding, density, order, mode.
     for i in range(8):
         R, S = pr.randint(1, 3), pr.randint(1, 3)
@@ -148,6 +155,7 @@ def small_cases(config, seed, shapes):
                                name=f"random{i}", idle=pr.choice([0.1, 0.4]),
                                backpressure=pr.choice([0.1, 0.5]))
         cases.append(case)
+        classify(w, a, st)
     # A two-layer chain: layer 0's output chunks (requantised, ReLU) are the RTL's input of layer 1.
     w0, a0 = rand_layer(rng, 12, 10, 6, 6, 3, 3, 0.5, 0.6)
     w1, _ = rand_layer(rng, 5, 12, 1, 1, 3, 3, 0.5, 1.0)
@@ -164,11 +172,17 @@ def test_layer_rtl(cfg_name, seed):
     from sim.run_sparten import run_cases
     cfg = SMALL if cfg_name == "small" else RTL_B
     shapes = SMALL_SHAPES if cfg_name == "small" else SMALL_SHAPES[:1] + SMALL_SHAPES[4:9]
-    cases = small_cases(cfg, seed, shapes)
+    cov = Coverage(f"sparten_layer_{cfg_name}")
+    cases = small_cases(cfg, seed, shapes, cov)
     results = run_cases(cfg, cases, seed=seed)        # asserts inside the bench; double-check here
     for case, res in zip(cases, results):
         assert res["out"] == case["expect"], case["name"]
         assert res["cycles"] == case["cycles"], case["name"]
+        cov.hit(*(e for e, hit in res["events"].items() if hit))
+    if cfg_name == "small":
+        cov.require()       # DESIGN.md's corner cases all ran on this build (sim/coverage.py)
+    else:
+        cov.write()
 
 
 @pytest.mark.rtl
@@ -194,3 +208,23 @@ def test_layer_rtl_million_macs(seed):
     # A loose guard only (shared, loaded cores): it catches Python work creeping into the compute
     # loop (which would cost minutes), not ordinary load.
     assert elapsed < 300, f"{elapsed:.1f} s"
+
+
+@pytest.mark.rtl
+def test_layer_rtl_reset_mid_layer(seed):
+    """Semantics under faults: ``rst`` in the middle of a layer (during the compute phase, and
+    during the readout) leaves the engine ready for the next run, which is bit- and cycle-exact
+    (memories are reloaded; the reset clears only the control state)."""
+    from sim.run_sparten import run_cases
+    rng = np.random.default_rng(seed)
+    w, a = rand_layer(rng, 6, 12, 5, 5, 3, 3, 0.6, 0.7)
+    case, _ = prepare_case(SMALL, w, a, 1, 1, False, "gbh", None, name="full", idle=0.2,
+                           backpressure=0.3)
+    mid = dict(case, name="abort_compute", abort_after=case["cycles"] // 2)
+    late = dict(case, name="abort_readout", abort_after=case["cycles"] + 8)
+    results = run_cases(SMALL, [mid, case, late, case], seed=seed)
+    assert [r.get("aborted", False) for r in results] == [True, False, True, False]
+    assert results[0]["busy_at_reset"] and results[2]["busy_at_reset"], \
+        "the reset must land while the layer is running"
+    for res in (results[1], results[3]):
+        assert res["out"] == case["expect"] and res["cycles"] == case["cycles"]

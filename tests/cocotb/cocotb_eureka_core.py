@@ -56,6 +56,7 @@ async def _run_case(dut, cfg, case, wdrv, adrv, mon, results):
     await RisingEdge(dut.clk)
     busy0 = int(dut.busy.value)
     n0 = len(mon.beats)
+    w0 = wdrv.sent
     wdrv.send_all(int(x, 16) for x in case["w"])
     adrv.send_all(int(x, 16) for x in case["a"])
     n_out = case["n_out"]
@@ -73,7 +74,11 @@ async def _run_case(dut, cfg, case, wdrv, adrv, mon, results):
         out = nat
     expected = np.array(case["expected"], dtype=np.int64)
     results[case["name"]] = {"out": out.tolist(), "cycles": busy,
-                             "bit_exact": bool(np.array_equal(out, expected))}
+                             "bit_exact": bool(np.array_equal(out, expected)),
+                             # flow-control events for sim/coverage.py
+                             "events": {"idle_first_beat": w0 in wdrv.idle_before,
+                                        "backpressure_last_beat":
+                                            n0 + n_out - 1 in mon.stalled}}
     return out, expected, busy
 
 
@@ -93,7 +98,7 @@ async def gemm_cases_under_stress(dut):
     """Every case of the manifest, back to back, with its idle/backpressure; bit- and cycle-exact."""
     import numpy as np
     cfg = _config()
-    cases = [c for c in _cases() if not c.get("stall_free")]
+    cases = [c for c in _cases() if not c.get("stall_free") and c.get("reset_after") is None]
     if not cases:
         return
     await start(dut)
@@ -144,5 +149,50 @@ async def gemm_stall_free_timing(dut):
         if e2e != busy - 1 + latency:
             failures.append(f"{case['name']}: end-to-end {e2e} != busy {busy} - 1 + latency "
                             f"{latency}")
+    _write(results)
+    assert not failures, "; ".join(failures)
+
+
+@cocotb.test()
+async def reset_mid_stream(dut):
+    """Cases with ``reset_after``: start the case, assert ``rst`` for two cycles after that many
+    cycles (weights, windows and results in flight), then run the same case from its start: the
+    result must be bit-exact and ``busy`` (cleared by the reset) must count the model's cycles."""
+    import numpy as np
+    cfg = _config()
+    cases = [c for c in _cases() if c.get("reset_after") is not None]
+    if not cases:
+        return
+    await start(dut)
+    r = rng("reset")
+    wdrv = StreamDriver(dut, "w", r)
+    adrv = StreamDriver(dut, "a", r)
+    mon = StreamMonitor(dut, "o", r)
+    results = {}
+    failures = []
+    for case in cases:
+        wdrv.idle = adrv.idle = case["idle"]
+        mon.backpressure = case["backpressure"]
+        wdrv.send_all(int(x, 16) for x in case["w"])
+        adrv.send_all(int(x, 16) for x in case["a"])
+        for _ in range(case["reset_after"]):
+            await RisingEdge(dut.clk)
+        if not wdrv.queue:
+            failures.append(f"{case['name']}: every weight beat was sent before the reset; "
+                            f"reset_after={case['reset_after']} is not mid-stream")
+        dut.rst.value = 1
+        wdrv.flush()
+        adrv.flush()
+        await RisingEdge(dut.clk)
+        await RisingEdge(dut.clk)
+        wdrv.flush()
+        adrv.flush()
+        dut.rst.value = 0
+        out, expected, busy = await _run_case(dut, cfg, case, wdrv, adrv, mon, results)
+        if not np.array_equal(out, expected):
+            failures.append(f"{case['name']}: result after the reset differs from golden")
+        if busy != case["model_cycles"]:
+            failures.append(f"{case['name']}: busy cycles {busy} != model {case['model_cycles']} "
+                            f"after the reset")
     _write(results)
     assert not failures, "; ".join(failures)

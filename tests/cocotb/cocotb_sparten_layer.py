@@ -22,11 +22,13 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 from sim.cocotb_util import rng, sidecar, start
 
 
-async def _load(dut, beats, rand, idle):
+async def _load(dut, beats, rand, idle, events):
     """Drive ``load`` beats with random idle cycles (stream rules: valid and payload hold until the
     transfer; valid never waits for ready). Called right after a rising edge."""
-    for payload in beats:
+    for k, payload in enumerate(beats):
         while rand.random() < idle:
+            if k == 0:
+                events["idle_first_beat"] = True
             dut.load__valid.value = 0
             await RisingEdge(dut.clk)
         dut.load__valid.value = 1
@@ -40,7 +42,7 @@ async def _load(dut, beats, rand, idle):
     dut.load__valid.value = 0
 
 
-async def _collect(dut, prefix, n, rand, backpressure, cap):
+async def _collect(dut, prefix, n, rand, backpressure, cap, events):
     """Take ``n`` beats from stream ``prefix`` with random backpressure. Called after an edge."""
     valid = getattr(dut, f"{prefix}__valid")
     ready = getattr(dut, f"{prefix}__ready")
@@ -52,6 +54,8 @@ async def _collect(dut, prefix, n, rand, backpressure, cap):
         await ReadOnly()
         if r and int(valid.value):
             got.append(int(payload.value))
+        elif int(valid.value) and len(got) == n - 1:
+            events["backpressure_last_beat"] = True
         await RisingEdge(dut.clk)
         if len(got) == n:
             break
@@ -103,11 +107,23 @@ async def sparten_layer_cases(dut):
                 raise AssertionError(f"case {idx} chains from a case without chunk output")
             beats = [(w & ((1 << chunk_bits) - 1)) << case["data_offset"] | (a << case["addr_offset"])
                      for a, w in enumerate(prev_chunks)] + beats
-        await _load(dut, beats, rand, case["idle"])
+        events = {"idle_first_beat": False, "backpressure_last_beat": False}   # sim/coverage.py
+        await _load(dut, beats, rand, case["idle"], events)
         await RisingEdge(dut.clk)
         dut.start.value = 1
         await RisingEdge(dut.clk)
         dut.start.value = 0
+        if case.get("abort_after") is not None:
+            # Fault test: run abort_after cycles (compute, or into the readout, which moves
+            # freely), then go on to the next case, whose reset lands in the middle of this one.
+            dut.o_acc__ready.value = dut.o_chunk__ready.value = 1
+            for _ in range(case["abort_after"]):
+                await RisingEdge(dut.clk)
+            dut.o_acc__ready.value = dut.o_chunk__ready.value = 0
+            results.append({"out": [], "cycles": None, "counters": [], "events": events,
+                            "aborted": True, "busy_at_reset": int(dut.busy.value)})
+            prev_chunks = None
+            continue
         prefix = "o_chunk" if case["mode"] == "chunk" else "o_acc"
         # Compute runs without Python: poll every 256 cycles, at falling edges so that reads see
         # settled values. The readout then waits (ready low) until _collect takes over.
@@ -121,7 +137,8 @@ async def sparten_layer_cases(dut):
         # Readout moves one value per cycle when not stalled; the cap allows for the backpressure.
         n_values = case.get("n_values", case["n_out"] * cfg["chunk"])
         cap = int(2 * (n_values + case["n_out"]) / (1 - case["backpressure"])) + 1000
-        out = await _collect(dut, prefix, case["n_out"], rand, case["backpressure"], cap=cap)
+        out = await _collect(dut, prefix, case["n_out"], rand, case["backpressure"], cap=cap,
+                             events=events)
         await _wait_done(dut, 4096)
         cycles = int(dut.cycles.value)
         counters = []
@@ -130,7 +147,8 @@ async def sparten_layer_cases(dut):
             await Timer(1, unit="ns")
             v = int(dut.ctr.value)
             counters.append([v & 0xFFFFFFFF, (v >> 32) & 0xFFFFFFFF, (v >> 64) & 0xFFFFFFFF])
-        results.append({"out": [str(x) for x in out], "cycles": cycles, "counters": counters})
+        results.append({"out": [str(x) for x in out], "cycles": cycles, "counters": counters,
+                        "events": events})
         prev_chunks = out if case["mode"] == "chunk" else None
         if check:
             want = [int(x) for x in case["expect"]]

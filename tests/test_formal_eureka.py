@@ -1,0 +1,225 @@
+"""Formal: EUREKA's N:M select (``sel<r>``), SUDS steering (``suds<r>``) and the core's streams.
+
+Two levels:
+
+* **Blocks, complete.** :class:`hw.eureka.core.RowSelect` and :class:`RowSteer` are combinational,
+  so a depth-1 check covers every input: for the SMALL core's row (8 lanes, G = 8, 8-bit values)
+  the chosen activation is ``a[l][sel[l]]`` (the metadata's) or 0 for an invalid slot, and each
+  product goes to exactly one of the two trees, the moved one iff ``disp``.
+* **The core, bounded.** A 2 x 2 core (G = 4, SUDS built, 2-bit values, 7-bit accumulators) with
+  free weight beats, free activation windows (each obeying the stream rules), free backpressure.
+  A transaction-level reference, written from the schedule format alone, adds for every accepted
+  weight beat ``w * a[l][sel]`` of each valid slot to the accumulator of the slot's *owner* (its
+  own row, or the row above when ``disp`` is set; wrapping at ``acc_width`` as documented) and
+  queues the sums at each ``last``. Asserted: every output beat equals the queue's head (so no
+  output is lost, duplicated or reordered, and at most :attr:`EurekaCore.latency` are in flight);
+  a window is consumed exactly with a weight beat that has ``last_window``; ``busy`` counts the
+  weight beats; ``o`` holds valid and payload under backpressure. BMC to :data:`DEPTH` cycles
+  (the core's latency plus three): outputs of up to three accepted beats (accumulated or back to
+  back, under any stalls that fit) are compared. The solver time grows steeply with depth and value
+  width (the sums of products of two structurally different circuits must be shown equal), so
+  the widths are the smallest the config accepts; the select and steering logic does not depend
+  on them, and the blocks' complete checks above run at full width.
+"""
+
+import dataclasses
+
+import pytest
+from amaranth import Elaboratable, Module, Signal, signed
+from amaranth.asserts import AnySeq
+from amaranth.hdl import Assert, Assume, Mux, ResetSignal
+
+import hw.eureka.core as core_mod
+from formal_util import FormalFailure, assert_formal
+from hw.eureka.config import SMALL, EurekaConfig
+from hw.eureka.core import EurekaCore, RowSelect, RowSteer, act_layout, weight_layout
+
+pytestmark = pytest.mark.formal
+
+#: The core the bounded proof builds: 2 rows x 2 lanes, G = 4, SUDS, the narrowest values and
+#: accumulators the config accepts.
+CORE = EurekaConfig(rows=2, lanes=2, group=4, value_width=2, acc_width=7)
+#: Cycles: the core's latency plus three, so that the outputs of the first three accepted beats
+#: (accumulated or back to back) are compared.
+DEPTH = EurekaCore.latency + 3
+
+
+def _pick(a_lane, sel, group):
+    """Reference select: a chain of equality tests (not an indexed mux like the design's)."""
+    out = a_lane[0]
+    for g in range(1, group):
+        out = Mux(sel == g, a_lane[g], out)
+    return out
+
+
+class SelectSpec(Elaboratable):
+    def __init__(self, cfg, dut):
+        self.cfg, self.dut = cfg, dut
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = self.dut
+        cfg = self.cfg
+        for port in (dut.a, dut.sel, dut.valid):
+            m.d.comb += port.eq(AnySeq(len(port.as_value())))
+        for l in range(cfg.lanes):
+            want = Mux(dut.valid[l], _pick(dut.a[l], dut.sel[l], cfg.group), 0)
+            m.d.comb += Assert(dut.x[l] == want)
+        return m
+
+
+class SteerSpec(Elaboratable):
+    def __init__(self, cfg, dut):
+        self.cfg, self.dut = cfg, dut
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = self.dut
+        for port in (dut.p, dut.disp):
+            m.d.comb += port.eq(AnySeq(len(port.as_value())))
+        for l in range(self.cfg.lanes):
+            m.d.comb += [Assert(dut.own[l] + dut.mov[l] == dut.p[l]),
+                         Assert(dut.mov[l] == Mux(dut.disp[l], dut.p[l], 0)),
+                         Assert(dut.own[l] == Mux(dut.disp[l], 0, dut.p[l]))]
+        return m
+
+
+class CoreSpec(Elaboratable):
+    """The 2 x 2 core plus the transaction-level reference of the module docstring."""
+
+    QUEUE = 4
+
+    def __init__(self, dut):
+        self.dut = dut
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = self.dut
+        cfg = dut.config
+        R, L, G = cfg.rows, cfg.lanes, cfg.group
+        acc_shape = signed(cfg.acc_width)
+        m.d.comb += Assume(~ResetSignal())
+        w, a, o = dut.w, dut.a, dut.o
+        wl, al = weight_layout(cfg), act_layout(cfg)
+        m.d.comb += [w.payload.eq(AnySeq(wl.size)), a.payload.eq(AnySeq(al.size)),
+                     w.valid.eq(AnySeq(1)), a.valid.eq(AnySeq(1)), o.ready.eq(AnySeq(1))]
+        # Producers keep the stream rules: valid and payload hold until the transfer. Nothing is
+        # displaced out of the top row (the schedule format: row 0 never has disp).
+        for s in (w, a):
+            was, held = Signal(), Signal.like(s.payload.as_value())
+            m.d.sync += [was.eq(s.valid & ~s.ready), held.eq(s.payload.as_value())]
+            with m.If(was):
+                m.d.comb += [Assume(s.valid), Assume(s.payload.as_value() == held)]
+        for l in range(L):
+            m.d.comb += Assume(~w.payload.slot[0][l].disp)
+
+        w_fire = w.valid & w.ready
+        a_fire = a.valid & a.ready
+        m.d.comb += Assert(a_fire == (w_fire & w.payload.last_window))
+
+        beats = Signal(32)
+        with m.If(w_fire):
+            m.d.sync += beats.eq(beats + 1)
+        m.d.comb += Assert(dut.busy == beats)
+
+        # Contribution of this beat to each row: own slots, plus the row below's displaced ones.
+        contrib = [0] * R
+        for r in range(R):
+            for l in range(L):
+                slot = w.payload.slot[r][l]
+                x = Mux(slot.valid, _pick(a.payload.a[l], slot.sel, G), 0)
+                prod = Signal(signed(2 * cfg.value_width), name=f"ref_p{r}_{l}")
+                m.d.comb += prod.eq(slot.w * x)
+                owner = r - 1 if r > 0 else r
+                contrib[r] = contrib[r] + Mux(slot.disp & (r > 0), 0, prod)
+                if r > 0:
+                    contrib[owner] = contrib[owner] + Mux(slot.disp, prod, 0)
+        acc = [Signal(acc_shape, name=f"ref_acc{r}") for r in range(R)]
+        total = [Signal(acc_shape, name=f"ref_total{r}") for r in range(R)]
+        m.d.comb += [total[r].eq(acc[r] + contrib[r]) for r in range(R)]
+
+        q = [[Signal(acc_shape, name=f"q{k}_{r}") for r in range(R)] for k in range(self.QUEUE)]
+        head = Signal(range(self.QUEUE))
+        tail = Signal(range(self.QUEUE))
+        count = Signal(range(self.QUEUE + 1))
+        o_fire = o.valid & o.ready
+        push = w_fire & w.payload.last
+        with m.If(w_fire):
+            with m.If(w.payload.last):
+                m.d.sync += [acc[r].eq(0) for r in range(R)]
+                for k in range(self.QUEUE):
+                    with m.If(tail == k):
+                        m.d.sync += [q[k][r].eq(total[r]) for r in range(R)]
+                m.d.sync += tail.eq(tail + 1)
+            with m.Else():
+                m.d.sync += [acc[r].eq(total[r]) for r in range(R)]
+        with m.If(o_fire):
+            m.d.sync += head.eq(head + 1)
+        m.d.sync += count.eq(count + push - o_fire)
+        m.d.comb += Assert(count <= dut.latency)
+        with m.If(o.valid):
+            m.d.comb += Assert(count >= 1)
+            for k in range(self.QUEUE):
+                with m.If(head == k):
+                    m.d.comb += [Assert(o.payload.acc[r] == q[k][r]) for r in range(R)]
+
+        stalled, held = Signal(), Signal.like(o.payload.as_value())
+        m.d.sync += [stalled.eq(o.valid & ~o.ready), held.eq(o.payload.as_value())]
+        with m.If(stalled):
+            m.d.comb += [Assert(o.valid), Assert(o.payload.as_value() == held)]
+        return m
+
+
+class _WrongLastLane(RowSelect):
+    """Planted N:M-select bug: the last lane takes activation 2 when the metadata says 3."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        l = self._config.lanes - 1
+        with m.If(self.valid[l] & (self.sel[l] == 3)):
+            m.d.comb += self.x[l].eq(self.a[l][2])
+        return m
+
+
+class _LostDisplaced(RowSteer):
+    """Planted SUDS bug: a displaced product of lane 0 stays in its own (wrong) row's tree."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        with m.If(self.disp[0]):
+            m.d.comb += [self.own[0].eq(self.p[0]), self.mov[0].eq(0)]
+        return m
+
+
+def test_select_block():
+    assert_formal(SelectSpec(SMALL, RowSelect(SMALL)), "eureka_sel", depth=1)
+
+
+def test_steer_block():
+    assert_formal(SteerSpec(SMALL, RowSteer(SMALL)), "eureka_suds", depth=1)
+
+
+def test_core():
+    assert_formal(CoreSpec(EurekaCore(CORE)), "eureka_core", depth=DEPTH)
+
+
+@pytest.mark.parametrize("bug", ["select", "steer"])
+def test_planted_block_bug_fails(bug):
+    spec = SelectSpec(SMALL, _WrongLastLane(SMALL)) if bug == "select" else \
+        SteerSpec(SMALL, _LostDisplaced(SMALL))
+    with pytest.raises(FormalFailure) as e:
+        assert_formal(spec, f"eureka_bug_block_{bug}", depth=1)
+    assert e.value.status == "FAIL"
+
+
+@pytest.mark.parametrize("bug", ["select", "steer"])
+def test_planted_core_bug_fails(bug, monkeypatch):
+    if bug == "select":
+        monkeypatch.setattr(core_mod, "RowSelect", _WrongLastLane)
+    elif bug == "steer":
+        monkeypatch.setattr(core_mod, "RowSteer", _LostDisplaced)
+    dut = EurekaCore(CORE)
+    with pytest.raises(FormalFailure) as e:
+        assert_formal(CoreSpec(dut), f"eureka_bug_core_{bug}", depth=DEPTH)
+    assert e.value.status == "FAIL"
+

@@ -221,7 +221,7 @@ _GENERIC_SEQ = re.compile(r"^\$(_(S?DFF|DFFE|SDFFE|SDFFCE|ALDFF|DFFSR|DFFSRE|DLA
                           r"sdff|adff|dffe|aldff|dlatch|ff)")
 
 
-def critical_path(flat_json, cells=None, top=None):
+def critical_path(flat_json, cells=None, top=None, slews=None):
     """Longest register-to-register (or port) path of the flattened netlist ``flat_json``.
 
     Parameters
@@ -230,6 +230,9 @@ def critical_path(flat_json, cells=None, top=None):
         ``write_json`` of the flattened design (one module).
     cells : dict or None
         :func:`read_liberty` result; None gives the logic depth only.
+    slews : dict or None
+        If given, filled with ``{bit: transition ns}`` of every net that has an arrival (the
+        transitions this walk computes; synth/power.py reads its tables at them).
 
     Returns
     -------
@@ -400,6 +403,8 @@ def critical_path(flat_json, cells=None, top=None):
                 ready.append(sc)
     if done != len(indeg):
         raise ValueError(f"combinational loop: {len(indeg) - done} cells never became ready")
+    if slews is not None:
+        slews.update({b: a[1] for b, a in arrival.items()})
 
     worst = (0.0, 0, "-", "-")
     deepest = 0

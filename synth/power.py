@@ -193,20 +193,18 @@ def _window(total, window):
 
 
 def _script(job, folder, first, last, saif="dump.saif"):
-    """Command script of ``job``: feeds, drain, the SAIF window [first, last) counted from the end
-    of reset, then run to the last result, and peek the counters."""
+    """Command script of ``job``: its setup, the SAIF window [first, last) counted from the end of
+    the setup, then its finish (run to the end) and the peeks; writes its stimulus files."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for s, beats in job.feeds.items():
-        (folder / f"{s}.hex").write_text("".join(f"{b:x}\n" for b in beats))
-        lines.append(f"feed {s} {s}.hex")
-    lines.append(f"drain {job.drain}")
-    cap = 20 * (job.expected_cycles + len(job.feeds) + 100)
+    for name, text in job.files.items():
+        p = folder / name
+        if not p.exists() or p.read_text() != text:
+            p.write_text(text)
+    lines = list(job.setup)
     if first:
         lines.append(f"step {first}")
-    lines += [f"saif_on {saif}", f"step {last - first}", "saif_off",
-              f"until {job.drain} {job.n_out} {cap}"]
+    lines += [f"saif_on {saif}", f"step {last - first}", "saif_off", *job.finish]
     lines += [f"peek {p}" for p in job.peek]
     return lines
 

@@ -32,14 +32,19 @@ class Job:
     make: object               # () -> wiring.Component
     workload: str
     description: str
-    feeds: dict                # stream -> [payload ints]
-    drain: str                 # output stream recorded
-    n_out: int                 # beats expected on ``drain``
-    expected_cycles: int       # golden cycle model (busy cycles)
+    files: dict                # file name -> text (stimulus files the script names)
+    setup: list                # commands before the window (feeds, drains; may step)
+    finish: list               # commands after the window (run to the end)
+    expected_cycles: int       # cycles after ``setup`` (golden cycle model)
     check: object              # (RunResult) -> dict of checked facts; raises AssertionError
     macs: int                  # useful MACs (non-zero weight x activation)
     dense_macs: int            # M*K*N
     peek: tuple = ("busy",)
+
+
+def _hex(values):
+    """File text of payloads, one hex per line (ints or hex strings)."""
+    return "".join(f"{v:x}\n" if isinstance(v, int) else f"{v}\n" for v in values)
 
 
 def _eureka_name(base, cfg):
@@ -77,8 +82,10 @@ def _eureka_job(design, role, cfg, w, a, mode, workload, desc, permute=False):
     n = np.asarray(a).shape[1]
     return Job(design=design, engine="eureka", role=role, config=cfg,
                make=lambda: EurekaCore(cfg), workload=workload, description=desc,
-               feeds={"w": [int(x, 16) for x in case["w"]], "a": [int(x, 16) for x in case["a"]]},
-               drain="o", n_out=case["n_out"], expected_cycles=case["model_cycles"], check=check,
+               files={"w.hex": _hex(case["w"]), "a.hex": _hex(case["a"])},
+               setup=["feed w w.hex", "feed a a.hex", "drain o"],
+               finish=[f"until o {case['n_out']} {20 * case['model_cycles'] + 1000}"],
+               expected_cycles=case["model_cycles"], check=check,
                macs=int((w2 != 0).sum()) * n, dense_macs=m * k * n)
 
 

@@ -153,10 +153,10 @@ def test_skipped_zero_weights_do_not_toggle_multipliers(seed):
     v, _ = emit_verilog(EurekaCore(cfg), "power_eureka_2x2", cfg, work / "verilog")
     ports = saif_sim.ports_of_verilog(v, "power_eureka_2x2")
     model_ = saif_sim.build([v], "power_eureka_2x2", ports, work / "sim", depth=0)
-    job = types.SimpleNamespace(feeds={"w": [int(x, 16) for x in case["w"]],
-                                       "a": [int(x, 16) for x in case["a"]]},
-                                drain="o", n_out=case["n_out"],
-                                expected_cycles=case["model_cycles"], peek=("busy",))
+    job = types.SimpleNamespace(files={"w.hex": "\n".join(case["w"]) + "\n",
+                                       "a.hex": "\n".join(case["a"]) + "\n"},
+                                setup=["feed w w.hex", "feed a a.hex", "drain o"],
+                                finish=[f"until o {case['n_out']} 10000"], peek=("busy",))
     run_dir = work / "runs" / f"eureka2x2-{seed}"
     res = model_.run(power._script(job, run_dir, 0, case["model_cycles"] + 8), run_dir)
     from hw.eureka.beats import decode_results

@@ -38,7 +38,7 @@ __all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_WINDOW", "export_netlist", "cell_models
 
 DEFAULT_CLOCK_MHZ = 200.0
 #: Cycles of the SAIF window of the gate-level run (the middle of the run; all of it if shorter).
-DEFAULT_WINDOW = 2000
+DEFAULT_WINDOW = 1000
 
 _EXPORT = """read_liberty -lib {lib}
 read_json flat.json
@@ -565,6 +565,8 @@ def register(sub):
                         "the middle of the run, all of it if shorter)")
     p.add_argument("--rows", type=int, default=None, help="EUREKA rows R (default: 4, the tests' core)")
     p.add_argument("--lanes", type=int, default=None, help="EUREKA lanes L (default: 8)")
+    p.add_argument("--no-sparten", action="store_true",
+                   help="skip the SparTen cluster and its dense MAC array")
     p.add_argument("--no-rtl", action="store_true",
                    help="skip the RTL runs that measure how representative the window is")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
@@ -578,6 +580,8 @@ def run(args):
     if not args.clock_mhz > 0 or args.clock_mhz > 10_000:
         raise ValueError(f"--clock-mhz must be in (0, 10000] MHz, not {args.clock_mhz!r}")
     check_int("--window", args.window, 16, 10_000_000)
+    cfg = dataclasses.replace(SMALL, rows=SMALL.rows if args.rows is None else args.rows,
+                              lanes=SMALL.lanes if args.lanes is None else args.lanes)
     t0 = time.monotonic()
     src = area.find_liberty(args.liberty)
     if src is None:
@@ -586,8 +590,7 @@ def run(args):
     lib = area.prepare_liberty(src)
     lib_power = read_power(lib.path)
     print(f"library: {lib.name} [{lib.corner}] from {src}; clock {args.clock_mhz:g} MHz")
-    cfg = dataclasses.replace(SMALL, rows=args.rows or SMALL.rows, lanes=args.lanes or SMALL.lanes)
-    jobs = power_work.eureka_jobs(cfg)
+    jobs = power_work.eureka_jobs(cfg) + ([] if args.no_sparten else power_work.sparten_jobs())
 
     def log(msg):
         print(f"[{time.monotonic() - t0:5.0f} s] {msg}", flush=True)

@@ -185,3 +185,54 @@ def test_opensta_vectorless_beside_ours(lib, bank):
           f"ours (SAIF): {ours['total_w'] * 1e3:.4f} mW")
     # same cells, same tables, every input toggling every cycle: the same order of magnitude
     assert 0.3 < got["total_w"] / ours["total_w"] < 3.0
+
+
+def _row(design, role, workload, total_mw, cycles, blocks):
+    return {"design": design, "engine": "eureka", "role": role, "workload": workload,
+            "cycles": cycles, "dynamic_mw": total_mw, "leakage_mw": 0.0, "total_mw": total_mw,
+            "energy_nj": total_mw * cycles / 200e6 * 1e6, "pj_per_mac": 1.0, "blocks": blocks,
+            "block_toggles": {}, "window_cycles": cycles, "checks": {"bit_exact": True}}
+
+
+def test_report_contract_and_bench_rows(tmp_path):
+    """power.json keeps the issue's contract; ratios are baseline/engine (energy) and
+    engine/baseline (power); the limiting block is the one the engine spends most on; the
+    bench's reproduction table reads the three energy rows from it."""
+    from sim import bench
+    rows = [_row("e", "engine", "gemm_dw0.2", 10.0, 100, {"multipliers": 6.0, "select muxes": 4.0}),
+            _row("d", "dense-baseline", "gemm_dw0.2", 8.0, 400, {"multipliers": 8.0}),
+            _row("a", "sparse-baseline", "gemm_2to4", 9.0, 200, {"multipliers": 8.0,
+                                                                  "select muxes": 1.0})]
+    lib = types.SimpleNamespace(name="lib_x", corner="tt")
+    js, md = power.write_reports(rows, lib, 200.0, 1.0, tmp_path)
+    import json
+    doc = json.loads(js.read_text())
+    assert set(doc) >= {"library", "clock_mhz", "designs", "comparisons"}
+    assert set(doc["designs"][0]) >= {"design", "workload", "cycles", "dynamic_mw", "leakage_mw",
+                                      "total_mw", "energy_nj", "pj_per_mac", "blocks"}
+    c = doc["comparisons"]
+    assert set(c) == {"eureka_vs_dense_energy", "eureka_vs_ampere24_energy",
+                      "eureka_vs_ampere24_power", "sparten_vs_dense_energy"}
+    assert c["eureka_vs_dense_energy"] == pytest.approx(8.0 * 400 / (10.0 * 100))
+    assert c["eureka_vs_ampere24_energy"] == pytest.approx(9.0 * 200 / (10.0 * 100))
+    assert c["eureka_vs_ampere24_power"] == pytest.approx(10.0 / 9.0)
+    assert c["sparten_vs_dense_energy"] is None
+    det = doc["comparison_details"]["eureka_vs_ampere24_power"]
+    assert det["met"] is True and det["limiting_block"] == "select muxes"
+    assert "| energy, dense core / EUREKA (d_w 0.2) |" in md.read_text()
+    assert (tmp_path / "power.png").read_bytes()[:4] == b"\x89PNG"
+    got = {r["id"]: r["ours"] for r in bench.reproduction_rows({}, [], js)}
+    assert got["eureka_energy_vs_dense"] == pytest.approx(3.2)
+    assert got["eureka_power_vs_ampere"] == pytest.approx(10.0 / 9.0 - 1)
+    assert all(r["ours"] is None for r in bench.reproduction_rows({}, [], tmp_path / "none.json")
+               if r["id"] in bench.POWER_KEYS)
+
+
+def test_cli_rejects_bad_options(capsys):
+    from sim import cli
+    assert cli.main(["power", "--clock-mhz", "0"]) == 2
+    assert "--clock-mhz" in capsys.readouterr().err
+    assert cli.main(["power", "--window", "3"]) == 2
+    assert "--window" in capsys.readouterr().err
+    assert cli.main(["power", "--rows", "0"]) == 2
+    assert "rows" in capsys.readouterr().err

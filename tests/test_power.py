@@ -219,6 +219,9 @@ def test_report_contract_and_bench_rows(tmp_path):
     assert c["sparten_vs_dense_energy"] is None
     det = doc["comparison_details"]["eureka_vs_ampere24_power"]
     assert det["met"] is True and det["limiting_block"] == "select muxes"
+    # energy vs dense, target 3.2: multipliers 6x100 against a budget of 8x400/3.2 = 1000 (under),
+    # select muxes 4x100 against 0 (over): the muxes limit it
+    assert doc["comparison_details"]["eureka_vs_dense_energy"]["limiting_block"] == "select muxes"
     assert "| energy, dense core / EUREKA (d_w 0.2) |" in md.read_text()
     assert (tmp_path / "power.png").read_bytes()[:4] == b"\x89PNG"
     got = {r["id"]: r["ours"] for r in bench.reproduction_rows({}, [], js)}

@@ -198,7 +198,8 @@ def _window(total, window):
 
 def _script(job, folder, first, last, saif="dump.saif"):
     """Command script of ``job``: its setup, the SAIF window [first, last) counted from the end of
-    the setup, then its finish (run to the end) and the peeks; writes its stimulus files."""
+    the setup, then its finish (run to the end) and the peeks; writes its stimulus files. A
+    window of the whole run is open from the end of the setup to the end of the run."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in job.files.items():
@@ -206,9 +207,13 @@ def _script(job, folder, first, last, saif="dump.saif"):
         if not p.exists() or p.read_text() != text:
             p.write_text(text)
     lines = list(job.setup)
-    if first:
-        lines.append(f"step {first}")
-    lines += [f"saif_on {saif}", f"step {last - first}", "saif_off", *job.finish]
+    if first == 0 and last >= job.expected_cycles:
+        # the whole run: the window closes when the run ends, not after a cycle estimate
+        lines += [f"saif_on {saif}", *job.finish, "saif_off"]
+    else:
+        if first:
+            lines.append(f"step {first}")
+        lines += [f"saif_on {saif}", f"step {last - first}", "saif_off", *job.finish]
     lines += [f"peek {p}" for p in job.peek]
     return lines
 

@@ -242,10 +242,16 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
             f"d_w {layer['weight_density']}, d_a {layer['act_density']}")
     dense_macs = k * P * c * r * r
     # cycle estimates (window placement): dense chunk+1 per chunk; cluster from the matches
-    cl_cycles = len(beats) * 3
+    # a chunk occupies the cluster for the most matches any unit has in it (at least 1 cycle)
+    cl_cycles = 0
+    for y, x in positions:
+        for ty, tx, j in taps:
+            m = ((w[:, j * n:(j + 1) * n, ty, tx] != 0)
+                 & (a[None, j * n:(j + 1) * n, y + ty, x + tx] != 0)).sum(axis=1)
+            cl_cycles += max(1, int(m.max()))
     dcfg = DenseMacConfig.like(cfg)
     dense_cycles = len(taps) * P * (dcfg.chunk + 1 + k)
-    tail = 4 * n + 64
+    tail = 2 * n + 16     # the last results leave the units a few cycles after the last chunk
     sfx = "" if (cfg.chunk, cfg.n_units) == (128, 32) else f"_c{cfg.chunk}u{cfg.n_units}"
     return [
         Job(design=f"sparten_cluster{sfx}", engine="sparten", role="engine", config=cfg,

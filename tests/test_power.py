@@ -156,9 +156,10 @@ def test_skipped_zero_weights_do_not_toggle_multipliers(seed):
     job = types.SimpleNamespace(files={"w.hex": "\n".join(case["w"]) + "\n",
                                        "a.hex": "\n".join(case["a"]) + "\n"},
                                 setup=["feed w w.hex", "feed a a.hex", "drain o"],
-                                finish=[f"until o {case['n_out']} 10000"], peek=("busy",))
+                                finish=[f"until o {case['n_out']} 10000"], peek=("busy",),
+                                expected_cycles=case["model_cycles"])
     run_dir = work / "runs" / f"eureka2x2-{seed}"
-    res = model_.run(power._script(job, run_dir, 0, case["model_cycles"] + 8), run_dir)
+    res = model_.run(power._script(job, run_dir, 0, case["model_cycles"]), run_dir)
     from hw.eureka.beats import decode_results
     out = decode_results(cfg, res.streams["o"], 2, n)
     np.testing.assert_array_equal(out, golden)

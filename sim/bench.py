@@ -417,6 +417,8 @@ def reproduction_rows(sections, iso_rows, power_path=None):
 
 def _power_row(path, key, offset):
     """(ours, workload) of one energy/power comparison of ``power.json`` (``make power``)."""
+    if path is None:
+        return None, "run make power first"
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError):

@@ -298,14 +298,16 @@ def representativeness(built, job, first, last, total, folder):
     win = built.rtl.run(_script(job, folder / "window", first, last), folder / "window")
     rw, _ = saif_sim.read_saif(folder / "whole" / "dump.saif", scopes=True)
     rn, _ = saif_sim.read_saif(folder / "window" / "dump.saif", scopes=True)
-    a, b = _rates(rw, total), _rates(rn, max(1, last - first))
+    # rates over the cycles each SAIF window really covered (a whole-run window ends with the run)
+    cw = max(1, whole.windows[0][1] - whole.windows[0][0])
+    cn = max(1, win.windows[0][1] - win.windows[0][0])
+    a, b = _rates(rw, cw), _rates(rn, cn)
     keys = [k for k in a if k in b and not k.endswith(("clk", "rst"))]
     mean_w = sum(a[k] for k in keys) / max(1, len(keys))
     mean_n = sum(b[k] for k in keys) / max(1, len(keys))
     # per-net deviation, weighted by activity: sum |window - whole| / sum whole
     dev = sum(abs(b[k] - a[k]) for k in keys) / max(1e-12, sum(a[k] for k in keys))
-    del whole, win
-    return {"rtl_nets": len(keys), "whole_cycles": total, "window_cycles": last - first,
+    return {"rtl_nets": len(keys), "whole_cycles": cw, "window_cycles": cn,
             "mean_toggle_rate_whole": mean_w, "mean_toggle_rate_window": mean_n,
             "window_over_whole": mean_n / mean_w if mean_w else None,
             "per_net_deviation": dev}
@@ -510,9 +512,10 @@ def _plot(doc, path):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
     labels = [f"{r['design']}\n{r['workload']}" for r in rows]
     bottom = [0.0] * len(rows)
-    for c in cats:
+    colours = plt.get_cmap("tab20")
+    for i, c in enumerate(cats):
         vals = [r["blocks"].get(c, 0.0) for r in rows]
-        ax1.bar(labels, vals, bottom=bottom, label=c)
+        ax1.bar(labels, vals, bottom=bottom, label=c, color=colours(i % 20))
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax1.set_ylabel(f"mW at {doc['clock_mhz']:g} MHz")
     ax1.set_title("Power per block")

@@ -96,6 +96,8 @@ def test_register_bank_matches_hand_figure(lib, bank):
     got = power_model.netlist_power(built.net, "power_bank16", lp, nets, b - a, f,
                                     slews=built.slews)
     dyn, leak = _hand_figure(lp, cell, f)
+    print(f"register bank: flow {got['dynamic_w'] * 1e3:.5f} mW dynamic, "
+          f"{got['leakage_w'] * 1e9:.4f} nW leakage; hand {dyn * 1e3:.5f} mW, {leak * 1e9:.4f} nW")
     assert got["nets_missing"] == 0
     assert got["dynamic_w"] == pytest.approx(dyn, rel=0.01), (got["dynamic_w"], dyn)
     # every state equally likely (D, Q, CLK each half the time, independent): the mean of `when`s

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 JOBS ?= auto
 
-.PHONY: verilog test area bench e2e lint clean env formal
+.PHONY: verilog test area bench e2e lint clean env formal power
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/sparse-hw e2e
+
+power: $(STAMP)
+	$(BIN)/sparse-hw power
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -151,9 +151,21 @@ PUBLISHED = [
      "paper_workload": "BARISTA (arXiv 2104.08734), 32K MACs, average"},
     {"id": "barista_vs_isoarea", "engine": "BARISTA", "metric": "speed-up over iso-area two-sided",
      "paper": 2.5, "paper_workload": "BARISTA (arXiv 2104.08734), 32K MACs, average"},
+    # energy rows: read from build/reports/power.json (`make power`), key in POWER_KEYS
+    {"id": "eureka_energy_vs_dense", "engine": "EUREKA", "metric": "energy, dense / EUREKA",
+     "paper": 3.2, "paper_workload": "EUREKA (MICRO'23), 3.2x less energy than dense execution"},
+    {"id": "eureka_energy_vs_2to4", "engine": "EUREKA", "metric": "energy, 2:4 / EUREKA",
+     "paper": 1.7, "paper_workload": "EUREKA (MICRO'23), 1.7x less energy than 2:4 execution"},
+    {"id": "eureka_power_vs_ampere", "engine": "EUREKA", "metric": "power over Ampere-like 2:4 core",
+     "paper": 0.115, "percent": True,
+     "paper_workload": "EUREKA (MICRO'23), +11.5% power over Ampere's sparse tensor core"},
 ]
 #: Section of each engine of ``PUBLISHED``.
 ENGINE_SECTION = {"SparTen": "sparten", "EUREKA": "eureka", "BARISTA": "barista"}
+#: PUBLISHED id -> (key of power.json's comparisons, offset: the percent row shows ratio - 1)
+POWER_KEYS = {"eureka_energy_vs_dense": ("eureka_vs_dense_energy", 0.0),
+              "eureka_energy_vs_2to4": ("eureka_vs_ampere24_energy", 0.0),
+              "eureka_power_vs_ampere": ("eureka_vs_ampere24_power", -1.0)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,8 +412,9 @@ def _iso_from_comparisons(area, comps, speedups, sections):
 # ---------------------------------------------------------------------------------------------
 # reproduction table
 
-def reproduction_rows(sections, iso_rows):
-    """Each published headline beside ours (``None`` where we have no number yet)."""
+def reproduction_rows(sections, iso_rows, power_path=None):
+    """Each published headline beside ours (``None`` where we have no number yet); the energy
+    rows come from ``power_path`` (``build/reports/power.json``) when given."""
     rows = []
     for p in PUBLISHED:
         eng = ENGINE_SECTION[p["engine"]]
@@ -415,9 +428,26 @@ def reproduction_rows(sections, iso_rows):
                 if r["baseline_label"].startswith("Ampere"):
                     ours = r["area_ratio"] - 1.0
                     workload = f"{r['sparse']} vs {r['baseline']} ({r['unit']}, make area)"
+        elif p["id"] in POWER_KEYS:
+            ours, workload = _power_row(power_path, *POWER_KEYS[p["id"]])
         checked = sections.get(eng, {}).get("rtl_checked")
         rows.append({**p, "ours": ours, "our_workload": workload, "rtl_checked": checked})
     return rows
+
+
+def _power_row(path, key, offset):
+    """(ours, workload) of one energy/power comparison of ``power.json`` (``make power``)."""
+    if path is None:
+        return None, "run make power first"
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None, "run make power first"
+    v = (doc.get("comparisons") or {}).get(key)
+    det = (doc.get("comparison_details") or {}).get(key) or {}
+    where = f"{det.get('engine')} vs {det.get('baseline')}, {doc.get('library')}, " \
+            f"{doc.get('clock_mhz')} MHz (make power)"
+    return (v + offset if v is not None else None), where
 
 
 def _fmt(v, percent=False, approx=False):
@@ -818,7 +848,7 @@ def run_bench(out, quick=False, only=None, area_path=None, progress=None, speed=
     ours = {k: _lookup(sections.get(k.split("_")[0], {}).get("data") or {}, *paths)
             for k, paths in OURS_PATHS.items()}
     iso_rows = iso_area(area, ours, sections) if area else []
-    repro = reproduction_rows(sections, iso_rows)
+    repro = reproduction_rows(sections, iso_rows, Path(out) / "power.json")
     speed_rows = None
     if speed:
         progress.log("simulation speed")

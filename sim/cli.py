@@ -15,6 +15,7 @@ SUBCOMMANDS = [
     "sim.cmd_run",
     "sim.lint",
     "synth.area",
+    "synth.power",
     "sim.bench",
     "sim.e2e",
 ]

@@ -235,7 +235,8 @@ _GENERIC_SEQ = re.compile(r"^\$(_(S?DFF|DFFE|SDFFE|SDFFCE|ALDFF|DFFSR|DFFSRE|DLA
                           r"sdff|adff|dffe|aldff|dlatch|ff)")
 
 
-def critical_path(flat_json, cells=None, top=None, fanout_max=FANOUT_MAX, rise_fall=True):
+def critical_path(flat_json, cells=None, top=None, fanout_max=FANOUT_MAX, rise_fall=True,
+                  slews=None):
     """Longest register-to-register (or port) path of the flattened netlist ``flat_json``.
 
     Parameters
@@ -252,6 +253,9 @@ def critical_path(flat_json, cells=None, top=None, fanout_max=FANOUT_MAX, rise_f
         Track rising and falling transitions separately through each arc by its Liberty
         ``timing_sense`` (default). False: the worse of rise and fall at every arc, an upper
         bound (the estimate before OpenSTA's cross-check, ``docs/timing.md``).
+    slews : dict or None
+        If given, filled with ``{bit: transition ns}`` (mean of the rising and falling ones) of
+        every net that has an arrival; synth/power.py reads its power tables at them.
 
     Returns
     -------
@@ -467,6 +471,9 @@ def critical_path(flat_json, cells=None, top=None, fanout_max=FANOUT_MAX, rise_f
                 ready.append(sc)
     if done != len(indeg):
         raise ValueError(f"combinational loop: {len(indeg) - done} cells never became ready")
+    if slews is not None:
+        slews.update({b: sum(v[1] for v in a[0].values()) / len(a[0])
+                      for b, a in arrival.items() if a[0]})
 
     worst = (0.0, 0, "-", "-")
     deepest = 0

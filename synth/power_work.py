@@ -1,0 +1,272 @@
+"""Workloads of ``sparse-hw power``: what each design runs, and how its results are checked.
+
+A :class:`Job` names a design (an Amaranth component and its config), the stimulus as
+:mod:`synth.saif_sim` command-script parts (streams fed, streams drained, expected beats), the
+golden check of what the netlist computed, and the MAC counts energy is divided by.
+
+EUREKA (``eureka_jobs``): one GEMM ``W[M,K] x A[K,N]`` with uniform random d_w = 0.2 weights
+(the bench's generator, :func:`sim.bench_eureka._sparse`), run by the EUREKA core with SUDS
+(balanced column order, as the bench's headline) and by the dense core in dense mode; one 2:4
+GEMM of the same shape (:func:`sim.bench_eureka._nm`) run by the Ampere-like core and by the
+EUREKA core in 2:4 mode. Activations are dense random int8 (EUREKA is one-sided).
+"""
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["Job", "eureka_jobs", "EUREKA_SHAPE", "DENSITY"]
+
+#: GEMM of the power workload at the measured core size (M rows of W, K, N columns of A).
+EUREKA_SHAPE = (16, 1024, 16)
+DENSITY = 0.2
+SEED = 2023
+
+
+@dataclasses.dataclass
+class Job:
+    design: str
+    engine: str
+    role: str
+    config: object
+    make: object               # () -> wiring.Component
+    workload: str
+    description: str
+    files: dict                # file name -> text (stimulus files the script names)
+    setup: list                # commands before the window (feeds, drains; may step)
+    finish: list               # commands after the window (run to the end)
+    expected_cycles: int       # cycles after ``setup`` (golden cycle model)
+    check: object              # (RunResult) -> dict of checked facts; raises AssertionError
+    macs: int                  # useful MACs (non-zero weight x activation)
+    dense_macs: int            # M*K*N
+    peek: tuple = ("busy",)
+
+
+def _hex(values):
+    """File text of payloads, one hex per line (ints or hex strings)."""
+    return "".join(f"{v:x}\n" if isinstance(v, int) else f"{v}\n" for v in values)
+
+
+def _pack(layout, **fields):
+    """Integer payload of a ``lib.data`` struct from top-level field values (ints; a nested
+    struct's value is already its packed bits), at the layout's own offsets."""
+    from amaranth.hdl import Shape
+    word = 0
+    for name, v in fields.items():
+        f = layout[name]
+        width = Shape.cast(f.shape).width
+        word |= (int(v) & ((1 << width) - 1)) << f.offset
+    return word
+
+
+def _eureka_name(base, cfg):
+    from hw.eureka.config import PAPER
+    same = (cfg.rows, cfg.lanes) == (PAPER.rows, PAPER.lanes)
+    return base if same else f"{base}_{cfg.rows}x{cfg.lanes}"
+
+
+def _eureka_job(design, role, cfg, w, a, mode, workload, desc, permute=False):
+    from hw.eureka.beats import decode_results
+    from hw.eureka.core import EurekaCore
+    from sim.run_eureka import prepare_case
+    case, sched, golden, model, w2 = prepare_case(cfg, w, a, mode, workload, permute=permute)
+
+    def check(res):
+        beats = res.streams.get("o", [])
+        if len(beats) != case["n_out"]:
+            raise AssertionError(f"{design} {workload}: {len(beats)} results, expected "
+                                 f"{case['n_out']}")
+        out = decode_results(cfg, beats, case["M"], case["N"])
+        if case.get("row_order") is not None:
+            nat = np.empty_like(out)
+            nat[np.array(case["row_order"])] = out
+            out = nat
+        exact = bool(np.array_equal(out, np.asarray(golden)))
+        busy = res.peeks.get("busy", [None])[-1]
+        if not exact:
+            raise AssertionError(f"{design} {workload}: netlist result differs from golden")
+        if busy != case["model_cycles"]:
+            raise AssertionError(f"{design} {workload}: busy {busy} != cycle model "
+                                 f"{case['model_cycles']}")
+        return {"bit_exact": exact, "busy_cycles": busy, "model_cycles": case["model_cycles"]}
+
+    m, k = w2.shape
+    n = np.asarray(a).shape[1]
+    return Job(design=design, engine="eureka", role=role, config=cfg,
+               make=lambda: EurekaCore(cfg), workload=workload, description=desc,
+               files={"w.hex": _hex(case["w"]), "a.hex": _hex(case["a"])},
+               setup=["feed w w.hex", "feed a a.hex", "drain o"],
+               finish=[f"until o {case['n_out']} {20 * case['model_cycles'] + 1000}"],
+               expected_cycles=case["model_cycles"], check=check,
+               macs=int((w2 != 0).sum()) * n, dense_macs=m * k * n)
+
+
+def eureka_jobs(config=None, shape=EUREKA_SHAPE, density=DENSITY, seed=SEED):
+    """The four EUREKA jobs (see the module docstring) at ``config``'s size (default: the
+    tests' 4x8 core, G=8)."""
+    from hw.eureka.config import SMALL
+    from sim.bench_eureka import _nm, _sparse
+    cfg = config or SMALL
+    m, k, n = shape
+    rng = np.random.default_rng(seed)
+    w_sp = _sparse(rng, (m, k), density)
+    w24 = _nm(rng, (m, k), 2, 4)
+    a = rng.integers(-128, 128, (k, n))
+    sp = f"gemm_dw{density:g}"
+    sp_desc = f"GEMM {m}x{k} x {k}x{n}, uniform random d_w={density:g} weights, dense int8 activations"
+    nm_desc = f"GEMM {m}x{k} x {k}x{n}, 2:4 weights, dense int8 activations"
+    amp, dense = cfg.ampere24_baseline(), cfg.dense_baseline()
+    return [
+        _eureka_job(_eureka_name("eureka_core", cfg), "engine", cfg, w_sp, a, "suds", sp,
+                    sp_desc + ", SUDS, balanced column order", permute=True),
+        _eureka_job(_eureka_name("eureka_dense", cfg), "dense-baseline", dense, w_sp, a, "dense",
+                    sp, sp_desc + ", dense mode (zeros multiplied)"),
+        _eureka_job(_eureka_name("eureka_ampere24", cfg), "sparse-baseline", amp, w24, a,
+                    "nm:2:4", "gemm_2to4", nm_desc + ", 2:4 mode"),
+        _eureka_job(_eureka_name("eureka_core", cfg), "engine", cfg, w24, a, "nm:2:4",
+                    "gemm_2to4", nm_desc + ", 2:4 mode"),
+    ]
+
+
+# -- SparTen --------------------------------------------------------------------------------------
+
+#: VGG-like conv layer of the power workload: C channels, H x W map, K = n_units filters, 3x3,
+#: stride 1, no padding; Han et al.-like filter density and post-ReLU activation density.
+SPARTEN_LAYER = {"channels": 32, "size": 6, "kernel": 3, "weight_density": 0.35,
+                 "act_density": 0.45}
+
+
+def _sparten_layer(cfg, layer, seed):
+    rng = np.random.default_rng(seed)
+    c, hw, r = layer["channels"], layer["size"], layer["kernel"]
+    k = cfg.n_units
+    w = rng.integers(-127, 128, (k, c, r, r)) * (rng.random((k, c, r, r)) < layer["weight_density"])
+    # post-ReLU activations: non-negative, many zeros
+    a = rng.integers(1, 128, (c, hw, hw)) * (rng.random((c, hw, hw)) < layer["act_density"])
+    ho = hw - r + 1
+    out = np.zeros((k, ho, ho), np.int64)
+    macs = 0
+    for y in range(ho):
+        for x in range(ho):
+            win = a[:, y:y + r, x:x + r]
+            out[:, y, x] = (w * win[None]).sum(axis=(1, 2, 3))
+            macs += int(((w != 0) & (win[None] != 0)).sum())
+    return w, a, out, macs
+
+
+def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
+    """The SparTen cluster and the dense MAC array of as many MACs on one VGG-like layer.
+
+    Cluster: every unit's filter bank is written through ``w_wr`` (one word per cycle), then one
+    broadcast chunk per (output position, tap, channel chunk) with the bank address of the
+    matching filter chunk; each unit's result strobes (``res``) are recorded and checked against
+    the golden convolution, the units' ``matched`` counters against the number of non-zero
+    pairs. Dense array: per chunk, the filter chunk of every unit (``f``), then the activation
+    chunk (``a``), zeros included; its sums (``o``) are checked likewise.
+    """
+    from hw.sparten.cluster import Cluster, cluster_input_layout, weight_write_layout
+    from hw.sparten.config import SMALL
+    from hw.sparten.cu import result_layout
+    from hw.sparten.dense_baseline import DenseMacArray, DenseMacConfig
+    from hw.sparten.memmap import pack_chunk
+    cfg = config or SMALL
+    n = cfg.chunk
+    w, a, golden, macs = _sparten_layer(cfg, layer, seed)
+    k, c, r, _ = w.shape
+    ho = golden.shape[1]
+    nc = -(-c // n)
+    taps = [(ty, tx, j) for ty in range(r) for tx in range(r) for j in range(nc)]
+
+    def chunk(vec):
+        v = np.zeros(n, np.int64)
+        v[:len(vec)] = vec
+        nz = np.flatnonzero(v)
+        return v, pack_chunk(sum(1 << int(i) for i in nz), v[nz], cfg)
+
+    ww = weight_write_layout(cfg)
+    writes = []
+    for u in range(k):
+        for addr, (ty, tx, j) in enumerate(taps):
+            writes.append(_pack(ww, en=1, unit=u, addr=addr,
+                                data=chunk(w[u, j * n:(j + 1) * n, ty, tx])[1]))
+    writes.append(0)
+    il = cluster_input_layout(cfg)
+    beats, positions = [], []
+    da = DenseMacArray(DenseMacConfig.like(cfg))    # for its layouts only
+    da._MustUse__silence = True
+    seq = []
+    for y in range(ho):
+        for x in range(ho):
+            p = y * ho + x
+            positions.append((y, x))
+            for t, (ty, tx, j) in enumerate(taps):
+                vals, word = chunk(a[j * n:(j + 1) * n, y + ty, x + tx])
+                first, last = t == 0, t == len(taps) - 1
+                beats.append(_pack(il, act=word, w_addr=t, first=first, last=last, out_addr=p))
+                for u in range(k):
+                    fv = np.zeros(n, np.int64)
+                    fv[:min(n, c - j * n)] = w[u, j * n:(j + 1) * n, ty, tx]
+                    seq.append(("f", da._f_layout.const({"unit": u, "values": fv.tolist()})
+                                .as_bits()))
+                seq.append(("a", da._a_layout.const({"values": vals.tolist(), "first": first,
+                                                     "last": last}).as_bits()))
+    P = ho * ho
+    mask = (1 << result_layout(cfg).size) - 1
+
+    def check_cluster(res):
+        got = {}
+        for _, v in res.watched.get("res", []):
+            for u in range(k):
+                f = result_layout(cfg).from_bits((v >> (u * result_layout(cfg).size)) & mask)
+                if f.valid:
+                    got[(u, int(f.addr))] = int(f.value)
+        want = {(u, p): int(golden[u, y, x]) for u in range(k) for p, (y, x) in enumerate(positions)}
+        if got != want:
+            bad = sorted(set(want.items()) ^ set(got.items()))[:3]
+            raise AssertionError(f"sparten cluster: results differ from golden, e.g. {bad}")
+        return {"bit_exact": True, "results": len(got)}
+
+    def check_dense(res):
+        ol = da._o_layout
+        sums = [ol.from_bits(v) for v in res.streams.get("o", [])]
+        if len(sums) != P:
+            raise AssertionError(f"dense array: {len(sums)} results, expected {P}")
+        for p, (y, x) in enumerate(positions):
+            for u in range(k):
+                if int(sums[p].sums[u]) != int(golden[u, y, x]):
+                    raise AssertionError(f"dense array: unit {u} position {p} = "
+                                         f"{int(sums[p].sums[u])}, golden {golden[u, y, x]}")
+        return {"bit_exact": True, "results": P * k}
+
+    desc = (f"VGG-like conv layer {k}x{c}x{r}x{r} on {c}x{layer['size']}x{layer['size']}, "
+            f"d_w {layer['weight_density']}, d_a {layer['act_density']}")
+    dense_macs = k * P * c * r * r
+    # cycle estimates (window placement): dense chunk+1 per chunk; cluster from the matches
+    # a chunk occupies the cluster for the most matches any unit has in it (at least 1 cycle)
+    cl_cycles = 0
+    for y, x in positions:
+        for ty, tx, j in taps:
+            m = ((w[:, j * n:(j + 1) * n, ty, tx] != 0)
+                 & (a[None, j * n:(j + 1) * n, y + ty, x + tx] != 0)).sum(axis=1)
+            cl_cycles += max(1, int(m.max()))
+    dcfg = DenseMacConfig.like(cfg)
+    dense_cycles = len(taps) * P * (dcfg.chunk + 1 + k)
+    tail = 2 * n + 16     # the last results leave the units a few cycles after the last chunk
+    sfx = "" if (cfg.chunk, cfg.n_units) == (128, 32) else f"_c{cfg.chunk}u{cfg.n_units}"
+    return [
+        Job(design=f"sparten_cluster{sfx}", engine="sparten", role="engine", config=cfg,
+            make=lambda: Cluster(cfg), workload="vgg_layer", description=desc + ", two-sided",
+            files={"wwr.hex": _hex(writes), "i.hex": _hex(beats)},
+            setup=["wave w_wr wwr.hex", "feed i i.hex", "watch res"],
+            finish=[f"until_fed {40 * len(beats) + 1000}", f"step {tail}"],
+            expected_cycles=cl_cycles, check=check_cluster, macs=macs, dense_macs=dense_macs,
+            peek=()),
+        Job(design=f"sparten_dense_array{sfx}", engine="sparten", role="dense-baseline",
+            config=dcfg, make=lambda: DenseMacArray(dcfg), workload="vgg_layer",
+            description=desc + ", dense (zeros multiplied)",
+            files={"fa.seq": "".join(f"{s} {v:x}\n" for s, v in seq)},
+            setup=["seq fa.seq", "drain o"],
+            finish=[f"until o {P} {4 * dense_cycles + 1000}"],
+            expected_cycles=dense_cycles, check=check_dense, macs=macs, dense_macs=dense_macs,
+            peek=()),
+    ]

@@ -17,6 +17,7 @@ SUBCOMMANDS = [
     "synth.area",
     "sim.bench",
     "sim.e2e",
+    "sim.sweep",    # also registers `pick`
 ]
 
 

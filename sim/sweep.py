@@ -646,8 +646,10 @@ def make_client(scheduler=None, workers=None):
     if scheduler:
         return Client(scheduler, timeout="30s")
     n = workers or os.cpu_count() or 1
+    # dashboard_address ":0": a free port (None still binds 8787, which a second sweep on the
+    # same machine would find taken); memory_limit keeps one worker under the project's 6 GiB.
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR,
+                           dashboard_address=":0", silence_logs=logging.ERROR,
                            memory_limit="6GiB")
     return Client(cluster)
 

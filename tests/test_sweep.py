@@ -73,6 +73,9 @@ def test_dask_equals_serial_then_resume_recomputes_nothing(client, tmp_path):
     assert dask["summary"]["workers"] == 2
     assert dask["summary"]["computed"] == dask["summary"]["tasks"]
     assert all(r["status"] == "ok" for r in dask["rows"])
+    # each workload's own figures (a cache key that forgot the workload would mix them up)
+    work = {"conv": 6 * 12 * 9 * 6 * 6, "fc": 8 * 64 * 3}
+    assert all(r["dense_macs"] == work[r["workload"]] for r in dask["rows"])
     # the figures are the golden model's: one point recomputed directly
     from golden import balance
     from golden.sparten_model import layer_cycles
@@ -107,11 +110,11 @@ def test_interrupted_sweep_resumes_where_it_stopped(client, tmp_path):
     assert doc["summary"]["computed"] == doc["summary"]["tasks"] - 7
 
 
-def test_failed_point_is_recorded_and_the_sweep_goes_on(tmp_path):
+def test_failed_point_is_recorded_and_the_sweep_goes_on(client, tmp_path):
     # value_width 4 cannot hold the workload's int8 weights: the model rejects them at run time
     text = SMALL_SPEC.replace("rows = [2, 4]", "rows = [2]\nvalue_width = [4, 8]")
     cache = sweep.Cache(tmp_path / "c")
-    doc = sweep.run_sweep(_spec(text), cache, None)
+    doc = sweep.run_sweep(_spec(text), cache, client)
     failed = [r for r in doc["rows"] if r["status"] == "failed"]
     ok = [r for r in doc["rows"] if r["status"] == "ok"]
     assert failed and all(r["config"]["value_width"] == 4 for r in failed)

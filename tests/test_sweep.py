@@ -7,7 +7,6 @@ One 2-worker LocalCluster serves the whole module; every sweep here is model-onl
 import json
 import tomllib
 
-import numpy as np
 import pytest
 
 from sim import pick, sweep, sweep_report
@@ -140,6 +139,8 @@ def test_failed_point_is_recorded_and_the_sweep_goes_on(client, tmp_path):
      "engine[0].grid point (rows=2, variant='dense', lanes=8): group must be 1 for variant"),
     (("name = \"t\"", "name = \"t\"\nenergy = true"), "sweep.energy: no energy model yet"),
     (("d_w = 0.3, d_a = 0.6", "d_w = 1.5"), "workload[1].gemm.d_w must be a number in 0..1"),
+    (("engine = \"sparten\"", "engine = \"sparten\"\nworkloads = [\"conv2\"]"),
+     "engine[1].workloads: unknown workload 'conv2'; accepted: conv, fc"),
     (("name = \"fc\"\n", "name = \"fc\"\nnetwork = \"vgg17\"\n"),
      "workload[1] needs exactly one of network, layer, gemm, layers"),
 ])
@@ -182,6 +183,13 @@ def test_example_runs_and_writes_reports(tmp_path, capsys):
     # nm:2:4 ran on the pruned conv weights and says so; never on fc (not pruned)
     nm = [r for r in doc["rows"] if r.get("mode") == "nm:2:4"]
     assert nm and all(r["workload"] == "conv" and r["pruned_to"] == "nm:2:4" for r in nm)
+
+
+def test_engine_table_limited_to_some_workloads():
+    points, _ = sweep.expand(_spec(SMALL_SPEC.replace(
+        'engine = "sparten"', 'engine = "sparten"\nworkloads = ["fc"]')))
+    assert {p["workload_name"] for p in points if p["engine"] == "sparten"} == {"fc"}
+    assert {p["workload_name"] for p in points if p["engine"] == "eureka"} == {"conv", "fc"}
 
 
 def test_pareto_front():

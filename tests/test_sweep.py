@@ -218,6 +218,17 @@ def test_energy_hook_plumbing(tmp_path, monkeypatch):
     assert any(p.name == "sweep_fc.png" for p in paths)
 
 
+def test_random_sample_of_a_grid_is_seeded():
+    text = SMALL_SPEC.replace('engine = "sparten"', 'engine = "sparten"\nsample = 3')
+    runs = [sweep.expand(_spec(text))[0] for _ in range(2)]
+    combos = [{(p["digest"], p["point"]["method"]) for p in pts if p["engine"] == "sparten"}
+              for pts in runs]
+    assert len(combos[0]) == 3 and combos[0] == combos[1]      # 3 of the 8, the same each time
+    other = sweep.expand(_spec(text.replace("seed = 3", "seed = 4")))[0]
+    assert {(p["digest"], p["point"]["method"]) for p in other if p["engine"] == "sparten"} \
+        != combos[0]
+
+
 def test_pareto_front():
     rows = [{"a": 1, "v": 1}, {"a": 2, "v": 3}, {"a": 3, "v": 2}, {"a": 4, "v": 5},
             {"a": 4, "v": 4}, {"a": 5, "v": None}]

@@ -172,7 +172,9 @@ def build_spec(args):
             raise sweep.SpecError(f"--space {str(args.space)!r} does not exist") from None
     else:
         engines = [] if args.from_ else tomllib.loads(SPACE)["engine"]
-    engines = engines + _from_results(args.from_)
+    # the candidates run on pick's network, whatever workloads the space's tables named
+    engines = [{k: v for k, v in e.items() if k != "workloads"} if isinstance(e, dict) else e
+               for e in engines] + _from_results(args.from_)
     return sweep.parse_spec({
         "sweep": {"name": "pick", "area": True, "energy": args.objective == "energy"},
         "engine": engines, "workload": [_workload(args.network, args.allow_pruning)]})

@@ -23,7 +23,7 @@ class Top:
     build : callable
         ``build(config) -> wiring.Component``.
     engine : str
-        ``"common"``, ``"sparten"`` or ``"eureka"``.
+        ``"common"``, ``"sparten"``, ``"eureka"`` or ``"barista"``.
     role : str
         What the design is, for reports: e.g. ``"engine"``, ``"dense-baseline"``, ``"block"``.
     """
@@ -44,7 +44,8 @@ def all_tops():
     from .common.tops import TOPS as common
     from .sparten.tops import TOPS as sparten
     from .eureka.tops import TOPS as eureka
-    tops = [*common, *sparten, *eureka]
+    from .barista.tops import TOPS as barista
+    tops = [*common, *sparten, *eureka, *barista]
     names = [t.name for t in tops]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -52,7 +53,7 @@ def all_tops():
     return tops
 
 
-ENGINES = ("common", "sparten", "eureka")
+ENGINES = ("common", "sparten", "eureka", "barista")
 
 
 def select_tops(engines=None, names=None):

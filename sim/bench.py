@@ -30,7 +30,8 @@ import numpy as np
 __all__ = ["Progress", "PUBLISHED", "register", "run_bench", "load_area", "iso_area",
            "reproduction_rows", "write_report", "sim_speed"]
 
-SECTIONS = (("sparten", "sim.bench_sparten"), ("eureka", "sim.bench_eureka"))
+SECTIONS = (("sparten", "sim.bench_sparten"), ("eureka", "sim.bench_eureka"),
+            ("barista", "sim.bench_barista"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,18 +141,32 @@ PUBLISHED = [
     {"id": "eureka_area_vs_ampere", "engine": "EUREKA", "metric": "area over Ampere-like 2:4 core",
      "paper": 0.06, "percent": True,
      "paper_workload": "EUREKA (MICRO'23), tensor-core area overhead (power +11.5%)"},
+    # BARISTA (arXiv 2104.08734): averages over its CNNs, 4 clusters x 8K MACs.
+    {"id": "barista_vs_dense", "engine": "BARISTA", "metric": "speed-up over dense", "paper": 5.4,
+     "paper_workload": "BARISTA (arXiv 2104.08734), 32K MACs, average over its CNNs"},
+    {"id": "barista_vs_onesided", "engine": "BARISTA", "metric": "speed-up over one-sided sparse",
+     "paper": 2.2, "paper_workload": "BARISTA (arXiv 2104.08734), 32K MACs, average"},
+    {"id": "barista_vs_naive", "engine": "BARISTA",
+     "metric": "speed-up over naively scaled two-sided", "paper": 1.7,
+     "paper_workload": "BARISTA (arXiv 2104.08734), 32K MACs, average"},
+    {"id": "barista_vs_isoarea", "engine": "BARISTA", "metric": "speed-up over iso-area two-sided",
+     "paper": 2.5, "paper_workload": "BARISTA (arXiv 2104.08734), 32K MACs, average"},
 ]
+#: Section of each engine of ``PUBLISHED``.
+ENGINE_SECTION = {"SparTen": "sparten", "EUREKA": "eureka", "BARISTA": "barista"}
 
 
 # ---------------------------------------------------------------------------------------------
 # sections
 
-def _call_section(mod, progress, quick):
+def _call_section(mod, progress, quick, area_path=None):
     fn = mod.section
     params = inspect.signature(fn).parameters
     kw = {}
     if "progress" in params:
         kw["progress"] = progress
+    if area_path is not None and "area_path" in params:
+        kw["area_path"] = area_path   # sections that use the area report (BARISTA's iso-area)
     if quick:
         if "quick" in params:
             kw["quick"] = True
@@ -204,10 +219,15 @@ OURS_PATHS = {
     "eureka_vs_2to4": ("headline.speedup_vs_2to4", "headline.speedup_over_2to4",
                        "headline.speedup_vs_24", "summary.speedup_vs_2to4",
                        "summary.speedup_over_2to4"),
+    "barista_vs_dense": ("headline.speedup_vs_dense",),
+    "barista_vs_onesided": ("headline.speedup_vs_onesided",),
+    "barista_vs_naive": ("headline.speedup_vs_naive_sparten",),
+    "barista_vs_isoarea": ("headline.speedup_vs_isoarea_sparten",),
 }
 WORKLOAD_PATHS = {
     "sparten": ("headline.workload", "summary.workload", "workload"),
     "eureka": ("headline.workload", "summary.workload", "workload"),
+    "barista": ("headline.workload", "workload"),
 }
 
 
@@ -384,7 +404,7 @@ def reproduction_rows(sections, iso_rows):
     """Each published headline beside ours (``None`` where we have no number yet)."""
     rows = []
     for p in PUBLISHED:
-        eng = "sparten" if p["engine"] == "SparTen" else "eureka"
+        eng = ENGINE_SECTION[p["engine"]]
         data = sections.get(eng, {}).get("data") or {}
         ours, workload = None, _lookup_str(data, WORKLOAD_PATHS[eng])
         if p["id"] in OURS_PATHS:
@@ -654,7 +674,7 @@ def write_report(out, sections, area_path, iso_rows, repro, speed, plots, second
     md.append("")
 
     for name, sec in sections.items():
-        title = {"sparten": "SparTen", "eureka": "EUREKA"}.get(name, name)
+        title = {"sparten": "SparTen", "eureka": "EUREKA", "barista": "BARISTA"}.get(name, name)
         if sec.get("error"):
             md += [f"## {title}", "", f"**Section not available:** {sec['error']}."]
         else:
@@ -778,6 +798,8 @@ def run_bench(out, quick=False, only=None, area_path=None, progress=None, speed=
     out.mkdir(parents=True, exist_ok=True)
     progress = progress or Progress("bench")
     sections = {}
+    if area_path is None:
+        area_path = out / "area.json"
     names = [n for n, _ in SECTIONS if only is None or n in only]
     for i, (name, modname) in enumerate(s for s in SECTIONS if s[0] in names):
         progress.log(f"section {i + 1}/{len(names)}: {name}")
@@ -787,13 +809,11 @@ def run_bench(out, quick=False, only=None, area_path=None, progress=None, speed=
             progress.log(f"{name}: {modname} {why}, skipped")
             continue
         t1 = time.monotonic()
-        (md, data), used_quick = _call_section(mod, progress.sub(name), quick)
+        (md, data), used_quick = _call_section(mod, progress.sub(name), quick, area_path)
         progress.stage = ""
         sections[name] = {"markdown": md, "data": data, "seconds": round(time.monotonic() - t1, 1),
                           "quick": used_quick, "rtl_checked": _rtl_checked(data)}
         progress.log(f"{name}: done in {time.monotonic() - t1:.1f} s")
-    if area_path is None:
-        area_path = out / "area.json"
     area = load_area(area_path)
     ours = {k: _lookup(sections.get(k.split("_")[0], {}).get("data") or {}, *paths)
             for k, paths in OURS_PATHS.items()}

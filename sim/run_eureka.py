@@ -14,6 +14,19 @@ is lowered by implicit im2col (``golden.conv.im2col``) in the driver; the core o
 Stats: ``cycles`` (RTL busy cycles), ``model_cycles`` (golden cycle model), ``dense_cycles`` (the
 dense core of the same R x L), ``speedup`` (dense / cycles), ``displaced`` (SUDS-displaced weights
 per pass over the columns), ``utilization`` (non-zero MACs / (cycles * R * L)), ``bit_exact``.
+
+**Whole GEMMs at any size** (the preload top, ``hw/eureka/preload.py``)::
+
+    out, stats = run_gemm_tiled(w, a, mode="suds", config="paper", sim="native",
+                                dram_bytes_per_cycle=64, progress=print)
+
+plans the GEMM onto the top's buffers (``golden/eureka_plan.py``), runs every tile on the RTL in one
+simulator process (buffers keep their contents between tiles, so a tile loads only what the plan
+says it moves), checks each tile bit for bit against golden and its beat count against the tile's
+model cycles, adds split-K partial sums on the host and checks the whole GEMM against golden and
+``torch.matmul`` (int64). ``sparse-hw run eureka`` uses it (default config ``paper``). The stats add
+``n_tiles``, ``tiles`` (per tile: position, model and RTL cycles, stalls, bytes), ``traffic``,
+``bytes_moved``, ``bound_cycles`` for ``dram_bytes_per_cycle`` and the simulation speed.
 """
 
 import json
@@ -23,16 +36,17 @@ from pathlib import Path
 import numpy as np
 
 from golden import eureka as ge
-from hw.eureka.config import SMALL, EurekaConfig
+from hw.eureka.config import SMALL
 
 from .npyio import load_int_array
 
 __all__ = ["DEFAULT_CONFIG", "model_name", "build", "prepare_case", "run_cases", "run_gemm",
-           "run_conv2d", "register"]
+           "run_conv2d", "register", "gemm_model_name", "build_gemm", "tile_script",
+           "run_gemm_tiled", "SIMS"]
 
-#: Config of ``run_gemm``/the CLI when none is given: the registered ``eureka_core`` top is 8x32
-#: (a long Verilator build); runs default to a 4x8 core with the same G so that they start fast.
-#: The RTL tests use this same config, so every user shares one Verilator build.
+#: Config of the cocotb stream path (``run_gemm``, ``run_conv2d``, the e2e demo) when none is
+#: given: a 4x8 core with G=8, which the RTL tests also build (one shared cocotb model). Whole
+#: GEMMs (``run_gemm_tiled``, ``sparse-hw run eureka``) default to the paper-sized ``GEMM_PAPER``.
 DEFAULT_CONFIG = SMALL
 
 
@@ -152,55 +166,323 @@ def run_conv2d(act, filt, stride=1, padding=0, mode="suds", config=None, seed=0,
     return out.reshape(w2.shape[0], ho, wo), stats
 
 
+# -- whole GEMMs on the preload top ------------------------------------------------------------
+
+#: Simulators of :func:`run_gemm_tiled`: ``native`` (``sim/native.py``: Verilator, no Python per
+#: cycle) and ``amaranth`` (Amaranth's simulator, slow, with idle/backpressure stress).
+SIMS = ("native", "amaranth")
+
+
+def gemm_model_name(config):
+    c = config.core
+    return (f"eureka_gemm_{c.variant}_{c.rows}x{c.lanes}g{c.group}_w{config.weight_depth}"
+            f"_a{config.act_depth}")
+
+
+def _gemm_verilog(config, name):
+    """Verilog of the preload top, cached on disk by the config and the generator's sources.
+
+    Converting the paper-sized top takes ~13 s, far longer than simulating a whole GEMM on it;
+    the text depends only on the config and the code under ``hw/`` (and the Amaranth version), so
+    it is kept in ``build/native/verilog/<name>-<key>.v``.
+    """
+    import hashlib
+
+    import amaranth
+
+    from hw.eureka.preload import EurekaGemm
+    from .verilator import ROOT, build_dir, convert
+    h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    h.update(amaranth.__version__.encode())
+    for src in sorted((ROOT / "hw").rglob("*.py")) + [ROOT / "sim" / "verilator.py"]:
+        h.update(src.read_bytes())
+    path = build_dir() / "native" / "verilog" / f"{name}-{h.hexdigest()[:16]}.v"
+    if path.exists():
+        return path.read_text()
+    text = convert(EurekaGemm(config), name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{__import__('os').getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return text
+
+
+def build_gemm(config):
+    """Build (or reuse) the native Verilator model of the preload top of ``config``."""
+    from . import native
+    name = gemm_model_name(config)
+    return native.build_verilog(_gemm_verilog(config, name), name, config)
+
+
+def _block_schedule(ts, w0, nwin, R, L):
+    """Windows ``w0 .. w0+nwin-1`` of a permuted :class:`golden.eureka.TileSchedule` as a schedule
+    of their own (window indices from 0; one all-invalid beat if they are all empty)."""
+    off = np.concatenate([[0], np.cumsum(ts.T)])
+    s0, s1 = int(off[w0]), int(off[w0 + nwin])
+    T = ts.T[w0:w0 + nwin]
+    if s1 == s0:
+        z = np.zeros((1, R, L), np.int64)
+        return ge.TileSchedule(w=z, sel=z.copy(), valid=z.astype(bool), disp=z.astype(bool),
+                               last_window=np.ones(1, bool), windows=np.zeros(1, np.int64),
+                               T=np.ones(1, np.int64))
+    used = ts.windows[(ts.windows >= w0) & (ts.windows < w0 + nwin)] - w0
+    return ge.TileSchedule(w=ts.w[s0:s1], sel=ts.sel[s0:s1], valid=ts.valid[s0:s1],
+                           disp=ts.disp[s0:s1], last_window=ts.last_window[s0:s1], windows=used,
+                           T=T)
+
+
+def tile_operands(config, plan, tile, w, a, mode, cache):
+    """What one plan tile computes: ``(schedules, w_blk, a_blk, rows)``: the row-tile schedules
+    its weight buffer holds (packed only when it loads them, else None), the weights and
+    activations of its sub-GEMM (``w_blk @ a_blk`` is its exact result) and the rows of ``W`` its
+    results belong to. Natural order: contiguous slices; permuted: gathered by the tile's column
+    order (``cache`` keeps the whole permuted schedule)."""
+    c = tile.coords
+    (r0, r1), (n0, n1) = c["rows"], c["cols"]
+    if not plan.layer.get("permute"):
+        k0, k1 = c["k"]
+        sched = ge.pack(w[r0:r1, k0:k1], mode, config.core).tiles if c["load_weights"] else None
+        return sched, w[r0:r1, k0:k1], a[k0:k1, n0:n1], np.arange(r0, r1)
+    if "full" not in cache:
+        cache["full"] = ge.pack(w, mode, config.core, permute=True)
+    full = cache["full"]
+    core = config.core
+    ts = full.tiles[c["round"]]
+    wi0, wi1 = c["windows"]
+    rows = full.row_order[r0:r1]
+    slots = ts.k_index[wi0 * core.window:wi1 * core.window]
+    ok = slots >= 0
+    src = np.maximum(slots, 0)
+    w_blk = np.where(ok[None, :], w[rows][:, src], 0)
+    a_blk = np.where(ok[:, None], a[src][:, n0:n1], 0)
+    sched = ([_block_schedule(ts, wi0, wi1 - wi0, core.rows, core.lanes)]
+             if c["load_weights"] else None)
+    return sched, w_blk, a_blk, rows
+
+
+def tile_script(config, plan, w, a, mode):
+    """The command script running every tile of ``plan`` (see :mod:`sim.native`), and per tile its
+    operands (:func:`tile_operands`).
+
+    A tile loads its weights / activations only when the plan says so; the others are already in
+    the buffers. Per tile the script peeks ``beats``, ``stalls`` and ``cycles``.
+    """
+    from hw.eureka import preload_image as pi
+    from hw.eureka.preload import TARGET_ACT, TARGET_WEIGHT
+    script = [("drain", "o")]
+    operands, cache = [], {}
+    for tile in plan.tiles:
+        c = tile.coords
+        n0, n1 = c["cols"]
+        sched, w_blk, a_blk, rows = tile_operands(config, plan, tile, w, a, mode, cache)
+        beats = []
+        if c["load_weights"]:
+            words = pi.weight_words(config, sched)
+            assert len(words) == c["weight_words"], "plan and packer disagree on weight words"
+            beats += pi.load_beats(config, TARGET_WEIGHT, words)
+        if c["load_acts"]:
+            words, nwin = pi.act_words(config, a_blk)
+            assert nwin == c["k_windows"] and len(words) == c["act_words"]
+            beats += pi.load_beats(config, TARGET_ACT, words)
+        operands.append((sched, w_blk, a_blk, rows))
+        if beats:
+            script.append(("feed", "load", beats))
+        # cap: every beat and result may wait; generous but finite (a hang is an error)
+        cap = 64 * (tile.cycles + c["row_tiles"] * (n1 - n0)) + 1000
+        script += [("poke", "desc", pi.desc_value(config, c["row_tiles"], n1 - n0, c["k_windows"])),
+                   ("pulse", "start"), ("until", "done", cap),
+                   ("peek", "beats"), ("peek", "stalls"), ("peek", "cycles")]
+    return script, operands
+
+
+def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_cycle=None,
+                   k_windows=None, n_block=None, progress=None, seed=0, idle=0.0,
+                   backpressure=0.0, check=True, permute=False):
+    """Run ``D = W x A`` of any size on the preload top, tile by tile; ``(out int64[M,N], stats)``.
+
+    Parameters
+    ----------
+    w, a : int arrays ``[M,K]``, ``[K,N]`` (values within the core's ``value_width``)
+    mode : a mode the core runs
+    config : EurekaGemmConfig, EurekaConfig, preset name (``"small"``, ``"paper"``) or JSON file;
+        None: ``"paper"``
+    sim : ``"native"`` or ``"amaranth"`` (:data:`SIMS`)
+    dram_bytes_per_cycle : off-chip bytes per cycle for ``bound_cycles`` (default
+        :data:`golden.plan.DEFAULT_DRAM_BYTES_PER_CYCLE`)
+    k_windows, n_block : force the planner's blocks (see :func:`golden.eureka_plan.plan_gemm`)
+    permute : unstructured modes: the balanced column order (one row tile per round, activations
+        gathered per row tile; see :func:`golden.eureka_plan.plan_gemm`)
+    progress : callable(str) or None, called once per tile with its check
+    seed, idle, backpressure : flow-control stress (``sim="amaranth"`` only)
+    check : raise ``AssertionError`` naming the tile on a result or cycle mismatch
+
+    Every tile is compared with golden bit for bit and its ``beats`` counter with the tile's model
+    cycles (and ``cycles = beats + stalls + latency``); the whole result with golden and
+    ``torch.matmul`` in int64.
+    """
+    from golden.eureka_plan import plan_gemm
+    from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
+    from hw.eureka.config import resolve_gemm
+    from hw.eureka.preload import EurekaGemm
+    from hw.eureka import preload_image as pi
+
+    config = resolve_gemm("paper" if config is None else config)
+    if sim not in SIMS:
+        raise ValueError(f"sim must be one of {list(SIMS)!r}, not {sim!r}")
+    if sim == "native" and (idle or backpressure):
+        raise ValueError("idle/backpressure need sim='amaranth' (the native driver feeds and "
+                         "drains every cycle)")
+    bpc = DEFAULT_DRAM_BYTES_PER_CYCLE if dram_bytes_per_cycle is None else dram_bytes_per_cycle
+    if isinstance(bpc, bool) or not isinstance(bpc, (int, float)) or not bpc > 0:
+        raise ValueError(f"dram_bytes_per_cycle must be a positive number, not {bpc!r}")
+    core = config.core
+    w = ge.check_weights(w, core)
+    a = ge.check_activations(a, w.shape[1], core)
+    M, K = w.shape
+    N = a.shape[1]
+    golden = ge.gemm(w, a, acc_width=core.acc_width)
+    plan = plan_gemm(w, N, mode, config, k_windows=k_windows, n_block=n_block, permute=permute)
+    script, operands = tile_script(config, plan, w, a, mode)
+    latency = EurekaGemm.latency
+    build_seconds = None
+    say = progress or (lambda msg: None)
+    say(f"plan: {len(plan.tiles)} tile(s) of {M}x{K} x {K}x{N} ({mode}), {plan.cycles} model "
+        f"cycles; {sim} model of {gemm_model_name(config)}")
+    if sim == "native":
+        model = build_gemm(config)
+        build_seconds = model.build_seconds
+        say(f"native model ready (built in {build_seconds} s); running every tile in one process")
+        res = model.run(script)
+    else:
+        from .pysim_script import run_script
+        res = run_script(EurekaGemm(config), script, seed=seed, idle=idle, backpressure=backpressure)
+    outs = res.streams.get("o", [])
+    out = np.zeros((M, N), np.int64)
+    tiles, failures, pos = [], [], 0
+    for i, (tile, (_, w_blk, a_blk, rows)) in enumerate(zip(plan.tiles, operands)):
+        c = tile.coords
+        (r0, r1), (n0, n1) = c["rows"], c["cols"]
+        n_res = c["row_tiles"] * (n1 - n0)
+        part = pi.decode_outputs(config, outs[pos:pos + n_res], c["row_tiles"], n1 - n0)[:r1 - r0]
+        pos += n_res
+        beats, stalls, cycles = res.peeks[3 * i:3 * i + 3]
+        want = ge.gemm(w_blk, a_blk, acc_width=core.acc_width)
+        exact = bool(np.array_equal(part, want))
+        cyc_ok = beats == tile.cycles and cycles == beats + stalls + latency
+        out[rows, n0:n1] += part                        # split K: partial sums added on the host
+        tiles.append({**tile.to_dict(), "model_cycles": int(tile.cycles), "cycles": int(beats),
+                      "run_cycles": int(cycles), "stalls": int(stalls), "bit_exact": exact,
+                      "cycle_exact": bool(cyc_ok)})
+        if not exact:
+            bad = np.argwhere(part != want)[0]
+            failures.append(f"tile {i} rows {c['rows']} cols {c['cols']}: result{bad.tolist()} = "
+                            f"{part[tuple(bad)]}, golden {want[tuple(bad)]}")
+        if not cyc_ok:
+            failures.append(f"tile {i}: beats {beats} (model {tile.cycles}), cycles {cycles} != "
+                            f"beats + stalls {stalls} + latency {latency}")
+        if progress:
+            kpos = (f"k {c['k'][0]}:{c['k'][1]}" if c["k"] is not None else
+                    f"windows {c['windows'][0]}:{c['windows'][1]} (balanced order)")
+            say(f"tile {i + 1}/{len(plan.tiles)} rows {r0}:{r1} {kpos} cols {n0}:{n1}: "
+                     f"{beats} cycles (model {tile.cycles}), "
+                     f"{'bit-exact' if exact else 'MISMATCH'}")
+    if pos != len(outs):
+        failures.append(f"{len(outs)} results left the top, the plan expects {pos}")
+    import torch
+    ref = torch.matmul(torch.from_numpy(w), torch.from_numpy(a)).numpy()
+    bit_exact = not failures and bool(np.array_equal(out, golden))
+    torch_exact = bool(np.array_equal(out, ref))
+    whole = ge.cycle_model(w, N, mode, core, permute=permute)
+    cycles = sum(t["cycles"] for t in tiles)
+    stats = {
+        "mode": mode, "permute": permute, "config": config.to_dict(), "M": M, "K": K, "N": N,
+        "sim": sim,
+        "cycles": cycles, "model_cycles": int(plan.cycles),
+        "whole_gemm_model_cycles": int(whole["cycles"]),
+        "dense_cycles": int(whole["dense_cycles"]),
+        "speedup": whole["dense_cycles"] / cycles,
+        "displaced": int(sum(t.displaced for o in operands if o[0] is not None for t in o[0])),
+        "utilization": float(whole["macs"] / (cycles * core.macs)),
+        "weight_density": float((w != 0).mean()),
+        "bit_exact": bit_exact, "torch_exact": torch_exact,
+        "cycle_exact": all(t["cycle_exact"] for t in tiles),
+        "n_tiles": len(tiles), "psum": plan.psum, "plan": plan.layer,
+        "traffic": plan.traffic, "bytes_moved": int(plan.bytes_moved),
+        "dram_bytes_per_cycle": bpc, "bound_cycles": int(plan.bound_cycles(bpc)),
+        "latency": latency, "tiles": tiles,
+        "sim_cycles": int(res.sim_cycles), "sim_seconds": float(res.seconds),
+        "sim_cycles_per_second": res.sim_cycles / res.seconds if res.seconds else None,
+        "build_seconds": build_seconds,
+    }
+    if check and (failures or not torch_exact):
+        raise AssertionError("; ".join(failures) or "result differs from torch.matmul")
+    return out, stats
+
+
 # -- command line ------------------------------------------------------------------------------
 
 
 def register(engines):
+    from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
+    from hw.eureka.config import GEMM_PRESETS
     p = engines.add_parser(
-        "eureka", help="run D = W x A on the EUREKA core's RTL",
-        description="Pack W offline for the mode, run D = W x A on the Verilated EUREKA core, "
-                    "compare it bit-exactly with golden, and write D and a stats JSON.")
+        "eureka", help="run D = W x A of any size on the EUREKA preload top's RTL",
+        description="Plan D = W x A onto the EUREKA preload top's buffers (K blocks summed on the "
+                    "host, row rounds, column blocks), run every tile on the Verilated RTL, check "
+                    "each tile bit-exactly against golden and cycle-exactly against its model, "
+                    "and write D and a stats JSON (tiles, bytes moved, bandwidth-bound cycles).")
     p.add_argument("--mode", default="suds",
                    help="dense | nm:N:M | suds | unstructured-nosuds (default suds)")
     p.add_argument("--weights", required=True, type=Path, help="int8 W[M,K] (.npy)")
     p.add_argument("--activations", required=True, type=Path, help="int8 A[K,N] (.npy)")
-    p.add_argument("--config", type=Path, default=None,
-                   help="EurekaConfig JSON (a sidecar or a config dict); default a "
-                        f"{DEFAULT_CONFIG.rows}x{DEFAULT_CONFIG.lanes} G={DEFAULT_CONFIG.group} core")
+    p.add_argument("--config", default="paper",
+                   help=f"preset ({' | '.join(GEMM_PRESETS)}) or a JSON file (an EurekaGemmConfig, "
+                        f"or an EurekaConfig, which gets the default buffers); default paper "
+                        f"(8x32 core, G=8)")
     p.add_argument("--out", required=True, type=Path, help="int32 D[M,N] (.npy)")
     p.add_argument("--stats", required=True, type=Path, help="stats JSON")
+    p.add_argument("--dram-bytes-per-cycle", type=float, default=DEFAULT_DRAM_BYTES_PER_CYCLE,
+                   help=f"off-chip bytes per cycle B for bound_cycles = sum over tiles of "
+                        f"max(cycles, bytes / B) (default {DEFAULT_DRAM_BYTES_PER_CYCLE})")
+    p.add_argument("--k-windows", type=int, default=None,
+                   help="force K blocks of this many windows (default: the largest that fit)")
+    p.add_argument("--n-block", type=int, default=None,
+                   help="force column blocks of this many columns (default: the largest that fit)")
     p.add_argument("--permute", action="store_true",
-                   help="unstructured modes: balanced column order per row tile (ours)")
+                   help="unstructured modes: balanced column order per row tile (ours; "
+                        "activations gathered and loaded per row tile)")
+    p.add_argument("--sim", default="native", choices=SIMS,
+                   help="native Verilator (default) or the Amaranth simulator (slow; with "
+                        "--idle/--backpressure)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--idle", type=float, default=0.0, help="input idle probability")
-    p.add_argument("--backpressure", type=float, default=0.0, help="output backpressure probability")
+    p.add_argument("--idle", type=float, default=0.0, help="load idle probability (--sim amaranth)")
+    p.add_argument("--backpressure", type=float, default=0.0,
+                   help="output backpressure probability (--sim amaranth)")
     p.set_defaults(func=_cli)
 
 
-
-
 def _cli(args):
-    config = DEFAULT_CONFIG
-    if args.config is not None:
-        if not args.config.is_file():
-            raise ValueError(f"config file {str(args.config)!r} does not exist")
-        try:
-            config = EurekaConfig.from_json(args.config)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config file {str(args.config)!r} is not JSON ({e})") from None
-        except TypeError as e:
-            raise ValueError(f"config file {str(args.config)!r}: {e}") from None
-    config.check_mode(args.mode)
+    from hw.eureka.config import resolve_gemm
+    config = resolve_gemm(args.config)
+    config.core.check_mode(args.mode)
     w = load_int_array(args.weights, "weights", "[M,K]")
     a = load_int_array(args.activations, "activations", "[K,N]")
     if w.shape[1] != a.shape[0]:
         raise ValueError(f"weights {w.shape} and activations {a.shape} do not chain (K differs)")
-    out, stats = run_gemm(w, a, mode=args.mode, config=config, seed=args.seed, idle=args.idle,
-                          backpressure=args.backpressure, permute=args.permute)
+    out, stats = run_gemm_tiled(w, a, mode=args.mode, config=config, sim=args.sim,
+                                dram_bytes_per_cycle=args.dram_bytes_per_cycle,
+                                k_windows=args.k_windows, n_block=args.n_block,
+                                progress=lambda msg: print(msg, flush=True), seed=args.seed,
+                                idle=args.idle, backpressure=args.backpressure, check=False,
+                                permute=args.permute)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, out.astype(np.int32))
     args.stats.parent.mkdir(parents=True, exist_ok=True)
     args.stats.write_text(json.dumps(stats, indent=2) + "\n")
-    print(f"eureka {args.mode}: {stats['cycles']} cycles (model {stats['model_cycles']}, dense "
-          f"{stats['dense_cycles']}, {stats['speedup']:.2f}x), bit_exact={stats['bit_exact']}")
-    return 0 if stats["bit_exact"] and stats["cycle_exact"] else 1
+    print(f"eureka {args.mode}: {stats['n_tiles']} tile(s), {stats['cycles']} cycles (model "
+          f"{stats['model_cycles']}, dense {stats['dense_cycles']}, {stats['speedup']:.2f}x), "
+          f"{stats['bytes_moved']} bytes moved, bound {stats['bound_cycles']} cycles at "
+          f"{stats['dram_bytes_per_cycle']:g} B/cycle, bit_exact={stats['bit_exact']}, "
+          f"torch_exact={stats['torch_exact']}, {stats['sim_seconds']:.2f} s simulated")
+    ok = stats["bit_exact"] and stats["cycle_exact"] and stats["torch_exact"]
+    return 0 if ok else 1

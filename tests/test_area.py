@@ -245,6 +245,24 @@ def test_check_baseline_can_fail():
     assert area.check_baseline({"design": "x", "area_um2": 109.0, "ffs": 12}, base) == []
     bad = area.check_baseline({"design": "x", "area_um2": 120.0, "ffs": 13}, base)
     assert len(bad) == 2 and "area_um2" in bad[0] and "ffs" in bad[1]
+    # an asic-only run (--no-fpga) compares no FPGA metric, and does not call them missing
+    assert area.check_baseline({"design": "x", "area_um2": 109.0}, base, flows={"asic"}) == []
+    assert "ffs missing" in area.check_baseline({"design": "x", "area_um2": 109.0}, base)[0]
+
+
+def test_baseline_update_keeps_metrics_of_flows_not_run(tmp_path):
+    from types import SimpleNamespace
+    (tmp_path / "x.json").write_text(json.dumps({
+        "design": "x", "config": None, "library": "L",
+        "metrics": {"area_um2": {"value": 100.0, "rel_tol": 0.1}, "ffs": {"value": 12, "rel_tol": 0}}}))
+    r = SimpleNamespace(errors=[], seconds={"asic": 1.0},
+                        to_dict=lambda: {"design": "x", "config": None, "library": "L",
+                                         "area_um2": 200.0, "ffs": None})
+    assert area.compare_baselines([r], folder=tmp_path) == [
+        "x: area_um2 200 vs baseline 100 (tolerance 10%)"]
+    area.compare_baselines([r], update=True, folder=tmp_path)
+    got = json.loads((tmp_path / "x.json").read_text())["metrics"]
+    assert got == {"area_um2": {"value": 200.0, "rel_tol": 0.1}, "ffs": {"value": 12, "rel_tol": 0}}
 
 
 @needs_lib

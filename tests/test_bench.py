@@ -16,6 +16,8 @@ FAKE_SPARTEN = {"headline": {"speedup_vs_dense": 3.9, "speedup_vs_onesided": 1.7
                            "title": "t", "kind": "bar"}]}
 FAKE_EUREKA = {"summary": {"speedup_over_dense": 4.1, "speedup_over_2to4": 2.05},
                "rtl_checked": {"all_equal": False}}
+FAKE_BARISTA = {"headline": {"speedup_vs_dense": 5.0, "speedup_vs_onesided": 2.0,
+                             "speedup_vs_naive_sparten": 1.5, "speedup_vs_isoarea_sparten": None}}
 FAKE_AREA = {"designs": [
     {"design": "sparten_cluster", "library": "sky130", "area_um2": 2000.0},
     {"design": "sparten_dense", "library": "sky130", "area_um2": 1000.0},
@@ -31,6 +33,7 @@ def _fake_sections():
                     "rtl_checked": bench._rtl_checked(FAKE_SPARTEN)},
         "eureka": {"markdown": "eureka table", "data": FAKE_EUREKA,
                    "rtl_checked": bench._rtl_checked(FAKE_EUREKA)},
+        "barista": {"markdown": "barista table", "data": FAKE_BARISTA, "rtl_checked": None},
     }
 
 
@@ -43,7 +46,9 @@ def test_report_from_fake_sections_and_area(tmp_path):
     ours = {k: bench._lookup(sections[k.split("_")[0]]["data"], *p)
             for k, p in bench.OURS_PATHS.items()}
     assert ours == {"sparten_vs_dense": 3.9, "sparten_vs_onesided": 1.7,
-                    "eureka_vs_dense": 4.1, "eureka_vs_2to4": 2.05}
+                    "eureka_vs_dense": 4.1, "eureka_vs_2to4": 2.05,
+                    "barista_vs_dense": 5.0, "barista_vs_onesided": 2.0, "barista_vs_naive": 1.5,
+                    "barista_vs_isoarea": None}
     iso = bench.iso_area(area, ours)
     by = {(r["engine"], r["baseline"]): r for r in iso}
     assert by[("SparTen", "sparten_dense")]["iso_area_speedup"] == pytest.approx(3.9 / 2.0)
@@ -52,6 +57,7 @@ def test_report_from_fake_sections_and_area(tmp_path):
     repro = bench.reproduction_rows(sections, iso)
     got = {r["id"]: r["ours"] for r in repro}
     assert got["sparten_vs_dense"] == 3.9 and got["eureka_vs_2to4"] == 2.05
+    assert got["barista_vs_naive"] == 1.5 and got["barista_vs_isoarea"] is None
     assert got["eureka_area_vs_ampere"] == pytest.approx(0.1)
     plots = bench._plots(tmp_path, sections, iso, repro)
     assert {"bench_reproduction.png", "bench_iso_area.png", "bench_sparten_layers.png"} <= set(plots)

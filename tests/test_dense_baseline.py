@@ -8,6 +8,7 @@ from amaranth.sim import Simulator
 
 from hw.common.config import ConfigError
 from hw.sparten.dense_baseline import DenseMacArray, DenseMacConfig
+from streams import stream_get, stream_put
 
 
 def _wrap(x, bits):
@@ -31,17 +32,9 @@ def test_dot_products_and_cycles(seed, idle, backpressure):
     async def bench(ctx):
         for c in range(n_chunks):
             for u in range(cfg.n_units):
-                ctx.set(dut.f.payload, {"unit": u, "values": [int(v) for v in filt[c, u]]})
-                ctx.set(dut.f.valid, 1)
-                await ctx.tick().until(dut.f.ready)
-                ctx.set(dut.f.valid, 0)
-            while rng.random() < idle:
-                await ctx.tick()
-            ctx.set(dut.a.payload, {"values": [int(v) for v in acts[c]], "first": c == 0,
-                                    "last": c == n_chunks - 1})
-            ctx.set(dut.a.valid, 1)
-            await ctx.tick().until(dut.a.ready)
-            ctx.set(dut.a.valid, 0)
+                await stream_put(ctx, dut.f, {"unit": u, "values": [int(v) for v in filt[c, u]]})
+            await stream_put(ctx, dut.a, {"values": [int(v) for v in acts[c]], "first": c == 0,
+                                          "last": c == n_chunks - 1}, idle=idle, rand=rng)
             for cyc in range(4 * cfg.chunk):  # cycle cap from the model (chunk + 1)
                 if ctx.get(dut.f.ready):
                     busy.append(cyc)
@@ -49,14 +42,8 @@ def test_dot_products_and_cycles(seed, idle, backpressure):
                 await ctx.tick()
             else:
                 raise AssertionError("array never became idle")
-        for _ in range(50):
-            if ctx.get(dut.o.valid) and rng.random() >= backpressure:
-                ctx.set(dut.o.ready, 1)
-                got.append([int(x) for x in ctx.get(dut.o.payload.sums)])
-                await ctx.tick()
-                ctx.set(dut.o.ready, 0)
-                break
-            await ctx.tick()
+        out = await stream_get(ctx, dut.o, backpressure=backpressure, rand=rng, cap=50)
+        got.append([int(x) for x in out.sums])
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)

@@ -33,3 +33,22 @@ def test_markdown_reports_targets():
     md = be._markdown(data)
     assert "NOT MET: t" in md and "because" in md and "~5.0x" in md and "1/1 cases" in md
     assert np.isfinite(row["suds_fraction"])
+
+
+def test_real_size_markdown_prints_targets_met_or_not():
+    run = {"cols": 4, "cycles": 100, "seconds": 1.0}
+    r = {"workload": "w", "n_tiles": 4, "psum": "none", "bit_exact": True, "cycle_exact": True,
+         "torch_exact": True, "load_average": 3.0, "cycles": 10, "model_cycles": 10,
+         "whole_gemm_model_cycles": 10, "dram_bytes_per_cycle": 64, "bound_cycles": 10,
+         "bytes_moved": 5, "build_seconds": 60.0, "speedup_vs_dense": 1.9,
+         "native": {"engine_cycles_per_s": 250_000.0, "engine_cycles_per_cpu_s": 90_000.0,
+                    "cycles_per_s": 1.0, "macs_per_s": 1.0},
+         "cocotb": {"rows": 32, "runs": [run, run], "cycles_per_s": 5000.0,
+                    "cycles_per_cpu_s": None, "macs_per_s": 1.0},
+         "native_over_cocotb": 50.0, "native_over_cocotb_cpu": None,
+         "targets": {"native_cycles_per_s": be.TARGET_NATIVE_CYCLES_PER_S,
+                     "native_over_cocotb": be.TARGET_NATIVE_OVER_COCOTB}}
+    rows = {line.split(" | ")[0]: line for line in be.real_size_markdown(r).splitlines()}
+    assert "(MET)" in rows["| native: engine cycles/s (wall)"]
+    assert "(NOT MET)" in rows["| native: engine cycles per CPU second"]
+    assert "(MET)" in rows["| native / cocotb, wall"] and "(n/a)" in rows["| native / cocotb, CPU"]

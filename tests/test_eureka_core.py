@@ -10,6 +10,7 @@ from golden import eureka as ge
 from hw.eureka.beats import decode_results, gemm_streams
 from hw.eureka.config import EurekaConfig
 from hw.eureka.core import EurekaCore
+from streams import Driver, Monitor, simulate
 
 
 def run_amaranth(cfg, w, a, mode, seed=0, idle=0.3, backpressure=0.3):
@@ -18,48 +19,20 @@ def run_amaranth(cfg, w, a, mode, seed=0, idle=0.3, backpressure=0.3):
     wb, ab, n_out = gemm_streams(sched, a)
     dut = EurekaCore(cfg)
     rnd = random.Random(seed)
-    results = []
     cap = 20 * (len(wb) + n_out) + 100
-    state = {"first": None, "end": None}
+    drv_w = Driver(dut.w, wb, idle=idle, rand=rnd)
+    drv_a = Driver(dut.a, ab, idle=idle, rand=rnd)
+    mon = Monitor(dut.o, n_out, backpressure=backpressure, rand=rnd,
+                  decode=lambda p: p.as_value().value)
+    state = {}
 
-    async def drive(ctx, port, beats):
-        for b in beats:
-            while rnd.random() < idle:
-                await ctx.tick()
-            ctx.set(port.valid, 1)
-            ctx.set(port.payload.as_value(), b)
-            await ctx.tick().until(port.ready)
-            ctx.set(port.valid, 0)
-
-    async def drive_w(ctx):
-        await drive(ctx, dut.w, wb)
-
-    async def drive_a(ctx):
-        await drive(ctx, dut.a, ab)
-
-    async def monitor(ctx):
-        for cyc in range(cap):
-            ctx.set(dut.o.ready, int(rnd.random() >= backpressure))
-            _, _, valid, ready, payload, wv, wr = await ctx.tick().sample(
-                dut.o.valid, dut.o.ready, dut.o.payload, dut.w.valid, dut.w.ready)
-            if wv and wr and state["first"] is None:
-                state["first"] = cyc
-            if valid and ready:
-                results.append(payload.as_value().value)
-                if len(results) == n_out:
-                    state["end"] = cyc
-                    break
+    async def at_end(ctx):
         ctx.set(dut.o.ready, 0)
         state["busy"] = ctx.get(dut.busy)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(drive_w, background=True)
-    sim.add_testbench(drive_a, background=True)
-    sim.add_testbench(monitor)
-    sim.run()
-    assert len(results) == n_out, f"timeout: {len(results)} of {n_out} results after {cap} cycles"
-    return decode_results(cfg, results, w.shape[0], a.shape[1]), sched, state
+    simulate(dut, drivers=[drv_w, drv_a], monitors=[mon], cap=cap, at_end=at_end, seed=seed)
+    state["first"], state["end"] = drv_w.cycles[0], mon.cycles[-1]
+    return decode_results(cfg, mon.beats, w.shape[0], a.shape[1]), sched, state
 
 
 def _weights(rng, mode, rows, k, density=0.35):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from golden import eureka as ge
+from hw.eureka.core import EurekaCore
 from sim.run_eureka import DEFAULT_CONFIG, prepare_case, run_cases
 
 pytestmark = pytest.mark.rtl
@@ -100,7 +101,7 @@ def test_eureka_core_all_modes(seed):
     assert displaced > 0, "the SUDS cases must exercise displacement"
     for p in prepared:
         if p[0]["stall_free"]:
-            assert results[p[0]["name"]]["end_to_end"] == p[3]["cycles"] - 1 + 3
+            assert results[p[0]["name"]]["end_to_end"] == p[3]["cycles"] - 1 + EurekaCore.latency
 
 
 def test_dense_baseline(seed):

@@ -16,6 +16,7 @@ from amaranth.sim import Simulator
 from golden.innerjoin import LATENCY, join_beats, join_cost, stream_cycles
 from hw.common.bits import Popcount, PriorityEncoder
 from hw.common.innerjoin import InnerJoin, InnerJoinConfig, input_layout
+from streams import Driver, Monitor, simulate
 
 CHUNKS = [8, 16, 32, 64, 128, 256]
 
@@ -46,49 +47,22 @@ def run_amaranth(chunk, mpc, cases, seed, idle, backpressure):
     dut = InnerJoin(chunk, mpc)
     rand = random.Random(seed)
     n_expected = sum(join_cost(bin(f & a).count("1"), mpc) for f, a in cases)
-    got, in_cycles, out_cycles = [], [], []
     cap = 4 * (n_expected + len(cases)) + 200
     if idle or backpressure:
         cap = int(cap / (1 - max(idle, backpressure)) ** 2) + 200
 
-    async def driver(ctx):
-        cycle = 0
-        for k, (f, a) in enumerate(cases):
-            while rand.random() < idle:
-                await ctx.tick()
-                cycle += 1
-            ctx.set(dut.i.payload, {"mask_f": f, "mask_a": a, "last": k % 2})
-            ctx.set(dut.i.valid, 1)
-            while True:
-                _, _, ready = await ctx.tick().sample(dut.i.ready)
-                cycle += 1
-                if ready:
-                    in_cycles.append(cycle - 1)
-                    break
-            ctx.set(dut.i.valid, 0)
+    def decode(p):
+        lanes = tuple((int(ln.pos), int(ln.off_f), int(ln.off_a)) for ln in p.lanes if ln.valid)
+        assert int(p.n) == len(lanes)
+        return lanes, bool(p.last), int(p.chunk_last)
 
-    async def monitor(ctx):
-        brand = random.Random(seed + 1)
-        for cycle in range(cap):
-            ready = brand.random() >= backpressure
-            ctx.set(dut.o.ready, ready)
-            _, _, valid, p = await ctx.tick().sample(dut.o.valid, dut.o.payload)
-            if valid and ready:
-                lanes = tuple((int(ln.pos), int(ln.off_f), int(ln.off_a))
-                              for ln in p.lanes if ln.valid)
-                assert int(p.n) == len(lanes)
-                got.append((lanes, bool(p.last), int(p.chunk_last)))
-                out_cycles.append(cycle)
-                if len(got) == n_expected:
-                    return
-        raise AssertionError(f"timeout after {cap} cycles: {len(got)}/{n_expected} beats (seed={seed})")
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(driver, background=True)
-    sim.add_testbench(monitor)
-    sim.run()
-    return got, in_cycles, out_cycles
+    drv = Driver(dut.i, [{"mask_f": f, "mask_a": a, "last": k % 2} for k, (f, a) in enumerate(cases)],
+                 idle=idle, rand=rand)
+    mon = Monitor(dut.o, n_expected, backpressure=backpressure, rand=random.Random(seed + 1),
+                  decode=decode)
+    # 4 cycles past the last expected beat: a surplus beat would show
+    simulate(dut, drivers=[drv], monitors=[mon], cap=cap, tail=4, seed=seed)
+    return mon.beats, drv.cycles, mon.cycles
 
 
 @pytest.mark.parametrize("chunk,mpc", [(c, 1) for c in CHUNKS] + [(8, 2), (8, 4), (32, 2), (64, 4),

@@ -19,6 +19,7 @@ from hw.sparten.cluster import Cluster
 from hw.sparten.config import SMALL
 from hw.sparten.cu import ComputeUnit
 from hw.sparten.memmap import pack_chunk
+from streams import Driver
 
 
 def rand_chunk(rand, chunk, density):
@@ -50,20 +51,14 @@ def test_cu_dot_products_and_counters(mpc, seed):
     want_matched = sum(int(np.count_nonzero(f * a)) for pairs in positions for f, a in pairs)
     got = []
 
-    async def driver(ctx):
-        for p, pairs in enumerate(positions):
-            for i, (f, a) in enumerate(pairs):
-                while rand.random() < 0.3:
-                    await ctx.tick()
-                fm, fv = chunk_fields(f)
-                am, av = chunk_fields(a)
-                ctx.set(dut.i.payload, {"act": {"mask": am, "values": av},
-                                        "wgt": {"mask": fm, "values": fv},
-                                        "first": i == 0, "last": i == len(pairs) - 1,
-                                        "out_addr": p})
-                ctx.set(dut.i.valid, 1)
-                await ctx.tick().until(dut.i.ready)
-                ctx.set(dut.i.valid, 0)
+    beats = []
+    for p, pairs in enumerate(positions):
+        for i, (f, a) in enumerate(pairs):
+            fm, fv = chunk_fields(f)
+            am, av = chunk_fields(a)
+            beats.append({"act": {"mask": am, "values": av}, "wgt": {"mask": fm, "values": fv},
+                          "first": i == 0, "last": i == len(pairs) - 1, "out_addr": p})
+    driver = Driver(dut.i, beats, idle=0.3, rand=rand)
 
     async def monitor(ctx):
         for _ in range(5000):
@@ -81,7 +76,7 @@ def test_cu_dot_products_and_counters(mpc, seed):
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(driver, background=True)
+    sim.add_testbench(driver.run, background=True)
     sim.add_testbench(monitor)
     sim.run()
     assert got == want_res, f"seed={seed}"

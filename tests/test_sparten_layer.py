@@ -19,6 +19,7 @@ from amaranth.sim import Simulator
 from hw.sparten.config import SMALL
 from hw.sparten.layer import SparTenLayer
 from sim.run_sparten import prepare_case
+from streams import stream_put
 
 
 def rand_layer(rng, K, C, H, W, R, S, dw, da):
@@ -37,13 +38,7 @@ def run_case_amaranth(config, case, seed):
     async def bench(ctx):
         ctx.set(dut.desc.as_value(), case["desc"])
         for beat in case["loads"]:
-            while rand.random() < case["idle"]:
-                ctx.set(dut.load.valid, 0)
-                await ctx.tick()
-            ctx.set(dut.load.valid, 1)
-            ctx.set(dut.load.payload.as_value(), beat)
-            await ctx.tick().until(dut.load.ready)
-        ctx.set(dut.load.valid, 0)
+            await stream_put(ctx, dut.load, beat, idle=case["idle"], rand=rand)
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)

@@ -10,7 +10,6 @@ import types
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden.quant import requantize
 from golden.sparsemap import encode_vector
@@ -18,6 +17,7 @@ from hw.sparten.config import SMALL, SparTenConfig
 from hw.sparten.output import (OutputPath, Requantize, SparseMapEncoder, acc_layout, chunk_layout,
                                value_layout)
 from sim.verilator import build_model
+from streams import Driver, Monitor, simulate
 
 
 # -- a small stream scoreboard for the Amaranth simulator ----------------------------------------
@@ -31,66 +31,10 @@ def _run_stream(dut, beats, idle, backpressure, seed, n_out, max_cycles, params=
     have not arrived within ``max_cycles``; runs 8 more cycles to catch surplus outputs.
     """
     rand = random.Random(seed)
-    in_cycles, out, out_cycles = [], [], []
-    stalled = []
-
-    async def driver(ctx):
-        edge = 0
-        for k, beat in enumerate(beats):
-            while rand.random() < idle:
-                ctx.set(dut.i.valid, 0)
-                await ctx.tick()
-                edge += 1
-            ctx.set(dut.i.valid, 1)
-            ctx.set(dut.i.payload, beat)
-            for port, v in (params[k] if params else {}).items():
-                ctx.set(getattr(dut, port), v)
-            while True:
-                _, _, ready = await ctx.tick().sample(dut.i.ready)
-                edge += 1
-                if ready:
-                    break
-                stalled.append(edge - 1)
-            in_cycles.append(edge - 1)
-        ctx.set(dut.i.valid, 0)
-
-    async def monitor(ctx):
-        # Plain awaits, no `async for` over ctx.tick(): a background testbench is dropped
-        # mid-wait when the simulation ends, and an async generator dropped that way raises an
-        # "ignored exception" at garbage collection, which -W error turns into a random failure.
-        edge = 0
-        held = None  # payload bits of a beat offered but not taken: it must stay (stream rules)
-        ctx.set(dut.o.ready, int(rand.random() >= backpressure))
-        while True:
-            _, _, valid, ready, payload = await ctx.tick().sample(dut.o.valid, dut.o.ready,
-                                                                  dut.o.payload)
-            if held is not None:
-                assert valid and payload.as_bits() == held, \
-                    f"o dropped or changed a beat while not ready (edge {edge}, seed {seed})"
-            held = payload.as_bits() if valid and not ready else None
-            if valid and ready:
-                out.append(payload)
-                out_cycles.append(edge)
-            edge += 1
-            ctx.set(dut.o.ready, int(rand.random() >= backpressure))
-
-    async def timer(ctx):
-        for _ in range(max_cycles):
-            if len(out) >= n_out:
-                break
-            await ctx.tick()
-        else:
-            raise AssertionError(f"{len(out)} of {n_out} outputs after {max_cycles} cycles "
-                                 f"(seed {seed})")
-        await ctx.tick().repeat(8)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(driver, background=True)
-    sim.add_testbench(monitor, background=True)
-    sim.add_testbench(timer)
-    sim.run()
-    return in_cycles, out, out_cycles, bool(stalled)
+    drv = Driver(dut.i, beats, idle=idle, rand=rand, params=params, dut=dut)
+    mon = Monitor(dut.o, n_out, backpressure=backpressure, rand=rand)
+    simulate(dut, drivers=[drv], monitors=[mon], cap=max_cycles, tail=8, seed=seed)
+    return drv.cycles, mon.beats, mon.cycles, drv.stalled
 
 
 def _golden_values(acc, mult, shift, relu, value_width=8):

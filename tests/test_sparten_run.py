@@ -1,6 +1,7 @@
 """sim/run_sparten.py: the `sparse-hw run sparten` CLI and the Python API (run_layer, run_chain)."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -62,9 +63,9 @@ def test_cli_bad_inputs(tmp_path, capsys):
     np.save(bad, np.full((3, 4, 4), 300, dtype=np.int16))
     _one_line_error(_cli("--weights", w, "--activations", bad, "--out", out, "--stats", st, capsys=capsys),
                     "does not fit")
-    _one_line_error(_cli("--weights", w, "--activations", a, "--stride", 3, "--out", out,
-                         "--stats", st, capsys=capsys), "stride")
-    _one_line_error(_cli("--weights", w, "--activations", a, "--padding", 1, "--out", out,
+    _one_line_error(_cli("--config", "small", "--weights", w, "--activations", a, "--stride", 3,
+                         "--out", out, "--stats", st, capsys=capsys), "max_stride = 2")
+    _one_line_error(_cli("--weights", w, "--activations", a, "--padding", -1, "--out", out,
                          "--stats", st, capsys=capsys), "padding")
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"chunk": 12}))
@@ -85,23 +86,110 @@ def test_layer_too_big_for_config():
 
 @pytest.mark.rtl
 def test_cli_runs_layer_on_rtl(tmp_path, seed):
+    """The CLI on cocotb (idle cycles and backpressure), a layer cut into two C blocks."""
     rng = np.random.default_rng(seed)
-    w = ((rng.random((6, 10, 3, 3)) < 0.5) * rng.integers(-128, 128, (6, 10, 3, 3))).astype(np.int8)
-    a = ((rng.random((10, 5, 5)) < 0.5) * rng.integers(-128, 128, (10, 5, 5))).astype(np.int8)
+    w = ((rng.random((6, 136, 3, 3)) < 0.5) * rng.integers(-128, 128, (6, 136, 3, 3))).astype(np.int8)
+    a = ((rng.random((136, 5, 5)) < 0.5) * rng.integers(-128, 128, (136, 5, 5))).astype(np.int8)
     np.save(tmp_path / "w.npy", w)
     np.save(tmp_path / "a.npy", a)
-    r = _cli("--weights", tmp_path / "w.npy", "--activations", tmp_path / "a.npy", "--stride", 2,
-             "--padding", 1, "--relu", "--balance", "gbs", "--out", tmp_path / "o.npy",
-             "--stats", tmp_path / "s.json", "--idle", 0.2, "--backpressure", 0.3, "--seed", seed)
+    r = _cli("--config", "small", "--weights", tmp_path / "w.npy", "--activations",
+             tmp_path / "a.npy", "--stride", 2, "--padding", 1, "--relu", "--balance", "gbs",
+             "--out", tmp_path / "o.npy", "--stats", tmp_path / "s.json", "--idle", 0.2,
+             "--backpressure", 0.3, "--seed", seed, "--dram-bytes-per-cycle", 0.25)
     assert r.returncode == 0, r.stderr + r.stdout
     out = np.load(tmp_path / "o.npy")
     assert out.dtype == np.int32
     np.testing.assert_array_equal(out, relu(conv2d_dense(a, w, 2, 1)))
     stats = json.loads((tmp_path / "s.json").read_text())
     for key in ("cycles", "model_cycles", "dense_cycles", "matched_macs", "utilization",
-                "bit_exact"):
+                "bit_exact", "tiles", "bytes_moved", "bound_cycles", "traffic", "psum"):
         assert key in stats
-    assert stats["bit_exact"] and stats["cycles"] == stats["model_cycles"]
+    assert stats["sim"] == "cocotb" and stats["psum"] == "host" and stats["n_tiles"] == 2
+    assert stats["bit_exact"] and stats["torch_exact"] and stats["cycles"] == stats["model_cycles"]
+    assert [t["cycles"] for t in stats["tiles"]] == [t["model_cycles"] for t in stats["tiles"]]
+    assert stats["bytes_moved"] == sum(t["bytes_moved"] for t in stats["tiles"])
+    # at 1/4 byte per cycle the transfers dominate this small layer
+    assert stats["bound_cycles"] == sum(max(t["cycles"], math.ceil(t["bytes_moved"] / 0.25))
+                                        for t in stats["tiles"]) > stats["cycles"]
+
+
+#: A layer that needs every kind of block on SMALL: 2 output-channel groups, 2 input-channel
+#: blocks (C = 136 > max_channels), 3 row blocks with halos (see tests/test_sparten_plan.py).
+TILED = dict(K=12, C=136, H=17, R=5, stride=2, padding=2)
+
+
+@pytest.mark.rtl
+def test_tiled_layer_native(seed, capsys):
+    """Whole-layer run on the native harness: every tile bit-exact and cycle-exact, the layer
+    (host partial sums, ReLU after the last block) equal to golden and to torch."""
+    import torch
+    import torch.nn.functional as F
+
+    from golden.sparten_plan import plan_layer
+    from sim.run_sparten import run_tiled
+    rng = np.random.default_rng(seed)
+    K, C, H, R, st, pad = (TILED[k] for k in ("K", "C", "H", "R", "stride", "padding"))
+    w = ((rng.random((K, C, R, R)) < 0.3) * rng.integers(-128, 128, (K, C, R, R))).astype(np.int8)
+    a = ((rng.random((C, H, H)) < 0.4) * rng.integers(-128, 128, (C, H, H))).astype(np.int8)
+    lines = []
+    out, stats = run_tiled(w, a, st, pad, relu=True, balance="gbh", config=SMALL, sim="native",
+                           dram_bytes_per_cycle=16, progress=lines.append)
+    ref = F.conv2d(torch.from_numpy(a).double()[None], torch.from_numpy(w).double(), stride=st,
+                   padding=pad)[0].to(torch.int64).numpy()
+    np.testing.assert_array_equal(out, np.maximum(ref, 0))
+    plan = plan_layer(SMALL, w, a, st, pad, balance="gbh")
+    assert stats["blocks"] == {"k": 2, "c": 2, "y": 3, "x": 1} == plan.layer["blocks"]
+    assert [t["cycles"] for t in stats["tiles"]] == [t.cycles for t in plan.tiles]
+    assert [t["coords"] for t in stats["tiles"]] == [t.coords for t in plan.tiles]
+    assert stats["bit_exact"] and stats["cycle_exact"] and stats["torch_exact"]
+    assert stats["sim"] == "native" and stats["bytes_moved"] == plan.bytes_moved
+    assert stats["bound_cycles"] == plan.bound_cycles(16)
+    assert sum(1 for ln in lines if ln.startswith("tile ")) == len(plan.tiles)
+
+
+@pytest.mark.rtl
+def test_fc_tiled_host_requant_native(seed):
+    """FC (1x1 on 1x1) with C = 300 > max_channels: three C blocks, ReLU and requantisation on
+    the host after the last block, equal to golden; the one-tile case uses the hardware path."""
+    from golden.conv import fc
+    from sim.run_sparten import run_tiled
+    rng = np.random.default_rng(seed)
+    w = ((rng.random((10, 300)) < 0.5) * rng.integers(-128, 128, (10, 300))).astype(np.int8)
+    x = ((rng.random(300) < 0.6) * rng.integers(-128, 128, 300)).astype(np.int8)
+    out, stats = run_tiled(w, x, relu=True, requant=(3, 9), config=SMALL)
+    assert stats["kind"] == "fc" and stats["blocks"]["c"] == 3 and stats["requant_on"] == "host"
+    want = requantize(relu(fc(x, w)), 3, 9)
+    np.testing.assert_array_equal(out.reshape(-1), want)
+    out1, st1 = run_tiled(w[:, :100], x[:100], relu=True, requant=(3, 9), config=SMALL)
+    assert st1["n_tiles"] == 1 and st1["requant_on"] == "hardware"
+    np.testing.assert_array_equal(out1.reshape(-1), requantize(relu(fc(x[:100], w[:, :100])), 3, 9))
+
+
+def test_cli_config_and_plan_errors(tmp_path, capsys):
+    """Default config is the paper's; presets and files via --config; a layer beyond the
+    geometric limits is a one-line error before any hardware is built."""
+    from hw.sparten.config import PAPER
+    from sim import cli
+    from sim.run_sparten import load_config
+    assert load_config(None) == PAPER and load_config("small") == SMALL
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(SMALL.to_dict()))
+    assert load_config(str(p)) == SMALL
+    args = cli.build_parser().parse_args(["run", "sparten", "--weights", "w", "--activations",
+                                          "a", "--out", "o", "--stats", "s"])
+    assert load_config(args.config) == PAPER
+    with pytest.raises(SystemExit):
+        cli.main(["run", "sparten", "--help"])
+    assert "default 64 bytes per cycle" in " ".join(capsys.readouterr().out.split())
+    w, a = tmp_path / "w.npy", tmp_path / "a.npy"
+    np.save(w, np.ones((2, 3, 7, 7), dtype=np.int8))
+    np.save(a, np.ones((3, 9, 9), dtype=np.int8))
+    _one_line_error(_cli("--config", "small", "--weights", w, "--activations", a, "--out",
+                         tmp_path / "o.npy", "--stats", tmp_path / "s.json", capsys=capsys),
+                    "max_kernel = 5")
+    _one_line_error(_cli("--config", "big", "--weights", w, "--activations", a, "--out",
+                         tmp_path / "o.npy", "--stats", tmp_path / "s.json", capsys=capsys),
+                    "'paper', 'small'")
 
 
 @pytest.mark.rtl

@@ -24,7 +24,7 @@ from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, c
                              resolve_config)
 
 __all__ = ["EurekaConfig", "VARIANTS", "SMALL", "PAPER", "PRESETS", "resolve", "parse_mode",
-           "mode_name"]
+           "mode_name", "EurekaGemmConfig", "GEMM_SMALL", "GEMM_PAPER", "GEMM_PRESETS", "resolve_gemm"]
 
 VARIANTS = ("eureka", "dense", "ampere24")
 #: N:M ratios the packer knows (DESIGN.md section 1); a ratio is usable when M divides ``group``.
@@ -191,3 +191,94 @@ def resolve(spec):
     """A preset name, a JSON file or an :class:`EurekaConfig` -> the config (see
     :func:`hw.common.config.resolve_config`)."""
     return resolve_config(EurekaConfig, PRESETS, spec)
+
+
+# -- preload mode: the core with its on-chip buffers (hw/eureka/preload.py) ------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class EurekaGemmConfig(ConfigBase):
+    """The EUREKA core with on-chip buffers it reads itself (:class:`hw.eureka.preload.EurekaGemm`).
+
+    Parameters
+    ----------
+    core : EurekaConfig
+        The tensor core, unchanged inside the wrapper.
+    weight_depth : int
+        Words of the weight buffer; a word is one weight beat of the core (every slot's weight,
+        select, valid and displacement bits, ``last_window``, ``last``) plus the index of the
+        activation window it uses. ``core.group`` .. 2**20: one window of one row tile takes up to
+        G beats, so a smaller buffer could not hold even that.
+    act_depth : int
+        Words of the activation buffer; a word is one activation window (``L*G`` values). 1..2**20.
+
+    Buffer sizes are ours (EUREKA does not give them): :data:`GEMM_PAPER` has 512 words each, 208 KiB
+    of weight beats and 128 KiB of activations at 8x32, G=8.
+    """
+
+    core: EurekaConfig = PAPER
+    weight_depth: int = 512
+    act_depth: int = 512
+
+    def __post_init__(self):
+        if not isinstance(self.core, EurekaConfig):
+            raise ConfigError(f"core must be an EurekaConfig, not {self.core!r}")
+        check_int("weight_depth", self.weight_depth, self.core.group, 1 << 20)
+        check_int("act_depth", self.act_depth, 1, 1 << 20)
+
+    def to_dict(self):
+        return {"kind": type(self).__name__, "core": self.core.to_dict(),
+                "weight_depth": self.weight_depth, "act_depth": self.act_depth}
+
+    @classmethod
+    def from_dict(cls, d):
+        """Also accepts a plain :class:`EurekaConfig` dict: that core with the default buffers."""
+        d = dict(d)
+        kind = d.pop("kind", cls.__name__)
+        if kind == EurekaConfig.__name__:
+            return cls(core=EurekaConfig.from_dict(d))
+        if kind != cls.__name__:
+            raise ConfigError(f"sidecar describes a {kind}, not a {cls.__name__}")
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown {cls.__name__} field(s): {sorted(unknown)!r}")
+        if "core" in d:
+            if not isinstance(d["core"], dict):
+                raise ConfigError(f"core must be an EurekaConfig dict, not {d['core']!r}")
+            d["core"] = EurekaConfig.from_dict(d["core"])
+        return cls(**d)
+
+    # Word widths come from the wrapper's layouts (one place); the planner reads them from here.
+
+    @property
+    def weight_word_bits(self):
+        from amaranth.hdl import Shape
+        from .preload import weight_word_layout
+        return Shape.cast(weight_word_layout(self)).width
+
+    @property
+    def act_word_bits(self):
+        return self.core.window * self.core.value_width
+
+    @property
+    def out_word_bits(self):
+        return self.core.rows * self.core.acc_width
+
+
+#: The preload top the tests build: the SMALL core with small buffers, so that plans tile.
+GEMM_SMALL = EurekaGemmConfig(core=SMALL, weight_depth=64, act_depth=16)
+
+#: The paper-sized core with our buffer sizes (``make verilog``'s ``eureka_gemm``, the CLI default).
+GEMM_PAPER = EurekaGemmConfig(core=PAPER, weight_depth=512, act_depth=512)
+
+#: Named presets of the preload top (``sparse-hw run eureka --config NAME``); defined here only.
+GEMM_PRESETS = {"small": GEMM_SMALL, "paper": GEMM_PAPER}
+
+
+def resolve_gemm(spec):
+    """A preset name, a JSON file (an :class:`EurekaGemmConfig`, or an :class:`EurekaConfig` that
+    gets the default buffers), an :class:`EurekaGemmConfig`, or an :class:`EurekaConfig` -> the
+    :class:`EurekaGemmConfig`."""
+    if isinstance(spec, EurekaConfig):
+        return EurekaGemmConfig(core=spec)
+    return resolve_config(EurekaGemmConfig, GEMM_PRESETS, spec)

@@ -97,6 +97,11 @@ class SparTenLayer(wiring.Component):
     Parameters
     ----------
     config : SparTenConfig
+    unit_module : str or None
+        Passed to :class:`hw.sparten.cluster.Cluster`: ``None`` (default) gives every unit its own
+        submodule (what Amaranth's simulator and the cocotb tests use); a module name (``".cu"``)
+        makes the units instances of one shared Verilog module, so that a paper-sized layer top
+        (32 units, chunk 128) converts in about a minute instead of many (Verilator simulates it).
 
     Members
     -------
@@ -122,8 +127,9 @@ class SparTenLayer(wiring.Component):
         Counters (busy, matched, stall) of unit ``ctr_sel``.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, unit_module=None):
         self._cfg = config
+        self._unit_module = unit_module
         super().__init__({
             "desc": In(descriptor_layout(config)),
             "start": In(1),
@@ -142,7 +148,7 @@ class SparTenLayer(wiring.Component):
         m = Module()
         n = cfg.n_units
         d = self.desc
-        m.submodules.cluster = cl = Cluster(cfg)
+        m.submodules.cluster = cl = Cluster(cfg, unit_module=self._unit_module)
 
         # ------------------------------------------------------------------ memories
         act = memory.Memory(shape=chunk_word(cfg), depth=cfg.act_depth, init=[])

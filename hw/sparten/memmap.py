@@ -15,7 +15,7 @@ from golden.sparsemap import SparseMap, check_int_array
 from .layer import TARGET_ACT, TARGET_TABLE, TARGET_WEIGHT
 
 __all__ = ["LayerPlan", "plan_layer", "pack_chunk", "unpack_chunk", "chunks_of_activations",
-           "pack_load", "pack_desc"]
+           "pack_load", "pack_loads", "pack_desc"]
 
 
 def pack_chunk(mask, values, config):
@@ -173,14 +173,26 @@ def plan_layer(w, a, config, stride=1, padding=0, table=None, relu=False, sparse
 
 def pack_load(config, target, unit, addr, word):
     """The integer payload of one ``load`` beat (field offsets from :func:`load_layout`)."""
+    return pack_loads(config, [(target, unit, addr, word)])[0]
+
+
+def pack_loads(config, loads):
+    """:func:`pack_load` of every ``(target, unit, addr, word)`` in ``loads`` (the layout is
+    read once: building it costs more than packing a beat, and a paper-sized layer has tens of
+    thousands of beats)."""
     from .layer import load_layout
     lay = load_layout(config)
-    out = 0
-    for name, v in (("target", target), ("unit", unit), ("addr", addr), ("data", word)):
-        f = lay[name]
-        if not 0 <= int(v) < (1 << f.width):
-            raise ValueError(f"load field {name}={v} does not fit {f.width} bits")
-        out |= int(v) << f.offset
+    fields = [(name, lay[name].offset, 1 << lay[name].width)
+              for name in ("target", "unit", "addr", "data")]
+    out = []
+    for ld in loads:
+        beat = 0
+        for (name, off, lim), v in zip(fields, ld):
+            v = int(v)
+            if not 0 <= v < lim:
+                raise ValueError(f"load field {name}={v} does not fit {lim.bit_length() - 1} bits")
+            beat |= v << off
+        out.append(beat)
     return out
 
 

@@ -1,0 +1,34 @@
+"""BARISTA-style barrier-free, large-scale two-sided sparse engine (DESIGN.md section 3b).
+
+Blocks so far
+-------------
+:mod:`.config` (``BaristaConfig``)
+    The one config: clusters, units, chunk, banks and their width, buffer capacities, colours,
+    combine window, technique switches; presets ``SMALL`` and ``PAPER`` (4 clusters x 8K MACs).
+:mod:`.fetch` (``ChunkFetch``)
+    One shared bank behind request/response ports: round-robin issue, combining of requests for
+    the chunk on the response bus, snarfing of responses by every waiting port. Cycle-exact
+    against ``golden.barista.fetch_trace``.
+:mod:`.dispatch` (``TaskDispatch``)
+    Dynamic round-robin of one filter's tasks over its units (ranked by the cycle they freed),
+    tiles opening in order behind their output colour. Cycle-exact against
+    ``golden.barista.group_schedule``, which is the layer model's scheduling rule.
+:mod:`.outbuf` (``ColourBuffer``)
+    One bank per colour: results written into their tile's colour while a closed colour drains
+    on a stream; ``freed`` when drained. Cycle-exact against ``golden.barista.drain_trace``.
+:mod:`.group` (``BaristaGroup``)
+    One filter's barrier-free group: the dispatcher, SparTen's compute units (unchanged) and chunk
+    memories; bit-exact, and every grant as ``golden.barista.group_schedule`` with SparTen's
+    chunk costs.
+:mod:`.tops`
+    ``barista_fetch`` (SMALL, 4 ports, chunk 8), ``barista_dispatch`` (SMALL, 4 units, 2 colours),
+    ``barista_group`` (SMALL), ``barista_outbuf`` (SMALL, 2 colours of 256) and
+    ``barista_fetch_paper`` (chunk 128, 8 ports, for area).
+
+The whole-engine cycle model is ``golden/barista.py`` (:func:`golden.barista.layer_cycles`) and
+the benchmark ``sim/bench_barista.py``. Not written yet: the cluster that joins the group to the fetch
+network and the coloured buffer (the group reads private memory ports), several groups and
+clusters, and 3x3 sequencing (the group runs 1x1 layers). So the layer model as a whole is not
+checked against RTL: its scheduling rule with SparTen's chunk costs is (through the group), its
+bank-read rule is an abstraction of the fetch block.
+"""

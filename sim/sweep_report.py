@@ -138,10 +138,11 @@ def _fmt(v):
 
 def _markdown(doc, plots):
     s = doc["summary"]
+    where = (f"on {s['workers']} Dask workers" if s["workers"] else
+             "(all cached)" if not s["computed"] + s["failed"] else "serially, without Dask")
     out = [f"# Sweep `{doc['name']}`", "",
            f"{s['points']} points, {s['tasks']} tasks ({s['computed']} computed, {s['cached']} "
-           f"cached, {s['failed']} failed) in {s['seconds']} s on {s['workers'] or 'no'} Dask "
-           f"workers{' (serial)' if not s['workers'] else ''}."]
+           f"cached, {s['failed']} failed) in {s['seconds']} s {where}."]
     if s["skipped"]:
         out += ["", "Combinations not run (not applicable):", ""]
         out += [f"- {n} x {why}" for why, n in s["skipped"].items()]

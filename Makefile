@@ -44,3 +44,10 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# Design-space sweep on Dask (sim/sweep.py); SPEC=other.toml for another spec; results in
+# build/sweep/, cache in build/sweep-cache/ (a rerun recomputes nothing).
+.PHONY: sweep
+SPEC ?= docs/sweeps/issue16.toml
+sweep: $(STAMP)
+	$(BIN)/sparse-hw sweep $(SPEC)

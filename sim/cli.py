@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     "synth.power",
     "sim.bench",
     "sim.e2e",
+    "sim.sweep",    # also registers `pick`
 ]
 
 

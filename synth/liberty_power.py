@@ -12,12 +12,10 @@ Boolean expressions (``function``, ``when``) are parsed by :func:`parse_bool` in
 """
 
 import itertools
-import os
-import pickle
 import re
 from pathlib import Path
 
-from .sta import _floats, _parse, _table, _tokens, lookup
+from .sta import _floats, _table, liberty_cached, lookup
 
 __all__ = ["read_power", "parse_bool", "eval_bool", "bool_vars", "probability", "energy",
            "leakage_nw"]
@@ -59,97 +57,82 @@ def read_power(path, cache_dir=None):
         "seq": bool, "ff": {"clocked_on", "next_state", ...} or None}}}``.
     """
     path = Path(path)
-    st = path.stat()
-    cache = Path(cache_dir or path.parent) / (path.name + ".power.pickle")
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, 1)
-    if cache.exists():
-        try:
-            with open(cache, "rb") as f:
-                k, doc = pickle.load(f)
-            if k == key:
-                return doc
-        except Exception:
-            pass
-    lib = _parse(_tokens(path.read_text(errors="replace")))
-    la = lib[2]
-    voltage = None
-    for g in lib[3]:
-        if g[0] == "operating_conditions" and "voltage" in g[2]:
-            voltage = float(g[2]["voltage"])
-    if voltage is None and "nom_voltage" in la:
-        voltage = float(la["nom_voltage"])
-    if voltage is None:
-        raise ValueError(f"{path}: no operating_conditions voltage nor nom_voltage")
-    cap = la.get("capacitive_load_unit", ["1", "pf"])
-    cap_f = float(cap[0]) * _unit("1" + cap[1], "f") if isinstance(cap, list) else _unit(cap, "f")
-    units = {
-        "voltage": voltage,
-        "cap_f": cap_f,
-        "leak_w": _unit(la.get("leakage_power_unit", "1nW"), "W"),
-        "time_s": _unit(la.get("time_unit", "1ns"), "s"),
-    }
-    v_unit = _unit(la.get("voltage_unit", "1V"), "V")
-    units["energy_j"] = v_unit * cap_f   # internal_power table unit: V x (capacitive_load_unit)
-    templates = {}
-    for g in lib[3]:
-        if g[0] in ("lu_table_template", "power_lut_template"):
-            t = {k: v for k, v in g[2].items() if k.startswith("variable")}
-            for k in ("index_1", "index_2"):
-                if k in g[2]:
-                    t[k] = _floats(g[2][k])
-            templates[g[1][0] if g[1] else ""] = t
-    cells = {}
-    for g in lib[3]:
-        if g[0] != "cell":
-            continue
-        name, attrs, sub = g[1][0], g[2], g[3]
-        c = {"inputs": {}, "in_power": {}, "out_power": {}, "functions": {}, "outputs": [],
-             "leakage": float(attrs.get("cell_leakage_power", 0) or 0), "leakage_when": [],
-             "seq": False, "ff": None}
-        pins = []
-        for sg in sub:
-            if sg[0] == "leakage_power":
-                val = float(sg[2].get("value", 0) or 0)
-                if sg[2].get("when"):
-                    c["leakage_when"].append((sg[2]["when"], val))
-                elif "cell_leakage_power" not in attrs:
-                    c["leakage"] = val
-            elif sg[0] in ("ff", "latch", "ff_bank", "latch_bank", "statetable"):
-                c["seq"] = True
-                c["ff"] = {"kind": sg[0], "state": list(sg[1]), **sg[2]}
-            elif sg[0] == "pin":
-                pins.append(sg)
-            elif sg[0] == "bus":
-                pins += [p for p in sg[3] if p[0] == "pin"]
-        for pg in pins:
-            for pname in pg[1]:
-                d = pg[2].get("direction", "")
-                ips = [x for x in pg[3] if x[0] == "internal_power"]
-                if d == "input":
-                    c["inputs"][pname] = float(pg[2].get("capacitance", 0) or 0)
-                    # several groups (e.g. per `when`): their mean, as no state is tracked here
-                    tabs = [_pair_tables(x, templates) for x in ips]
-                    if tabs:
-                        c["in_power"][pname] = tabs
-                elif d == "output":
-                    c["outputs"].append(pname)
-                    if pg[2].get("function"):
-                        c["functions"][pname] = pg[2]["function"]
-                    per = {}
-                    for x in ips:
-                        for rp in (x[2].get("related_pin", "") or "").split() or [""]:
-                            per.setdefault(rp, []).append(_pair_tables(x, templates))
-                    c["out_power"][pname] = per
-        cells[name] = c
-    doc = {"units": units, "cells": cells, "library": lib[1][0] if lib[1] else path.stem}
-    try:
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            pickle.dump((key, doc), f)
-        tmp.replace(cache)
-    except OSError:
-        pass
-    return doc
+
+    def build(lib):
+        la = lib[2]
+        voltage = None
+        for g in lib[3]:
+            if g[0] == "operating_conditions" and "voltage" in g[2]:
+                voltage = float(g[2]["voltage"])
+        if voltage is None and "nom_voltage" in la:
+            voltage = float(la["nom_voltage"])
+        if voltage is None:
+            raise ValueError(f"{path}: no operating_conditions voltage nor nom_voltage")
+        cap = la.get("capacitive_load_unit", ["1", "pf"])
+        cap_f = float(cap[0]) * _unit("1" + cap[1], "f") if isinstance(cap, list) else _unit(cap, "f")
+        units = {
+            "voltage": voltage,
+            "cap_f": cap_f,
+            "leak_w": _unit(la.get("leakage_power_unit", "1nW"), "W"),
+            "time_s": _unit(la.get("time_unit", "1ns"), "s"),
+        }
+        v_unit = _unit(la.get("voltage_unit", "1V"), "V")
+        units["energy_j"] = v_unit * cap_f   # internal_power table unit: V x (capacitive_load_unit)
+        templates = {}
+        for g in lib[3]:
+            if g[0] in ("lu_table_template", "power_lut_template"):
+                t = {k: v for k, v in g[2].items() if k.startswith("variable")}
+                for k in ("index_1", "index_2"):
+                    if k in g[2]:
+                        t[k] = _floats(g[2][k])
+                templates[g[1][0] if g[1] else ""] = t
+        cells = {}
+        for g in lib[3]:
+            if g[0] != "cell":
+                continue
+            name, attrs, sub = g[1][0], g[2], g[3]
+            c = {"inputs": {}, "in_power": {}, "out_power": {}, "functions": {}, "outputs": [],
+                 "leakage": float(attrs.get("cell_leakage_power", 0) or 0), "leakage_when": [],
+                 "seq": False, "ff": None}
+            pins = []
+            for sg in sub:
+                if sg[0] == "leakage_power":
+                    val = float(sg[2].get("value", 0) or 0)
+                    if sg[2].get("when"):
+                        c["leakage_when"].append((sg[2]["when"], val))
+                    elif "cell_leakage_power" not in attrs:
+                        c["leakage"] = val
+                elif sg[0] in ("ff", "latch", "ff_bank", "latch_bank", "statetable"):
+                    c["seq"] = True
+                    c["ff"] = {"kind": sg[0], "state": list(sg[1]), **sg[2]}
+                elif sg[0] == "pin":
+                    pins.append(sg)
+                elif sg[0] == "bus":
+                    pins += [p for p in sg[3] if p[0] == "pin"]
+            for pg in pins:
+                for pname in pg[1]:
+                    d = pg[2].get("direction", "")
+                    ips = [x for x in pg[3] if x[0] == "internal_power"]
+                    if d == "input":
+                        c["inputs"][pname] = float(pg[2].get("capacitance", 0) or 0)
+                        # several groups (e.g. per `when`): their mean, as no state is tracked here
+                        tabs = [_pair_tables(x, templates) for x in ips]
+                        if tabs:
+                            c["in_power"][pname] = tabs
+                    elif d == "output":
+                        c["outputs"].append(pname)
+                        if pg[2].get("function"):
+                            c["functions"][pname] = pg[2]["function"]
+                        per = {}
+                        for x in ips:
+                            for rp in (x[2].get("related_pin", "") or "").split() or [""]:
+                                per.setdefault(rp, []).append(_pair_tables(x, templates))
+                        c["out_power"][pname] = per
+            cells[name] = c
+        doc = {"units": units, "cells": cells, "library": lib[1][0] if lib[1] else path.stem}
+        return doc
+
+    return liberty_cached(path, "power", 1, build, cache_dir)
 
 
 def energy(pair_list, slew, load=0.0):

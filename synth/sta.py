@@ -119,6 +119,33 @@ def _table(g, templates):
     return (i1, i2, rows)
 
 
+def liberty_cached(path, kind, version, build, cache_dir=None):
+    """``build(parsed)`` of the Liberty file ``path`` (``parsed``: the nested groups of
+    :func:`_parse`), cached as the pickle ``<file>.<kind>.pickle`` beside it (or in
+    ``cache_dir``), keyed by the file's path, size and mtime and by ``version``."""
+    path = Path(path)
+    st = path.stat()
+    cache = Path(cache_dir or path.parent) / f"{path.name}.{kind}.pickle"
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, version)
+    if cache.exists():
+        try:
+            with open(cache, "rb") as f:
+                k, out = pickle.load(f)
+            if k == key:
+                return out
+        except Exception:
+            pass
+    out = build(_parse(_tokens(path.read_text(errors="replace"))))
+    try:
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        with open(tmp, "wb") as f:
+            pickle.dump((key, out), f)
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return out
+
+
 def read_liberty(path, cache_dir=None):
     """Cells of a Liberty file: ``{cell: {"area", "seq", "inputs": {pin: cap},
     "outputs": {pin: [arc]}, "setup": {pin: [tables]}, "setup_rf": {pin: (rise, fall)}}}``, arcs
@@ -126,85 +153,68 @@ def read_liberty(path, cache_dir=None):
     fall tables, ``edge`` maps ``"rise"``/``"fall"`` (of the output) to ``(delay, transition)``
     tables, ``sense`` is the Liberty ``timing_sense`` (tables ``(index_slew, index_load, rows)``,
     None where the Liberty gives none). Cached as a pickle beside ``path``."""
-    path = Path(path)
-    st = path.stat()
-    cache = Path(cache_dir or path.parent) / (path.name + ".timing.pickle")
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, 3)
-    if cache.exists():
-        try:
-            with open(cache, "rb") as f:
-                k, cells = pickle.load(f)
-            if k == key:
-                return cells
-        except Exception:
-            pass
-    lib = _parse(_tokens(path.read_text(errors="replace")))
-    templates = {}
-    for g in lib[3]:
-        if g[0] in ("lu_table_template", "power_lut_template"):
-            t = {k: v for k, v in g[2].items() if k.startswith("variable")}
-            for k in ("index_1", "index_2"):
-                if k in g[2]:
-                    t[k] = _floats(g[2][k])
-            templates[g[1][0] if g[1] else ""] = t
-    cells = {}
-    for g in lib[3]:
-        if g[0] != "cell":
-            continue
-        name, attrs, sub = g[1][0], g[2], g[3]
-        cell = {"area": float(attrs.get("area", 0) or 0), "seq": False, "inputs": {},
-                "outputs": {}, "setup": {}, "setup_rf": {}}
-        for sg in sub:
-            if sg[0] in ("ff", "latch", "ff_bank", "latch_bank", "statetable"):
-                cell["seq"] = True
-        pins = []
-        for sg in sub:
-            if sg[0] == "pin":
-                pins.append(sg)
-            elif sg[0] == "bus":
-                pins += [p for p in sg[3] if p[0] == "pin"]
-        for pg in pins:
-            for pname in pg[1]:
-                d = pg[2].get("direction", "")
-                if d == "input":
-                    cell["inputs"][pname] = float(pg[2].get("capacitance", 0) or 0)
-                for tg in pg[3]:
-                    if tg[0] != "timing":
-                        continue
-                    ttype = tg[2].get("timing_type", "combinational")
-                    related = tg[2].get("related_pin", "").split()
-                    tabs = {t[0]: _table(t, templates) for t in tg[3]}
-                    if d == "input" and ttype.startswith("setup"):
-                        rf = (tabs.get("rise_constraint"), tabs.get("fall_constraint"))
-                        if any(rf):
-                            cell["setup"][pname] = [t for t in rf if t]
-                            cell["setup_rf"][pname] = rf
-                        continue
-                    if d != "output" or ttype.startswith(("hold", "setup", "recovery", "removal",
-                                                          "min_", "non_seq", "skew", "nochange")):
-                        continue
-                    delay = [t for t in (tabs.get("cell_rise"), tabs.get("cell_fall")) if t]
-                    slew = [t for t in (tabs.get("rise_transition"), tabs.get("fall_transition")) if t]
-                    if not delay:
-                        continue
-                    sense = tg[2].get("timing_sense", "non_unate")
-                    edge = {"rise": (tabs.get("cell_rise"), tabs.get("rise_transition")),
-                            "fall": (tabs.get("cell_fall"), tabs.get("fall_transition"))}
-                    for rp in related:
-                        cell["outputs"].setdefault(pname, []).append(
-                            {"from": rp, "type": ttype, "delay": delay, "slew": slew,
-                             "sense": sense, "edge": edge})
-                if d == "output":
-                    cell["outputs"].setdefault(pname, [])
-        cells[name] = cell
-    try:
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            pickle.dump((key, cells), f)
-        tmp.replace(cache)
-    except OSError:
-        pass
-    return cells
+    def build(lib):
+        templates = {}
+        for g in lib[3]:
+            if g[0] in ("lu_table_template", "power_lut_template"):
+                t = {k: v for k, v in g[2].items() if k.startswith("variable")}
+                for k in ("index_1", "index_2"):
+                    if k in g[2]:
+                        t[k] = _floats(g[2][k])
+                templates[g[1][0] if g[1] else ""] = t
+        cells = {}
+        for g in lib[3]:
+            if g[0] != "cell":
+                continue
+            name, attrs, sub = g[1][0], g[2], g[3]
+            cell = {"area": float(attrs.get("area", 0) or 0), "seq": False, "inputs": {},
+                    "outputs": {}, "setup": {}, "setup_rf": {}}
+            for sg in sub:
+                if sg[0] in ("ff", "latch", "ff_bank", "latch_bank", "statetable"):
+                    cell["seq"] = True
+            pins = []
+            for sg in sub:
+                if sg[0] == "pin":
+                    pins.append(sg)
+                elif sg[0] == "bus":
+                    pins += [p for p in sg[3] if p[0] == "pin"]
+            for pg in pins:
+                for pname in pg[1]:
+                    d = pg[2].get("direction", "")
+                    if d == "input":
+                        cell["inputs"][pname] = float(pg[2].get("capacitance", 0) or 0)
+                    for tg in pg[3]:
+                        if tg[0] != "timing":
+                            continue
+                        ttype = tg[2].get("timing_type", "combinational")
+                        related = tg[2].get("related_pin", "").split()
+                        tabs = {t[0]: _table(t, templates) for t in tg[3]}
+                        if d == "input" and ttype.startswith("setup"):
+                            rf = (tabs.get("rise_constraint"), tabs.get("fall_constraint"))
+                            if any(rf):
+                                cell["setup"][pname] = [t for t in rf if t]
+                                cell["setup_rf"][pname] = rf
+                            continue
+                        if d != "output" or ttype.startswith(("hold", "setup", "recovery", "removal",
+                                                              "min_", "non_seq", "skew", "nochange")):
+                            continue
+                        delay = [t for t in (tabs.get("cell_rise"), tabs.get("cell_fall")) if t]
+                        slew = [t for t in (tabs.get("rise_transition"), tabs.get("fall_transition")) if t]
+                        if not delay:
+                            continue
+                        sense = tg[2].get("timing_sense", "non_unate")
+                        edge = {"rise": (tabs.get("cell_rise"), tabs.get("rise_transition")),
+                                "fall": (tabs.get("cell_fall"), tabs.get("fall_transition"))}
+                        for rp in related:
+                            cell["outputs"].setdefault(pname, []).append(
+                                {"from": rp, "type": ttype, "delay": delay, "slew": slew,
+                                 "sense": sense, "edge": edge})
+                    if d == "output":
+                        cell["outputs"].setdefault(pname, [])
+            cells[name] = cell
+        return cells
+
+    return liberty_cached(path, "timing", 3, build, cache_dir)
 
 
 def _interp1(xs, x):

@@ -7,6 +7,7 @@ ours where Debian's ``sta`` is installed.
 Each Verilator model is built once (cached by hash under build/power/); the designs are tiny.
 """
 
+import os
 import shutil
 import types
 
@@ -16,7 +17,7 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from sim.verilator import ROOT, build_dir
+from sim.verilator import ROOT, _locked, build_dir
 from synth import area, liberty_power, power, power_model, saif_sim
 from synth.sta import INPUT_SLEW_NS, lookup
 
@@ -48,14 +49,20 @@ def lib():
     return lib, liberty_power.read_power(lib.path)
 
 
+def _shared():
+    """Lock of build/test_power: xdist workers synthesise and write there one at a time."""
+    return _locked(build_dir() / "test_power" / ".lock")
+
+
 @pytest.fixture(scope="module")
 def bank(lib):
     lib, lp = lib
     job = types.SimpleNamespace(design="power_bank16", engine="common", role="block",
                                 config=None, make=lambda: Bank(BITS), description="16 flops")
-    built = power.build_designs([job], lib, lp, log=lambda *_: None, rtl=False,
-                                work=build_dir() / "test_power")["power_bank16"]
-    run_dir = build_dir() / "test_power" / "runs" / "bank"
+    with _shared():
+        built = power.build_designs([job], lib, lp, log=lambda *_: None, rtl=False,
+                                    work=build_dir() / "test_power")["power_bank16"]
+    run_dir = build_dir() / "test_power" / "runs" / f"bank-{os.getpid()}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "d.hex").write_text("".join(f"{PATTERN[k % 2]:x}\n" for k in range(CYCLES)))
     res = built.gate.run(["saif_on dump.saif", "wave d d.hex", "saif_off"], run_dir)
@@ -110,7 +117,8 @@ def test_cell_models_follow_liberty_functions(lib, bank):
     built = bank[0]
     common = ["sky130_fd_sc_hd__nand2_1", "sky130_fd_sc_hd__a21oi_1", "sky130_fd_sc_hd__xor2_1",
               "sky130_fd_sc_hd__mux2_1", "sky130_fd_sc_hd__maj3_1", "sky130_fd_sc_hd__o2bb2ai_1"]
-    cells_v, models = power.cell_models(lib, common, build_dir() / "test_power" / "models")
+    with _shared():
+        cells_v, models = power.cell_models(lib, common, build_dir() / "test_power" / "models")
     got = power.check_models(models, lp, common)
     assert got["checked"] == sorted(common) and got["combinations"] == 4 + 8 + 4 + 8 + 8 + 16
     # a planted error: the checker must see a model that disagrees with its function
@@ -179,8 +187,9 @@ def test_opensta_vectorless_beside_ours(lib, bank):
         pytest.skip("OpenSTA (`sta`) is not on PATH (Debian: apt-get install opensta)")
     lib, lp = lib
     built, nets, res = bank
-    got, why = power.opensta_power(built.netlist, "power_bank16", lib, 200.0,
-                                   build_dir() / "test_power" / "opensta", activity=1.0)
+    with _shared():
+        got, why = power.opensta_power(built.netlist, "power_bank16", lib, 200.0,
+                                       build_dir() / "test_power" / "opensta", activity=1.0)
     assert got is not None, why
     ours = power_model.netlist_power(built.net, "power_bank16", lp, nets, CYCLES, 200e6,
                                      slews=built.slews)

@@ -133,6 +133,17 @@ def _check_requant(requant):
     return mult, shift
 
 
+def _layer_arrays(config, w, a):
+    """``(w, a)`` as checked integer arrays of ``config.value_width`` bits (a SparseMap ``a`` of the
+    engine's chunk decoded); ValueError/TypeError naming what is wrong."""
+    if isinstance(a, SparseMap):
+        if a.chunk != config.chunk:
+            raise ValueError(f"activation SparseMap has chunk={a.chunk}, the engine {config.chunk}")
+        a = a.decode()
+    return (check_int_array(w, bits=config.value_width, name="weights"),
+            check_int_array(a, bits=config.value_width, name="activations"))
+
+
 def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", requant=None,
                  name="layer", idle=0.0, backpressure=0.0, chain=False, model=None):
     """Check and pack one layer for the cocotb bench.
@@ -146,12 +157,7 @@ def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", 
     _check_prob("idle", idle)
     _check_prob("backpressure", backpressure)
     requant = _check_requant(requant)
-    if isinstance(a, SparseMap):
-        if a.chunk != config.chunk:
-            raise ValueError(f"activation SparseMap has chunk={a.chunk}, the engine {config.chunk}")
-        a = a.decode()
-    a = check_int_array(a, bits=config.value_width, name="activations")
-    w = check_int_array(w, bits=config.value_width, name="weights")
+    w, a = _layer_arrays(config, w, a)
     if w.ndim != 4 or a.ndim != 3:
         raise ValueError(f"need weights [K,C,R,S] and activations [C,H,W], got shapes {w.shape} "
                          f"and {a.shape}")
@@ -434,12 +440,7 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
         raise ValueError("idle and backpressure need sim='cocotb' (the native harness drives "
                          "the streams at full rate)")
     requant = _check_requant(requant)
-    if isinstance(a, SparseMap):
-        if a.chunk != config.chunk:
-            raise ValueError(f"activation SparseMap has chunk={a.chunk}, the engine {config.chunk}")
-        a = a.decode()
-    a = check_int_array(a, bits=config.value_width, name="activations")
-    w = check_int_array(w, bits=config.value_width, name="weights")
+    w, a = _layer_arrays(config, w, a)
     fc = w.ndim == 2 and a.ndim == 1
     if fc:
         w, a = w[:, :, None, None], a[:, None, None]

@@ -15,7 +15,7 @@ import itertools
 import re
 from pathlib import Path
 
-from .sta import _floats, _table, liberty_cached, lookup
+from .sta import _table, liberty_cached, lookup, table_templates
 
 __all__ = ["read_power", "parse_bool", "eval_bool", "bool_vars", "probability", "energy",
            "leakage_nw"]
@@ -78,14 +78,7 @@ def read_power(path, cache_dir=None):
         }
         v_unit = _unit(la.get("voltage_unit", "1V"), "V")
         units["energy_j"] = v_unit * cap_f   # internal_power table unit: V x (capacitive_load_unit)
-        templates = {}
-        for g in lib[3]:
-            if g[0] in ("lu_table_template", "power_lut_template"):
-                t = {k: v for k, v in g[2].items() if k.startswith("variable")}
-                for k in ("index_1", "index_2"):
-                    if k in g[2]:
-                        t[k] = _floats(g[2][k])
-                templates[g[1][0] if g[1] else ""] = t
+        templates = table_templates(lib)
         cells = {}
         for g in lib[3]:
             if g[0] != "cell":

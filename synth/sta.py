@@ -119,6 +119,20 @@ def _table(g, templates):
     return (i1, i2, rows)
 
 
+def table_templates(lib):
+    """``{name: {"variable_1", "index_1", ...}}`` of the ``lu_table_template`` and
+    ``power_lut_template`` groups of a parsed Liberty library."""
+    templates = {}
+    for g in lib[3]:
+        if g[0] in ("lu_table_template", "power_lut_template"):
+            t = {k: v for k, v in g[2].items() if k.startswith("variable")}
+            for k in ("index_1", "index_2"):
+                if k in g[2]:
+                    t[k] = _floats(g[2][k])
+            templates[g[1][0] if g[1] else ""] = t
+    return templates
+
+
 def liberty_cached(path, kind, version, build, cache_dir=None):
     """``build(parsed)`` of the Liberty file ``path`` (``parsed``: the nested groups of
     :func:`_parse`), cached as the pickle ``<file>.<kind>.pickle`` beside it (or in
@@ -154,14 +168,7 @@ def read_liberty(path, cache_dir=None):
     tables, ``sense`` is the Liberty ``timing_sense`` (tables ``(index_slew, index_load, rows)``,
     None where the Liberty gives none). Cached as a pickle beside ``path``."""
     def build(lib):
-        templates = {}
-        for g in lib[3]:
-            if g[0] in ("lu_table_template", "power_lut_template"):
-                t = {k: v for k, v in g[2].items() if k.startswith("variable")}
-                for k in ("index_1", "index_2"):
-                    if k in g[2]:
-                        t[k] = _floats(g[2][k])
-                templates[g[1][0] if g[1] else ""] = t
+        templates = table_templates(lib)
         cells = {}
         for g in lib[3]:
             if g[0] != "cell":

@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from amaranth import Cat, Module, Signal
+from amaranth import Cat, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from designs import Reg
 from sim.verilator import ROOT, build_dir, emit_verilog
 from synth import area
 
@@ -34,20 +35,6 @@ needs_lib = pytest.mark.skipif(
            "(../shared/pdk/sky130hd_tt.lib.gz beside the repo), which is not there")
 
 REG_BITS = 12
-
-
-class Reg(wiring.Component):
-    """``q <= d`` without reset: exactly ``width`` flip-flops and no logic."""
-
-    def __init__(self, width):
-        super().__init__({"d": In(width), "q": Out(width)})
-
-    def elaborate(self, platform):
-        m = Module()
-        r = Signal(len(self.q), reset_less=True)
-        m.d.sync += r.eq(self.d)
-        m.d.comb += self.q.eq(r)
-        return m
 
 
 def _shrink(config):

@@ -13,10 +13,8 @@ import types
 
 import numpy as np
 import pytest
-from amaranth import Module, Signal
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
+from designs import Reg
 from sim.verilator import ROOT, _locked, build_dir
 from synth import area, liberty_power, power, power_model, saif_sim
 from synth.sta import INPUT_SLEW_NS, lookup
@@ -27,20 +25,6 @@ needs_lib = pytest.mark.skipif(not SHARED_LIB.is_file(),
 BITS = 16
 CYCLES = 400
 PATTERN = (0x5555, 0xAAAA)     # every bit toggles every cycle
-
-
-class Bank(wiring.Component):
-    """``q <= d`` without reset: exactly ``width`` flip-flops."""
-
-    def __init__(self, width):
-        super().__init__({"d": In(width), "q": Out(width)})
-
-    def elaborate(self, platform):
-        m = Module()
-        r = Signal(len(self.q), reset_less=True)
-        m.d.sync += r.eq(self.d)
-        m.d.comb += self.q.eq(r)
-        return m
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +42,7 @@ def _shared():
 def bank(lib):
     lib, lp = lib
     job = types.SimpleNamespace(design="power_bank16", engine="common", role="block",
-                                config=None, make=lambda: Bank(BITS), description="16 flops")
+                                config=None, make=lambda: Reg(BITS), description="16 flops")
     with _shared():
         built = power.build_designs([job], lib, lp, log=lambda *_: None, rtl=False,
                                     work=build_dir() / "test_power")["power_bank16"]

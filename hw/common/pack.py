@@ -86,13 +86,15 @@ class Packer:
             self._fields.append((key, field.offset, field.width, lo, hi, sub))
         self._by_key = {f[0]: f for f in self._fields}
 
-    def pack(self, values=None, **fields):
-        """The integer of one record: ``values`` (a mapping, or a sequence for an array layout)
-        and/or keyword fields."""
-        if values is None:
+    def pack(self, record=None, /, **fields):
+        """The integer of one record: ``record`` (a mapping, or a sequence for an array layout)
+        and/or keyword fields (which win over the same keys of ``record``)."""
+        if record is None:
             values = fields
         elif fields:
-            values = {**values, **fields}
+            values = {**record, **fields}
+        else:
+            values = record
         if isinstance(self.layout, data.ArrayLayout):
             if isinstance(values, dict):
                 raise TypeError(f"{self.what}: an array takes a sequence, not a mapping")
@@ -177,9 +179,7 @@ def pack_fields(layout, count, value_of, check=False, what="record"):
             if bad.any():
                 raise ValueError(f"{_path_name(what, path)}={int(v[bad][0])} does not fit "
                                  f"{lo}..{hi}")
-        v = v & ((1 << width) - 1)
-        for j in range(width):
-            bits[:, off + j] = (v >> j) & 1
+        bits[:, off:off + width] = (v[:, None] >> np.arange(width, dtype=np.int64)) & 1
     raw = np.packbits(bits, axis=1, bitorder="little")
     return [int.from_bytes(row.tobytes(), "little") for row in raw]
 

@@ -87,6 +87,8 @@ def test_pack_fields_vectorised_equals_packer():
     words = pack_fields(LAYOUT, len(recs), value_of, check=True)
     assert words == [p.pack(x) for x in recs]
     back = unpack_fields(LAYOUT, words)
+    as_bits = unpack_fields(LAYOUT, words, bits=[("a",)])[("a",)]
+    np.testing.assert_array_equal(as_bits, [[(x["a"] >> j) & 1 for j in range(3)] for x in recs])
     for path, _, _ in layout_leaves(LAYOUT):
         if path == ("wide",):
             assert [int("".join(map(str, row[::-1])), 2) for row in back[path]] == \

@@ -184,10 +184,10 @@ def pack_fields(layout, count, value_of, check=False, what="record"):
     return [int.from_bytes(row.tobytes(), "little") for row in raw]
 
 
-def unpack_fields(layout, words):
+def unpack_fields(layout, words, bits=()):
     """Inverse of :func:`pack_fields`: ``{path: array}`` per scalar field of ``layout``, for the
     integers ``words``: ``int64[count]`` (signed decoded) for fields up to 63 bits, a ``uint8``
-    bit matrix ``[count, width]`` for wider ones."""
+    bit matrix ``[count, width]`` for wider ones and for the paths listed in ``bits``."""
     size = Shape.cast(layout).width
     nbytes = (size + 7) // 8
     words = [int(w) for w in words]
@@ -195,11 +195,11 @@ def unpack_fields(layout, words):
         if not 0 <= w < (1 << size):
             raise ValueError(f"{w:#x} does not fit the layout's {size} bits")
     raw = np.frombuffer(b"".join(w.to_bytes(nbytes, "little") for w in words), np.uint8)
-    bits = np.unpackbits(raw.reshape(len(words), nbytes), axis=1, bitorder="little")
+    matrix = np.unpackbits(raw.reshape(len(words), nbytes), axis=1, bitorder="little")
     out = {}
     for path, off, shape in _leaves(layout):
-        b = bits[:, off:off + shape.width]
-        if shape.width > 63:
+        b = matrix[:, off:off + shape.width]
+        if shape.width > 63 or path in bits:
             out[path] = b
             continue
         v = (b.astype(np.int64) << np.arange(shape.width, dtype=np.int64)).sum(axis=1)

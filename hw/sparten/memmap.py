@@ -16,7 +16,7 @@ from golden.sparsemap import SparseMap, check_int_array
 from hw.common.pack import Packer, pack_fields, unpack_fields
 
 from .cu import chunk_word, counter_layout
-from .layer import TARGET_ACT, TARGET_TABLE, TARGET_WEIGHT
+from .layer_layouts import TARGET_ACT, TARGET_TABLE, TARGET_WEIGHT
 from .output import acc_layout
 from .output import chunk_layout as out_chunk_layout
 
@@ -30,7 +30,7 @@ def packers(config):
     """The :class:`hw.common.pack.Packer` of every layout the host side of ``config`` fills:
     ``chunk`` (a stored chunk word), ``load``, ``desc``, ``table``, ``acc`` (an ``o_acc`` beat),
     ``out_chunk`` (an ``o_chunk`` beat) and ``counters`` (the ``ctr`` port)."""
-    from .layer import descriptor_layout, load_layout, table_layout
+    from .layer_layouts import descriptor_layout, load_layout, table_layout
     return types.SimpleNamespace(
         chunk=Packer(chunk_word(config), "chunk word"),
         load=Packer(load_layout(config), "load beat"),
@@ -92,9 +92,8 @@ def unpack_chunks(beats, config, layout=None):
     A non-zero value in a slot past the mask's popcount raises ``ValueError``."""
     layout = layout or chunk_word(config)
     n = config.chunk
-    f = unpack_fields(layout, beats)
-    mask = f[("mask",)].astype(bool) if f[("mask",)].ndim == 2 else \
-        ((f[("mask",)][:, None] >> np.arange(n)) & 1).astype(bool)
+    f = unpack_fields(layout, beats, bits=[("mask",)])
+    mask = f[("mask",)].astype(bool)
     vals = np.stack([f[("values", i)] for i in range(n)], axis=1) if len(beats) else \
         np.zeros((0, n), np.int64)
     k = mask.sum(axis=1)
@@ -235,7 +234,7 @@ def pack_loads(config, loads):
 def pack_desc(config, desc):
     """The integer of the ``desc`` port for a dict of descriptor fields (signed fields wrapped);
     a value the config's field cannot hold raises ``ValueError`` naming it."""
-    from .layer import descriptor_layout
+    from .layer_layouts import descriptor_layout
     p = packers(config).desc
     missing = [name for name, _ in descriptor_layout(config) if name not in desc]
     if missing:

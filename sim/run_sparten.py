@@ -45,20 +45,14 @@ import numpy as np
 
 from golden.conv import conv2d_dense, relu as golden_relu
 from golden.quant import requantize
-from golden.sparsemap import SparseMap, check_int_array, encode_activations
+from golden.sparsemap import encode_activations
 from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
-from golden.sparten_model import layer_cycles
-from golden.sparten_plan import BALANCE, plan_layer as plan_tiles, tile_perm, tile_tensors
-from hw.common.pack import pack_fields, unpack_fields
+from golden.sparten_plan import BALANCE, plan_layer as plan_tiles, tile_tensors
 from hw.sparten.config import SMALL
-from hw.sparten.layer import TARGET_ACT
-from hw.sparten.memmap import (chunk_rows, pack_chunks, pack_desc, pack_loads, plan_layer,
-                               unit_counters, unpack_chunks)
-from hw.sparten.output import acc_layout
-from hw.sparten.output import chunk_layout as out_chunk_layout
+from hw.sparten.memmap import unit_counters
 
 from .npyio import load_int_array
-from .sparten_case import LayerCase, check_stress
+from .sparten_case import check_requant, check_stress, decode_case, layer_arrays, prepare_case
 
 __all__ = ["DEFAULT_CONFIG", "CLI_CONFIG", "BALANCE", "SIMS", "model_name", "build",
            "prepare_case", "run_cases", "decode_case", "run_layer", "run_layer_sparse",
@@ -114,96 +108,6 @@ def build(config):
     return model
 
 
-def _perm(w, config, balance):
-    # the planner's function: a tile runs with the slot table its cycles were modelled with
-    return tile_perm(w, config, balance)
-
-
-def _check_requant(requant):
-    if requant is None:
-        return None
-    try:
-        mult, shift = (int(x) for x in requant)
-    except (TypeError, ValueError):
-        raise ValueError(f"requant must be (multiplier, shift), not {requant!r}") from None
-    from hw.common.pack import field_range
-    from hw.sparten.layer import descriptor_layout
-    lay = descriptor_layout(SMALL)        # the two fields' widths do not depend on the config
-    m_hi, s_hi = (field_range(lay[k].shape)[1] for k in ("multiplier", "shift"))
-    if not 1 <= mult <= m_hi or not 0 <= shift <= s_hi:
-        raise ValueError(f"requant multiplier must be in 1..{m_hi} and shift in 0..{s_hi}, "
-                         f"not {requant!r}")
-    return mult, shift
-
-
-def _layer_arrays(config, w, a):
-    """``(w, a)`` as checked integer arrays of ``config.value_width`` bits (a SparseMap ``a`` of the
-    engine's chunk decoded); ValueError/TypeError naming what is wrong."""
-    if isinstance(a, SparseMap):
-        if a.chunk != config.chunk:
-            raise ValueError(f"activation SparseMap has chunk={a.chunk}, the engine {config.chunk}")
-        a = a.decode()
-    return (check_int_array(w, bits=config.value_width, name="weights"),
-            check_int_array(a, bits=config.value_width, name="activations"))
-
-
-def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", requant=None,
-                 name="layer", idle=0.0, backpressure=0.0, chain=False, model=None):
-    """Check and pack one layer for the cocotb bench.
-
-    Returns ``(case, info)``: ``case`` is the :class:`sim.sparten_case.LayerCase` the benches run;
-    ``info`` holds the
-    golden result (``golden``: int64 ``[K,Ho,Wo]``; with requant the int8 values), the golden
-    output chunk words (``chunks``, sparse mode), the model dict and the slot table. Bad data
-    raises ``ValueError``/``TypeError`` before any hardware runs. ``model``: the cycle model's
-    dict of this very layer when the caller has it already (the planner computes it per tile).
-    """
-    check_stress("idle", idle)
-    check_stress("backpressure", backpressure)
-    requant = _check_requant(requant)
-    w, a = _layer_arrays(config, w, a)
-    if w.ndim != 4 or a.ndim != 3:
-        raise ValueError(f"need weights [K,C,R,S] and activations [C,H,W], got shapes {w.shape} "
-                         f"and {a.shape}")
-    perm = _perm(w, config, balance)
-    mult, shift = requant if requant else (1, 0)
-    plan = plan_layer(w, a, config, stride, padding, perm, relu=relu,
-                      sparse_out=requant is not None, multiplier=mult, shift=shift)
-    acc = conv2d_dense(a, w, stride, padding, acc_bits=config.acc_width)
-    if model is None:
-        model = layer_cycles(w, a, config, stride, padding, perm=plan.table)
-    K, Ho, Wo = plan.out_shape
-    info = {"model": model, "table": plan.table, "out_shape": plan.out_shape}
-    if requant is None:
-        gold = golden_relu(acc) if relu else acc
-        flat = gold.transpose(1, 2, 0).reshape(-1)
-        last = np.arange(len(flat)) % K == K - 1
-        expect = pack_fields(acc_layout(config), len(flat),
-                             lambda path: flat if path == ("acc",) else last, check=True,
-                             what="golden accumulator")
-        mode = "acc"
-    else:
-        x = golden_relu(acc) if relu else acc
-        gold = requantize(x, mult, shift, out_bits=config.value_width, acc_bits=config.acc_width)
-        rows = chunk_rows(gold.transpose(1, 2, 0).reshape(Ho * Wo, K), config)
-        nc = -(-K // config.chunk)
-        expect = pack_chunks(rows, config, last=np.arange(len(rows)) % nc == nc - 1)
-        info["chunks"] = pack_chunks(rows, config)
-        mode = "chunk"
-    info["golden"] = gold
-    loads = plan.loads
-    if chain:
-        loads = [ld for ld in loads if ld[0] != TARGET_ACT]
-    case = LayerCase(
-        name=name, mode=mode, desc=pack_desc(config, plan.desc), loads=pack_loads(config, loads),
-        expect=expect, n_values=K * Ho * Wo, cycles=int(model["cycles"]),
-        counters=[[int(x) for x in t] for t in zip(model["unit_busy"], model["unit_matched"],
-                                                   model["unit_stall"])],
-        cap=2 * int(model["cycles"]) + 1000, idle=idle, backpressure=backpressure,
-        chain=bool(chain))
-    return case, info
-
-
 def run_cases(config, cases, seed=0, check=True):
     """Run prepared cases on the RTL of ``config`` in one simulator process; returns the bench's
     per-case results (``out`` payload ints, ``cycles``, ``counters``). With ``check`` a mismatch
@@ -222,37 +126,6 @@ def run_cases(config, cases, seed=0, check=True):
     for r in results:
         r["out"] = [int(x) for x in r["out"]]
     return results
-
-
-def decode_case(case, info, res, config):
-    """RTL output beats -> array (raw) or value array (sparse), and the stats dict."""
-    K, Ho, Wo = info["out_shape"]
-    model = info["model"]
-    if case.mode == "acc":
-        vals = unpack_fields(acc_layout(config), res["out"])[("acc",)]
-        out = vals.reshape(Ho, Wo, K).transpose(2, 0, 1)
-    else:
-        rows, _ = unpack_chunks(res["out"], config, out_chunk_layout(config))
-        nc = -(-K // config.chunk)
-        out = rows.reshape(Ho * Wo, nc * config.chunk)[:, :K].reshape(Ho, Wo, K).transpose(2, 0, 1)
-    matched = sum(c[1] for c in res["counters"])
-    n, mpc = config.n_units, config.matches_per_cycle
-    stats = {
-        "config": config.to_dict(),
-        "shape": {"K": K, "Ho": Ho, "Wo": Wo},
-        "cycles": int(res["cycles"]),
-        "model_cycles": int(model["cycles"]),
-        "dense_cycles": int(model["dense_cycles"]),
-        "onesided_cycles": int(model["onesided_cycles"]),
-        "matched_macs": int(matched),
-        "utilization": matched / (res["cycles"] * n * mpc) if res["cycles"] else 0.0,
-        "speedup_vs_dense": model["dense_cycles"] / res["cycles"] if res["cycles"] else 0.0,
-        "speedup_vs_onesided": model["onesided_cycles"] / res["cycles"] if res["cycles"] else 0.0,
-        "unit_counters": res["counters"],
-        "bit_exact": tuple(res["out"]) == case.expect and np.array_equal(out, info["golden"]),
-        "cycle_exact": int(res["cycles"]) == int(model["cycles"]),
-    }
-    return out, stats
 
 
 def run_layer(w, a, stride=1, padding=0, relu=False, balance="none", config=None, requant=None,
@@ -424,8 +297,8 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     if sim == "native" and (idle or backpressure):
         raise ValueError("idle and backpressure need sim='cocotb' (the native harness drives "
                          "the streams at full rate)")
-    requant = _check_requant(requant)
-    w, a = _layer_arrays(config, w, a)
+    requant = check_requant(requant)
+    w, a = layer_arrays(config, w, a)
     fc = w.ndim == 2 and a.ndim == 1
     if fc:
         w, a = w[:, :, None, None], a[:, None, None]

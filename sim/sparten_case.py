@@ -1,6 +1,8 @@
 """One run of the SparTen layer top as its testbenches take it: :class:`LayerCase`.
 
-``sim/run_sparten.py`` prepares cases (:func:`sim.run_sparten.prepare_case`); the cocotb bench
+:func:`prepare_case` checks a layer and packs it into a case (with the golden result and the cycle
+model beside it), :func:`decode_case` turns the RTL's output beats back into arrays and stats;
+``sim/run_sparten.py`` runs cases (and re-exports both functions); the cocotb bench
 (``tests/cocotb/cocotb_sparten_layer.py``, through the JSON of :meth:`LayerCase.to_dict`), the
 native harness script, the Amaranth-simulator test and the benchmarks read them. Every field is
 checked here, once, when the case is built (also when it is read back from JSON): a bad field
@@ -10,7 +12,23 @@ raises ``ValueError`` in one line naming it.
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["MODES", "STRESS_MAX", "check_stress", "LayerCase"]
+import numpy as np
+
+from golden.conv import conv2d_dense, relu as golden_relu
+from golden.quant import requantize
+from golden.sparsemap import SparseMap, check_int_array
+from golden.sparten_model import layer_cycles
+from golden.sparten_plan import tile_perm
+from hw.common.pack import field_range, pack_fields, unpack_fields
+from hw.sparten.config import SMALL
+from hw.sparten.layer_layouts import TARGET_ACT, descriptor_layout
+from hw.sparten.memmap import (chunk_rows, pack_chunks, pack_desc, pack_loads, plan_layer,
+                               unpack_chunks)
+from hw.sparten.output import acc_layout
+from hw.sparten.output import chunk_layout as out_chunk_layout
+
+__all__ = ["MODES", "STRESS_MAX", "check_stress", "LayerCase", "check_requant", "layer_arrays",
+           "prepare_case", "decode_case"]
 
 #: Output modes of a case: raw accumulators on ``o_acc`` or SparseMap chunks on ``o_chunk``.
 MODES = ("acc", "chunk")
@@ -145,3 +163,125 @@ class LayerCase:
         if required:
             raise ValueError(f"LayerCase field {required[0]!r} is missing")
         return cls(**d)
+
+
+# -- making and reading cases ------------------------------------------------------------------
+
+
+def _perm(w, config, balance):
+    # the planner's function: a tile runs with the slot table its cycles were modelled with
+    return tile_perm(w, config, balance)
+
+
+def check_requant(requant):
+    if requant is None:
+        return None
+    try:
+        mult, shift = (int(x) for x in requant)
+    except (TypeError, ValueError):
+        raise ValueError(f"requant must be (multiplier, shift), not {requant!r}") from None
+    lay = descriptor_layout(SMALL)        # the two fields' widths do not depend on the config
+    m_hi, s_hi = (field_range(lay[k].shape)[1] for k in ("multiplier", "shift"))
+    if not 1 <= mult <= m_hi or not 0 <= shift <= s_hi:
+        raise ValueError(f"requant multiplier must be in 1..{m_hi} and shift in 0..{s_hi}, "
+                         f"not {requant!r}")
+    return mult, shift
+
+
+def layer_arrays(config, w, a):
+    """``(w, a)`` as checked integer arrays of ``config.value_width`` bits (a SparseMap ``a`` of the
+    engine's chunk decoded); ValueError/TypeError naming what is wrong."""
+    if isinstance(a, SparseMap):
+        if a.chunk != config.chunk:
+            raise ValueError(f"activation SparseMap has chunk={a.chunk}, the engine {config.chunk}")
+        a = a.decode()
+    return (check_int_array(w, bits=config.value_width, name="weights"),
+            check_int_array(a, bits=config.value_width, name="activations"))
+
+
+def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", requant=None,
+                 name="layer", idle=0.0, backpressure=0.0, chain=False, model=None):
+    """Check and pack one layer for the cocotb bench.
+
+    Returns ``(case, info)``: ``case`` is the :class:`sim.sparten_case.LayerCase` the benches run;
+    ``info`` holds the
+    golden result (``golden``: int64 ``[K,Ho,Wo]``; with requant the int8 values), the golden
+    output chunk words (``chunks``, sparse mode), the model dict and the slot table. Bad data
+    raises ``ValueError``/``TypeError`` before any hardware runs. ``model``: the cycle model's
+    dict of this very layer when the caller has it already (the planner computes it per tile).
+    """
+    check_stress("idle", idle)
+    check_stress("backpressure", backpressure)
+    requant = check_requant(requant)
+    w, a = layer_arrays(config, w, a)
+    if w.ndim != 4 or a.ndim != 3:
+        raise ValueError(f"need weights [K,C,R,S] and activations [C,H,W], got shapes {w.shape} "
+                         f"and {a.shape}")
+    perm = _perm(w, config, balance)
+    mult, shift = requant if requant else (1, 0)
+    plan = plan_layer(w, a, config, stride, padding, perm, relu=relu,
+                      sparse_out=requant is not None, multiplier=mult, shift=shift)
+    acc = conv2d_dense(a, w, stride, padding, acc_bits=config.acc_width)
+    if model is None:
+        model = layer_cycles(w, a, config, stride, padding, perm=plan.table)
+    K, Ho, Wo = plan.out_shape
+    info = {"model": model, "table": plan.table, "out_shape": plan.out_shape}
+    if requant is None:
+        gold = golden_relu(acc) if relu else acc
+        flat = gold.transpose(1, 2, 0).reshape(-1)
+        last = np.arange(len(flat)) % K == K - 1
+        expect = pack_fields(acc_layout(config), len(flat),
+                             lambda path: flat if path == ("acc",) else last, check=True,
+                             what="golden accumulator")
+        mode = "acc"
+    else:
+        x = golden_relu(acc) if relu else acc
+        gold = requantize(x, mult, shift, out_bits=config.value_width, acc_bits=config.acc_width)
+        rows = chunk_rows(gold.transpose(1, 2, 0).reshape(Ho * Wo, K), config)
+        nc = -(-K // config.chunk)
+        expect = pack_chunks(rows, config, last=np.arange(len(rows)) % nc == nc - 1)
+        info["chunks"] = pack_chunks(rows, config)
+        mode = "chunk"
+    info["golden"] = gold
+    loads = plan.loads
+    if chain:
+        loads = [ld for ld in loads if ld[0] != TARGET_ACT]
+    case = LayerCase(
+        name=name, mode=mode, desc=pack_desc(config, plan.desc), loads=pack_loads(config, loads),
+        expect=expect, n_values=K * Ho * Wo, cycles=int(model["cycles"]),
+        counters=[[int(x) for x in t] for t in zip(model["unit_busy"], model["unit_matched"],
+                                                   model["unit_stall"])],
+        cap=2 * int(model["cycles"]) + 1000, idle=idle, backpressure=backpressure,
+        chain=bool(chain))
+    return case, info
+
+
+def decode_case(case, info, res, config):
+    """RTL output beats -> array (raw) or value array (sparse), and the stats dict."""
+    K, Ho, Wo = info["out_shape"]
+    model = info["model"]
+    if case.mode == "acc":
+        vals = unpack_fields(acc_layout(config), res["out"])[("acc",)]
+        out = vals.reshape(Ho, Wo, K).transpose(2, 0, 1)
+    else:
+        rows, _ = unpack_chunks(res["out"], config, out_chunk_layout(config))
+        nc = -(-K // config.chunk)
+        out = rows.reshape(Ho * Wo, nc * config.chunk)[:, :K].reshape(Ho, Wo, K).transpose(2, 0, 1)
+    matched = sum(c[1] for c in res["counters"])
+    n, mpc = config.n_units, config.matches_per_cycle
+    stats = {
+        "config": config.to_dict(),
+        "shape": {"K": K, "Ho": Ho, "Wo": Wo},
+        "cycles": int(res["cycles"]),
+        "model_cycles": int(model["cycles"]),
+        "dense_cycles": int(model["dense_cycles"]),
+        "onesided_cycles": int(model["onesided_cycles"]),
+        "matched_macs": int(matched),
+        "utilization": matched / (res["cycles"] * n * mpc) if res["cycles"] else 0.0,
+        "speedup_vs_dense": model["dense_cycles"] / res["cycles"] if res["cycles"] else 0.0,
+        "speedup_vs_onesided": model["onesided_cycles"] / res["cycles"] if res["cycles"] else 0.0,
+        "unit_counters": res["counters"],
+        "bit_exact": tuple(res["out"]) == case.expect and np.array_equal(out, info["golden"]),
+        "cycle_exact": int(res["cycles"]) == int(model["cycles"]),
+    }
+    return out, stats

@@ -52,6 +52,8 @@ def test_packer_matches_const_and_from_bits():
         assert got["vals"] == [int(view.vals[i]) for i in range(5)]
         assert got == rec
         assert p.get(word, "b") == rec["b"] and p.get(word, "wide") == rec["wide"]
+        assert p.pack_rows(["wide", "b"], [(rec["wide"], rec["b"])]) == \
+            [p.pack(wide=rec["wide"], b=rec["b"])]
         # a sub-layout given as its raw bits packs the same
         assert p.pack(rec, inner=Packer(INNER).pack(rec["inner"])) == word
         assert p.unpack(word, nested=False)["inner"] == Packer(INNER).pack(rec["inner"])
@@ -65,6 +67,8 @@ def test_packer_rejects_what_does_not_fit():
         p.pack(a=-1)
     with pytest.raises(ValueError, match=r"test beat.vals\[2\]=8 does not fit -8..7"):
         p.pack(vals=[0, 0, 8])
+    with pytest.raises(ValueError, match=r"test beat.a=8 does not fit 0..7"):
+        p.pack_rows(["b", "a"], [(0, 7), (1, 8)])
     with pytest.raises(ValueError, match="6 elements"):
         p.pack(vals=[0] * 6)
     with pytest.raises(ValueError, match="no field 'c'"):

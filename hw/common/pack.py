@@ -119,6 +119,21 @@ class Packer:
             word |= (v & ((1 << width) - 1)) << off
         return word
 
+    def pack_rows(self, keys, rows):
+        """:meth:`pack` of many records given as tuples of top-level field values in the order of
+        ``keys`` (a sub-layout's value as its raw bits): the fast path for long streams."""
+        spec = [(k, *self._by_key[k][1:5], (1 << self._by_key[k][2]) - 1) for k in keys]
+        out = []
+        for row in rows:
+            word = 0
+            for (key, off, width, lo, hi, mask), v in zip(spec, row):
+                v = int(v)
+                if not lo <= v <= hi:
+                    raise ValueError(f"{_path_name(self.what, (key,))}={v} does not fit {lo}..{hi}")
+                word |= (v & mask) << off
+            out.append(word)
+        return out
+
     def unpack(self, word, nested=True):
         """Field values of the integer ``word``: a dict (a list for an array layout), signed fields
         decoded; with ``nested=False`` sub-layouts stay integers (their raw bits)."""

@@ -227,8 +227,7 @@ def pack_load(config, target, unit, addr, word):
 
 def pack_loads(config, loads):
     """:func:`pack_load` of every ``(target, unit, addr, word)`` in ``loads``."""
-    beat = packers(config).load.pack
-    return [beat(target=t, unit=u, addr=a, data=int(w)) for t, u, a, w in loads]
+    return packers(config).load.pack_rows(("target", "unit", "addr", "data"), loads)
 
 
 def pack_desc(config, desc):

@@ -103,7 +103,9 @@ def test_pack_fields_vectorised_equals_packer():
 
 def test_pack_fields_checks_when_asked():
     def value_of(path):
-        return np.zeros((2, 70), np.uint8) if path == ("wide",) else np.full(2, 9 if path == ("a",) else 0)
+        if path == ("wide",):
+            return np.zeros((2, 70), np.uint8)
+        return np.full(2, 9 if path == ("a",) else 0)
     assert pack_fields(LAYOUT, 2, value_of)[0] == 9 & 7          # wrapped, as const does
     with pytest.raises(ValueError, match=r"record.a=9 does not fit 0..7"):
         pack_fields(LAYOUT, 2, value_of, check=True)

@@ -31,7 +31,8 @@ def layout_leaves(layout, prefix=(), base=0):
     ``path`` is the tuple of keys from the outer layout in (names of struct fields, indices of
     array elements); offsets come from the layout (``Field.offset``).
     """
-    return [(path, off, Shape.cast(shape).width) for path, off, shape in _leaves(layout, prefix, base)]
+    return [(path, off, Shape.cast(shape).width)
+            for path, off, shape in _leaves(layout, prefix, base)]
 
 
 def _leaves(layout, prefix=(), base=0):

@@ -162,7 +162,8 @@ class SparTenLayer(wiring.Component):
             wp, rp = ob.write_port(), ob.read_port()
             m.d.comb += [wp.en.eq(cl.res[u].valid), wp.addr.eq(cl.res[u].addr),
                          wp.data.eq(cl.res[u].value),
-                         rp.en.eq(rd.bank_en), rp.addr.eq(rd.bank_addr), rd.bank_data[u].eq(rp.data)]
+                         rp.en.eq(rd.bank_en), rp.addr.eq(rd.bank_addr),
+                         rd.bank_data[u].eq(rp.data)]
 
         idle = Signal()
         ld = self.load.payload

@@ -1,8 +1,8 @@
 """cocotb test of hw.sparten.layer.SparTenLayer: runs a batch of layer cases in one simulation.
 
-The cases come from sim/run_sparten.py (``$SPARTEN_CASES``, JSON of :class:`sim.sparten_case.LayerCase`):
-per case the descriptor, the load beats (pre-packed), the expected output beats, the golden cycle
-count and per-unit counters.
+The cases come from sim/run_sparten.py (``$SPARTEN_CASES``, JSON of
+:class:`sim.sparten_case.LayerCase`): per case the descriptor, the load beats (pre-packed), the
+expected output beats, the golden cycle count and per-unit counters.
 For each case the bench resets the DUT, loads the memories through ``load`` with seeded idle
 cycles, pulses ``start``, sleeps until the compute phase ends (no Python work per compute cycle:
 it waits on the ``busy``/``done`` edges only, the clock runs in the simulator), then collects the

@@ -152,10 +152,11 @@ def layer_figures(name, w, a, stride, padding, config, count=1):
            "ideal": ideal, "model_seconds": round(time.monotonic() - t0, 2)}
     row.update({k: v for k, v in r.items()})
     c = r["cycles"]
-    row["speedup_vs_dense"] = r["dense_cycles"] / c
-    row["speedup_vs_onesided"] = r["onesided_cycles"] / c
-    row["speedup_vs_naive_sparten"] = r["naive_sparten_cycles"] / c
-    row["naive_sparten_vs_dense"] = r["dense_cycles"] / r["naive_sparten_cycles"]
+    row["speedup_vs_dense"] = speedup(r["dense_cycles"], c, name)
+    row["speedup_vs_onesided"] = speedup(r["onesided_cycles"], c, name)
+    row["speedup_vs_naive_sparten"] = speedup(r["naive_sparten_cycles"], c, name)
+    row["naive_sparten_vs_dense"] = speedup(r["dense_cycles"], r["naive_sparten_cycles"], name)
+    row["onesided_vs_dense"] = speedup(r["dense_cycles"], r["onesided_cycles"], name)
     row["fraction_of_ideal"] = row["speedup_vs_dense"] / ideal
     return row
 
@@ -349,8 +350,7 @@ def _plots(nets, cfg):
                       "ylabel": "speed-up over dense (x)",
                       "series": {"BARISTA": [r["speedup_vs_dense"] for r in rows],
                                  "naive SparTen": [r["naive_sparten_vs_dense"] for r in rows],
-                                 "one-sided": [r["dense_cycles"] / r["onesided_cycles"]
-                                               for r in rows],
+                                 "one-sided": [r["onesided_vs_dense"] for r in rows],
                                  "ideal 1/(d_w d_a)": [r["ideal"] for r in rows]}})
     return plots
 

@@ -377,22 +377,7 @@ def _markdown(data, cfg, rc, quick, seconds):
         f"of 32 units, GB-H, per-chunk barrier).")
     out.append("")
     for net, d in data["networks"].items():
-        out.append(f"### {net}")
-        out.append("")
-        out.append("| layer | x n | C->K | HxW | R/stride | d_w | d_a | ideal | vs dense | "
-                   "vs one-sided | vs naive SparTen | % of ideal | util | bank use | "
-                   "out-buffer occ. | in-buffer peak | tiles | pieces | model s |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for r in d["layers"]:
-            out.append(
-                f"| {r['name']} | {r['count']} | {r['C']}->{r['K']} | {r['H']}x{r['H']} | "
-                f"{r['R']}/{r['stride']} | {r['d_w']:.2f} | {r['d_a']:.2f} | {r['ideal']:.2f}x | "
-                f"{r['speedup_vs_dense']:.2f}x | {r['speedup_vs_onesided']:.2f}x | "
-                f"{r['speedup_vs_naive_sparten']:.2f}x | {_pct(r['fraction_of_ideal'])} | "
-                f"{r['utilization']:.2f} | {_pct(r['bank_utilization'])} | "
-                f"{_pct(r['output_occupancy'])} | {_pct(r['input_buffer_peak'])} | "
-                f"{r['tiles'][0]} | {r['pieces']} | {r['model_seconds']:.1f} |")
-        out.append("")
+        out += _layer_table(net, d["layers"])
     out.append("| whole network (cycle-weighted) | VGG-16 | ResNet-50-shaped | BARISTA paper |")
     out.append("|---|---|---|---|")
     v, rn = data["networks"]["vgg16"]["headline"], data["networks"]["resnet50"]["headline"]
@@ -449,6 +434,27 @@ def _markdown(data, cfg, rc, quick, seconds):
     out.append("")
     out.append(f"(section took {seconds:.0f} s)")
     return "\n".join(out) + "\n"
+
+
+def _layer_table(net, layers):
+    """The per-layer table of one network."""
+    out = [f"### {net}"]
+    out.append("")
+    out.append("| layer | x n | C->K | HxW | R/stride | d_w | d_a | ideal | vs dense | "
+               "vs one-sided | vs naive SparTen | % of ideal | util | bank use | "
+               "out-buffer occ. | in-buffer peak | tiles | pieces | model s |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in layers:
+        out.append(
+            f"| {r['name']} | {r['count']} | {r['C']}->{r['K']} | {r['H']}x{r['H']} | "
+            f"{r['R']}/{r['stride']} | {r['d_w']:.2f} | {r['d_a']:.2f} | {r['ideal']:.2f}x | "
+            f"{r['speedup_vs_dense']:.2f}x | {r['speedup_vs_onesided']:.2f}x | "
+            f"{r['speedup_vs_naive_sparten']:.2f}x | {_pct(r['fraction_of_ideal'])} | "
+            f"{r['utilization']:.2f} | {_pct(r['bank_utilization'])} | "
+            f"{_pct(r['output_occupancy'])} | {_pct(r['input_buffer_peak'])} | "
+            f"{r['tiles'][0]} | {r['pieces']} | {r['model_seconds']:.1f} |")
+    out.append("")
+    return out
 
 
 def _limits(data):

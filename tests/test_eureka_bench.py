@@ -5,6 +5,7 @@ import pytest
 
 from report.schema import Headline, PairSpeedup, RtlCheck
 from sim import bench_eureka as be
+from sim import bench_eureka_real as ber
 
 
 def test_figures_structured_exact_and_suds_ordering():
@@ -66,9 +67,9 @@ def test_real_size_markdown_prints_targets_met_or_not():
          "cocotb": {"rows": 32, "runs": [run, run], "cycles_per_s": 5000.0,
                     "cycles_per_cpu_s": None, "macs_per_s": 1.0},
          "native_over_cocotb": 50.0, "native_over_cocotb_cpu": None,
-         "targets": {"native_cycles_per_s": be.TARGET_NATIVE_CYCLES_PER_S,
-                     "native_over_cocotb": be.TARGET_NATIVE_OVER_COCOTB}}
-    rows = {line.split(" | ")[0]: line for line in be.real_size_markdown(r).splitlines()}
+         "targets": {"native_cycles_per_s": ber.TARGET_NATIVE_CYCLES_PER_S,
+                     "native_over_cocotb": ber.TARGET_NATIVE_OVER_COCOTB}}
+    rows = {line.split(" | ")[0]: line for line in ber.real_size_markdown(r).splitlines()}
     assert "(MET)" in rows["| native: engine cycles/s (wall)"]
     assert "(NOT MET)" in rows["| native: engine cycles per CPU second"]
     assert "(MET)" in rows["| native / cocotb, wall"] and "(n/a)" in rows["| native / cocotb, CPU"]

@@ -7,17 +7,15 @@ summary and a strict reader of ``area.json``'s per-design areas.
   :class:`~report.schema.PairSpeedup` rows name real tops and read their configs from there.
 * :class:`E2eVariant` is one variant's line of ``e2e.json``'s ``summary``, which ``make bench``
   reads with :func:`read_e2e_summary`.
-* :class:`AreaDesign` / :func:`read_area_designs`: the area (and config) of each design of
-  ``area.json``'s ``designs`` list, for readers that combine designs themselves (BARISTA's
-  per-MAC ratio).
+
+The area side (``area.json``'s designs) is :mod:`report.area`.
 """
 
 import dataclasses
 
 from .schema import PairSpeedup, ReportError, _fields_from, _need, _number, read_json
 
-__all__ = ["speedup", "top", "pair", "E2eVariant", "read_e2e_summary", "AreaDesign",
-           "read_area_designs"]
+__all__ = ["speedup", "top", "pair", "E2eVariant", "read_e2e_summary"]
 
 
 def speedup(baseline_cycles, cycles, what="speed-up"):
@@ -89,30 +87,3 @@ def read_e2e_summary(path):
     doc = read_json(path)
     return [E2eVariant.from_json(r, f"{path} summary {i}")
             for i, r in enumerate(_need(doc, "summary", str(path)))]
-
-
-@dataclasses.dataclass(frozen=True)
-class AreaDesign:
-    """One design of ``area.json``: standard-cell area (µm², ``None`` without a library), cell
-    count and the generator config it was built from."""
-    design: str
-    engine: str
-    role: str
-    area_um2: float
-    cells: int
-    config: dict
-
-
-def read_area_designs(path):
-    """``{name: AreaDesign}`` of ``area.json``'s ``designs`` list (each needs every field)."""
-    doc = read_json(path)
-    out = {}
-    for i, d in enumerate(_need(doc, "designs", str(path))):
-        where = f"{path} design {i}"
-        kw = {f.name: _need(d, f.name, where) for f in dataclasses.fields(AreaDesign)}
-        if kw["area_um2"] is not None:
-            _number(kw["area_um2"], f"{where} area_um2")
-        if not isinstance(kw["config"], dict):
-            raise ReportError(f"{where}: config must be an object")
-        out[kw["design"]] = AreaDesign(**kw)
-    return out

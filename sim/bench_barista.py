@@ -41,7 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from report.bench import read_area_designs, speedup
+from report.area import read_area_designs
+from report.bench import speedup
 from report.schema import (AreaRatio, Headline, PairSpeedup, ReportError, RtlCheck, Section,
                            iso_area, write_json)
 
@@ -168,7 +169,7 @@ PER_MAC = ("sparten_cu+barista_fetch_paper/ports", "sparten_cluster/n_units")
 
 def iso_area_ratio(area_path):
     """``(ratio, note)``: standard-cell area per MAC of BARISTA over naive SparTen, from
-    ``make area``'s report (read by :func:`report.bench.read_area_designs`), or
+    ``make area``'s report (read by :func:`report.area.read_area_designs`), or
     ``(None, reason)``.
 
     SparTen per MAC: ``sparten_cluster`` (32 units, chunk 128, its barrier logic) over its units.

@@ -9,8 +9,10 @@ from sim import bench_barista as bb
 
 
 def _design(name, config, area):
-    return {"design": name, "engine": name.split("_")[0], "role": "block", "cells": 1,
-            "config": config, "area_um2": area}
+    return {"design": name, "engine": name.split("_")[0], "role": "block", "description": "",
+            "config": config, "library": "lib", "corner": "tt", "area_um2": area, "cells": 1,
+            "critical_path_ns": 1.0, "fmax_mhz": 1000.0, "logic_depth": 1,
+            "memory_macro_bits": 0, "blocks": {}, "errors": []}
 
 
 def _area(fetch_area):
@@ -52,7 +54,8 @@ def test_quick_section_headline(tmp_path):
     assert "BARISTA paper" in sec.markdown and "5.4x" in sec.markdown
     write_json(tmp_path / "bench.json", {"sections": {"barista": sec}})
     assert read_sections(tmp_path / "bench.json")["barista"].headline == h
-    # without an area report the figure is absent (never a stand-in) and the section says why
-    sec = bb.section(quick=True, area_path=tmp_path / "none.json")
-    assert "speedup_vs_isoarea_sparten" not in sec.headline.figures
-    assert "run `make area` first" in sec.markdown
+    # without an area report the figure is absent (never a stand-in), and the note says why
+    _, head = bb.network_figures("vgg16", bb.QUICK_CONFIG, quick=True, area_ratio=None)
+    assert "speedup_vs_isoarea_sparten" not in head.figures
+    assert head["speedup_vs_naive_sparten"] == h["speedup_vs_naive_sparten"]
+    assert "run `make area` first" in bb.iso_area_ratio(tmp_path / "none.json")[1]

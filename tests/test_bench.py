@@ -171,3 +171,40 @@ def test_iso_area_uses_the_pairs_make_area_compared(tmp_path):
         "eureka", {"speedup_vs_dense": 9.9, "speedup_vs_2to4": 9.9})})
     assert all(r.iso_area_speedup is None and "no speed-up of eureka_core" in r.missing
                for r in rows)
+
+
+def _bench_and_area_files(tmp_path):
+    """bench.json from the bench's writer and area.json with ratios, as the two flows write them."""
+    sections = _fake_sections()
+    write_json(tmp_path / "area.json", {"ratios": FAKE_RATIOS})
+    ratios, iso, _ = bench.area_rows(tmp_path / "area.json", sections)
+    bench.write_report(tmp_path, sections, iso, None, bench.reproduction_rows(sections, ratios),
+                       None, [], 1.0, quick=True)
+    return tmp_path / "bench.json", tmp_path / "area.json"
+
+
+def test_iso_area_is_one_value_for_the_same_files(tmp_path):
+    """Read back from the files, the iso-area rows are the ones bench.md printed: the same
+    function over the same records, no second computation."""
+    from report.schema import iso_area, read_area_ratios
+
+    bench_json, area_json = _bench_and_area_files(tmp_path)
+    md = (tmp_path / "bench.md").read_text()
+    again = iso_area({n: s.headline for n, s in read_sections(bench_json).items()},
+                     read_area_ratios(area_json))
+    assert [r.iso_area_speedup for r in again] == [3.9 / 2.0, 4.1 / 1.375, 2.05 / 1.1]
+    for r in again:
+        assert f"| `{r.design}` | `{r.baseline}` | {r.area_ratio:.3f} | {r.speedup:.2f}x |" in md
+        assert f"| {r.iso_area_speedup:.2f}x |" in md
+
+
+def test_area_report_reads_the_same_iso_area(tmp_path):
+    """synth's iso-area rows (area.md/area.json) from the same two files equal the bench's."""
+    compare = pytest.importorskip("synth.compare", reason="synth/compare.py (branch synthsplit) "
+                                  "not merged into this branch yet")
+    from report.schema import read_area_ratios
+
+    bench_json, area_json = _bench_and_area_files(tmp_path)
+    ours = bench.area_rows(area_json, read_sections(bench_json))[1]
+    theirs, _ = compare.iso_rows(read_area_ratios(area_json), bench_json)
+    assert theirs == ours

@@ -138,3 +138,10 @@ def run(args):
                 shutil.copyfile(out / name, docs / name)
                 print(f"updated {docs / name}")
     return 0
+
+
+if __name__ == "__main__":   # python -m sim.bench [--quick ...]: the same as `sparse-hw bench`
+    import sys
+
+    from .cli import main
+    sys.exit(main(["bench", *sys.argv[1:]]))

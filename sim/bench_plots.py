@@ -53,53 +53,13 @@ def plots(out, sections, iso_rows, repro):
     return written
 
 
-def _known_plots(name, data):
-    """Plot specs built from the sections' own tables (see :func:`_section_plots`)."""
-    specs = []
-    layers = data.get("layers")
-    if name == "sparten" and isinstance(layers, list) and layers \
-            and isinstance(layers[0].get("speedup_vs_dense"), dict):
-        sd = [l["speedup_vs_dense"] for l in layers]
-        specs.append({
-            "name": "vgg16", "kind": "bar", "x": [l["name"] for l in layers],
-            "title": "SparTen speed-up over dense per VGG-16 layer (cycle model)",
-            "ylabel": "speed-up (x)",
-            "series": {"plain order": [d.get("none") for d in sd], "GB-S": [d.get("gbs") for d in sd],
-                       "GB-H": [d.get("gbh") for d in sd],
-                       "ideal 1/(d_w d_a)": [l.get("ideal") for l in layers]}})
-    un = data.get("unstructured")
-    # Only when the section draws no plot of its own (its plot then shows what its headline uses).
-    if name == "eureka" and not data.get("plots") and isinstance(un, list) and un \
-            and "suds" in un[0]:
-        groups = sorted({r["group"] for r in un})
-        dens = sorted({r["density"] for r in un})
-        g = max(groups)
-        by = {(r["group"], r["density"]): r for r in un}
-        series = {}
-        for gg in groups:
-            series[f"SUDS G={gg}"] = [by.get((gg, d), {}).get("suds") for d in dens]
-        series[f"no SUDS G={g}"] = [by.get((g, d), {}).get("nosuds") for d in dens]
-        series[f"SUDS indep. lanes G={g}"] = [by.get((g, d), {}).get("suds_indep") for d in dens]
-        series[f"ideal G={g}"] = [by.get((g, d), {}).get("ideal") for d in dens]
-        series["2:4 (any G>=4)"] = [2.0 for _ in dens]
-        specs.append({"name": "density", "kind": "line", "x": dens,
-                      "title": "EUREKA speed-up over the dense core vs weight density (cycle model)",
-                      "xlabel": "weight density d_w", "ylabel": "speed-up (x)",
-                      "series": series})
-    return specs
-
-
 def _section_plots(plt, out, name, data):
-    """Plots of one section: built from its known tables (:func:`_known_plots`) and any
-    ``data["plots"]`` entries ``{name, title, xlabel, ylabel, x (labels or numbers),
-    series: {label: ys}, kind: "bar"|"line"}``."""
+    """Plots of one section: its ``data["plots"]`` specs ``{name, title, xlabel, ylabel,
+    x (labels or numbers), series: {label: ys}, kind: "bar"|"line"}`` (``x`` and ``series``
+    required)."""
     written = []
-    specs = _known_plots(name, data) + list(data.get("plots") or [])
-    for i, p in enumerate(specs):
-        try:
-            xs, series = p["x"], p["series"]
-        except (KeyError, TypeError):
-            continue
+    for i, p in enumerate(data.get("plots", ())):
+        xs, series = p["x"], p["series"]
         fig, ax = plt.subplots(figsize=(8, 3.6))
         if p.get("kind", "bar") == "bar":
             n = max(1, len(series))

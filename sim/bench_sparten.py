@@ -409,6 +409,18 @@ def _network(rows, cfg, quick):
                     _pairs(gbh["speedup_vs_dense"], workload)), summary
 
 
+def _plot(rows):
+    """Plot spec for ``sim/bench_plots.py``: speed-up over dense per layer and method, beside
+    the ideal (``bench_sparten_vgg16.png``, which the README shows)."""
+    sd = [r["speedup_vs_dense"] for r in rows]
+    return {"name": "vgg16", "kind": "bar", "x": [r["name"] for r in rows],
+            "title": "SparTen speed-up over dense per VGG-16 layer (cycle model)",
+            "ylabel": "speed-up (x)",
+            "series": {"plain order": [d["none"] for d in sd], "GB-S": [d["gbs"] for d in sd],
+                       "GB-H": [d["gbh"] for d in sd],
+                       "ideal 1/(d_w d_a)": [r["ideal"] for r in rows]}}
+
+
 def section(progress=None, quick=False, area_path=None):
     """The SparTen section of ``make bench`` (a :class:`~report.schema.Section`).
 
@@ -428,7 +440,7 @@ def section(progress=None, quick=False, area_path=None):
     rtl, real = _rtl(quick, progress)
     headline, summary = _network(rows, cfg, quick)
     data = {"config": cfg.to_dict(), "seed": SEED, "layers": rows, "network": summary,
-            "paper": PAPER, "real_size": real}
+            "paper": PAPER, "real_size": real, "plots": [_plot(rows)]}
     from sim.bench_sparten_report import markdown
     md = markdown(data, headline, rtl, cfg, quick, time.monotonic() - t0)
     if real is not None:

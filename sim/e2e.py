@@ -112,11 +112,6 @@ class _Tally:
         return r
 
 
-def _speedup(baseline_cycles, cycles, what):
-    """:func:`report.bench.speedup`, or None when either count is missing (not run)."""
-    return None if not baseline_cycles or not cycles else speedup(baseline_cycles, cycles, what)
-
-
 def _sparten_model_cycles(w, a, layer, config, balance):
     """Cycle model of one SparTen layer when golden/sparten_model.py exists (else ``{}``)."""
     model = _optional("golden.sparten_model")
@@ -401,14 +396,6 @@ def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, bac
     return data
 
 
-def summary(data):
-    """The :class:`report.bench.E2eVariant` rows of :func:`run_e2e`'s result (``e2e.json``'s
-    ``summary``, which ``make bench`` reads)."""
-    return [E2eVariant(r["variant"], r["classifier_mode"], r["n_images"], r["float_accuracy"],
-                       r["int8_golden_accuracy"], r["rtl_accuracy"], r["bit_exact"],
-                       r["totals"]["speedup_vs_dense"]) for r in data["results"]]
-
-
 def _cfg_dict(fn):
     try:
         return fn().to_dict()
@@ -422,6 +409,19 @@ def _pct(v):
 
 def _x(v):
     return "—" if v is None else f"{v:.2f}x"
+
+
+def _speedup(baseline_cycles, cycles, what):
+    """:func:`report.bench.speedup`, or None when either count is missing (not run)."""
+    return None if not baseline_cycles or not cycles else speedup(baseline_cycles, cycles, what)
+
+
+def summary(data):
+    """The :class:`report.bench.E2eVariant` rows of :func:`run_e2e`'s result (``e2e.json``'s
+    ``summary``, which ``make bench`` reads)."""
+    return [E2eVariant(r["variant"], r["classifier_mode"], r["n_images"], r["float_accuracy"],
+                       r["int8_golden_accuracy"], r["rtl_accuracy"], r["bit_exact"],
+                       r["totals"]["speedup_vs_dense"]) for r in data["results"]]
 
 
 def markdown(data):

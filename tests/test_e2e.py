@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 
 from golden import digits_net as dn
-from report.bench import E2eVariant, read_e2e_summary
-from report.schema import ReportError, write_json
 from sim import e2e
-from sim.bench import Progress, write_report
+from sim.bench import Progress
 
 
 def _have(modname):
@@ -66,7 +64,6 @@ def test_e2e_short_on_rtl(tmp_path, seed):
     md = (tmp_path / "e2e.md").read_text()
     assert "**NO**" not in md
     assert ("golden only" in md) == (not (conv_rtl and fc_rtl))
-    assert read_e2e_summary(tmp_path / "e2e.json") == e2e.summary(data)
 
 
 @pytest.mark.rtl
@@ -97,20 +94,3 @@ def test_cli_rejects_bad_options(capsys):
     assert cli.main(["e2e", "--images", "0"]) == 2
     assert "--images" in capsys.readouterr().err
     assert cli.main(["e2e", "--idle", "1.5"]) == 2
-
-
-def test_summary_is_what_the_bench_prints(tmp_path):
-    """e2e.json's typed summary: one E2eVariant per variant, read back strictly, and the bench's
-    end-to-end table prints exactly those figures."""
-    data = {"results": [{"variant": "2:4", "classifier_mode": "nm:2:4", "n_images": 450,
-                         "float_accuracy": 0.97, "int8_golden_accuracy": 0.9689,
-                         "rtl_accuracy": 0.9689, "bit_exact": True,
-                         "totals": {"speedup_vs_dense": 3.6412}}]}
-    rows = e2e.summary(data)
-    assert rows == [E2eVariant("2:4", "nm:2:4", 450, 0.97, 0.9689, 0.9689, True, 3.6412)]
-    write_json(tmp_path / "e2e.json", {**data, "summary": rows})
-    assert read_e2e_summary(tmp_path / "e2e.json") == rows
-    md, _ = write_report(tmp_path, {}, [], "no area", [], None, [], 0.1, quick=True)
-    assert "| 2:4 (fc nm:2:4) | 450 | 97.00% | 96.89% | 96.89% | yes | 3.64x |" in md.read_text()
-    with pytest.raises(ReportError, match="bit_exact must be a bool"):
-        E2eVariant("x", "suds", 1, 0.5, 0.5, None, "yes")

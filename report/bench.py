@@ -1,5 +1,5 @@
-"""Bench-side report records: the speed-up definition, the tops a bench's pairs name, the e2e
-summary and a strict reader of ``area.json``'s per-design areas.
+"""Bench-side report records: the speed-up definition, the tops a bench's pairs name, and the
+e2e summary.
 
 * :func:`speedup` is the one definition of a cycle speed-up (baseline cycles over engine cycles);
   the engine benches and e2e call it, every report reads the figure they wrote.

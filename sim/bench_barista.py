@@ -50,8 +50,8 @@ from sim.bench_sparten import (CHANNEL_CONCENTRATION, FILTER_CONCENTRATION, SEED
                                _beta, layer_tensors as vgg_tensors, tap_density)
 
 __all__ = ["RESNET50", "PAPER", "TARGET_FRACTION", "BENCH_CONFIG", "QUICK_CONFIG",
-           "network_layers", "layer_figures", "network_figures", "iso_area_ratio", "section",
-           "main"]
+           "network_layers", "layer_figures", "network_figures", "area_designs", "iso_area_ratio",
+           "section", "main"]
 
 #: BARISTA's published averages (arXiv 2104.08734): over dense, one-sided, naively scaled
 #: two-sided and iso-area two-sided designs.
@@ -167,6 +167,23 @@ def layer_figures(name, w, a, stride, padding, config, count=1):
 PER_MAC = ("sparten_cu+barista_fetch_paper/ports", "sparten_cluster/n_units")
 
 
+def area_designs(area_path, need):
+    """``({name: AreaDesign}, None)`` of ``make area``'s report when it has every design of
+    ``need`` with a µm² area, else ``(None, reason)`` (one line saying what to run)."""
+    if area_path is None or not Path(area_path).exists():
+        return None, f"no area report ({area_path}): run `make area` first"
+    try:
+        area = read_area_designs(area_path)
+    except ReportError as e:
+        return None, f"{e} (run `make area` again)"
+    missing = [n for n in need if n not in area]
+    if missing:
+        return None, f"{area_path} lacks {', '.join(missing)} (run `make area` again)"
+    if any(area[n].area_um2 is None for n in need):
+        return None, f"{area_path}: {', '.join(need)} have no µm² (synthesised without a library)"
+    return area, None
+
+
 def iso_area_ratio(area_path):
     """``(ratio, note)``: standard-cell area per MAC of BARISTA over naive SparTen, from
     ``make area``'s report (read by :func:`report.area.read_area_designs`), or
@@ -179,18 +196,10 @@ def iso_area_ratio(area_path):
     the ratio compares logic only. The iso-area SparTen has ``ratio`` times the MACs of naive
     SparTen in BARISTA's area, so its time is naive SparTen's over ``ratio``.
     """
-    if area_path is None or not Path(area_path).exists():
-        return None, f"no area report ({area_path}): run `make area` first"
-    try:
-        area = read_area_designs(area_path)
-    except ReportError as e:
-        return None, f"{e} (run `make area` again)"
     need = ("sparten_cluster", "sparten_cu", "barista_fetch_paper")
-    missing = [n for n in need if n not in area]
-    if missing:
-        return None, f"{area_path} lacks {', '.join(missing)} (run `make area` again)"
-    if any(area[n].area_um2 is None for n in need):
-        return None, f"{area_path}: {', '.join(need)} have no µm² (synthesised without a library)"
+    area, why = area_designs(area_path, need)
+    if area is None:
+        return None, why
     try:
         n_s = area["sparten_cluster"].config["n_units"]
         ports = area["barista_fetch_paper"].config["units_per_cluster"]

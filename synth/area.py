@@ -68,9 +68,10 @@ def register(sub):
         "area", help="Yosys area (µm² with a Liberty file), FPGA resources and timing of every top",
         description="Synthesise the Verilog of `sparse-hw verilog` with Yosys and write "
                     "build/reports/area.md and area.json (per design: area, cells, transistor "
-                    "estimate, LUT/FF/DSP/BRAM, critical path, per-block shares, sparse vs dense).")
+                    "estimate, LUT/FF/DSP/BRAM, critical path, per-block shares; engine vs "
+                    "baseline area ratios and iso-area speed-ups from make bench's).")
     p.add_argument("--engine", action="append", default=None, metavar="E",
-                   help="only tops of this engine (sparten, eureka, common; repeatable)")
+                   help="only tops of this engine (common, sparten, eureka, barista; repeatable)")
     p.add_argument("--top", action="append", default=None, metavar="NAME",
                    help="only this top (repeatable)")
     p.add_argument("--liberty", default=None, metavar="PATH",

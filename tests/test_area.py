@@ -349,6 +349,9 @@ CLASSIFY_CASES = [
     ("t.dispatch", "barista", "==", "dispatcher"),
     ("t.cu2.join.prio0", "barista", "==", "priority encoder"),
     ("t.prefix_f0", "common", "==", "prefix sums"),
+    ("t.cu.join.prefix_a0_3", "sparten", "==", "prefix sums"),     # lane 0, group 3
+    ("t.cluster1.bank0", "barista", "==", "chunk fetch"),
+    ("t.cluster1.cu3.mul0", "barista", "==", "MAC"),
 ]
 
 

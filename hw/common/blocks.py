@@ -28,7 +28,8 @@ CARVED_KINDS = ("mul", "add", "mux", "regs")
 GENERIC_CARVED = MappingProxyType({"mul": "multipliers", "add": "adders", "mux": "muxes",
                                    "regs": "registers"})
 
-_INDEX = re.compile(r"\d+$")
+#: The index part of a submodule name: ``cu7``, ``own_tree3``, ``prefix_f0_3`` (lane 0, group 3).
+_INDEX = re.compile(r"(\d+_)*\d+$")
 
 
 def _check_carved(carved, where):
@@ -45,7 +46,8 @@ class Block:
     Members
     -------
     name : str
-        The submodule name without its index (``prefix_f`` names ``prefix_f0``, ``prefix_f12``).
+        The submodule name without its index (``prefix_f`` names ``prefix_f0``, ``prefix_f12``,
+        ``prefix_f0_3``).
     category : str
         Its category in the area report (``OTHER`` for a container whose own logic is control).
     carved : mapping of str to str

@@ -21,7 +21,7 @@ from pathlib import Path
 from sim.verilator import ROOT, build_dir
 
 __all__ = ["Library", "find_liberty", "prepare_liberty", "read_liberty", "liberty_cached",
-           "table_templates", "lookup", "SKY130_PDK_LIB", "SHARED_LIB"]
+           "cell_pins", "table_templates", "lookup", "SKY130_PDK_LIB", "SHARED_LIB"]
 
 SKY130_PDK_LIB = "sky130A/libs.ref/sky130_fd_sc_hd/lib/sky130_fd_sc_hd__tt_025C_1v80.lib"
 SHARED_LIB = ROOT.parent / "shared" / "pdk" / "sky130hd_tt.lib.gz"
@@ -251,6 +251,17 @@ def liberty_cached(path, kind, version, build, cache_dir=None):
     return out
 
 
+def cell_pins(groups):
+    """The ``pin`` groups among a parsed cell's ``groups``, those inside ``bus`` groups included."""
+    pins = []
+    for g in groups:
+        if g[0] == "pin":
+            pins.append(g)
+        elif g[0] == "bus":
+            pins += [p for p in g[3] if p[0] == "pin"]
+    return pins
+
+
 def read_liberty(path, cache_dir=None):
     """Cells of a Liberty file: ``{cell: {"area", "seq", "inputs": {pin: cap},
     "outputs": {pin: [arc]}, "setup": {pin: [tables]}, "setup_rf": {pin: (rise, fall)}}}``, arcs
@@ -270,13 +281,7 @@ def read_liberty(path, cache_dir=None):
             for sg in sub:
                 if sg[0] in ("ff", "latch", "ff_bank", "latch_bank", "statetable"):
                     cell["seq"] = True
-            pins = []
-            for sg in sub:
-                if sg[0] == "pin":
-                    pins.append(sg)
-                elif sg[0] == "bus":
-                    pins += [p for p in sg[3] if p[0] == "pin"]
-            for pg in pins:
+            for pg in cell_pins(sub):
                 for pname in pg[1]:
                     d = pg[2].get("direction", "")
                     if d == "input":

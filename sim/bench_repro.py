@@ -5,8 +5,9 @@ Our number is read from exactly one place per row (:data:`OURS`): a figure of an
 synthesised engine over a baseline of a given role), or a comparison of ``power.json``.
 """
 
-import json
 from pathlib import Path
+
+from report.power import read_power_comparisons
 
 __all__ = ["PUBLISHED", "OURS", "AREA_ROWS", "POWER_KEYS", "reproduction_rows", "fmt"]
 
@@ -116,17 +117,10 @@ def reproduction_rows(sections, ratios, power_path=None):
 
 def _power_row(path, key, offset):
     """(ours, workload) of one energy/power comparison of ``power.json`` (``make power``)."""
-    if path is None:
+    if path is None or not Path(path).exists():
         return None, "run make power first"
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None, "run make power first"
-    v = (doc.get("comparisons") or {}).get(key)
-    det = (doc.get("comparison_details") or {}).get(key) or {}
-    where = f"{det.get('engine')} vs {det.get('baseline')}, {doc.get('library')}, " \
-            f"{doc.get('clock_mhz')} MHz (make power)"
-    return (v + offset if v is not None else None), where
+    c = read_power_comparisons(path)[key]
+    return c.value + offset, c.where
 
 
 def fmt(v, percent=False, approx=False):

@@ -123,3 +123,120 @@ def check_layer(w, a, config, rows=2):
         and got["start"] == sched["start"] and got["unit"] == sched["unit"]
     return {"P": H * W, "C": C, "rtl_cycles": got["end"], "model_cycles": model["cycles"],
             "schedule_cycles": sched["end"], "bit_exact": exact, "equal": ok}
+
+
+# -- the whole cluster (hw/barista/cluster.py) ----------------------------------------------------
+
+#: Galois LFSR of the stall harness (16 bits, taps 16, 14, 13, 11) *(ours)*.
+LFSR_TAPS = 0xB400
+
+
+def lfsr_pattern(seed, threshold, n):
+    """The harness's gate for ``n`` cycles from the one after ``start``: cycle ``t`` passes when the
+    low byte of the LFSR state (``seed`` at cycle 0) is below ``threshold`` (0..256)."""
+    s, out = seed, []
+    for _ in range(n):
+        out.append((s & 0xFF) < threshold)
+        s = (s >> 1) ^ (LFSR_TAPS if s & 1 else 0)
+    return out
+
+
+def _lfsr_next(m, reg):
+    from amaranth import Mux
+    return Mux(reg[0], (reg >> 1) ^ LFSR_TAPS, reg >> 1)
+
+
+def stall_harness(config):
+    """``BaristaCluster(config)`` behind two LFSR gates, for whole runs on Verilator: ``load``
+    sees random idle (its own free-running LFSR), ``o`` random backpressure (an LFSR loaded with
+    ``seed`` at ``start``, passing when its low byte is below ``threshold``, see
+    :func:`lfsr_pattern`). With ``threshold`` = 256 nothing is gated."""
+    from amaranth import Module, Signal
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+    from hw.barista.cluster import BaristaCluster, desc_layout, load_layout
+
+    class Harness(wiring.Component):
+        def __init__(self):
+            self.cluster = BaristaCluster(config)
+            super().__init__({
+                "load": In(stream.Signature(load_layout(config))),
+                "desc": In(desc_layout(config)),
+                "start": In(1), "seed": In(16), "threshold": In(9), "idle_threshold": In(9),
+                "o": Out(stream.Signature(self.cluster.outbuf.write_layout)),
+                "done": Out(1), "cycles": Out(32), "reads": Out(32), "requests": Out(32),
+            })
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.cluster = c = self.cluster
+            lo = Signal(16, init=1)
+            li = Signal(16, init=0xACE1)
+            m.d.sync += [lo.eq(_lfsr_next(m, lo)), li.eq(_lfsr_next(m, li))]
+            with m.If(self.start):
+                m.d.sync += lo.eq(self.seed)
+            go_o = Signal()
+            go_i = Signal()
+            m.d.comb += [go_o.eq(lo[:8] < self.threshold), go_i.eq(li[:8] < self.idle_threshold)]
+            m.d.comb += [c.load.valid.eq(self.load.valid & go_i), c.load.payload.eq(self.load.payload),
+                         self.load.ready.eq(c.load.ready & go_i),
+                         self.o.valid.eq(c.o.valid & go_o), self.o.payload.eq(c.o.payload),
+                         c.o.ready.eq(self.o.ready & go_o),
+                         c.desc.eq(self.desc), c.start.eq(self.start),
+                         self.done.eq(c.done), self.cycles.eq(c.cycles), self.reads.eq(c.reads),
+                         self.requests.eq(c.requests)]
+            return m
+
+    return Harness()
+
+
+def cluster_words(w, a, config, stride=1, padding=0, tile_size=None):
+    """``(layout, load beats, desc value)`` of a layer on ``BaristaCluster(config)``: every chunk
+    word packed at its address (:func:`golden.barista.cluster_layout`)."""
+    from golden.barista import cluster_layout
+    from golden.sparsemap import encode_vector
+    from hw.barista.cluster import desc_layout, load_layout
+    from hw.barista.group import cu_config
+    from hw.sparten.memmap import pack_chunk
+    cu = cu_config(config)
+    w = np.asarray(w)
+    a = np.asarray(a)
+    lay = cluster_layout(w.shape, a.shape, config, stride, padding, tile_size)
+    K, R, H, W, nc, fbase = (lay[k] for k in ("K", "R", "H", "W", "nc", "fbase"))
+    ll = load_layout(config)
+    beats = []
+
+    def put(addr, vec):
+        for j, c in enumerate(encode_vector(vec, config.chunk)):
+            beats.append(ll.const({"addr": addr + j,
+                                   "data": pack_chunk(c.mask, c.values, cu)}).as_value().value)
+    for y in range(H):
+        for x in range(W):
+            put((y * W + x) * nc, a[:, y, x])
+    for k in range(K):
+        for r in range(R):
+            for s in range(R):
+                put(fbase + ((k * R + r) * R + s) * nc, w[k, :, r, s])
+    desc = desc_layout(config).const({
+        "n_tasks": lay["n_tasks"], "tile_size": lay["tile_size"], "nc": nc, "height": H,
+        "width": W, "out_h": lay["out_h"], "out_w": lay["out_w"], "kernel": R, "stride": stride,
+        "pad": padding, "fbase": fbase}).as_value().value
+    return lay, beats, desc
+
+
+def outputs_of(drained, lay, colours):
+    """The drained ``(colour, addr, value)`` list -> the layer's outputs ``[K, out_h, out_w]``.
+
+    Tiles drain whole and in order, each in address order, so the ``i``-th drained entry is task
+    ``i`` and must carry colour ``(i // tile_size) mod colours`` and address ``i mod tile_size``;
+    a ValueError says where it does not (a lost, doubled or misplaced result)."""
+    n, tsize = lay["n_tasks"], lay["tile_size"]
+    if len(drained) != n:
+        raise ValueError(f"{len(drained)} results drained, the layer has {n}")
+    for i, (colour, addr, _) in enumerate(drained):
+        want = ((i // tsize) % colours, i % tsize)
+        if (colour, addr) != want:
+            raise ValueError(f"result {i}: drained as (colour, addr) {(colour, addr)}, "
+                             f"expected {want}")
+    return np.asarray([v for _, _, v in drained], dtype=np.int64).reshape(
+        lay["K"], lay["out_h"], lay["out_w"])

@@ -240,3 +240,119 @@ def outputs_of(drained, lay, colours):
                              f"expected {want}")
     return np.asarray([v for _, _, v in drained], dtype=np.int64).reshape(
         lay["K"], lay["out_h"], lay["out_w"])
+
+
+#: Name of the native model of :func:`stall_harness` (one build per config).
+HARNESS_TOP = "barista_cluster_harness"
+
+
+def cluster_model(config):
+    """The native Verilator model of :func:`stall_harness` (built once per config, cached)."""
+    from sim.native import build
+    return build(stall_harness(config), HARNESS_TOP, config)
+
+
+def run_cluster(model, config, w, a, stride=1, padding=0, tile_size=None, seed=1,
+                threshold=256, idle_threshold=256, cap=10 ** 6):
+    """One layer through the whole cluster on the native model: load (with the harness's random
+    idle below ``idle_threshold``), run, drain (random backpressure from ``seed``/``threshold``).
+
+    Returns ``{"outputs" [K,Ho,Wo], "drained", "cycles", "reads", "requests", "layout",
+    "sim_cycles", "seconds"}``.
+    """
+    from hw.barista.outbuf import write_layout
+    if not 1 <= seed < 1 << 16:
+        raise ValueError(f"seed must be in 1..65535 (an LFSR state), not {seed!r}")
+    lay, beats, desc = cluster_words(w, a, config, stride, padding, tile_size)
+    res = model.run([("poke", "idle_threshold", idle_threshold), ("poke", "threshold", threshold),
+                     ("poke", "seed", seed), ("feed", "load", beats), ("poke", "desc", desc),
+                     ("drain", "o"), ("pulse", "start"), ("until", "done", cap),
+                     ("peek", "cycles"), ("peek", "reads"), ("peek", "requests")])
+    wl = write_layout(config)
+    drained = []
+    for v in res.streams.get("o", []):
+        p = wl.from_bits(v)
+        drained.append((int(p.colour), int(p.addr), int(p.value)))
+    cycles, reads, requests = res.peeks
+    return {"outputs": outputs_of(drained, lay, config.colours), "drained": drained,
+            "cycles": cycles, "reads": reads, "requests": requests, "layout": lay,
+            "sim_cycles": res.sim_cycles, "seconds": res.seconds}
+
+
+def check_cluster_layer(model, config, w, a, stride=1, padding=0, tile_size=None, seed=1,
+                        threshold=256, idle_threshold=256):
+    """RTL (the whole cluster, native Verilator) against golden on one layer: results against
+    :func:`golden.conv.conv2d_dense`, ``cycles``/``reads``/``requests`` and the drain order
+    against :func:`golden.barista.cluster_trace` under the same backpressure, and the layer
+    model's cycles (:func:`golden.barista.layer_cycles` on one cluster) beside them.
+
+    Returns ``{rtl_cycles, trace_cycles, model_cycles, reads, trace_reads, requests,
+    bit_exact, equal, K, C, H, R, stride, padding}``.
+    """
+    from golden.barista import cluster_trace, layer_cycles
+    from golden.conv import conv2d_dense
+    from hw.sparten.cu import ComputeUnit
+    got = run_cluster(model, config, w, a, stride, padding, tile_size, seed, threshold,
+                      idle_threshold)
+    ready = lfsr_pattern(seed, threshold, got["cycles"] + 16)
+    want = cluster_trace(w, a, config, stride, padding, tile_size, ready,
+                         ComputeUnit.result_latency)
+    ref = conv2d_dense(np.asarray(a), np.asarray(w), stride, padding)
+    exact = bool(np.array_equal(got["outputs"], ref))
+    one = dataclasses.replace(config, n_clusters=1, min_tasks_per_unit=0)
+    model_c = layer_cycles(np.asarray(w), np.asarray(a), one, stride, padding)["cycles"]
+    equal = (exact and got["cycles"] == want["cycles"] and got["reads"] == want["reads"]
+             and got["requests"] == want["requests"] and got["drained"] == want["out"])
+    K, C, R, _ = np.shape(w)
+    return {"K": K, "C": C, "H": int(np.shape(a)[1]), "R": R, "stride": stride,
+            "padding": padding, "rtl_cycles": got["cycles"], "trace_cycles": want["cycles"],
+            "model_cycles": model_c, "reads": got["reads"], "trace_reads": want["reads"],
+            "requests": got["requests"], "bit_exact": exact, "equal": equal,
+            "seconds": round(got["seconds"], 2)}
+
+
+def run_cluster_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=None,
+                      max_cycles=50000):
+    """One layer on ``BaristaCluster(config)`` in the Amaranth simulator (slow; for small layers
+    and configs without a native build): every grant ``(cycle, unit)`` per task, the drained
+    results and the counters. ``ready``: ``o.ready`` per cycle from the one after ``start``."""
+    from amaranth.sim import Simulator
+    from hw.barista.cluster import BaristaCluster
+    dut = BaristaCluster(config)
+    lay, beats, desc = cluster_words(w, a, config, stride, padding, tile_size)
+    got = {"drained": [], "grants": [None] * lay["n_tasks"], "layout": lay}
+    n = config.units_per_cluster
+
+    async def bench(ctx):
+        for b in beats:
+            ctx.set(dut.load.valid, 1)
+            ctx.set(dut.load.payload.as_value(), b)
+            await ctx.tick()
+        ctx.set(dut.load.valid, 0)
+        ctx.set(dut.desc.as_value(), desc)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        for t in range(max_cycles):
+            rdy = True if ready is None else bool(ready[t])
+            ctx.set(dut.o.ready, rdy)
+            g = ctx.get(dut.dispatch.grant)
+            for i in range(n):
+                if g >> i & 1:
+                    got["grants"][ctx.get(dut.dispatch.task[i])] = (t, i)
+            if ctx.get(dut.o.valid) and rdy:
+                p = ctx.get(dut.o.payload)
+                got["drained"].append((int(p.colour), int(p.addr), int(p.value)))
+            await ctx.tick()
+            if ctx.get(dut.done):
+                for k in ("cycles", "reads", "requests"):
+                    got[k] = ctx.get(getattr(dut, k))
+                return
+        raise RuntimeError(f"the cluster did not finish in {max_cycles} cycles")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    got["outputs"] = outputs_of(got["drained"], lay, config.colours)
+    return got

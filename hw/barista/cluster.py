@@ -48,7 +48,7 @@ from .fetch import ChunkFetch
 from .group import cu_config
 from .outbuf import ColourBuffer
 
-__all__ = ["BaristaCluster", "desc_layout", "load_layout", "bank_config", "DIM_WIDTH",
+__all__ = ["BaristaCluster", "check_config", "desc_layout", "load_layout", "bank_config", "DIM_WIDTH",
            "KERNEL_WIDTH", "COUNTER_WIDTH"]
 
 #: Width of map sizes in the descriptor (maps up to 255 x 255) *(ours)*.
@@ -59,7 +59,8 @@ KERNEL_WIDTH = 4
 COUNTER_WIDTH = 32
 
 
-def _check(config):
+def check_config(config):
+    """Raise ConfigError, naming the field, when the cluster cannot be built from ``config``."""
     b = config.banks
     if b & (b - 1):
         raise ConfigError(f"banks must be a power of two for the cluster's interleaving, not {b!r}")
@@ -136,7 +137,11 @@ class BaristaCluster(wiring.Component):
     """
 
     def __init__(self, config):
-        _check(config)
+        try:
+            check_config(config)
+        except ConfigError:
+            self._MustUse__used = True      # never built: no "created but never used" warning
+            raise
         self._cfg = config
         self._cu = cu_config(config)
         self.aw = addr_width(config)

@@ -7,6 +7,17 @@ import pytest
 from sim import bench_barista as bb
 
 
+def test_cluster_area_ratio_from_area_report(tmp_path):
+    doc = {"designs": [{"design": "barista_cluster", "area_um2": 5000.0},
+                       {"design": "barista_sparten_layer", "area_um2": 4000.0}]}
+    (tmp_path / "area.json").write_text(json.dumps(doc))
+    ratio, note = bb.cluster_area_ratio(tmp_path / "area.json")
+    assert ratio == pytest.approx(1.25) and "barista_sparten_layer" in note
+    doc["designs"].pop()
+    (tmp_path / "area.json").write_text(json.dumps(doc))
+    assert bb.cluster_area_ratio(tmp_path / "area.json")[0] is None
+
+
 def test_iso_area_ratio_from_area_report(tmp_path):
     assert bb.iso_area_ratio(tmp_path / "none.json")[0] is None
     doc = {"designs": [
@@ -39,5 +50,12 @@ def test_quick_section_headline(tmp_path):
     assert h["speedup_vs_isoarea_sparten"] == pytest.approx(
         h["speedup_vs_naive_sparten"] * 1500.0 / 1100.0)
     assert {p["name"] for p in data["plots"]} == {"vgg16", "resnet50"}
+    # The RTL check ran reduced conv layers through the whole cluster, equal to the trace.
+    rc = data["rtl_checked"]
+    assert rc["all_equal"] and len(rc["rows"]) == 2, rc
+    for r in rc["rows"]:
+        assert r["R"] == 3 and r["rtl_cycles"] == r["trace_cycles"] > 0 and r["bit_exact"], r
+    assert "whole cluster" in rc["scope"] and "barista_cluster" in md
+    assert h["cluster_area_ratio"] is None and "barista_cluster" in h["cluster_area_note"]
     assert "BARISTA paper" in md and "5.4x" in md
     json.dumps(data, default=float)

@@ -47,6 +47,7 @@ CASES = {
     "3x3 pad 0, heavy backpressure": (4, 16, 7, 3, 1, 0, 0.35, 0.45, 40, 64),
     "5x5 pad 2": (2, 8, 8, 5, 1, 2, 0.5, 0.5, 160, 200),
     "1x1, C=40": (3, 40, 6, 1, 1, 0, 0.4, 0.5, 128, 100),
+    "1x1, one chunk per task": (4, 8, 6, 1, 1, 0, 0.6, 0.6, 200, 256),
     "FC (1x1 on a 1x1 map)": (16, 64, 1, 1, 1, 0, 0.4, 0.5, 128, 128),
     "dense operands": (2, 8, 5, 3, 1, 1, 1.0, 1.0, 200, 256),
     "more filters than units": (9, 16, 5, 3, 1, 1, 0.3, 0.5, 180, 180),
@@ -96,6 +97,7 @@ VARIANTS = {
     "2 banks, 2 private pairs": (dict(banks=2, private_chunks=2), 2, 9, 5, 3, 1, 2, 6),
     "1 bank": (dict(banks=1), 2, 8, 4, 2, 1, 1, 4),
     "2 matches per cycle": (dict(matches_per_cycle=2), 2, 24, 5, 3, 1, 1, None),
+    "1x1, one chunk per task": (dict(), 3, 8, 5, 1, 1, 0, 4),
 }
 
 

@@ -102,7 +102,7 @@ from .sparten_model import chunk_counts
 
 __all__ = ["NAIVE_UNITS", "layer_cycles", "tile_positions", "units_per_filter", "cluster_filters",
            "read_counts", "fetch_trace", "group_schedule", "drain_trace", "cluster_layout",
-           "cluster_trace"]
+           "cluster_trace", "engine_filters", "engine_trace"]
 
 #: Units of one cluster of the naively scaled SparTen baseline: SparTen's paper size (MICRO'19).
 NAIVE_UNITS = 32
@@ -968,3 +968,30 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
                     "requests": requests, "grants": grants, "unit_busy": busy, "layout": lay,
                     "values": values}
     raise RuntimeError(f"the cluster trace did not finish in {max_cycles} cycles")
+
+
+def engine_filters(w, n_clusters):
+    """The filters of each cluster of ``hw.barista.engine.BaristaEngine``: the layer model's
+    deal (:func:`cluster_filters`, longest processing time on the filters' non-zeros). Raises
+    ValueError when a cluster would get none."""
+    w = np.asarray(w)
+    if w.shape[0] < n_clusters:
+        raise ValueError(f"{w.shape[0]} filters for {n_clusters} clusters: every cluster needs "
+                         f"at least one")
+    nnz = (w != 0).reshape(w.shape[0], -1).sum(axis=1)
+    return [[int(k) for k in f] for f in cluster_filters(nnz, n_clusters)]
+
+
+def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
+                 result_latency=2):
+    """Cycle-exact behaviour of ``hw.barista.engine.BaristaEngine``: every cluster runs
+    :func:`cluster_trace` on its filters (:func:`engine_filters`) with its own output ``ready``
+    pattern (``ready[c]``, or None). Returns ``{"filters", "clusters" (the traces), "cycles"
+    (the slowest cluster's)}``."""
+    filters = engine_filters(w, config.n_clusters)
+    w = np.asarray(w)
+    traces = [cluster_trace(w[f], a, config, stride, padding, tile_size,
+                            None if ready is None else ready[c], result_latency)
+              for c, f in enumerate(filters)]
+    return {"filters": filters, "clusters": traces,
+            "cycles": max(t["cycles"] for t in traces)}

@@ -285,13 +285,28 @@ def _ablation(config, quick, progress):
 RTL_LAYERS = (("vgg16", "conv2_1", 4, 16, 8), ("vgg16", "conv4_2", 4, 16, 6),
               ("resnet50", "conv1", 4, 3, 12), ("resnet50", "l2_3x3s2", 4, 16, 9),
               ("resnet50", "l3_1x1b", 4, 32, 6))
+#: Reduced layers checked on the RTL of two clusters (``barista_engine``, hw/barista/config.py
+#: ENGINE), same fields; only in the full section (its native build takes a minute or more).
+RTL_ENGINE_LAYERS = (("vgg16", "conv3_1", 8, 16, 6),)
 #: Output backpressure (a cycle passes with probability RTL_READY / 256) and load idle of the
 #: RTL check (the stall harness's LFSRs, sim/run_barista.py) *(ours)*.
 RTL_READY = 160
 RTL_IDLE = 128
 
 
-def rtl_check(layers=RTL_LAYERS, progress=None):
+def _reduced(net, name, K, C, side):
+    """``(w, a, stride, padding)`` of a reduced copy of a benchmark layer."""
+    if net == "vgg16":
+        w, a = vgg_tensors(name, side)
+        stride, pad = 1, 1
+    else:
+        idx = [r[0] for r in RESNET50].index(name)
+        w, a = resnet_tensors(idx, side)
+        stride, pad = RESNET50[idx][5], RESNET50[idx][6]
+    return w[:K, :C].astype(np.int64), a[:C].astype(np.int64), stride, pad
+
+
+def rtl_check(layers=RTL_LAYERS, progress=None, engine_layers=()):
     """Model vs RTL on reduced conv layers through the whole cluster: ``barista_cluster``
     (hw/barista/config.py CLUSTER: 4 SparTen units, chunk 8, 4 banks, 2 colours) on the native
     Verilator harness, under random load idle and output backpressure, via
@@ -303,14 +318,7 @@ def rtl_check(layers=RTL_LAYERS, progress=None):
     model = cluster_model(CLUSTER)
     rows = []
     for k, (net, name, K, C, side) in enumerate(layers):
-        if net == "vgg16":
-            w, a = vgg_tensors(name, side)
-            stride, pad = 1, 1
-        else:
-            idx = [r[0] for r in RESNET50].index(name)
-            w, a = resnet_tensors(idx, side)
-            stride, pad = RESNET50[idx][5], RESNET50[idx][6]
-        w, a = w[:K, :C].astype(np.int64), a[:C].astype(np.int64)
+        w, a, stride, pad = _reduced(net, name, K, C, side)
         t0 = time.monotonic()
         r = check_cluster_layer(model, CLUSTER, w, a, stride, pad, seed=1 + k,
                                 threshold=RTL_READY, idle_threshold=RTL_IDLE)
@@ -320,6 +328,21 @@ def rtl_check(layers=RTL_LAYERS, progress=None):
         if progress:
             progress(f"RTL {name}: rtl {r['rtl_cycles']} trace {r['trace_cycles']} model "
                      f"{r['model_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
+    if engine_layers:
+        from hw.barista.config import ENGINE
+        from sim.run_barista import check_engine_layer, engine_model
+        emodel = engine_model(ENGINE)
+        for k, (net, name, K, C, side) in enumerate(engine_layers):
+            w, a, stride, pad = _reduced(net, name, K, C, side)
+            t0 = time.monotonic()
+            r = check_engine_layer(emodel, ENGINE, w, a, stride, pad, seed=11 + k,
+                                   threshold=RTL_READY, idle_threshold=RTL_IDLE)
+            r.update(name=f"{net} {name}", size=side, seconds=round(time.monotonic() - t0, 1),
+                     config=f"ENGINE: {ENGINE.n_clusters} clusters x 4 units, chunk 8")
+            rows.append(r)
+            if progress:
+                progress(f"RTL {name} on {ENGINE.n_clusters} clusters: rtl {r['rtl_cycles']} "
+                         f"trace {r['trace_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
     return rows
 
 
@@ -337,7 +360,8 @@ def section(progress=None, quick=False, area_path=None):
         rows, head = network_figures(net, cfg, quick, progress, ratio)
         nets[net] = {"layers": rows, "headline": head}
     ablation = _ablation(cfg, quick, progress)
-    rtl_rows = rtl_check(RTL_LAYERS[:2] if quick else RTL_LAYERS, progress)
+    rtl_rows = rtl_check(RTL_LAYERS[:2] if quick else RTL_LAYERS, progress,
+                         () if quick else RTL_ENGINE_LAYERS)
     workload = (f"VGG-16 conv1_1..conv5_3{' (3 layers, 7x7 copies, --quick)' if quick else ''}, SparTen "
                 f"section's tensors; {cfg.n_clusters} clusters x {cfg.units_per_cluster} units, "
                 f"chunk {cfg.chunk}")
@@ -382,8 +406,9 @@ def section(progress=None, quick=False, area_path=None):
                                  "on Verilator, under random load idle and output "
                                  "backpressure: results bit-exact, cycles, bank reads and "
                                  "requests equal to golden.barista.cluster_trace; "
-                                 "layer_cycles (the benchmark's model) beside them; one "
-                                 "cluster, not several"},
+                                 "layer_cycles (the benchmark's model) beside them; the full "
+                                 "section also runs two clusters (hw/barista/engine.py, "
+                                 "filters dealt between them) on one layer"},
         "seconds": round(time.monotonic() - t0, 1),
     }
     return _markdown(data, cfg), data
@@ -480,11 +505,12 @@ def _markdown(data, cfg):
     out.append("RTL check (`barista_cluster` on Verilator, random load idle and output "
                f"backpressure {RTL_READY}/256): reduced layers through the whole cluster")
     out.append("")
-    out.append("| layer | K x C, map | kernel / stride / pad | RTL cycles | trace | layer model | "
-               "bank reads / requests | bit-exact | equal |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| layer | clusters | K x C, map | kernel / stride / pad | RTL cycles | trace | "
+               "layer model | bank reads / requests | bit-exact | equal |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in rc["rows"]:
-        out.append(f"| {r['name']} | {r['K']} x {r['C']}, {r['size']}x{r['size']} | {r['R']} / "
+        out.append(f"| {r['name']} | {r.get('clusters', 1)} | {r['K']} x {r['C']}, "
+                   f"{r['size']}x{r['size']} | {r['R']} / "
                    f"{r['stride']} / {r['padding']} | {r['rtl_cycles']} | {r['trace_cycles']} | "
                    f"{r['model_cycles']} | {r['reads']} / {r['requests']} | "
                    f"{'yes' if r['bit_exact'] else 'NO'} | {'yes' if r['equal'] else 'NO'} |")

@@ -356,3 +356,209 @@ def run_cluster_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=N
     sim.run()
     got["outputs"] = outputs_of(got["drained"], lay, config.colours)
     return got
+
+
+# -- several clusters (hw/barista/engine.py) -------------------------------------------------------
+
+ENGINE_HARNESS_TOP = "barista_engine_harness"
+
+
+def engine_harness(config):
+    """``BaristaEngine(config)`` with an output LFSR gate per cluster (seed ``seed[c]``, loaded at
+    ``start``; the same rule as :func:`stall_harness`) and one on the load stream."""
+    from amaranth import Module, Signal
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+    from hw.barista.cluster import desc_layout
+    from hw.barista.engine import BaristaEngine, engine_load_layout
+    from hw.barista.outbuf import write_layout
+    n = config.n_clusters
+
+    class Harness(wiring.Component):
+        def __init__(self):
+            self.engine = BaristaEngine(config)
+            super().__init__({
+                "load": In(stream.Signature(engine_load_layout(config))),
+                "desc": In(desc_layout(config)).array(n),
+                "start": In(1), "seed": In(16).array(n), "threshold": In(9),
+                "idle_threshold": In(9),
+                "o": Out(stream.Signature(write_layout(config))).array(n),
+                "done": Out(1), "cycles": Out(32).array(n), "reads": Out(32).array(n),
+                "requests": Out(32).array(n),
+            })
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.engine = e = self.engine
+            li = Signal(16, init=0xACE1)
+            m.d.sync += li.eq(_lfsr_next(m, li))
+            go_i = Signal()
+            m.d.comb += go_i.eq(li[:8] < self.idle_threshold)
+            m.d.comb += [e.load.valid.eq(self.load.valid & go_i),
+                         e.load.payload.eq(self.load.payload),
+                         self.load.ready.eq(e.load.ready & go_i), e.start.eq(self.start),
+                         self.done.eq(e.done)]
+            for c in range(n):
+                lo = Signal(16, init=1, name=f"lfsr{c}")
+                m.d.sync += lo.eq(_lfsr_next(m, lo))
+                with m.If(self.start):
+                    m.d.sync += lo.eq(self.seed[c])
+                go = Signal(name=f"go{c}")
+                m.d.comb += [go.eq(lo[:8] < self.threshold), e.desc[c].eq(self.desc[c]),
+                             self.o[c].valid.eq(e.o[c].valid & go),
+                             self.o[c].payload.eq(e.o[c].payload),
+                             e.o[c].ready.eq(self.o[c].ready & go),
+                             self.cycles[c].eq(e.cycles[c]), self.reads[c].eq(e.reads[c]),
+                             self.requests[c].eq(e.requests[c])]
+            return m
+
+    return Harness()
+
+
+def engine_model(config):
+    """The native model of :func:`engine_harness` (built once per config, cached)."""
+    from sim.native import build
+    return build(engine_harness(config), ENGINE_HARNESS_TOP, config)
+
+
+def engine_words(w, a, config, stride=1, padding=0, tile_size=None):
+    """``(filters, layouts, load beats, descs)`` of a layer on ``BaristaEngine(config)``: the map
+    loaded into every cluster at once, each cluster's filters (:func:`golden.barista.
+    engine_filters`) into its own banks."""
+    from golden.barista import engine_filters
+    from hw.barista.engine import engine_load_layout
+    filters = engine_filters(w, config.n_clusters)
+    el = engine_load_layout(config)
+    lays, descs, beats = [], [], []
+    everyone = (1 << config.n_clusters) - 1
+    w = np.asarray(w)
+    seen_map = False
+    for c, f in enumerate(filters):
+        lay, bts, desc = cluster_words(w[f], a, config, stride, padding, tile_size)
+        lays.append(lay)
+        descs.append(desc)
+        aw = lay["fbase"]
+        from hw.barista.cluster import load_layout
+        ll = load_layout(config)
+        for b in bts:
+            addr = int(ll.from_bits(b).addr)
+            if addr < aw and seen_map:
+                continue            # the map: loaded once, into every cluster
+            bits = everyone if addr < aw else 1 << c
+            beats.append(el.const({"beat": ll.from_bits(b), "clusters": bits}).as_value().value)
+        seen_map = True
+    return filters, lays, beats, descs
+
+
+def run_engine(model, config, w, a, stride=1, padding=0, tile_size=None, seeds=None,
+               threshold=256, idle_threshold=256, cap=10 ** 6):
+    """One layer on the engine's native model. Returns ``{"outputs" [K,Ho,Wo], "filters",
+    "drained" (per cluster), "cycles", "reads", "requests" (per cluster)}``."""
+    from hw.barista.outbuf import write_layout
+    n = config.n_clusters
+    seeds = seeds or [1 + c for c in range(n)]
+    filters, lays, beats, descs = engine_words(w, a, config, stride, padding, tile_size)
+    script = [("poke", "idle_threshold", idle_threshold), ("poke", "threshold", threshold)]
+    script += [("poke", f"seed__{c}", seeds[c]) for c in range(n)]
+    script += [("feed", "load", beats)]
+    script += [("poke", f"desc__{c}", descs[c]) for c in range(n)]
+    script += [("drain", f"o__{c}") for c in range(n)]
+    script += [("pulse", "start"), ("until", "done", cap)]
+    script += [("peek", f"{k}__{c}") for k in ("cycles", "reads", "requests") for c in range(n)]
+    res = model.run(script)
+    wl = write_layout(config)
+    K = np.shape(w)[0]
+    out = None
+    drained = []
+    for c in range(n):
+        d = [(int(p.colour), int(p.addr), int(p.value))
+             for p in (wl.from_bits(v) for v in res.streams.get(f"o__{c}", []))]
+        drained.append(d)
+        part = outputs_of(d, lays[c], config.colours)
+        if out is None:
+            out = np.zeros((K,) + part.shape[1:], dtype=np.int64)
+        out[filters[c]] = part
+    pk = res.peeks
+    return {"outputs": out, "filters": filters, "drained": drained, "cycles": pk[:n],
+            "reads": pk[n:2 * n], "requests": pk[2 * n:], "seconds": res.seconds}
+
+
+def run_engine_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=None,
+                     max_cycles=50000):
+    """One layer on ``BaristaEngine(config)`` in the Amaranth simulator (slow: small layers).
+    ``ready[c]``: cluster ``c``'s ``o.ready`` per cycle from the one after ``start``. Returns
+    ``{"outputs", "filters", "drained", "cycles", "reads", "requests"}`` (per-cluster lists)."""
+    from amaranth.sim import Simulator
+    from hw.barista.engine import BaristaEngine
+    dut = BaristaEngine(config)
+    n = config.n_clusters
+    filters, lays, beats, descs = engine_words(w, a, config, stride, padding, tile_size)
+    got = {"filters": filters, "drained": [[] for _ in range(n)]}
+
+    async def bench(ctx):
+        for b in beats:
+            ctx.set(dut.load.valid, 1)
+            ctx.set(dut.load.payload.as_value(), b)
+            await ctx.tick()
+        ctx.set(dut.load.valid, 0)
+        for c in range(n):
+            ctx.set(dut.desc[c].as_value(), descs[c])
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        for t in range(max_cycles):
+            for c in range(n):
+                rdy = True if ready is None else bool(ready[c][t])
+                ctx.set(dut.o[c].ready, rdy)
+                if ctx.get(dut.o[c].valid) and rdy:
+                    p = ctx.get(dut.o[c].payload)
+                    got["drained"][c].append((int(p.colour), int(p.addr), int(p.value)))
+            await ctx.tick()
+            if ctx.get(dut.done):
+                for k in ("cycles", "reads", "requests"):
+                    got[k] = [ctx.get(getattr(dut, k)[c]) for c in range(n)]
+                return
+        raise RuntimeError(f"the engine did not finish in {max_cycles} cycles")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    out = np.zeros((np.shape(w)[0], lays[0]["out_h"], lays[0]["out_w"]), dtype=np.int64)
+    for c in range(n):
+        out[filters[c]] = outputs_of(got["drained"][c], lays[c], config.colours)
+    got["outputs"] = out
+    return got
+
+
+def check_engine_layer(model, config, w, a, stride=1, padding=0, tile_size=None, seed=1,
+                       threshold=256, idle_threshold=256):
+    """As :func:`check_cluster_layer` for the engine (several clusters) on its native model:
+    results against conv2d, every cluster's cycles, reads, requests and drain order against
+    :func:`golden.barista.engine_trace`, and :func:`golden.barista.layer_cycles` on as many
+    clusters beside them."""
+    from golden.barista import engine_trace, layer_cycles
+    from golden.conv import conv2d_dense
+    from hw.sparten.cu import ComputeUnit
+    n = config.n_clusters
+    seeds = [(seed + 7919 * c) % 65535 + 1 for c in range(n)]
+    got = run_engine(model, config, w, a, stride, padding, tile_size, seeds, threshold,
+                     idle_threshold)
+    ready = [lfsr_pattern(s, threshold, max(got["cycles"]) + 16) for s in seeds]
+    want = engine_trace(w, a, config, stride, padding, tile_size, ready,
+                        ComputeUnit.result_latency)
+    exact = bool(np.array_equal(got["outputs"], conv2d_dense(np.asarray(a), np.asarray(w),
+                                                              stride, padding)))
+    tr = want["clusters"]
+    equal = exact and all(
+        (got["cycles"][c], got["reads"][c], got["requests"][c], got["drained"][c])
+        == (tr[c]["cycles"], tr[c]["reads"], tr[c]["requests"], tr[c]["out"]) for c in range(n))
+    mcfg = dataclasses.replace(config, min_tasks_per_unit=0)
+    model_c = layer_cycles(np.asarray(w), np.asarray(a), mcfg, stride, padding)["cycles"]
+    K, C, R, _ = np.shape(w)
+    return {"K": K, "C": C, "H": int(np.shape(a)[1]), "R": R, "stride": stride,
+            "padding": padding, "clusters": n, "rtl_cycles": max(got["cycles"]),
+            "trace_cycles": want["cycles"], "model_cycles": model_c,
+            "reads": sum(got["reads"]), "trace_reads": sum(t["reads"] for t in tr),
+            "requests": sum(got["requests"]), "bit_exact": exact, "equal": equal,
+            "seconds": round(got["seconds"], 2)}

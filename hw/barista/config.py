@@ -17,7 +17,7 @@ import dataclasses
 from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
                              resolve_config)
 
-__all__ = ["BaristaConfig", "SMALL", "CLUSTER", "PAPER", "PRESETS", "resolve", "ConfigError"]
+__all__ = ["BaristaConfig", "SMALL", "CLUSTER", "ENGINE", "PAPER", "PRESETS", "resolve", "ConfigError"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +154,10 @@ SMALL = BaristaConfig(n_clusters=2, units_per_cluster=4, chunk=8, banks=4, bank_
 #: 4 banks, 2 colours, with banks of 256 words each (1024 chunks: reduced conv layers and their
 #: filters stay resident, so the run needs no input tiling).
 CLUSTER = dataclasses.replace(SMALL, n_clusters=1, input_buffer_chunks=1024, bank_bytes_per_cycle=16)
+
+#: Two such clusters (``hw.barista.engine``, top ``barista_engine``): the issue's reduced scale of
+#: several clusters, SMALL's 2 x 4 units.
+ENGINE = dataclasses.replace(CLUSTER, n_clusters=2)
 
 #: The paper's ASIC point: 4 clusters x 8K MACs (arXiv 2104.08734). *(ours)*: chunk 128 as in
 #: SparTen; 32 banks of 64 B per cluster (2 KB/cycle per cluster, 8 KB/cycle for the chip, about

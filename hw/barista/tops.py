@@ -8,7 +8,7 @@ from ..sparten.dense_baseline import DenseMacArray, DenseMacConfig
 # which synthesise every top once per (build, config) do not build the copy twice.
 from ..sparten.tops import _layer as _sparten_layer
 from ..top import Top
-from .config import CLUSTER, PAPER, SMALL
+from .config import CLUSTER, ENGINE, PAPER, SMALL
 
 #: The fetch block at the paper's chunk (128) with 8 ports, for area: its per-port share beside
 #: SparTen's compute unit is BARISTA's logic per MAC (sim/bench_barista.py, iso-area). 128 words
@@ -41,6 +41,11 @@ def _cluster(config):
     return BaristaCluster(config)
 
 
+def _engine(config):
+    from .engine import BaristaEngine
+    return BaristaEngine(config)
+
+
 def _baselines():
     """SparTen and dense designs of the cluster's MAC count, chunk and widths."""
     sparten = dataclasses.replace(SPARTEN_SMALL, n_units=CLUSTER.n_units, chunk=CLUSTER.chunk,
@@ -59,6 +64,11 @@ TOPS = [
     Top("barista_cluster", CLUSTER, _cluster, engine="barista", role="engine",
         description="BARISTA cluster: 4 SparTen units behind 4 shared banks (request/response, "
                     "combining, snarfing), dispatcher, 2-colour output buffer, chunk 8"),
+    # Two clusters sharing the layer's input map, the filters dealt between them (ENGINE: 2 x 4
+    # units). A block for the area report: its baselines are the cluster's, twice.
+    Top("barista_engine", ENGINE, _engine, engine="barista", role="block",
+        description="BARISTA engine: 2 clusters x 4 SparTen units, filters dealt between them, "
+                    "the input map shared"),
     # Its like-for-like baselines (same MACs, chunk and widths): SparTen's whole layer engine
     # (broadcast cluster with its memories, sequencer and output path) and a dense MAC array.
     Top("barista_sparten_layer", SPARTEN_BASELINE, _sparten_layer, engine="barista",

@@ -68,7 +68,8 @@ request/response ports) follows :func:`fetch_trace`, ``hw.barista.outbuf.ColourB
 :func:`drain_trace`. The whole cluster, ``hw.barista.cluster.BaristaCluster`` (shared banks,
 combining and snarfing, the dispatcher, SparTen's units, the coloured buffer; KxK layers with
 stride and padding), follows :func:`cluster_trace` cycle for cycle under output backpressure
-(every grant, every drained result, cycles, bank reads). Where the RTL is exact and this model
+(every grant, every drained result, cycles, bank reads), and ``hw.barista.engine.BaristaEngine``
+(several clusters, the filters dealt by :func:`cluster_filters`) :func:`engine_trace`. Where the RTL is exact and this model
 abstracts: the banks (the model's ``combine_window`` rule combines requests that meet within the
 window, the RTL's single-level network only those pending at once: on the benchmark's reduced
 3x3 layers both read 68-93% of the requests, on its 1x1 layer the RTL 68%, the model 27%), the

@@ -25,8 +25,11 @@ Blocks so far
     dispatcher (colours released when drained), per-unit fetchers walking a KxK task's valid taps
     (stride, padding) into SparTen's compute units (unchanged), a result merge and the
     ``ColourBuffer``. Cycle-exact against ``golden.barista.cluster_trace``.
+:mod:`.engine` (``BaristaEngine``)
+    ``n_clusters`` clusters, the filters dealt between them as in the layer model, the input map
+    loaded into all at once, one output stream each (``golden.barista.engine_trace``).
 :mod:`.tops`
-    ``barista_cluster`` (CLUSTER: 4 units, chunk 8, 4 banks, 2 colours; role engine) with its
+    ``barista_engine`` (ENGINE: 2 clusters x 4 units; a block), ``barista_cluster`` (CLUSTER: 4 units, chunk 8, 4 banks, 2 colours; role engine) with its
     baselines ``barista_sparten_layer`` and ``barista_dense_array`` (same 4 MACs, chunk 8;
     ``PAIRS``), ``barista_fetch`` (SMALL, 4 ports, chunk 8), ``barista_dispatch`` (SMALL, 4
     units, 2 colours), ``barista_group`` (SMALL), ``barista_outbuf`` (SMALL, 2 colours of 256) and
@@ -34,8 +37,7 @@ Blocks so far
 
 The whole-engine cycle model is ``golden/barista.py`` (:func:`golden.barista.layer_cycles`) and
 the benchmark ``sim/bench_barista.py``, whose RTL check runs reduced conv layers through
-``barista_cluster``. Not written yet: several clusters in RTL (the model's clusters share nothing
-but the layer's input, so they would be copies of this one), a telescoping tree of combining
-levels (the fetch block is one level) and the model's task pieces (partial sums added in the
-output buffer).
+``barista_cluster`` (and, in the full section, ``barista_engine``). Not written yet: a
+telescoping tree of combining levels (the fetch block is one level) and the model's task pieces
+(partial sums added in the output buffer).
 """

@@ -36,6 +36,8 @@ when the last colour has drained; ``cycles`` counts the cycles from the one afte
 ``reads`` the bank reads and ``requests`` the chunk requests of the run.
 """
 
+import dataclasses
+
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -80,7 +82,6 @@ def addr_width(config):
 def bank_config(config):
     """The config of one bank: ``2 * units_per_cluster`` ports, ``input_buffer_chunks / banks``
     words."""
-    import dataclasses
     return dataclasses.replace(config, units_per_cluster=2 * config.units_per_cluster,
                                input_buffer_chunks=max(2, config.input_buffer_chunks
                                                        // config.banks))

@@ -30,7 +30,9 @@ ablation on two VGG-16 layers switches each technique off in turn.
 
 Cost (2 shared cores): 4 to 7 minutes in all (measured 233 s and 405 s, load-dependent): VGG-16
 and ResNet-50 about 1.5 minutes each, the ablation the rest. ``--quick`` runs 7x7 copies of a few layers (:data:`QUICK_LAYERS`) on 4 clusters x 64 units
-(seconds).
+(seconds). The RTL check (:func:`rtl_check`) adds the native builds of ``barista_cluster``'s and
+``barista_engine``'s harnesses the first time (about 20 and 45 s of CPU; cached in
+build/native/), then a second or less per layer.
 """
 
 import argparse

@@ -819,7 +819,8 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
                 if offer and u["left"] <= 1:
                     taken[h["ba"]].append(2 * i)
                     taken[h["bw"]].append(2 * i + 1)
-                    m_ = bin(banks[h["ba"]].pdata[2 * i] & banks[h["bw"]].pdata[2 * i + 1]).count("1")
+                    both = banks[h["ba"]].pdata[2 * i] & banks[h["bw"]].pdata[2 * i + 1]
+                    m_ = bin(both).count("1")
                     xfer_info[i] = (h, max(1, -(-m_ // M)))
         # Dispatcher.
         o, oe, osl = dsp["opened"], dsp["open_end"], dsp["open_slot"]

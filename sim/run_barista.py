@@ -178,7 +178,8 @@ def stall_harness(config):
             go_o = Signal()
             go_i = Signal()
             m.d.comb += [go_o.eq(lo[:8] < self.threshold), go_i.eq(li[:8] < self.idle_threshold)]
-            m.d.comb += [c.load.valid.eq(self.load.valid & go_i), c.load.payload.eq(self.load.payload),
+            m.d.comb += [c.load.valid.eq(self.load.valid & go_i),
+                         c.load.payload.eq(self.load.payload),
                          self.load.ready.eq(c.load.ready & go_i),
                          self.o.valid.eq(c.o.valid & go_o), self.o.payload.eq(c.o.payload),
                          c.o.ready.eq(self.o.ready & go_o),

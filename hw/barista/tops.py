@@ -75,7 +75,8 @@ TOPS = [
         role="sparten-baseline",
         description=f"SparTen layer engine as BARISTA's baseline: {SPARTEN_BASELINE.n_units} "
                     f"units, chunk {SPARTEN_BASELINE.chunk}"),
-    Top("barista_dense_array", DENSE_BASELINE, DenseMacArray, engine="barista", role="dense-baseline",
+    Top("barista_dense_array", DENSE_BASELINE, DenseMacArray, engine="barista",
+        role="dense-baseline",
         description=f"dense MAC array as BARISTA's baseline: {DENSE_BASELINE.n_units} MACs, "
                     f"chunk {DENSE_BASELINE.chunk}"),
     # One shared bank with its request/response network at the reduced scale of SMALL (4 ports,

@@ -205,42 +205,65 @@ class BaristaCluster(wiring.Component):
 
         # The descriptor and its derived strides, latched at start.
         d = Signal(desc_layout(cfg))
+        sa = signed(aw + 3)             # act addresses relative to the padded origin may be < 0
         row_a = Signal(aw + 1)          # W * nc: one input row of taps further
         row_w = Signal(aw + 1)          # R * nc: one filter row of taps further
         fstride = Signal(aw + 1)        # R * R * nc: one filter further
+        step_x = Signal(aw + 1)         # stride * nc: one output position further
+        step_y = Signal(aw + 1)         # stride * W * nc: one output row further
+        a_org = Signal(sa)              # (-pad * W - pad) * nc: the first position's base
         running = Signal()
-        m.d.comb += [row_a.eq(d.width * d.nc), row_w.eq(d.kernel * d.nc),
-                     fstride.eq(d.kernel * d.kernel * d.nc)]
+        ds = self.desc
+        with m.If(self.start):
+            m.d.sync += [row_a.eq(ds.width * ds.nc), row_w.eq(ds.kernel * ds.nc),
+                         fstride.eq(ds.kernel * ds.kernel * ds.nc),
+                         step_x.eq(ds.stride * ds.nc), step_y.eq(ds.stride * ds.width * ds.nc),
+                         a_org.eq(-((ds.pad * ds.width + ds.pad) * ds.nc))]
         with m.If(running):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
         m.d.comb += [disp.start.eq(self.start), disp.n_tasks.eq(self.desc.n_tasks),
                      disp.tile_size.eq(self.desc.tile_size)]
 
-        # Task cursor: (k, y, x) of the next task to grant, and its successors.
-        cur = [Signal(TASK_WIDTH, name="cur_k"), Signal(DIM_WIDTH, name="cur_y"),
-               Signal(DIM_WIDTH, name="cur_x")]
+        # Task cursor: the next task to grant and its successors, as the output position
+        # (y, x), its top-left input pixel (iy, ix) (negative in the padding), the activation
+        # address of that pixel (abase, and arow at x = 0) and the filter's base address. Kept by
+        # additions only, so a grant needs no multiplier wider than a tap offset.
+        sw = signed(DIM_WIDTH + KERNEL_WIDTH + 2)
+        names = ("y", "x", "iy", "ix", "abase", "arow", "wbase")
+        shapes = (DIM_WIDTH, DIM_WIDTH, sw, sw, sa, sa, aw + 1)
+
+        def cursor(tag):
+            return {k: Signal(sh, name=f"{tag}_{k}") for k, sh in zip(names, shapes)}
+        cur = cursor("cur")
         cur_idx = Signal(TASK_WIDTH)
         succ = [cur]
         for r in range(n):
-            k0, y0, x0 = succ[-1]
-            k1, y1, x1 = (Signal(TASK_WIDTH, name=f"succ{r + 1}_k"),
-                          Signal(DIM_WIDTH, name=f"succ{r + 1}_y"),
-                          Signal(DIM_WIDTH, name=f"succ{r + 1}_x"))
-            wrap_x = x0 == d.out_w - 1
-            wrap_y = wrap_x & (y0 == d.out_h - 1)
-            m.d.comb += [x1.eq(Mux(wrap_x, 0, x0 + 1)),
-                         y1.eq(Mux(wrap_y, 0, Mux(wrap_x, y0 + 1, y0))),
-                         k1.eq(Mux(wrap_y, k0 + 1, k0))]
-            succ.append([k1, y1, x1])
+            c0, c1 = succ[-1], cursor(f"succ{r + 1}")
+            wrap_x = c0["x"] == d.out_w - 1
+            wrap_y = wrap_x & (c0["y"] == d.out_h - 1)
+            m.d.comb += [
+                c1["x"].eq(Mux(wrap_x, 0, c0["x"] + 1)),
+                c1["y"].eq(Mux(wrap_y, 0, Mux(wrap_x, c0["y"] + 1, c0["y"]))),
+                c1["ix"].eq(Mux(wrap_x, -d.pad, c0["ix"] + d.stride)),
+                c1["iy"].eq(Mux(wrap_y, -d.pad, Mux(wrap_x, c0["iy"] + d.stride, c0["iy"]))),
+                c1["arow"].eq(Mux(wrap_y, a_org, Mux(wrap_x, c0["arow"] + step_y, c0["arow"]))),
+                c1["abase"].eq(Mux(wrap_y, a_org, Mux(wrap_x, c0["arow"] + step_y,
+                                                      c0["abase"] + step_x))),
+                c1["wbase"].eq(Mux(wrap_y, c0["wbase"] + fstride, c0["wbase"])),
+            ]
+            succ.append(c1)
         n_grant = Signal(range(n + 1))
         m.d.comb += n_grant.eq(sum(disp.grant[i] for i in range(n)))
         for r in range(n + 1):
             with m.If(n_grant == r):
-                m.d.sync += [c.eq(s) for c, s in zip(cur, succ[r])]
+                m.d.sync += [cur[k].eq(succ[r][k]) for k in names]
         m.d.sync += cur_idx.eq(cur_idx + n_grant)
         with m.If(self.start):
-            m.d.sync += [c.eq(0) for c in cur] + [cur_idx.eq(0)]
+            first_a = -((ds.pad * ds.width + ds.pad) * ds.nc)
+            m.d.sync += [cur["y"].eq(0), cur["x"].eq(0), cur["iy"].eq(-ds.pad),
+                         cur["ix"].eq(-ds.pad), cur["abase"].eq(first_a),
+                         cur["arow"].eq(first_a), cur["wbase"].eq(ds.fbase), cur_idx.eq(0)]
 
         # Colours: free until a tile opens into them, free again once drained.
         free = Signal(ncol)
@@ -283,14 +306,11 @@ class BaristaCluster(wiring.Component):
             g = disp.grant[i]
             rank = Signal(range(n), name=f"rank{i}")
             m.d.comb += rank.eq(disp.task[i] - cur_idx)
-            gk, gy, gx = (Signal(TASK_WIDTH, name=f"gk{i}"), Signal(DIM_WIDTH, name=f"gy{i}"),
-                          Signal(DIM_WIDTH, name=f"gx{i}"))
+            gc = cursor(f"g{i}")
             for r in range(n):
                 with m.If(rank == r):
-                    m.d.comb += [gk.eq(succ[r][0]), gy.eq(succ[r][1]), gx.eq(succ[r][2])]
-            iy0 = Signal(signed(DIM_WIDTH + KERNEL_WIDTH + 2), name=f"iy0_{i}")
-            ix0 = Signal(signed(DIM_WIDTH + KERNEL_WIDTH + 2), name=f"ix0_{i}")
-            m.d.comb += [iy0.eq(gy * d.stride - d.pad), ix0.eq(gx * d.stride - d.pad)]
+                    m.d.comb += [gc[k].eq(succ[r][k]) for k in names]
+            iy0, ix0 = gc["iy"], gc["ix"]
 
             def lo_hi(o0, size, tag):
                 lo = Signal(KERNEL_WIDTH, name=f"{tag}_lo_n{i}")
@@ -304,8 +324,8 @@ class BaristaCluster(wiring.Component):
             g_arow = Signal(aw + 1, name=f"g_arow{i}")
             g_wrow = Signal(aw + 1, name=f"g_wrow{i}")
             m.d.comb += [
-                g_arow.eq(((iy0 + gr_lo) * d.width + ix0 + gs_lo) * d.nc),
-                g_wrow.eq(d.fbase + gk * fstride + (gr_lo * d.kernel + gs_lo) * d.nc),
+                g_arow.eq(gc["abase"] + gr_lo * row_a + gs_lo * d.nc),
+                g_wrow.eq(gc["wbase"] + gr_lo * row_w + gs_lo * d.nc),
             ]
 
             # Private queue of requested pairs: banks, framing and the result's place.

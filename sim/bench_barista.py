@@ -30,7 +30,9 @@ ablation on two VGG-16 layers switches each technique off in turn.
 
 Cost (2 shared cores): 4 to 7 minutes in all (measured 233 s and 405 s, load-dependent): VGG-16
 and ResNet-50 about 1.5 minutes each, the ablation the rest. ``--quick`` runs 7x7 copies of a few layers (:data:`QUICK_LAYERS`) on 4 clusters x 64 units
-(seconds).
+(seconds). The RTL check (:func:`rtl_check`) adds the native builds of ``barista_cluster``'s and
+``barista_engine``'s harnesses the first time (about 20 and 45 s of CPU; cached in
+build/native/), then a second or less per layer.
 """
 
 import argparse
@@ -215,6 +217,24 @@ def iso_area_ratio(area_path):
                    f"iso-area SparTen = naive SparTen with {ratio:.3f} times its MACs")
 
 
+def cluster_area_ratio(area_path):
+    """``(ratio, note)``: area per MAC of the whole BARISTA cluster in RTL (``barista_cluster``:
+    fetch network, dispatcher, fetchers, compute units, output-buffer logic) over SparTen's whole
+    layer engine of the same MACs and chunk (``barista_sparten_layer``), from ``make area``; or
+    ``(None, reason)``. Both at the RTL's reduced scale (4 units, chunk 8): a measured ratio of
+    two complete designs, but not at the benchmark's chunk 128, so the headline keeps
+    :func:`iso_area_ratio`. Memories are macros in both (bits, no cell area)."""
+    from hw.barista.tops import PAIRS
+    eng, base = next(p for p in PAIRS if "sparten" in p[1])
+    area, why = area_designs(area_path, (eng, base))
+    if area is None:
+        return None, why
+    ve, vb = area[eng].area_um2, area[base].area_um2
+    ratio = ve / vb
+    return ratio, (f"{eng} / {base} = {ve:.0f} / {vb:.0f} µm² = {ratio:.3f} (both 4 MACs, "
+                   f"chunk 8, memories excluded)")
+
+
 def network_figures(net, config, quick=False, progress=None, area_ratio=None, workload=None):
     """Rows and the cycle-weighted :class:`~report.schema.Headline` of one network.
 
@@ -287,34 +307,80 @@ def _ablation(config, quick, progress):
     return out
 
 
-#: ResNet-50-shaped 1x1 layers checked on the RTL (reduced: 1 filter, the first
-#: :data:`RTL_CHANNELS` channels, a :data:`RTL_SIZE` x :data:`RTL_SIZE` map; see :func:`rtl_check`).
-RTL_LAYERS = ("l2_1x1a", "l3_1x1b", "l4_1x1a")
-RTL_CHANNELS = 40
-RTL_SIZE = 6
+#: Reduced conv layers checked on the RTL of the whole cluster: (network, layer, filters, channels,
+#: map side). Each is the first ``filters`` x ``channels`` of that layer's tensors (same seed) on a
+#: ``side`` x ``side`` map, with the layer's kernel, stride and padding.
+RTL_LAYERS = (("vgg16", "conv2_1", 4, 16, 8), ("vgg16", "conv4_2", 4, 16, 6),
+              ("resnet50", "conv1", 4, 3, 12), ("resnet50", "l2_3x3s2", 4, 16, 9),
+              ("resnet50", "l3_1x1b", 4, 32, 6))
+#: Reduced layers checked on the RTL of two clusters (``barista_engine``, hw/barista/config.py
+#: ENGINE), same fields; only in the full section (its native build takes a minute or more).
+RTL_ENGINE_LAYERS = (("vgg16", "conv3_1", 8, 16, 6),)
+#: Output backpressure (a cycle passes with probability RTL_READY / 256) and load idle of the
+#: RTL check (the stall harness's LFSRs, sim/run_barista.py) *(ours)*.
+RTL_READY = 160
+RTL_IDLE = 128
 
 
-def rtl_check(names=RTL_LAYERS, progress=None):
-    """Model vs RTL on reduced 1x1 layers: ``hw.barista.group.BaristaGroup`` (4 SparTen units,
-    chunk 8, the dispatcher, 2 colours: hw/barista/config.py SMALL on one cluster) against
-    :func:`golden.barista.layer_cycles` and :func:`golden.barista.group_schedule`, via
-    :func:`sim.run_barista.check_layer`. Checks the scheduling with SparTen's exact chunk costs;
-    bank bandwidth is not in the group (the check's banks never limit)."""
-    from hw.barista.config import SMALL
-    from sim.run_barista import check_layer
-    rows = []
-    for name in names:
+def _reduced(net, name, K, C, side):
+    """``(w, a, stride, padding)`` of a reduced copy of a benchmark layer."""
+    if net == "vgg16":
+        w, a = vgg_tensors(name, side)
+        stride, pad = 1, 1
+    else:
         idx = [r[0] for r in RESNET50].index(name)
-        w, a = resnet_tensors(idx, RTL_SIZE)
-        w, a = w[:1, :RTL_CHANNELS], a[:RTL_CHANNELS]
+        w, a = resnet_tensors(idx, side)
+        stride, pad = RESNET50[idx][5], RESNET50[idx][6]
+    return w[:K, :C].astype(np.int64), a[:C].astype(np.int64), stride, pad
+
+
+#: What the section's RTL check covers.
+RTL_SCOPE = ("reduced conv layers (3x3 and 7x7 with stride and padding, 1x1) through the whole "
+             "cluster (hw/barista/cluster.py: shared banks with request/response fetch, combining "
+             "and snarfing, the dispatcher, 4 SparTen units, the coloured output buffer) on "
+             "Verilator, under random load idle and output backpressure: results bit-exact, "
+             "cycles, bank reads and requests equal to golden.barista.cluster_trace; layer_cycles "
+             "(the benchmark's model) beside them; the full section also runs two clusters "
+             "(hw/barista/engine.py, filters dealt between them) on one layer")
+
+
+def rtl_check(layers=RTL_LAYERS, progress=None, engine_layers=()):
+    """Model vs RTL on reduced conv layers through the whole cluster: ``barista_cluster``
+    (hw/barista/config.py CLUSTER: 4 SparTen units, chunk 8, 4 banks, 2 colours) on the native
+    Verilator harness, under random load idle and output backpressure, via
+    :func:`sim.run_barista.check_cluster_layer`: results against golden conv2d, cycles, bank reads,
+    requests and drain order against :func:`golden.barista.cluster_trace`, and
+    :func:`golden.barista.layer_cycles` (one cluster) beside them."""
+    from hw.barista.config import CLUSTER
+    from sim.run_barista import check_cluster_layer, cluster_model
+    model = cluster_model(CLUSTER)
+    rows = []
+    for k, (net, name, K, C, side) in enumerate(layers):
+        w, a, stride, pad = _reduced(net, name, K, C, side)
         t0 = time.monotonic()
-        r = check_layer(w, a, SMALL)
-        r.update(name=name, size=RTL_SIZE, K=1, seconds=round(time.monotonic() - t0, 1),
-                 config="SMALL: 1 cluster x 4 units, chunk 8, 2 colours")
+        r = check_cluster_layer(model, CLUSTER, w, a, stride, pad, seed=1 + k,
+                                threshold=RTL_READY, idle_threshold=RTL_IDLE)
+        r.update(name=f"{net} {name}", size=side, seconds=round(time.monotonic() - t0, 1),
+                 config="CLUSTER: 1 cluster x 4 units, chunk 8, 4 banks, 2 colours")
         rows.append(r)
         if progress:
-            progress(f"RTL {name}: rtl {r['rtl_cycles']} model {r['model_cycles']} "
-                     f"{'ok' if r['equal'] else 'MISMATCH'}")
+            progress(f"RTL {name}: rtl {r['rtl_cycles']} trace {r['trace_cycles']} model "
+                     f"{r['model_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
+    if engine_layers:
+        from hw.barista.config import ENGINE
+        from sim.run_barista import check_engine_layer, engine_model
+        emodel = engine_model(ENGINE)
+        for k, (net, name, K, C, side) in enumerate(engine_layers):
+            w, a, stride, pad = _reduced(net, name, K, C, side)
+            t0 = time.monotonic()
+            r = check_engine_layer(emodel, ENGINE, w, a, stride, pad, seed=11 + k,
+                                   threshold=RTL_READY, idle_threshold=RTL_IDLE)
+            r.update(name=f"{net} {name}", size=side, seconds=round(time.monotonic() - t0, 1),
+                     config=f"ENGINE: {ENGINE.n_clusters} clusters x 4 units, chunk 8")
+            rows.append(r)
+            if progress:
+                progress(f"RTL {name} on {ENGINE.n_clusters} clusters: rtl {r['rtl_cycles']} "
+                         f"trace {r['trace_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
     return rows
 
 
@@ -339,11 +405,13 @@ def section(progress=None, quick=False, area_path=None):
         rows, head = network_figures(net, cfg, quick, progress, ratio, workload)
         nets[net] = {"layers": rows, "headline": head}
     ablation = _ablation(cfg, quick, progress)
-    rtl_rows = rtl_check(RTL_LAYERS[:1] if quick else RTL_LAYERS, progress)
-    rtl = RtlCheck(rtl_rows, "scheduling on one filter group (hw/barista/group.py), 1x1 layers; "
-                   "bank stalls and 3x3 sequencing not in the RTL yet")
+    rtl_rows = rtl_check(RTL_LAYERS[:2] if quick else RTL_LAYERS, progress,
+                         () if quick else RTL_ENGINE_LAYERS)
+    rtl = RtlCheck(rtl_rows, RTL_SCOPE)
+    cluster_ratio, cluster_note = cluster_area_ratio(area_path)
     data = {"config": cfg.to_dict(), "seed": SEED, "networks": nets, "ablation": ablation,
-            "paper": PAPER, "isoarea_note": area_note, "plots": _plots(nets, cfg)}
+            "paper": PAPER, "isoarea_note": area_note, "cluster_area_ratio": cluster_ratio,
+            "cluster_area_note": cluster_note, "plots": _plots(nets, cfg)}
     md = _markdown(data, cfg, rtl, quick, time.monotonic() - t0)
     return Section("barista", md, nets["vgg16"]["headline"], rtl, data,
                    round(time.monotonic() - t0, 1), quick)
@@ -406,6 +474,10 @@ def _markdown(data, cfg, rc, quick, seconds):
                f"{_pct(rn['output_occupancy'])} | — |")
     out.append("")
     out.append(f"Iso-area SparTen: {data['isoarea_note']}.")
+    out.append("")
+    out.append(f"Whole cluster in RTL against SparTen's whole engine of the same 4 MACs (area per "
+               f"MAC): {data['cluster_area_note']}. Measured at the RTL's chunk 8, it does not "
+               f"replace the chunk-128 estimate above.")
     if "speedup_vs_isoarea_sparten" in v.figures:
         out.append("")
         out.append("The ratio counts standard-cell logic only: SparTen's per-unit filter banks and "
@@ -433,14 +505,21 @@ def _markdown(data, cfg, rc, quick, seconds):
                    f"{r['bank_reads']['input']} / {r['bank_requests']['input']} | "
                    f"{r['bank_reads']['filter']} / {r['bank_requests']['filter']} |")
     out.append("")
-    names = ", ".join(f"{r['name']} (1 filter, C={r['C']}, {r['size']}x{r['size']}: "
-                      f"{r['rtl_cycles']} RTL / {r['model_cycles']} model cycles)"
-                      for r in rc.rows)
-    verdict = ("RTL last task end equal to the model, every grant as the schedule, results "
-               "bit-exact on every one" if rc.all_equal else "MISMATCH (see bench.json)")
-    out.append(f"RTL check of the model (`hw/barista/group.py`: the dispatcher and 4 SparTen "
-               f"compute units, chunk 8, 2 colours, Amaranth simulator): reduced 1x1 layers "
-               f"{names}: {verdict}. Scope: {rc.scope}.")
+    out.append("RTL check (`barista_cluster` on Verilator, random load idle and output "
+               f"backpressure {RTL_READY}/256): reduced layers through the whole cluster")
+    out.append("")
+    out.append("| layer | clusters | K x C, map | kernel / stride / pad | RTL cycles | trace | "
+               "layer model | bank reads / requests | bit-exact | equal |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rc.rows:
+        out.append(f"| {r['name']} | {r.get('clusters', 1)} | {r['K']} x {r['C']}, "
+                   f"{r['size']}x{r['size']} | {r['R']} / "
+                   f"{r['stride']} / {r['padding']} | {r['rtl_cycles']} | {r['trace_cycles']} | "
+                   f"{r['model_cycles']} | {r['reads']} / {r['requests']} | "
+                   f"{'yes' if r['bit_exact'] else 'NO'} | {'yes' if r['equal'] else 'NO'} |")
+    out.append("")
+    out.append(f"{'Every row equal' if rc.all_equal else 'MISMATCH (see bench.json)'}. "
+               f"Scope: {rc.scope}.")
     out.append("")
     out.append(f"(section took {seconds:.0f} s)")
     return "\n".join(out) + "\n"

@@ -21,6 +21,17 @@ def _area(fetch_area):
                         _design("barista_fetch_paper", {"units_per_cluster": 8}, fetch_area)]}
 
 
+def test_cluster_area_ratio_from_area_report(tmp_path):
+    doc = {"designs": [_design("barista_cluster", {}, 5000.0),
+                       _design("barista_sparten_layer", {}, 4000.0)]}
+    (tmp_path / "area.json").write_text(json.dumps(doc))
+    ratio, note = bb.cluster_area_ratio(tmp_path / "area.json")
+    assert ratio == pytest.approx(1.25) and "barista_sparten_layer" in note
+    doc["designs"].pop()
+    (tmp_path / "area.json").write_text(json.dumps(doc))
+    assert bb.cluster_area_ratio(tmp_path / "area.json")[0] is None
+
+
 def test_iso_area_ratio_from_area_report(tmp_path):
     assert bb.iso_area_ratio(tmp_path / "none.json")[0] is None
     doc = _area(8 * 200.0)
@@ -59,3 +70,11 @@ def test_quick_section_headline(tmp_path):
     assert "speedup_vs_isoarea_sparten" not in head.figures
     assert head["speedup_vs_naive_sparten"] == h["speedup_vs_naive_sparten"]
     assert "run `make area` first" in bb.iso_area_ratio(tmp_path / "none.json")[1]
+    # The RTL check ran reduced conv layers through the whole cluster, equal to the trace.
+    rc = sec.rtl
+    assert rc.all_equal and len(rc.rows) == 2, rc
+    for r in rc.rows:
+        assert r["R"] == 3 and r["rtl_cycles"] == r["trace_cycles"] > 0 and r["bit_exact"], r
+    assert "whole cluster" in rc.scope and "barista_cluster" in sec.markdown
+    assert sec.data["cluster_area_ratio"] is None
+    assert "barista_cluster" in sec.data["cluster_area_note"]

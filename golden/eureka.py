@@ -35,6 +35,7 @@ import dataclasses
 
 import numpy as np
 
+from .nm import MODES, parse_mode  # noqa: F401  (MODES: golden.eureka.MODES for its readers)
 from .sparsemap import check_int_array
 
 __all__ = [
@@ -44,11 +45,9 @@ __all__ = [
     "activation_windows", "tile_activation_windows", "row_order",
 ]
 
-MODES = ("dense", "nm", "suds", "unstructured-nosuds")
 
 
 def _parse(config, mode):
-    from hw.eureka.config import parse_mode
     kind, n, m = parse_mode(mode)
     config.check_mode(mode)
     return kind, n, m

@@ -1,0 +1,74 @@
+"""The package's layers import only downwards: golden <- hw/common <- engines <- emission <- sim,
+synth. Read from the source (every ``import``, at module level or inside a function), so a lazy
+import that runs backwards is caught too."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ENGINES = ("hw.sparten", "hw.eureka", "hw.barista")
+#: (files, forbidden module prefixes, why)
+RULES = [
+    ("golden/*.py", ("hw", "sim", "synth"), "golden/ is the lowest layer"),
+    ("hw/common/*.py", ENGINES + ("sim", "synth"), "hw/common/ serves every engine"),
+    ("hw/**/*.py", ("sim", "synth"), "hardware never imports sim/ or synth/"),
+]
+#: Names of emission (hw/emit.py) that synth/ must import from there, never through sim/.
+EMISSION = {"convert", "emit_verilog", "strip_zero_init", "compact_zero_init", "fast_memory_init",
+            "build_dir", "ROOT"}
+
+
+def imports(path, root=ROOT):
+    """``(module, names)`` of every import in ``path``, relative imports made absolute."""
+    package = path.relative_to(root).parts[:-1]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name, ()
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[:len(package) - node.level + 1]) if node.level else []
+            mod = ".".join([*base, *([node.module] if node.module else [])])
+            yield mod, tuple(a.name for a in node.names)
+
+
+def _under(mod, prefix):
+    return mod == prefix or mod.startswith(prefix + ".")
+
+
+def violations(pattern, forbidden, root=ROOT):
+    bad = []
+    for path in sorted(root.glob(pattern)):
+        for mod, names in imports(path, root):
+            # `from hw import eureka` names a module too
+            full = [mod] + [f"{mod}.{n}" for n in names]
+            if any(_under(m, f) for m in full for f in forbidden):
+                bad.append(f"{path.relative_to(root)}: {mod} {list(names)}")
+    return bad
+
+
+@pytest.mark.parametrize("pattern,forbidden,why", RULES, ids=[r[0] for r in RULES])
+def test_no_backward_imports(pattern, forbidden, why):
+    assert violations(pattern, forbidden) == [], why
+
+
+def test_synth_emits_through_hw_emit():
+    bad = [f"{p.relative_to(ROOT)}: {mod} {sorted(set(names) & EMISSION)}"
+           for p in sorted(ROOT.glob("synth/*.py")) for mod, names in imports(p)
+           if _under(mod, "sim") and set(names) & EMISSION]
+    assert bad == [], "synth/ takes emission from hw.emit, not from sim/"
+
+
+def test_rules_see_relative_and_lazy_imports(tmp_path):
+    # the checker itself: relative and function-level imports running backwards are found
+    (tmp_path / "hw" / "common").mkdir(parents=True)
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "hw" / "common" / "probe.py").write_text(
+        "from . import bits\ndef f():\n    from ..sparten import tops\n")
+    (tmp_path / "golden" / "probe.py").write_text(
+        "import numpy\ndef g():\n    from hw import eureka\n")
+    assert violations("hw/common/*.py", ENGINES, tmp_path) == [
+        "hw/common/probe.py: hw.sparten ['tops']"]
+    assert violations("golden/*.py", ("hw",), tmp_path) == ["golden/probe.py: hw ['eureka']"]

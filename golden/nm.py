@@ -22,7 +22,7 @@ import numpy as np
 from .sparsemap import check_int_array
 
 __all__ = [
-    "NM_RATIOS", "SUPPORTED", "MODES", "MODE_FORMS", "parse_mode", "mode_name", "group_modes",
+    "NM_RATIOS", "SUPPORTED", "MODES", "UNSTRUCTURED_MODES", "MODE_FORMS", "parse_mode", "mode_name", "group_modes",
     "check_nm_ratio", "check_nm", "nm_compress", "nm_decompress",
     "meta_2to4_nibbles", "meta_2to4_pack", "meta_2to4_unpack",
     "meta_cutlass_reorder", "meta_cutlass_unreorder", "to_torch_2to4", "from_torch_2to4",
@@ -39,6 +39,9 @@ SUPPORTED = frozenset(NM_RATIOS) | {(m, m) for _, m in NM_RATIOS}
 #: Kinds of EUREKA execution mode, written here only (golden is the lowest layer; hw/eureka reads
 #: them): dense, N:M structured, unstructured with SUDS displacement, unstructured without it.
 MODES = ("dense", "nm", "suds", "unstructured-nosuds")
+
+#: The unstructured modes (weights of any pattern), with and without SUDS displacement.
+UNSTRUCTURED_MODES = ("suds", "unstructured-nosuds")
 
 #: The mode strings as a user writes them (``nm`` takes its ratio: ``nm:2:4``), for messages.
 MODE_FORMS = tuple("nm:N:M" if k == "nm" else k for k in MODES)

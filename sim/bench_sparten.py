@@ -61,6 +61,7 @@ import time
 import numpy as np
 
 from golden import balance
+from golden.balance import METHODS
 from hw.sparten.config import SparTenConfig
 
 __all__ = ["VGG16", "PAPER", "TARGET_FRACTION", "SEED", "layer_tensors", "layer_figures",
@@ -99,7 +100,6 @@ BENCH_CONFIG = SparTenConfig()
 RTL_UNITS = 8
 #: Layers checked against the RTL (reduced copies; see :func:`rtl_check`).
 RTL_LAYERS = ("conv1_1", "conv2_1", "conv3_2", "conv5_1")
-METHODS = ("none", "gbs", "gbh")
 #: Depth of the per-unit chunk queue of our barrier relaxation, also reported (GB-H only).
 UNIT_FIFO = 2
 #: Spatial size of every layer in ``--quick`` mode (the test suite's; a few seconds in all).

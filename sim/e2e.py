@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from golden import digits_net as dn
+from golden.balance import METHODS
 
 from .bench import Progress, _json_default
 
@@ -368,8 +369,8 @@ def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, bac
     """
     t0 = time.monotonic()
     progress = progress or Progress("e2e")
-    if balance not in ("none", "gbs", "gbh"):
-        raise ValueError(f"balance must be 'none', 'gbs' or 'gbh', not {balance!r}")
+    if balance not in METHODS:
+        raise ValueError(f"balance must be one of {list(METHODS)!r}, not {balance!r}")
     if not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive int, not {batch!r}")
     if jobs is None:
@@ -496,7 +497,7 @@ def register(sub):
     p.add_argument("--variant", action="append", choices=list(VARIANT_MODES), default=None,
                    help="network variant (repeatable; default both)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
-    p.add_argument("--balance", choices=("none", "gbs", "gbh"), default="gbh",
+    p.add_argument("--balance", choices=METHODS, default="gbh",
                    help="SparTen load balancing of the conv layers (default gbh)")
     p.add_argument("--batch", type=int, default=16,
                    help="images per SparTen simulator process (default 16)")

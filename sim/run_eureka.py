@@ -38,6 +38,7 @@ import numpy as np
 from golden import eureka as ge
 from hw.eureka.config import SMALL
 
+from .flow import check_stall
 from .npyio import load_int_array
 
 __all__ = ["DEFAULT_CONFIG", "model_name", "build", "prepare_case", "run_cases", "run_gemm",
@@ -69,9 +70,8 @@ def prepare_case(config, w, a, mode, name, c=None, idle=0.0, backpressure=0.0, s
     Raises ``ValueError``/``TypeError`` for bad data (shape, width, N:M violation) before any
     hardware runs.
     """
-    for pname, p in (("idle", idle), ("backpressure", backpressure)):
-        if not isinstance(p, (int, float)) or not 0 <= p < 0.95:
-            raise ValueError(f"{pname} must be a probability in 0..0.95, not {p!r}")
+    check_stall("idle", idle)
+    check_stall("backpressure", backpressure)
     sched = ge.pack(w, mode, config, permute=permute)
     w = ge.check_weights(w if not isinstance(w, tuple) else _expand(w), config)
     a = ge.check_activations(a, w.shape[1], config)

@@ -53,6 +53,7 @@ from hw.sparten.config import SMALL
 from hw.sparten.layer import TARGET_ACT, load_layout
 from hw.sparten.memmap import chunks_of_activations, pack_desc, pack_loads, plan_layer
 
+from .flow import check_stall
 from .npyio import load_int_array
 
 __all__ = ["DEFAULT_CONFIG", "CLI_CONFIG", "BALANCE", "SIMS", "model_name", "build",
@@ -109,11 +110,6 @@ def build(config):
     return model
 
 
-def _check_prob(name, p):
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 0.95:
-        raise ValueError(f"{name} must be a probability in 0..0.95, not {p!r}")
-
-
 def _perm(w, config, balance):
     # the planner's function: a tile runs with the slot table its cycles were modelled with
     return tile_perm(w, config, balance)
@@ -154,8 +150,8 @@ def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", 
     raises ``ValueError``/``TypeError`` before any hardware runs. ``model``: the cycle model's
     dict of this very layer when the caller has it already (the planner computes it per tile).
     """
-    _check_prob("idle", idle)
-    _check_prob("backpressure", backpressure)
+    check_stall("idle", idle)
+    check_stall("backpressure", backpressure)
     requant = _check_requant(requant)
     w, a = _layer_arrays(config, w, a)
     if w.ndim != 4 or a.ndim != 3:
@@ -434,8 +430,8 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     config = config or DEFAULT_CONFIG
     if sim not in SIMS:
         raise ValueError(f"sim must be one of {list(SIMS)}, not {sim!r}")
-    _check_prob("idle", idle)
-    _check_prob("backpressure", backpressure)
+    check_stall("idle", idle)
+    check_stall("backpressure", backpressure)
     if sim == "native" and (idle or backpressure):
         raise ValueError("idle and backpressure need sim='cocotb' (the native harness drives "
                          "the streams at full rate)")

@@ -72,3 +72,52 @@ def test_rules_see_relative_and_lazy_imports(tmp_path):
     assert violations("hw/common/*.py", ENGINES, tmp_path) == [
         "hw/common/probe.py: hw.sparten ['tops']"]
     assert violations("golden/*.py", ("hw",), tmp_path) == ["golden/probe.py: hw ['eureka']"]
+
+
+#: Lists of knobs written once: (name, test on a literal's set of strings, the one file allowed).
+KNOB_LISTS = [
+    ("balancing methods", lambda s: {"gbs", "gbh"} <= s, "golden/balance.py"),
+    ("EUREKA modes", lambda s: {"dense", "suds"} <= s or {"suds", "unstructured-nosuds"} <= s,
+     "golden/nm.py"),
+]
+
+
+def knob_literals(root=ROOT):
+    """``(file, line, name)`` of every tuple/list/set literal of string constants in the packages
+    that spells out one of :data:`KNOB_LISTS` outside its home."""
+    found = []
+    for pattern in ("golden/*.py", "hw/**/*.py", "sim/**/*.py", "synth/**/*.py"):
+        for path in sorted(root.glob(pattern)):
+            rel = str(path.relative_to(root))
+            for node in ast.walk(ast.parse(path.read_text(), rel)):
+                if not isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                    continue
+                strs = {e.value for e in node.elts
+                        if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+                for name, match, home in KNOB_LISTS:
+                    if match(strs) and rel != home:
+                        found.append((rel, node.lineno, name))
+    return found
+
+
+def test_knob_lists_written_once(tmp_path):
+    assert knob_literals() == [], "read these lists from their home module"
+    # the checker finds a copy
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "probe.py").write_text('X = 1\nCHOICES = ["none", "gbs", "gbh"]\n')
+    assert knob_literals(tmp_path) == [("sim/probe.py", 2, "balancing methods")]
+
+
+def test_stall_probability_checked_in_one_place():
+    # idle/backpressure: every runner delegates to sim.flow.check_stall
+    from sim.flow import MAX_STALL, check_stall
+    from sim.pysim_script import run_script
+    from sim.run_eureka import prepare_case
+    assert check_stall("idle", 0) == 0.0
+    for bad in (MAX_STALL, -0.1, True, "0.5"):
+        with pytest.raises(ValueError, match="idle must be a probability in 0..0.95"):
+            check_stall("idle", bad)
+    with pytest.raises(ValueError, match="backpressure must be a probability"):
+        run_script(None, [], backpressure=0.99)
+    with pytest.raises(ValueError, match="idle must be a probability"):
+        prepare_case(None, None, None, "suds", "x", idle=True)

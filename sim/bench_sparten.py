@@ -62,7 +62,8 @@ import numpy as np
 
 from golden import balance
 from golden.balance import METHODS
-from hw.sparten.config import SparTenConfig
+from golden.sparten_model import layer_cycles
+from hw.sparten.config import PAPER as PAPER_CLUSTER
 
 __all__ = ["VGG16", "PAPER", "TARGET_FRACTION", "SEED", "layer_tensors", "layer_figures",
            "tap_density", "rtl_config", "fit_to_config", "rtl_check", "section",
@@ -94,8 +95,8 @@ SEED = 2019
 FILTER_CONCENTRATION = 20.0
 #: Beta concentration of the per-channel activation densities (ours; std ~0.15 at mean 0.45).
 CHANNEL_CONCENTRATION = 10.0
-#: The benchmarked cluster: the paper's chunk of 128 and 32 units (SparTenConfig defaults).
-BENCH_CONFIG = SparTenConfig()
+#: The benchmarked cluster: the paper's chunk of 128 and 32 units.
+BENCH_CONFIG = PAPER_CLUSTER
 #: Units of the full RTL check's cluster (see :func:`rtl_config`).
 RTL_UNITS = 8
 #: Layers checked against the RTL (reduced copies; see :func:`rtl_check`).
@@ -131,14 +132,8 @@ def layer_tensors(name, size=None, seed=SEED):
     return w, a
 
 
-def _layer_cycles():
-    from golden.sparten_model import layer_cycles
-    return layer_cycles
-
-
 def layer_figures(name, config=BENCH_CONFIG, size=None, progress=None):
     """Model figures of one layer for every balancing method (dict; see the module docstring)."""
-    layer_cycles = _layer_cycles()
     w, a = layer_tensors(name, size)
     row = dict(zip(("name", "C", "K", "H", "d_w_paper", "d_a_nominal"),
                    next(r for r in VGG16 if r[0] == name)))
@@ -249,17 +244,10 @@ def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh", quick=False
     """Model vs RTL on reduced copies of ``names``: ``size`` x ``size`` inputs, cut to the filters
     and channels :func:`rtl_config` holds (:func:`fit_to_config`), run in one simulation.
 
-    Returns ``(rows, missing)``: rows ``{name, size, C, K, rtl_cycles, model_cycles, equal,
-    bit_exact}``; ``missing`` is the reason when ``sim.run_sparten`` is not available.
+    Returns rows ``{name, size, C, K, rtl_cycles, model_cycles, equal, bit_exact}``.
     """
-    try:
-        from sim import run_sparten
-    except ModuleNotFoundError as e:
-        if e.name == "sim.run_sparten":
-            return [], "sim.run_sparten is not written yet"
-        raise
+    from sim import run_sparten
     cfg = rtl_config(quick)
-    layer_cycles = _layer_cycles()
     cases, infos, shapes = [], [], []
     for name in names:
         # Quick: two rounds of filters and 32 channels keep the run to a few seconds.
@@ -288,7 +276,7 @@ def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh", quick=False
                 for n, sh, info in zip(names, shapes, infos)]
         if progress:
             progress(f"RTL check failed: {first[:200]}")
-        return rows, None
+        return rows
     seconds = time.monotonic() - t0
     rows = []
     for name, case, info, res, shape in zip(names, cases, infos, results, shapes):
@@ -304,7 +292,7 @@ def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh", quick=False
                      f"model {r['model_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
     for r in rows:
         r["seconds_all"] = round(seconds, 1)
-    return rows, None
+    return rows
 
 
 def _total(rows, method, key):
@@ -325,13 +313,6 @@ def section(progress=None, quick=False):
     progress = progress or (lambda *a, **k: None)
     cfg = BENCH_CONFIG
     t0 = time.monotonic()
-    try:
-        _layer_cycles()
-    except ModuleNotFoundError as e:
-        if e.name != "golden.sparten_model":
-            raise
-        md = "## SparTen\n\nNot run: `golden/sparten_model.py` (the cycle model) is not written yet.\n"
-        return md, {"error": "golden.sparten_model missing", "rtl_checked": None}
     rows = []
     for i, (name, *_rest) in enumerate(VGG16):
         progress(i, len(VGG16), f"model {name}")
@@ -340,7 +321,7 @@ def section(progress=None, quick=False):
     progress(len(VGG16), len(VGG16), "model done")
     real = None
     if quick:
-        rtl_rows, rtl_missing = rtl_check(RTL_LAYERS[:2], 3, progress, quick=quick)
+        rtl_rows = rtl_check(RTL_LAYERS[:2], 3, progress, quick=quick)
     else:
         # Full size on the paper-sized RTL (native harness): the model checked where it is used.
         real = real_size(lambda msg: progress(msg))
@@ -351,7 +332,6 @@ def section(progress=None, quick=False):
                      "full_size": True, "n_tiles": r["n_tiles"],
                      "seconds_all": sum(x["wall_seconds"] for x in real["layers"])}
                     for r in real["layers"]]
-        rtl_missing = None
     checked = {r["name"]: r for r in rtl_rows}
 
     head = {}
@@ -401,7 +381,7 @@ def section(progress=None, quick=False):
         },
         "paper": PAPER,
         "rtl_checked": {"all_equal": bool(rtl_rows) and all(r["equal"] for r in rtl_rows),
-                        "rows": rtl_rows, "missing": rtl_missing},
+                        "rows": rtl_rows},
         "real_size": real,
         "seconds": round(time.monotonic() - t0, 1),
     }
@@ -482,27 +462,24 @@ def _markdown(data, cfg, checked):
         out.append(_why_not(data, cfg))
     out.append("")
     rc = data["rtl_checked"]
-    if rc["missing"]:
-        out.append(f"RTL check: not run ({rc['missing']}).")
+    names = ", ".join(f"{r['name']} ({r['size']}x{r['size']}, C={r['C']}, K={r['K']})"
+                      for r in rc["rows"])
+    cfg_name = rc["rows"][0]["config"] if rc["rows"] else "?"
+    errors = sorted({r["error"] for r in rc["rows"] if r.get("error")})
+    verdict = ("RTL cycle counter equal to the model and outputs bit-exact on every one"
+               if rc["all_equal"] else "FAILED: " + "; ".join(errors) if errors
+               else "MISMATCH (see bench.json)")
+    if rc["rows"] and rc["rows"][0].get("full_size"):
+        out.append(f"RTL check of the model: {names} at full size on the paper-sized RTL "
+                   f"({cfg_name}, native harness, {rc['rows'][0]['method']} order per "
+                   f"output-channel group, tiled by golden/sparten_plan.py): {verdict} "
+                   f"(next section).")
     else:
-        names = ", ".join(f"{r['name']} ({r['size']}x{r['size']}, C={r['C']}, K={r['K']})"
-                          for r in rc["rows"])
-        cfg_name = rc["rows"][0]["config"] if rc["rows"] else "?"
-        errors = sorted({r["error"] for r in rc["rows"] if r.get("error")})
-        verdict = ("RTL cycle counter equal to the model and outputs bit-exact on every one"
-                   if rc["all_equal"] else "FAILED: " + "; ".join(errors) if errors
-                   else "MISMATCH (see bench.json)")
-        if rc["rows"] and rc["rows"][0].get("full_size"):
-            out.append(f"RTL check of the model: {names} at full size on the paper-sized RTL "
-                       f"({cfg_name}, native harness, {rc['rows'][0]['method']} order per "
-                       f"output-channel group, tiled by golden/sparten_plan.py): {verdict} "
-                       f"(next section).")
-        else:
-            out.append(f"RTL check of the model ({cfg_name}, {rc['rows'][0]['method']} order, "
-                       f"one simulation, {rc['rows'][0]['seconds_all']:.0f} s including the "
-                       f"Verilog conversion and, on first use, the Verilator build): reduced "
-                       f"copies of {names} (input cut to the size shown, first C channels and K "
-                       f"filters): {verdict}.")
+        out.append(f"RTL check of the model ({cfg_name}, {rc['rows'][0]['method']} order, "
+                   f"one simulation, {rc['rows'][0]['seconds_all']:.0f} s including the "
+                   f"Verilog conversion and, on first use, the Verilator build): reduced "
+                   f"copies of {names} (input cut to the size shown, first C channels and K "
+                   f"filters): {verdict}.")
     out.append("")
     out.append(f"(section took {data['seconds']:.0f} s)")
     return "\n".join(out) + "\n"

@@ -11,13 +11,14 @@ capped lane groups; the driver gathers the activations; the core is unchanged). 
 core on a reduced GEMM in the same run, and the model must equal the RTL there.
 """
 
+import dataclasses
 import time
 
 import numpy as np
 
 from golden import eureka as ge
 from golden.nm import UNSTRUCTURED_MODES
-from hw.eureka.config import SMALL, EurekaConfig
+from hw.eureka.config import PAPER as PAPER_CORE, SMALL
 
 __all__ = ["section", "figures", "rtl_check", "PAPER", "DENSITIES", "GROUPS"]
 
@@ -46,12 +47,12 @@ def _nm(rng, shape, n, m):
 PERMUTE_GROUPS = (8, 16)   # the balanced order is slow to compute; G=4 rows show natural order only
 
 
-def figures(m=M, k=K, densities=DENSITIES, groups=GROUPS, rows=8, lanes=32, seed=SEED,
-            permute=PERMUTE_GROUPS):
+def figures(m=M, k=K, densities=DENSITIES, groups=GROUPS, rows=PAPER_CORE.rows,
+            lanes=PAPER_CORE.lanes, seed=SEED, permute=PERMUTE_GROUPS):
     """Model figures: list of dict rows (one per G, density) plus the structured rows."""
     out = []
     for g in groups:
-        cfg = EurekaConfig(rows=rows, lanes=lanes, group=g)
+        cfg = dataclasses.replace(PAPER_CORE, rows=rows, lanes=lanes, group=g)
         rng = np.random.default_rng(seed)
         for d in densities:
             w = _sparse(rng, (m, k), d)
@@ -79,7 +80,7 @@ def figures(m=M, k=K, densities=DENSITIES, groups=GROUPS, rows=8, lanes=32, seed
             out.append(row)
     structured = []
     rng = np.random.default_rng(seed)
-    cfg = EurekaConfig(rows=rows, lanes=lanes, group=8)
+    cfg = dataclasses.replace(PAPER_CORE, rows=rows, lanes=lanes)
     dense_cfg, amp = cfg.dense_baseline(), cfg.ampere24_baseline()
     wd = _sparse(rng, (m, k), 1.0)
     for label, w, mode, c in (("dense core", wd, "dense", dense_cfg),
@@ -98,11 +99,12 @@ def figures(m=M, k=K, densities=DENSITIES, groups=GROUPS, rows=8, lanes=32, seed
 SKEW_CONCENTRATION = 4.0
 
 
-def skewed_figures(m=M, k=K, densities=DENSITIES, group=8, rows=8, lanes=32, seed=SEED):
+def skewed_figures(m=M, k=K, densities=DENSITIES, group=PAPER_CORE.group,
+                   rows=PAPER_CORE.rows, lanes=PAPER_CORE.lanes, seed=SEED):
     """Row-skewed weights: each row's density ~ Beta with mean d_w (concentration 4), as pruned
     layers keep some filters much denser than others; in natural order this is where SUDS's
     downward displacement matters."""
-    cfg = EurekaConfig(rows=rows, lanes=lanes, group=group)
+    cfg = dataclasses.replace(PAPER_CORE, rows=rows, lanes=lanes, group=group)
     rng = np.random.default_rng(seed + 1)
     out = []
     for d in densities:

@@ -2,7 +2,7 @@
 baselines live next to their engine, e.g. ``hw/sparten/tops.py``)."""
 
 from ..top import Top
-from .innerjoin import InnerJoin, InnerJoinConfig
+from .innerjoin import PAPER, InnerJoin
 
 
 def _innerjoin(config):
@@ -11,7 +11,7 @@ def _innerjoin(config):
 
 TOPS = [
     # SparTen's inner-join front end at the paper's chunk size, one match per cycle.
-    Top("innerjoin128", InnerJoinConfig(chunk=128, matches_per_cycle=1), _innerjoin,
+    Top("innerjoin128", PAPER, _innerjoin,
         engine="common", role="block",
         description="inner join of two 128-bit chunk masks, one match per cycle"),
 ]

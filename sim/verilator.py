@@ -32,7 +32,9 @@ from hw.emit import (ROOT, build_dir, compact_zero_init, convert, emit_verilog, 
 
 __all__ = ["ROOT", "build_dir", "verilator_env", "emit_verilog", "build_model", "Model", "SimFailure"]
 
-COCOTB_TESTS = ROOT / "tests" / "cocotb"
+#: Folders of cocotb benches, searched in order: the benches production code runs ship in the
+#: package (``sim/benches/``); test-only benches stay in the checkout (``tests/cocotb/``).
+BENCH_DIRS = (Path(__file__).resolve().with_name("benches"), ROOT / "tests" / "cocotb")
 _run_counter = itertools.count()
 
 
@@ -171,12 +173,12 @@ class Model:
         self.sidecar = self.dir / f"{name}.json"
 
     def run(self, test_module, testcase=None, seed=0, env=None, check=True):
-        """Run ``tests/cocotb/<test_module>.py`` on the model.
+        """Run the cocotb bench ``<test_module>.py`` (in one of :data:`BENCH_DIRS`) on the model.
 
         Parameters
         ----------
         test_module : str
-            Module name inside ``tests/cocotb``.
+            Module name inside ``sim/benches`` or ``tests/cocotb``.
         testcase : str or list of str or None
             Only these cocotb tests (default: all of the module).
         seed : int
@@ -193,12 +195,16 @@ class Model:
         """
         from cocotb_tools.runner import get_runner
 
+        dirs = [d for d in BENCH_DIRS if (d / f"{test_module}.py").is_file()]
+        if not dirs:
+            raise ValueError(f"no cocotb bench {test_module}.py in "
+                             f"{', '.join(str(d) for d in BENCH_DIRS)}")
         verilator_env()
         run_dir = self.dir / "runs" / f"{test_module}-{os.getpid()}-{next(_run_counter)}"
         run_dir.mkdir(parents=True, exist_ok=True)
         results_xml = run_dir / "results.xml"
         # The runner passes its own sys.path to the simulator as PYTHONPATH (overriding extra_env).
-        for p in (str(ROOT), str(COCOTB_TESTS)):
+        for p in (str(ROOT), str(dirs[0])):
             if p not in sys.path:
                 sys.path.insert(0, p)
         extra_env = {

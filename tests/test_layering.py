@@ -121,3 +121,30 @@ def test_stall_probability_checked_in_one_place():
         run_script(None, [], backpressure=0.99)
     with pytest.raises(ValueError, match="idle must be a probability"):
         prepare_case(None, None, None, "suds", "x", idle=True)
+
+
+CONFIG_CLASSES = {"SparTenConfig", "EurekaConfig", "EurekaGemmConfig", "BaristaConfig",
+                  "DenseMacConfig", "InnerJoinConfig"}
+
+
+def config_calls(root=ROOT):
+    """``(file, line, class)`` of every engine-config constructor call in sim/ and synth/: they
+    take the presets of each engine's config.py (or ``dataclasses.replace`` of one)."""
+    found = []
+    for pattern in ("sim/**/*.py", "synth/**/*.py"):
+        for path in sorted(root.glob(pattern)):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Call):
+                    f = node.func
+                    name = f.id if isinstance(f, ast.Name) else getattr(f, "attr", None)
+                    if name in CONFIG_CLASSES:
+                        found.append((str(path.relative_to(root)), node.lineno, name))
+    return found
+
+
+def test_no_one_off_configs(tmp_path):
+    assert config_calls() == [], "use a preset of the engine's config.py"
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "probe.py").write_text(
+        "from hw.eureka import config\nC = config.EurekaConfig(rows=4, lanes=8, group=8)\n")
+    assert config_calls(tmp_path) == [("sim/probe.py", 2, "EurekaConfig")]

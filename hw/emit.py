@@ -24,8 +24,8 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-__all__ = ["ROOT", "build_dir", "convert", "emit_verilog", "strip_zero_init", "compact_zero_init",
-           "fast_memory_init"]
+__all__ = ["ROOT", "in_checkout", "build_dir", "convert", "emit_verilog", "strip_zero_init",
+           "compact_zero_init", "fast_memory_init"]
 
 #: The folder holding the packages: the checkout's root when run from one (then it has
 #: ``pyproject.toml``), ``site-packages`` when installed.

@@ -39,10 +39,9 @@ pytestmark = pytest.mark.skipif(
            "(--no-build-isolation)")
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """``(python, sparse-hw)`` of a fresh venv with the package installed from a copy."""
-    tmp = tmp_path_factory.mktemp("packaging")
+def install(tmp):
+    """Install the package from a copy of the working tree into a fresh venv under ``tmp``;
+    return its ``python`` and ``sparse-hw``."""
     src = tmp / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for pkg in PACKAGES:
@@ -60,7 +59,7 @@ def installed(tmp_path_factory):
                         "--no-deps", "--no-build-isolation", "--no-index", str(src)],
                        capture_output=True, text=True, cwd=tmp)
     assert r.returncode == 0, r.stdout + r.stderr
-    return py, env_dir / "bin" / "sparse-hw", tmp
+    return py, env_dir / "bin" / "sparse-hw"
 
 
 def _run(cmd, cwd, **env):
@@ -70,37 +69,31 @@ def _run(cmd, cwd, **env):
                           timeout=600)
 
 
-def test_installed_package_is_the_one_imported(installed):
-    py, _, tmp = installed
-    out = tmp / "elsewhere"
-    out.mkdir(exist_ok=True)
+# One test (one install): under pytest-xdist a module fixture would install once per worker.
+@pytest.mark.rtl
+def test_installed_package_runs_outside_the_checkout(tmp_path, seed):
+    py, exe = install(tmp_path)
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+
+    # what runs is the installed copy, and it writes into ./build, never into site-packages
     r = _run([py, "-c", "import json, sim.benches, sim.verilator as v, hw.emit as e; "
                         "print(json.dumps([sim.benches.__file__, str(e.build_dir()), "
                         "e.in_checkout(), [str(d) for d in v.BENCH_DIRS if d.is_dir()]]))"],
-             out)
+             cwd)
     assert r.returncode == 0, r.stderr
     bench_file, build, in_checkout, bench_dirs = json.loads(r.stdout)
-    assert str(tmp / "venv") in bench_file and not in_checkout
-    assert build == str(out / "build")               # never site-packages
-    assert len(bench_dirs) == 1 and str(tmp / "venv") in bench_dirs[0]
+    assert str(tmp_path / "venv") in bench_file and not in_checkout
+    assert build == str(cwd / "build")
+    assert len(bench_dirs) == 1 and str(tmp_path / "venv") in bench_dirs[0]
 
-
-def test_installed_verilog_writes_core_and_waivers(installed):
-    _, exe, tmp = installed
-    cwd = tmp / "verilog"
-    cwd.mkdir()
-    r = _run([exe, "verilog", "--top", "innerjoin128"], cwd)
+    # package data: the lint waivers go beside the FuseSoC core
+    r = _run([exe, "verilog", "--top", "barista_fetch"], cwd)
     assert r.returncode == 0, r.stdout + r.stderr
-    out = cwd / "build" / "verilog"
-    assert {"innerjoin128.v", "innerjoin128.json", "sparse_hw.core", "lint_waivers.vlt",
-            "files.f"} <= {p.name for p in out.iterdir()}
+    assert {"barista_fetch.v", "barista_fetch.json", "sparse_hw.core", "lint_waivers.vlt",
+            "files.f"} <= {p.name for p in (cwd / "build" / "verilog").iterdir()}
 
-
-@pytest.mark.rtl
-def test_installed_run_sparten_outside_the_checkout(installed, seed):
-    _, exe, tmp = installed
-    cwd = tmp / "run"
-    cwd.mkdir()
+    # a layer on the RTL through the cocotb bench, which must ship in the package
     rng = np.random.default_rng(seed)
     w = rng.integers(-5, 6, (4, 8, 3, 3)) * (rng.random((4, 8, 3, 3)) < 0.4)
     a = rng.integers(-5, 6, (8, 5, 5)) * (rng.random((8, 5, 5)) < 0.5)

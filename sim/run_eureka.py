@@ -7,7 +7,7 @@ Python API (used by the benchmark and the end-to-end demo)::
 
 The driver packs ``W`` offline with ``golden/eureka.py`` (schedule + metadata), turns the schedule
 into stream beats with the core's layouts (``hw/eureka/beats.py``), builds (or reuses) the Verilator
-model of the config and runs ``tests/cocotb/cocotb_eureka_core.py``, which compares the result with
+model of the config and runs ``sim/benches/cocotb_eureka_core.py``, which compares the result with
 the golden GEMM bit for bit and the busy-cycle counter with the golden cycle model. A convolution
 is lowered by implicit im2col (``golden.conv.im2col``) in the driver; the core only sees GEMM.
 

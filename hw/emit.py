@@ -7,8 +7,8 @@ same Verilog from the same code:
   the :class:`hw.common.shared.SharedModule` s it instantiates (each once); memory initial values
   written by :func:`fast_memory_init`, all-zero memory initialisations as loops
   (:func:`compact_zero_init`).
-- :func:`emit_verilog`: ``<name>.v`` and its sidecar ``<name>.json`` (``make verilog``, the
-  Verilator harness, synthesis).
+- :func:`emit_verilog`: ``<name>.v`` and its sidecar ``<name>.json`` (the Verilator harness);
+  :func:`write_tops`: that for every registered top (``make verilog``, synthesis).
 - :func:`strip_zero_init`: the Verilog without all-zero memory initialisations, for synthesis.
 - :func:`build_dir`: where generated files go (``build/`` of the checkout, or of the current
   directory when the package is installed; ``$SPARSE_HW_BUILD`` overrides both).
@@ -25,7 +25,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 __all__ = ["ROOT", "in_checkout", "build_dir", "convert", "emit_verilog", "strip_zero_init",
-           "compact_zero_init", "fast_memory_init"]
+           "compact_zero_init", "fast_memory_init", "write_tops"]
 
 #: The folder holding the packages: the checkout's root when run from one (then it has
 #: ``pyproject.toml``), ``site-packages`` when installed.
@@ -166,6 +166,27 @@ def emit_verilog(component, name, config, out_dir, extra=None):
     _write_if_changed(v_path, text)
     _write_if_changed(j_path, json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
     return v_path, j_path
+
+
+def write_tops(out, names=None, log=print):
+    """Write ``<top>.v`` and ``<top>.json`` of every registered top (or of ``names``) into
+    ``out``, with the top's engine, role and description in the sidecar; return the Verilog
+    paths. ``make verilog`` adds the file list and the FuseSoC core (``sim/cmd_verilog.py``);
+    synthesis calls this directly."""
+    import time
+
+    from .top import select_tops
+    tops = select_tops(names=names)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, t in enumerate(tops, 1):
+        t0 = time.monotonic()
+        v, _ = emit_verilog(t.elaborate(), t.name, t.config, out,
+                            {"engine": t.engine, "role": t.role, "description": t.description})
+        written.append(v)
+        log(f"[{i}/{len(tops)}] {v} ({time.monotonic() - t0:.1f} s)")
+    return written
 
 
 def _write_if_changed(path, text):

@@ -1,11 +1,9 @@
 """``sparse-hw verilog``: write every top's Verilog, JSON sidecar, a FuseSoC core and a file list."""
 
-import time
 from pathlib import Path
 
+from hw.emit import build_dir, write_tops
 from hw.top import all_tops, select_tops
-
-from hw.emit import build_dir, emit_verilog
 
 from .fusesoc import write_core
 
@@ -22,15 +20,10 @@ def register(sub):
 
 
 def write_all(out, names=None, log=print):
+    """Every top (or ``names``) with :func:`hw.emit.write_tops`, then ``files.f`` and the FuseSoC
+    core listing them; returns the Verilog paths."""
     tops = select_tops(names=names)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for i, t in enumerate(tops, 1):
-        t0 = time.monotonic()
-        v, j = emit_verilog(t.elaborate(), t.name, t.config, out,
-                            {"engine": t.engine, "role": t.role, "description": t.description})
-        written.append(v)
-        log(f"[{i}/{len(tops)}] {v} ({time.monotonic() - t0:.1f} s)")
+    written = write_tops(out, names, log)
     files = sorted(p.name for p in written)
     (out / "files.f").write_text("".join(f"{f}\n" for f in files))
     write_core(out, [(t.name, v.name) for t, v in zip(tops, written)])

@@ -18,7 +18,7 @@ RULES = [
 ]
 #: Names of emission (hw/emit.py) that synth/ must import from there, never through sim/.
 EMISSION = {"convert", "emit_verilog", "strip_zero_init", "compact_zero_init", "fast_memory_init",
-            "build_dir", "ROOT"}
+            "build_dir", "ROOT", "write_all", "write_tops"}
 
 
 def imports(path, root=ROOT):

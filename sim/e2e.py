@@ -26,6 +26,7 @@ import numpy as np
 
 from golden import digits_net as dn
 from golden.balance import METHODS
+from hw.emit import build_dir
 
 from .bench import Progress, _json_default
 
@@ -218,7 +219,8 @@ def _run_classifier(net, acts, mode, opts, progress, tally, mismatches, golden_l
 def run_variant(variant, n_images, opts, progress):
     """One network variant end to end; returns its JSON-able result."""
     t0 = time.monotonic()
-    net = dn.build(variant, log=progress.log)
+    # the trained net is cached in the build folder (./build when installed, not site-packages)
+    net = dn.build(variant, cache_dir=build_dir() / "digits_net", log=progress.log)
     _, _, xte, yte = dn.load_data(net.info["hparams"]["seed"], net.info["hparams"]["test_size"])
     n = len(xte) if n_images is None else min(n_images, len(xte))
     if n < 1:
@@ -438,8 +440,6 @@ def register(sub):
 
 
 def run(args):
-    from .verilator import build_dir
-
     if args.images is not None and args.images < 1:
         raise ValueError(f"--images must be at least 1, not {args.images}")
     if args.batch < 1:

@@ -35,6 +35,7 @@ import dataclasses
 
 import numpy as np
 
+from .nm import MODES, UNSTRUCTURED_MODES, parse_mode  # noqa: F401  (MODES: golden.eureka.MODES for its readers)
 from .sparsemap import check_int_array
 
 __all__ = [
@@ -44,11 +45,9 @@ __all__ = [
     "activation_windows", "tile_activation_windows", "row_order",
 ]
 
-MODES = ("dense", "nm", "suds", "unstructured-nosuds")
 
 
 def _parse(config, mode):
-    from hw.eureka.config import parse_mode
     kind, n, m = parse_mode(mode)
     config.check_mode(mode)
     return kind, n, m
@@ -391,7 +390,7 @@ def row_order(w):
 def _check_permute(permute, kind):
     if not isinstance(permute, bool):
         raise ValueError(f"permute must be True or False, not {permute!r}")
-    if permute and kind not in ("suds", "unstructured-nosuds"):
+    if permute and kind not in UNSTRUCTURED_MODES:
         raise ValueError(f"permute applies to the unstructured modes (suds, unstructured-nosuds), "
                          f"not {kind!r}")
 

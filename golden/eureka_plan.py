@@ -32,6 +32,7 @@ stored: weight words x ``ceil(weight_word_bits / 8)``, activation words x
 import numpy as np
 
 from . import eureka as ge
+from .nm import UNSTRUCTURED_MODES
 from .plan import Plan, PlanError, Tile
 
 __all__ = ["plan_gemm", "block_beats", "word_bytes"]
@@ -221,7 +222,7 @@ def _plan_permuted(w, N, mode, kind, config, k_windows, n_block):
     """:func:`plan_gemm` with the balanced column order (one row tile per round)."""
     from .eureka_perm import balance_tiles
     core = config.core
-    if kind not in ("suds", "unstructured-nosuds"):
+    if kind not in UNSTRUCTURED_MODES:
         raise PlanError(f"permute applies to the unstructured modes (suds, unstructured-nosuds), "
                         f"not {mode!r}")
     M, K = w.shape

@@ -22,13 +22,62 @@ import numpy as np
 from .sparsemap import check_int_array
 
 __all__ = [
-    "SUPPORTED", "check_nm_ratio", "check_nm", "nm_compress", "nm_decompress",
+    "NM_RATIOS", "SUPPORTED", "MODES", "UNSTRUCTURED_MODES", "MODE_FORMS", "parse_mode", "mode_name", "group_modes",
+    "check_nm_ratio", "check_nm", "nm_compress", "nm_decompress",
     "meta_2to4_nibbles", "meta_2to4_pack", "meta_2to4_unpack",
     "meta_cutlass_reorder", "meta_cutlass_unreorder", "to_torch_2to4", "from_torch_2to4",
 ]
 
-#: Ratios the engines are tested with; dense is ``(m, m)``.
-SUPPORTED = frozenset({(1, 4), (2, 4), (2, 8), (4, 8), (4, 4), (8, 8)})
+#: N:M ratios (N < M) the engines know, written here only: the EUREKA packer and core run
+#: ``nm:N:M`` for each of them whose M divides the core's group G (DESIGN.md section 1 asks for at
+#: least 1:4, 2:4, 2:8 and 4:8).
+NM_RATIOS = ((1, 4), (2, 4), (2, 8), (4, 8), (1, 8), (1, 2), (1, 16), (2, 16), (4, 16), (8, 16))
+
+#: Ratios the golden model is tested with: :data:`NM_RATIOS` and dense ``(m, m)`` for each M.
+SUPPORTED = frozenset(NM_RATIOS) | {(m, m) for _, m in NM_RATIOS}
+
+#: Kinds of EUREKA execution mode, written here only (golden is the lowest layer; hw/eureka reads
+#: them): dense, N:M structured, unstructured with SUDS displacement, unstructured without it.
+MODES = ("dense", "nm", "suds", "unstructured-nosuds")
+
+#: The unstructured modes (weights of any pattern), with and without SUDS displacement.
+UNSTRUCTURED_MODES = ("suds", "unstructured-nosuds")
+
+#: The mode strings as a user writes them (``nm`` takes its ratio: ``nm:2:4``), for messages.
+MODE_FORMS = tuple("nm:N:M" if k == "nm" else k for k in MODES)
+
+
+def parse_mode(mode):
+    """Parse a mode string into ``(kind, n, m)``.
+
+    ``"dense"`` -> ``("dense", None, None)``, ``"nm:2:4"`` -> ``("nm", 2, 4)``, ``"suds"`` and
+    ``"unstructured-nosuds"`` likewise with ``None``. Raises :class:`ValueError` naming the mode.
+    """
+    if not isinstance(mode, str):
+        raise ValueError(f"mode must be a string like 'dense', 'nm:2:4', 'suds', not {mode!r}")
+    if mode in MODES and mode != "nm":
+        return mode, None, None
+    parts = mode.split(":")
+    if len(parts) == 3 and parts[0] == "nm" and parts[1].isdigit() and parts[2].isdigit():
+        n, m = int(parts[1]), int(parts[2])
+        if not 1 <= n < m:
+            raise ValueError(f"mode {mode!r}: N:M needs 1 <= N < M")
+        return "nm", n, m
+    raise ValueError(f"mode must be one of {', '.join(repr(f) for f in MODE_FORMS)}, "
+                     f"not {mode!r}")
+
+
+def mode_name(kind, n=None, m=None):
+    """The mode string of ``(kind, n, m)``: the inverse of :func:`parse_mode`."""
+    return f"nm:{n}:{m}" if kind == "nm" else kind
+
+
+def group_modes(group):
+    """Every mode a core whose lanes select among ``group`` activations can run, in
+    :data:`MODES` order (``nm:N:M`` for each ratio of :data:`NM_RATIOS` whose M divides it)."""
+    return tuple(mode_name("nm", n, m) if k == "nm" else k
+                 for k in MODES for n, m in (NM_RATIOS if k == "nm" else [(None, None)])
+                 if k != "nm" or group % m == 0)
 
 # PyTorch/CUTLASS's 2:4 index pair for each pattern of non-zeros with at most two set (bit i of the
 # key = element i non-zero). Patterns with two non-zeros take them; the padding choices are

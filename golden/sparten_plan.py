@@ -42,6 +42,7 @@ positions (the padding zeros of border windows are written on chip, not fetched)
 
 import numpy as np
 
+from .balance import METHODS
 from .conv import conv_output_shape
 from .plan import Plan, PlanError, Tile
 
@@ -49,7 +50,7 @@ __all__ = ["BALANCE", "hw_padding_ok", "tiling", "tile_tensors", "tile_perm", "s
            "plan_layer"]
 
 #: Filter-to-unit assignments a plan may use per output-channel group (golden/balance.py).
-BALANCE = ("none", "gbs", "gbh")
+BALANCE = METHODS   # the balancing methods are golden/balance.py's
 
 
 def _int(name, v, lo):

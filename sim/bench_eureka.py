@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from golden import eureka as ge
+from golden.nm import UNSTRUCTURED_MODES
 from hw.eureka.config import SMALL
 from report.bench import pair, speedup
 from report.schema import Headline, RtlCheck, Section
@@ -187,7 +188,7 @@ def rtl_check(progress, quick=False):
     a = rng.integers(-128, 128, (k, n))
     for d in dens:
         w = _sparse(rng, (m, k), d)
-        for mode in ("unstructured-nosuds", "suds"):
+        for mode in reversed(UNSTRUCTURED_MODES):
             plans[RTL_CONFIG].append((f"{mode} d={d}", w, mode, False))
             plans[RTL_CONFIG].append((f"{mode} d={d} permuted", w, mode, True))
     plans[RTL_CONFIG] += [("nm:2:4", _nm(rng, (m, k), 2, 4), "nm:2:4", False),

@@ -65,6 +65,8 @@ import time
 import numpy as np
 
 from golden import balance
+from golden.balance import METHODS
+from golden.sparten_model import layer_cycles
 from report.bench import pair, speedup, top
 from report.schema import Headline, RtlCheck, Section, write_json
 
@@ -109,7 +111,6 @@ PAIRS = (("sparten_cluster", "sparten_dense_array"), ("sparten_cu", "sparten_den
 RTL_UNITS = 8
 #: Layers checked against the RTL (reduced copies; see :func:`rtl_check`).
 RTL_LAYERS = ("conv1_1", "conv2_1", "conv3_2", "conv5_1")
-METHODS = ("none", "gbs", "gbh")
 #: Depth of the per-unit chunk queue of our barrier relaxation, also reported (GB-H only).
 UNIT_FIFO = 2
 #: Spatial size of every layer in ``--quick`` mode (the test suite's; a few seconds in all).
@@ -141,14 +142,8 @@ def layer_tensors(name, size=None, seed=SEED):
     return w, a
 
 
-def _layer_cycles():
-    from golden.sparten_model import layer_cycles
-    return layer_cycles
-
-
 def layer_figures(name, config=BENCH_CONFIG, size=None, progress=None):
     """Model figures of one layer for every balancing method (dict; see the module docstring)."""
-    layer_cycles = _layer_cycles()
     w, a = layer_tensors(name, size)
     row = dict(zip(("name", "C", "K", "H", "d_w_paper", "d_a_nominal"),
                    next(r for r in VGG16 if r[0] == name)))
@@ -261,17 +256,10 @@ def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh", quick=False
     """Model vs RTL on reduced copies of ``names``: ``size`` x ``size`` inputs, cut to the filters
     and channels :func:`rtl_config` holds (:func:`fit_to_config`), run in one simulation.
 
-    Returns ``(rows, missing)``: rows ``{name, size, C, K, rtl_cycles, model_cycles, equal,
-    bit_exact}``; ``missing`` is the reason when ``sim.run_sparten`` is not available.
+    Returns rows ``{name, size, C, K, rtl_cycles, model_cycles, equal, bit_exact}``.
     """
-    try:
-        from sim import run_sparten
-    except ModuleNotFoundError as e:
-        if e.name == "sim.run_sparten":
-            return [], "sim.run_sparten is not written yet"
-        raise
+    from sim import run_sparten
     cfg = rtl_config(quick)
-    layer_cycles = _layer_cycles()
     cases, infos, shapes = [], [], []
     for name in names:
         # Quick: two rounds of filters and 32 channels keep the run to a few seconds.
@@ -300,7 +288,7 @@ def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh", quick=False
                 for n, sh, info in zip(names, shapes, infos)]
         if progress:
             progress(f"RTL check failed: {first[:200]}")
-        return rows, None
+        return rows
     seconds = time.monotonic() - t0
     rows = []
     for name, case, info, res, shape in zip(names, cases, infos, results, shapes):
@@ -316,7 +304,7 @@ def rtl_check(names=RTL_LAYERS, size=4, progress=None, method="gbh", quick=False
                      f"model {r['model_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
     for r in rows:
         r["seconds_all"] = round(seconds, 1)
-    return rows, None
+    return rows
 
 
 def _total(rows, method, key):
@@ -355,9 +343,8 @@ def _rtl(quick, progress):
     """``(RtlCheck, real-size result or None)``: quick, two tiny cuts on the tests' model; full,
     the :data:`~sim.bench_sparten_real.REAL_LAYERS` at full size on the paper-sized RTL."""
     if quick:
-        rows, missing = rtl_check(RTL_LAYERS[:2], 3, progress, quick=quick)
-        return RtlCheck(rows, "reduced copies of VGG-16 layers on the tests' small layer top",
-                        missing), None
+        rows = rtl_check(RTL_LAYERS[:2], 3, progress, quick=quick)
+        return RtlCheck(rows, "reduced copies of VGG-16 layers on the tests' small layer top"), None
     from sim.bench_sparten_real import real_size
     real = real_size(lambda msg: progress(msg))
     rows = [{"name": r["name"], "size": r["H"], "C": r["C"], "K": r["K"],

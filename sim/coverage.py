@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from hw.emit import build_dir
+
 __all__ = ["BINS", "REQUIRED", "Coverage", "sparten_layer_bins", "eureka_case_bins",
            "COVERAGE_DIR"]
 
-COVERAGE_DIR = Path(os.environ.get("SPARSE_HW_COVERAGE_DIR",
-                                   Path(__file__).resolve().parent.parent / "build" / "coverage"))
+COVERAGE_DIR = Path(os.environ.get("SPARSE_HW_COVERAGE_DIR", build_dir() / "coverage"))
 
 #: Every bin, with what hits it.
 BINS = {

@@ -12,15 +12,10 @@ classifier on EUREKA with SUDS; ``2:4``: classifier pruned 2:4, run in EUREKA's 
 3. every intermediate map and every logit is compared bit-exactly with the golden integer model
    (:func:`golden.digits_net.int_forward_trace`), and float / int8-golden / RTL accuracies, cycles
    per layer and speed-up over the dense baseline are reported in ``e2e.md`` and ``e2e.json``.
-
-Honesty rule: a layer whose engine runner is not importable is not faked. Its cycles come from the
-golden cycle model when one exists (marked "model only"), its outputs from the golden model, and the
-RTL accuracy is reported as not available.
 """
 
 import concurrent.futures
 import contextlib
-import importlib
 import multiprocessing
 import os
 import time
@@ -29,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from golden import digits_net as dn
+from golden.balance import METHODS
+from hw.emit import build_dir
 from report.bench import E2eVariant, speedup
 from report.schema import write_json
 
@@ -47,32 +44,15 @@ VARIANT_MODES = {"unstructured": "suds", "2:4": "nm:2:4"}
 def sparten_config():
     """The SparTen layer top the demo runs: ``sim.run_sparten.DEFAULT_CONFIG`` (chunk 8, 4 units;
     the same Verilator model as the engine's tests), which holds every layer of the network."""
-    runner = _optional("sim.run_sparten")
-    if runner is not None and hasattr(runner, "DEFAULT_CONFIG"):
-        return runner.DEFAULT_CONFIG
-    from hw.sparten.config import SMALL
-
-    return SMALL
+    from .run_sparten import DEFAULT_CONFIG
+    return DEFAULT_CONFIG
 
 
 def eureka_config():
     """The EUREKA core the classifier runs on: ``sim.run_eureka.DEFAULT_CONFIG`` (4 rows x 8 lanes,
-    G = 8: 2:4 and SUDS both run; the same Verilator model as the engine's own runs), else 4x8 G8."""
-    runner = _optional("sim.run_eureka")
-    if runner is not None and hasattr(runner, "DEFAULT_CONFIG"):
-        return runner.DEFAULT_CONFIG
-    from hw.eureka.config import EurekaConfig
-
-    return EurekaConfig(rows=4, lanes=8, group=8)
-
-
-def _optional(modname):
-    try:
-        return importlib.import_module(modname)
-    except ModuleNotFoundError as e:
-        if e.name == modname:
-            return None
-        raise
+    G = 8: 2:4 and SUDS both run; the same Verilator model as the engine's own runs)."""
+    from .run_eureka import DEFAULT_CONFIG
+    return DEFAULT_CONFIG
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,20 +92,6 @@ class _Tally:
         return r
 
 
-def _sparten_model_cycles(w, a, layer, config, balance):
-    """Cycle model of one SparTen layer when golden/sparten_model.py exists (else ``{}``)."""
-    model = _optional("golden.sparten_model")
-    if model is None or not hasattr(model, "layer_cycles"):
-        return {}
-    perm = None
-    if balance != "none":
-        from golden.balance import assign
-        perm = assign(w, config.n_units, method=balance, chunk=config.chunk)
-    res = model.layer_cycles(w, a, config, stride=layer.stride, padding=layer.padding, perm=perm)
-    keep = ("dense_cycles", "onesided_cycles", "matched_macs")
-    return {"model_cycles": int(res["cycles"]), **{k: res[k] for k in keep if k in res}}
-
-
 def _sparten_batch(cfg, layers, images, b0, opts):
     """Worker: prepare the chained cases of a batch of images and run them in one simulator.
 
@@ -160,31 +126,19 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
     (requantise -> ReLU -> SparseMap encoder in hardware), so the feature maps never leave the
     sparse format. Images are run in batches, one simulator process per batch.
     """
-    runner = _optional("sim.run_sparten")
+    from . import run_sparten as runner
     cfg = sparten_config()
     convs = net.convs
     n = len(images)
     finals = [None] * n
-    if runner is None:
-        for i in range(n):
-            a_dense = np.asarray(images[i], dtype=np.int64)
-            for j, layer in enumerate(convs):
-                stats = _sparten_model_cycles(layer.weight, a_dense, layer, cfg, opts["balance"])
-                tallies[layer.name].add(stats, on_rtl=False)
-                a_dense = trace_golden[i][j]
-            finals[i] = a_dense
-            progress(i + 1, n, f"image {i + 1}/{n}: golden (SparTen runner not available)")
-        return np.stack(finals), False, False
-
     batch = max(1, int(opts.get("batch", 16)))
     jobs = max(1, int(opts.get("jobs", 1)))
-    if hasattr(runner, "build"):
-        # Build (or find) the Verilator model once, up front, so that a long build is announced
-        # here rather than hidden inside the first batches.
-        t0 = time.monotonic()
-        progress(f"Verilator model of the SparTen layer top (built once, cached in build/sim)")
-        runner.build(cfg)
-        progress(f"Verilator model ready ({time.monotonic() - t0:.1f} s)")
+    # Build (or find) the Verilator model once, up front, so that a long build is announced here
+    # rather than hidden inside the first batches.
+    t0 = time.monotonic()
+    progress("Verilator model of the SparTen layer top (built once, cached in build/sim)")
+    runner.build(cfg)
+    progress(f"Verilator model ready ({time.monotonic() - t0:.1f} s)")
     progress(0, n, f"{len(convs)} conv layers per image on SparTen "
                    f"({cfg.n_units} units, chunk {cfg.chunk}, balance {opts['balance']}, "
                    f"{jobs} simulator(s) at a time)")
@@ -229,25 +183,12 @@ def _run_sparten_chain(net, images, opts, progress, tallies, mismatches, trace_g
 
 def _run_classifier(net, acts, mode, opts, progress, tally, mismatches, golden_logits):
     """The classifier as one GEMM on EUREKA; returns logits ``[N, 10]`` (RTL or golden)."""
-    runner = _optional("sim.run_eureka")
+    from . import run_eureka as runner
+    from .verilator import SimFailure
     a = acts.reshape(acts.shape[0], -1).T.copy()  # [K, N]: images are columns
     w = net.fc.weight
-    if runner is None:
-        ge = _optional("golden.eureka")
-        stats = {}
-        if ge is not None and hasattr(ge, "cycle_model"):
-            cfg = eureka_config()
-            stats = {"model_cycles": _cycles(ge.cycle_model(w, a.shape[1], mode, cfg)),
-                     "dense_cycles": _cycles(ge.cycle_model(w, a.shape[1], "dense",
-                                                            cfg.dense_baseline()))}
-        tally.add(stats, on_rtl=False)
-        progress(1, 1, "classifier: golden (EUREKA runner not available)")
-        return golden_logits
-    from .verilator import SimFailure
-
-    if hasattr(runner, "build"):
-        progress("Verilator model of the EUREKA core (built once, cached in build/sim)")
-        runner.build(eureka_config())
+    progress("Verilator model of the EUREKA core (built once, cached in build/sim)")
+    runner.build(eureka_config())
     progress(0, 1, f"classifier on EUREKA ({mode}, {a.shape[1]} columns)")
     t0 = time.monotonic()
     try:
@@ -272,22 +213,14 @@ def _run_classifier(net, acts, mode, opts, progress, tally, mismatches, golden_l
     return logits
 
 
-def _cycles(res):
-    if isinstance(res, dict):
-        for k in ("cycles", "total", "busy_cycles"):
-            if k in res:
-                return int(res[k])
-        return None
-    return int(np.sum(res))
-
-
 # ---------------------------------------------------------------------------------------------
 # driver
 
 def run_variant(variant, n_images, opts, progress):
     """One network variant end to end; returns its JSON-able result."""
     t0 = time.monotonic()
-    net = dn.build(variant, log=progress.log)
+    # the trained net is cached in the build folder (./build when installed, not site-packages)
+    net = dn.build(variant, cache_dir=build_dir() / "digits_net", log=progress.log)
     _, _, xte, yte = dn.load_data(net.info["hparams"]["seed"], net.info["hparams"]["test_size"])
     n = len(xte) if n_images is None else min(n_images, len(xte))
     if n < 1:
@@ -367,8 +300,8 @@ def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, bac
     """
     t0 = time.monotonic()
     progress = progress or Progress("e2e")
-    if balance not in ("none", "gbs", "gbh"):
-        raise ValueError(f"balance must be 'none', 'gbs' or 'gbh', not {balance!r}")
+    if balance not in METHODS:
+        raise ValueError(f"balance must be one of {list(METHODS)!r}, not {balance!r}")
     if not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive int, not {batch!r}")
     if jobs is None:
@@ -397,10 +330,7 @@ def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, bac
 
 
 def _cfg_dict(fn):
-    try:
-        return fn().to_dict()
-    except ModuleNotFoundError:
-        return None
+    return fn().to_dict()
 
 
 def _pct(v):
@@ -508,7 +438,7 @@ def register(sub):
     p.add_argument("--variant", action="append", choices=list(VARIANT_MODES), default=None,
                    help="network variant (repeatable; default both)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
-    p.add_argument("--balance", choices=("none", "gbs", "gbh"), default="gbh",
+    p.add_argument("--balance", choices=METHODS, default="gbh",
                    help="SparTen load balancing of the conv layers (default gbh)")
     p.add_argument("--batch", type=int, default=16,
                    help="images per SparTen simulator process (default 16)")
@@ -522,8 +452,6 @@ def register(sub):
 
 
 def run(args):
-    from .verilator import build_dir
-
     if args.images is not None and args.images < 1:
         raise ValueError(f"--images must be at least 1, not {args.images}")
     if args.batch < 1:

@@ -13,6 +13,8 @@ import time
 
 from amaranth.sim import Simulator
 
+from .flow import check_stall
+
 __all__ = ["ScriptResult", "ScriptError", "run_script"]
 
 
@@ -46,9 +48,8 @@ def run_script(component, script, seed=0, idle=0.0, backpressure=0.0):
     ``idle``/``backpressure``: probability that a fed stream's ``valid`` (a drained stream's
     ``ready``) is held low in a cycle, seeded by ``seed``.
     """
-    for pname, p in (("idle", idle), ("backpressure", backpressure)):
-        if not isinstance(p, (int, float)) or not 0 <= p < 0.95:
-            raise ValueError(f"{pname} must be a probability in 0..0.95, not {p!r}")
+    check_stall("idle", idle)
+    check_stall("backpressure", backpressure)
     rng = random.Random(seed)
     streams, peeks = {}, []
     active = set()

@@ -7,7 +7,7 @@ Python API (used by the benchmark and the end-to-end demo)::
 
 The driver packs ``W`` offline with ``golden/eureka.py`` (schedule + metadata), turns the schedule
 into stream beats with the core's layouts (``hw/eureka/beats.py``), builds (or reuses) the Verilator
-model of the config and runs ``tests/cocotb/cocotb_eureka_core.py``, which compares the result with
+model of the config and runs ``sim/benches/cocotb_eureka_core.py``, which compares the result with
 the golden GEMM bit for bit and the busy-cycle counter with the golden cycle model. A convolution
 is lowered by implicit im2col (``golden.conv.im2col``) in the driver; the core only sees GEMM.
 
@@ -38,6 +38,7 @@ import numpy as np
 from golden import eureka as ge
 from hw.eureka.config import SMALL
 
+from .flow import check_stall
 from .npyio import load_int_array
 
 __all__ = ["DEFAULT_CONFIG", "model_name", "build", "prepare_case", "run_cases", "run_gemm",
@@ -69,9 +70,8 @@ def prepare_case(config, w, a, mode, name, c=None, idle=0.0, backpressure=0.0, s
     Raises ``ValueError``/``TypeError`` for bad data (shape, width, N:M violation) before any
     hardware runs.
     """
-    for pname, p in (("idle", idle), ("backpressure", backpressure)):
-        if not isinstance(p, (int, float)) or not 0 <= p < 0.95:
-            raise ValueError(f"{pname} must be a probability in 0..0.95, not {p!r}")
+    check_stall("idle", idle)
+    check_stall("backpressure", backpressure)
     sched = ge.pack(w, mode, config, permute=permute)
     w = ge.check_weights(w if not isinstance(w, tuple) else _expand(w), config)
     a = ge.check_activations(a, w.shape[1], config)

@@ -52,7 +52,8 @@ from hw.sparten.config import SMALL
 from hw.sparten.memmap import unit_counters
 
 from .npyio import load_int_array
-from .sparten_case import check_requant, check_stress, decode_case, layer_arrays, prepare_case
+from .flow import check_stall
+from .sparten_case import check_requant, decode_case, layer_arrays, prepare_case
 
 __all__ = ["DEFAULT_CONFIG", "CLI_CONFIG", "BALANCE", "SIMS", "model_name", "build",
            "prepare_case", "run_cases", "decode_case", "run_layer", "run_layer_sparse",
@@ -292,8 +293,8 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     config = config or DEFAULT_CONFIG
     if sim not in SIMS:
         raise ValueError(f"sim must be one of {list(SIMS)}, not {sim!r}")
-    check_stress("idle", idle)
-    check_stress("backpressure", backpressure)
+    check_stall("idle", idle)
+    check_stall("backpressure", backpressure)
     if sim == "native" and (idle or backpressure):
         raise ValueError("idle and backpressure need sim='cocotb' (the native harness drives "
                          "the streams at full rate)")

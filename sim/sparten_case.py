@@ -27,19 +27,13 @@ from hw.sparten.memmap import (chunk_rows, pack_chunks, pack_desc, pack_loads, p
 from hw.sparten.output import acc_layout
 from hw.sparten.output import chunk_layout as out_chunk_layout
 
-__all__ = ["MODES", "STRESS_MAX", "check_stress", "LayerCase", "check_requant", "layer_arrays",
+from .flow import check_stall
+
+__all__ = ["MODES", "LayerCase", "check_requant", "layer_arrays",
            "prepare_case", "decode_case"]
 
 #: Output modes of a case: raw accumulators on ``o_acc`` or SparseMap chunks on ``o_chunk``.
 MODES = ("acc", "chunk")
-#: Idle / backpressure probabilities are below this (at 1 a stream would never move).
-STRESS_MAX = 0.95
-
-
-def check_stress(name, p):
-    """``p`` is an idle or backpressure probability in ``0 <= p < STRESS_MAX``, else ValueError."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < STRESS_MAX:
-        raise ValueError(f"{name} must be a probability in 0..{STRESS_MAX}, not {p!r}")
 
 
 def _ints(name, v, n=None):
@@ -121,8 +115,8 @@ class LayerCase:
         object.__setattr__(self, "counters", tuple(_ints(f"counters[{u}]", c, 3)
                                                    for u, c in enumerate(self.counters)))
         _count("cap", self.cap, 1)
-        check_stress("LayerCase.idle", self.idle)
-        check_stress("LayerCase.backpressure", self.backpressure)
+        check_stall("LayerCase.idle", self.idle)
+        check_stall("LayerCase.backpressure", self.backpressure)
         if not isinstance(self.chain, bool):
             raise ValueError(f"LayerCase.chain must be True or False, not {self.chain!r}")
         if self.abort_after is not None:
@@ -210,8 +204,8 @@ def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", 
     raises ``ValueError``/``TypeError`` before any hardware runs. ``model``: the cycle model's
     dict of this very layer when the caller has it already (the planner computes it per tile).
     """
-    check_stress("idle", idle)
-    check_stress("backpressure", backpressure)
+    check_stall("idle", idle)
+    check_stall("backpressure", backpressure)
     requant = check_requant(requant)
     w, a = layer_arrays(config, w, a)
     if w.ndim != 4 or a.ndim != 3:

@@ -63,7 +63,7 @@ SOURCES = {
     "model": ("golden/*.py", "hw/common/config.py", "hw/sparten/config.py", "hw/eureka/config.py",
               "sim/bench_sparten.py", "sim/bench_eureka.py", "sim/sweep_model.py"),
     "area": ("hw/**/*.py", "synth/*.py", "report/*.py", "sim/verilator.py", "sim/sweep_work.py"),
-    "rtl": ("hw/**/*.py", "golden/*.py", "sim/*.py", "tests/cocotb/*.py"),
+    "rtl": ("hw/**/*.py", "golden/*.py", "sim/*.py", "sim/benches/*.py", "tests/cocotb/*.py"),
     "energy": ("hw/**/*.py", "synth/*.py", "sim/sweep_work.py"),
 }
 

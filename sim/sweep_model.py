@@ -31,6 +31,8 @@ import time
 
 import numpy as np
 
+from golden.balance import METHODS
+
 __all__ = ["layers_of", "layer_arrays", "model_task", "config_of", "NETWORKS", "POINT_FIELDS"]
 
 #: Named networks a workload may give (``network = NAME``); what each is, for ``--help``.
@@ -42,7 +44,8 @@ NETWORKS = {
 #: Point fields that are not config fields: the sparsity mode / balancing / column order a point
 #: runs, per engine, with their accepted values (the default is the first).
 POINT_FIELDS = {
-    "sparten": {"method": ("gbh", "gbs", "none")},
+    # balance.METHODS runs from no balancing to the best; a sweep's default is the best
+    "sparten": {"method": tuple(reversed(METHODS))},
     "eureka": {"mode": None, "order": ("natural", "balanced")},   # mode: see hw.eureka.config
 }
 

@@ -13,6 +13,8 @@ import random
 import tomllib
 from pathlib import Path
 
+from golden.nm import MODE_FORMS, UNSTRUCTURED_MODES
+
 from . import sweep_work as work
 
 __all__ = ["SpecError", "EXAMPLE", "load_spec", "parse_spec", "expand", "ENGINES"]
@@ -173,7 +175,7 @@ def _parse_engine(i, block):
         vals = _values(f"{where}.grid", name, raw)
         if not vals:
             rng = (_accepted(cls, base, name) if name in fields else
-                   f"{name} must be one of {list(work.POINT_FIELDS[engine][name] or ['dense', 'nm:N:M', 'suds', 'unstructured-nosuds'])!r}")
+                   f"{name} must be one of {list(work.POINT_FIELDS[engine][name] or MODE_FORMS)!r}")
             raise SpecError(f"{where}.grid.{name} has no values; {rng}")
         for v in vals:
             if name in point_fields:
@@ -343,7 +345,7 @@ def _not_applicable(engine, cfg, point, wl):
         return f"eureka: mode {mode} needs {mode}-structured weights (or prune_nm = true)"
     if wl.get("structure") and mode.startswith("nm:") and wl["structure"] != mode:
         return f"eureka: mode {mode} on {wl['structure']} weights"
-    if point.get("order") == "balanced" and mode not in ("suds", "unstructured-nosuds"):
+    if point.get("order") == "balanced" and mode not in UNSTRUCTURED_MODES:
         return "eureka: the balanced order is for the unstructured modes"
     return None
 

@@ -19,29 +19,27 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import sys
 import threading
 import time
 from pathlib import Path
 from xml.etree import ElementTree
 
-from amaranth.back import verilog
+# Emission (conversion, zero-init handling, shared modules, sidecars, build folder) is hw/emit.py's;
+# re-exported here for the harness' callers.
+from hw.emit import (ROOT, build_dir, compact_zero_init, convert, emit_verilog,  # noqa: F401
+                     fast_memory_init, strip_zero_init)
 
 __all__ = ["ROOT", "build_dir", "verilator_env", "emit_verilog", "build_model", "Model", "SimFailure"]
 
-ROOT = Path(__file__).resolve().parents[1]
-COCOTB_TESTS = ROOT / "tests" / "cocotb"
+#: Folders of cocotb benches, searched in order: the benches production code runs ship in the
+#: package (``sim/benches/``); test-only benches stay in the checkout (``tests/cocotb/``).
+BENCH_DIRS = (Path(__file__).resolve().with_name("benches"), ROOT / "tests" / "cocotb")
 _run_counter = itertools.count()
 
 
 class SimFailure(AssertionError):
     """A cocotb run failed; the message names failing tests, the seed and the run folder."""
-
-
-def build_dir():
-    """Root of generated files (``build/`` in the repo, or ``$SPARSE_HW_BUILD``)."""
-    return Path(os.environ.get("SPARSE_HW_BUILD", ROOT / "build")).resolve()
 
 
 def verilator_env():
@@ -68,135 +66,6 @@ def verilator_env():
     if bindir not in path:
         os.environ["PATH"] = os.pathsep.join([bindir, *path])
     return exe
-
-
-@contextlib.contextmanager
-def fast_memory_init():
-    """Make Amaranth's RTLIL writer emit memory initial contents in one string (same text).
-
-    Amaranth 0.5's ``ModuleEmitter.emit_memory`` builds one netlist object per bit of a memory's
-    initial contents: a 1024 x 1152-bit filter bank of a paper-sized SparTen unit costs 8 s, and
-    a 32-unit cluster over 4 min, before Yosys sees anything. The constant it writes is
-    ``<bits>'<binary digits, last word's top bit first>``; this writes the same constant directly.
-    The RTLIL (hence the Verilog) is byte-identical (tests/test_harness.py compares both writers).
-    If Amaranth's emitter is not the expected one, nothing is patched.
-    """
-    from amaranth.back import rtlil
-    emitter = getattr(rtlil, "ModuleEmitter", None)
-    orig = getattr(emitter, "emit_memory", None)
-    if orig is None or getattr(orig, "_sparse_hw_fast", False):
-        yield
-        return
-
-    def emit_memory(self, cell_idx, cell):
-        width, depth, init = cell.width, cell.depth, list(cell.init)
-        if width * depth == 0 or len(init) != depth:
-            return orig(self, cell_idx, cell)
-        mask = (1 << width) - 1
-        digits = "".join(format(row & mask, f"0{width}b") for row in reversed(init))
-        self.builder.cell("$meminit_v2", ports={
-            "ADDR": self.sigspec(),
-            "DATA": f"{width * depth}'{digits}",
-            "EN": self.sigspec(_nir_ones(width)),
-        }, parameters={
-            "MEMID": self.memories[cell_idx].memid,
-            "ABITS": 0,
-            "WIDTH": width,
-            "WORDS": depth,
-            "PRIORITY": 0,
-        }, src_loc=cell.src_loc)
-
-    emit_memory._sparse_hw_fast = True
-    with _patch_lock:
-        emitter.emit_memory = emit_memory
-    try:
-        yield
-    finally:
-        with _patch_lock:
-            emitter.emit_memory = orig
-
-
-_patch_lock = threading.Lock()
-
-
-def _nir_ones(width):
-    from amaranth.hdl import _nir
-    return _nir.Value.ones(width)
-
-
-_ZERO_WORDS = re.compile(r"^  initial begin\n((?:    (?:\\\S+ |[^\s\[]+)\[\d+\] = \d+'[hb]0+;\n)+)"
-                         r"  end\n", re.MULTILINE)
-_ZERO_WORD = re.compile(r"    (\\\S+ |[^\s\[]+)\[(\d+)\] = (\d+)'[hb]0+;")
-_ZERO_LOOP = re.compile(r"^  initial begin : zero_init_\d+\n    integer zero_init_word;\n"
-                        r"    for \(zero_init_word = 0; zero_init_word < \d+; "
-                        r"zero_init_word = zero_init_word \+ 1\) "
-                        r"(?:\\\S+ |[^\s\[]+)\[zero_init_word\] = \d+'h0;\n  end\n", re.MULTILINE)
-
-
-def strip_zero_init(text):
-    """``text`` without the ``initial`` blocks that set a whole memory to zero, in either form
-    (Yosys' one line per word, or :func:`compact_zero_init`'s loop). For synthesis only: see
-    :func:`synth.area.synth_source`."""
-    return _ZERO_LOOP.sub("", _ZERO_WORDS.sub("", text))
-
-
-def compact_zero_init(text):
-    """Rewrite every ``initial`` block that sets words 0..n-1 of one memory to zero, one line per
-    word as Yosys writes it, as a loop doing the same (``zero_init_<k>`` blocks). Same meaning,
-    a fraction of the text: the paper-sized cluster's filter banks are 32k such lines, which
-    Verilator and Yosys are slow to read. Blocks with any other content are left as they are."""
-    count = itertools.count()
-
-    def loop(m):
-        rows = [_ZERO_WORD.fullmatch(line) for line in m.group(1).splitlines()]
-        names = {r.group(1) for r in rows}
-        if len(names) != 1 or [int(r.group(2)) for r in rows] != list(range(len(rows))):
-            return m.group(0)
-        name = names.pop()
-        # the loop variable is local to the named block; its name keeps clear of the design's
-        # signals (Verilator warns when a local hides a module-level name such as a port `i`)
-        k = "zero_init_word"
-        return (f"  initial begin : zero_init_{next(count)}\n    integer {k};\n"
-                f"    for ({k} = 0; {k} < {len(rows)}; {k} = {k} + 1) "
-                f"{name}[{k}] = {rows[0].group(3)}'h0;\n  end\n")
-    return _ZERO_WORDS.sub(loop, text)
-
-
-def convert(component, name):
-    """Verilog text of ``component`` as module ``name``, followed by the definitions of the
-    :class:`hw.common.shared.SharedModule` s it instantiates (each once); all-zero memory
-    initialisations are written as loops (:func:`compact_zero_init`)."""
-    from hw.common.shared import collecting
-    with fast_memory_init(), collecting(name) as shared:
-        text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
-        # definitions convert on first use, inside the same collection (nested ones included)
-        defs = [s.verilog(n) for s, n in shared]
-    return compact_zero_init("".join([text, *defs]))
-
-
-def emit_verilog(component, name, config, out_dir, extra=None):
-    """Write ``<out_dir>/<name>.v`` and its sidecar ``<name>.json``; return the two paths.
-
-    The sidecar holds ``{"top": name, "config": config.to_dict(), **extra}``; ``extra`` carries
-    facts of the elaborated design that a testbench needs (latencies, port widths).
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = convert(component, name)
-    v_path = out_dir / f"{name}.v"
-    j_path = out_dir / f"{name}.json"
-    sidecar = {"top": name, "config": config.to_dict() if config is not None else None}
-    sidecar.update(extra or {})
-    _write_if_changed(v_path, text)
-    _write_if_changed(j_path, json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
-    return v_path, j_path
-
-
-def _write_if_changed(path, text):
-    if not path.exists() or path.read_text() != text:
-        tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}-{threading.get_ident()}")
-        tmp.write_text(text)
-        tmp.replace(path)
 
 
 @contextlib.contextmanager
@@ -304,12 +173,12 @@ class Model:
         self.sidecar = self.dir / f"{name}.json"
 
     def run(self, test_module, testcase=None, seed=0, env=None, check=True):
-        """Run ``tests/cocotb/<test_module>.py`` on the model.
+        """Run the cocotb bench ``<test_module>.py`` (in one of :data:`BENCH_DIRS`) on the model.
 
         Parameters
         ----------
         test_module : str
-            Module name inside ``tests/cocotb``.
+            Module name inside ``sim/benches`` or ``tests/cocotb``.
         testcase : str or list of str or None
             Only these cocotb tests (default: all of the module).
         seed : int
@@ -326,12 +195,16 @@ class Model:
         """
         from cocotb_tools.runner import get_runner
 
+        dirs = [d for d in BENCH_DIRS if (d / f"{test_module}.py").is_file()]
+        if not dirs:
+            raise ValueError(f"no cocotb bench {test_module}.py in "
+                             f"{', '.join(str(d) for d in BENCH_DIRS)}")
         verilator_env()
         run_dir = self.dir / "runs" / f"{test_module}-{os.getpid()}-{next(_run_counter)}"
         run_dir.mkdir(parents=True, exist_ok=True)
         results_xml = run_dir / "results.xml"
         # The runner passes its own sys.path to the simulator as PYTHONPATH (overriding extra_env).
-        for p in (str(ROOT), str(COCOTB_TESTS)):
+        for p in (str(ROOT), str(dirs[0])):
             if p not in sys.path:
                 sys.path.insert(0, p)
         extra_env = {

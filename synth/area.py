@@ -2,7 +2,7 @@
 
 What it does
 ------------
-1. (Re)writes ``build/verilog/<top>.v`` with :func:`sim.cmd_verilog.write_all`, so the reports are of
+1. (Re)writes ``build/verilog/<top>.v`` with :func:`hw.emit.write_tops`, so the reports are of
    exactly the Verilog that ``make verilog`` writes; Yosys reads it without the blocks that set a
    whole memory to zero (:func:`synth.yosys.synth_source`: they cost minutes to parse and no area).
 2. Runs one Yosys process per (top, flow) job, ``--jobs`` at a time, each in its own folder
@@ -44,7 +44,7 @@ import sys
 import time
 from pathlib import Path
 
-from sim.verilator import build_dir
+from hw.emit import build_dir
 
 # The names other modules and the tests use from synth.area (it was one module before the split).
 from .area_baselines import (BASELINE_DIR, BASELINE_TOLERANCES, baseline_of,  # noqa: F401
@@ -115,7 +115,7 @@ def run(args):
     lib = prepare_liberty(src) if src else None
     print(f"library: {lib.name} [{lib.corner}] from {src}" if lib else
           "library: none (generic gates, transistor estimate, logic depth)")
-    from sim.cmd_verilog import write_all
+    from hw.emit import write_tops as write_all
     vdir = build_dir() / "verilog"
     t0 = time.monotonic()
     if not args.report_only:

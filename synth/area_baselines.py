@@ -7,7 +7,7 @@ tolerance (as hls4ml keeps synthesis-report baselines); ``sparse-hw area`` repor
 import json
 from pathlib import Path
 
-from sim.verilator import ROOT
+from hw.emit import ROOT
 
 from .flow import FLOWS
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from report.schema import write_json
-from sim.verilator import build_dir
+from hw.emit import build_dir
 
 from .blocks import unmatched_blocks, unnamed_modules
 from .compare import area_ratios, iso_rows

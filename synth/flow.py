@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from report.area import AreaDesign
-from sim.verilator import build_dir
+from hw.emit import build_dir
 
 from .blocks import block_breakdown
 from .liberty import Library, read_liberty

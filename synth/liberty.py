@@ -18,7 +18,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from sim.verilator import ROOT, build_dir
+from hw.emit import ROOT, build_dir
 
 __all__ = ["Library", "find_liberty", "prepare_liberty", "read_liberty", "liberty_cached",
            "cell_pins", "table_templates", "lookup", "SKY130_PDK_LIB", "SHARED_LIB"]

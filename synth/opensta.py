@@ -185,7 +185,7 @@ def compare(top, synth_dir=None, lib=None, wire_load=True):
     """
     import json
 
-    from sim.verilator import build_dir
+    from hw.emit import build_dir
 
     from .area import find_liberty, prepare_liberty
     from .sta import critical_path, read_liberty

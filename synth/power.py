@@ -33,7 +33,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from sim.verilator import build_dir
+from hw.emit import build_dir
 from . import area, saif_sim
 from .liberty_power import eval_bool, parse_bool, read_power
 
@@ -237,7 +237,7 @@ class Built:
 def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None):
     """Synthesise every distinct design of ``jobs`` with the area flow, export the netlists,
     check the cell models, build the gate-level (and RTL) SAIF drivers. ``{design: Built}``."""
-    from sim.verilator import emit_verilog
+    from hw.emit import emit_verilog
     from .sta import critical_path, read_liberty
     work = Path(work or build_dir() / "power")
     vdir = work / "verilog"

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from hw.common.blocks import CARVED_KINDS
-from sim.verilator import build_dir, strip_zero_init
+from hw.emit import build_dir, strip_zero_init
 
 __all__ = ["ABC_SCRIPTS", "MACRO_MIN_DEPTH", "CARVE", "yosys_command", "warm_up", "asic_script",
            "fpga_script", "shared_modules", "synth_source", "Job", "run_job", "reuse_job"]
@@ -280,7 +280,7 @@ def synth_source(verilog, folder):
     Amaranth gives every memory an initial value (zero unless the design says otherwise) and
     Yosys' ``write_verilog`` spells it out word by word: the paper-sized cluster's 32 filter banks
     are 32k lines, which the Verilog frontend of the WebAssembly Yosys takes over 10 minutes to
-    read (3.7 s without them); :func:`sim.verilator.compact_zero_init` writes them as loops;
+    read (3.7 s without them); :func:`hw.emit.compact_zero_init` writes them as loops;
     both forms are removed here. A power-up value has no area: memories above
     :data:`MACRO_MIN_DEPTH` words are macros here, smaller ones become flip-flops whose mapped
     cells do not depend on it (tests/test_area.py checks, on a design with both kinds, that area,

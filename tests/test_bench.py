@@ -200,9 +200,8 @@ def test_iso_area_is_one_value_for_the_same_files(tmp_path):
 
 def test_area_report_reads_the_same_iso_area(tmp_path):
     """synth's iso-area rows (area.md/area.json) from the same two files equal the bench's."""
-    compare = pytest.importorskip("synth.compare", reason="synth/compare.py (branch synthsplit) "
-                                  "not merged into this branch yet")
     from report.schema import read_area_ratios
+    from synth import compare
 
     bench_json, area_json = _bench_and_area_files(tmp_path)
     ours = bench.area_rows(area_json, read_sections(bench_json))[1]

@@ -1,7 +1,7 @@
 """EUREKA core RTL on Verilator: every mode and both baselines, bit-exact and cycle-exact.
 
 Three Verilator builds in all (one per variant, 4x8): each runs all its cases in one simulator
-process (``tests/cocotb/cocotb_eureka_core.py``), back to back, each with seeded random idle cycles
+process (``sim/benches/cocotb_eureka_core.py``), back to back, each with seeded random idle cycles
 on both inputs and backpressure on the output; a few stall-free cases also check the end-to-end
 time (one weight beat per cycle).
 """

@@ -157,3 +157,13 @@ def test_fast_memory_init_writes_the_same_rtlil(shape, depth, init):
         fast = rtlil.convert(_memory_top(shape, depth, init))
     assert "$meminit_v2" in slow
     assert fast == slow
+
+
+def test_benches_production_runs_ship_in_the_package(tmp_path):
+    # sparse-hw run's benches are in sim/benches (package), found before tests/cocotb
+    from sim.verilator import BENCH_DIRS, Model
+    assert BENCH_DIRS[0].name == "benches" and BENCH_DIRS[0].parent.name == "sim"
+    for bench in ("cocotb_sparten_layer", "cocotb_eureka_core"):
+        assert (BENCH_DIRS[0] / f"{bench}.py").is_file(), bench
+    with pytest.raises(ValueError, match="no cocotb bench no_such_bench.py in .*sim/benches"):
+        Model("x", tmp_path).run("no_such_bench")

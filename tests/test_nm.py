@@ -7,11 +7,12 @@ import pytest
 import torch
 from torch.sparse import _semi_structured_conversions as tconv
 
-from golden.nm import (SUPPORTED, check_nm, from_torch_2to4, meta_2to4_nibbles, meta_2to4_pack,
-                       meta_2to4_unpack, meta_cutlass_reorder, meta_cutlass_unreorder, nm_compress,
-                       nm_decompress, to_torch_2to4)
+from golden.nm import (MODE_FORMS, MODES, NM_RATIOS, SUPPORTED, check_nm, from_torch_2to4,
+                       group_modes, meta_2to4_nibbles, meta_2to4_pack, meta_2to4_unpack,
+                       meta_cutlass_reorder, meta_cutlass_unreorder, nm_compress, nm_decompress,
+                       parse_mode, to_torch_2to4)
 
-RATIOS = [(1, 4), (2, 4), (2, 8), (4, 8), (4, 4), (8, 8)]
+RATIOS = sorted(SUPPORTED, key=lambda r: (r[1], r[0]))
 TORCH_DTYPES = {"int8": torch.int8, "float16": torch.float16}
 
 
@@ -45,8 +46,25 @@ def torch_unreordered_meta(meta):
 
 
 def test_supported_ratios_listed():
-    assert {(1, 4), (2, 4), (2, 8), (4, 8)} <= SUPPORTED
-    assert all(n == m for n, m in SUPPORTED - {(1, 4), (2, 4), (2, 8), (4, 8)})
+    # DESIGN.md section 1: at least 1:4, 2:4, 2:8, 4:8; SUPPORTED adds only dense (m, m)
+    assert {(1, 4), (2, 4), (2, 8), (4, 8)} <= set(NM_RATIOS)
+    assert all(1 <= n < m and not m & (m - 1) for n, m in NM_RATIOS)
+    assert len(set(NM_RATIOS)) == len(NM_RATIOS)
+    assert SUPPORTED - set(NM_RATIOS) == {(m, m) for _, m in NM_RATIOS}
+
+
+def test_modes_from_one_list():
+    # every mode string group_modes names parses back to a kind of MODES and its ratio
+    for g in (1, 2, 4, 8, 16):
+        modes = group_modes(g)
+        kinds = [parse_mode(m)[0] for m in modes]
+        assert set(kinds) <= set(MODES) and {"dense", "suds", "unstructured-nosuds"} <= set(kinds)
+        ratios = {parse_mode(m)[1:] for m in modes if parse_mode(m)[0] == "nm"}
+        assert ratios == {(n, m) for n, m in NM_RATIOS if g % m == 0}, g
+    assert group_modes(4)[:4] == ("dense", "nm:1:4", "nm:2:4", "nm:1:2")
+    with pytest.raises(ValueError, match="one of 'dense', 'nm:N:M', 'suds', 'unstructured-nosuds'"):
+        parse_mode("sparse")
+    assert len(MODE_FORMS) == len(MODES)
 
 
 @pytest.mark.parametrize("n,m", RATIOS)

@@ -7,7 +7,7 @@ import pytest
 
 from hw.sparten.config import SMALL
 from sim.run_sparten import prepare_case
-from sim.sparten_case import LayerCase, check_stress
+from sim.sparten_case import LayerCase
 
 GOOD = dict(name="c", mode="acc", desc=5, loads=[1, 2, 3], expect=[7, 8], n_values=2, cycles=10,
             counters=[[1, 2, 3], [4, 5, 6]], cap=100, idle=0.2, backpressure=0.3)
@@ -63,10 +63,3 @@ def test_from_dict_names_unknown_and_missing_keys():
     with pytest.raises(ValueError, match="read from a dict"):
         LayerCase.from_dict([1])
 
-
-def test_check_stress():
-    check_stress("idle", 0)
-    check_stress("idle", 0.5)
-    for bad in (0.95, 1, -0.01, True, "0.1"):
-        with pytest.raises(ValueError, match="idle must be a probability in 0..0.95"):
-            check_stress("idle", bad)

@@ -19,7 +19,7 @@ from amaranth.utils import ceil_log2
 from .bits import Popcount, PriorityEncoder, count_width
 from .config import ConfigBase, check_choice, check_pow2
 
-__all__ = ["InnerJoinConfig", "InnerJoin", "lane_layout", "input_layout", "output_layout"]
+__all__ = ["InnerJoinConfig", "PAPER", "InnerJoin", "lane_layout", "input_layout", "output_layout"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +40,10 @@ class InnerJoinConfig(ConfigBase):
     def __post_init__(self):
         check_pow2("chunk", self.chunk, 8, 256)
         check_choice("matches_per_cycle", self.matches_per_cycle, {1, 2, 4})
+
+
+#: The paper's inner join: chunk 128, one match per cycle (``make verilog``'s ``innerjoin128``).
+PAPER = InnerJoinConfig()
 
 
 def lane_layout(chunk):

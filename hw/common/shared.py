@@ -9,7 +9,7 @@ that elaborates to an ``Instance`` of that module. Yosys then synthesises the bl
 ``stat -top`` counts it once per instance, as for any hand-written hierarchical netlist.
 
 The definition is written into the same Verilog file as the design that uses it by
-:func:`sim.verilator.convert` (used by ``emit_verilog`` and ``build_model``), which collects, while
+:func:`hw.emit.convert` (used by ``emit_verilog``, hence by ``make verilog``, the simulator and synthesis), which collects, while
 converting, every shared module that a stand-in elaborated. Verilator simulates the result like any
 Verilog (tests/test_harness.py runs three shared stream registers in series). Amaranth's own
 simulator cannot: a stand-in is a black box to it, so Amaranth-simulated tests build the design
@@ -88,7 +88,7 @@ class SharedModule:
         top = top if top is not None else getattr(_state, "top", None)
         if not top:
             raise RuntimeError(f"shared module {self.name!r} has a relative name: convert the "
-                               f"design with sim.verilator.convert (it names the top)")
+                               f"design with hw.emit.convert (it names the top)")
         return top + self.name
 
     def verilog(self, name=None):

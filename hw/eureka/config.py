@@ -20,6 +20,10 @@ import dataclasses
 
 from amaranth.utils import ceil_log2
 
+# Modes and N:M ratios are golden's (the lowest layer); parse_mode, mode_name and NM_RATIOS are
+# re-exported here for hw's readers.
+from golden.nm import NM_RATIOS, group_modes, mode_name, parse_mode  # noqa: F401
+
 from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
                              resolve_config)
 
@@ -27,32 +31,6 @@ __all__ = ["EurekaConfig", "VARIANTS", "SMALL", "PAPER", "PRESETS", "resolve", "
            "mode_name", "EurekaGemmConfig", "GEMM_SMALL", "GEMM_PAPER", "GEMM_PRESETS", "resolve_gemm"]
 
 VARIANTS = ("eureka", "dense", "ampere24")
-#: N:M ratios the packer knows (DESIGN.md section 1); a ratio is usable when M divides ``group``.
-NM_RATIOS = ((1, 4), (2, 4), (2, 8), (4, 8), (1, 8), (1, 2), (1, 16), (2, 16), (4, 16), (8, 16))
-
-
-def parse_mode(mode):
-    """Parse a mode string into ``(kind, n, m)``.
-
-    ``"dense"`` -> ``("dense", None, None)``, ``"nm:2:4"`` -> ``("nm", 2, 4)``, ``"suds"`` and
-    ``"unstructured-nosuds"`` likewise with ``None``. Raises :class:`ValueError` naming the mode.
-    """
-    if not isinstance(mode, str):
-        raise ValueError(f"mode must be a string like 'dense', 'nm:2:4', 'suds', not {mode!r}")
-    if mode in ("dense", "suds", "unstructured-nosuds"):
-        return mode, None, None
-    parts = mode.split(":")
-    if len(parts) == 3 and parts[0] == "nm" and parts[1].isdigit() and parts[2].isdigit():
-        n, m = int(parts[1]), int(parts[2])
-        if not 1 <= n < m:
-            raise ValueError(f"mode {mode!r}: N:M needs 1 <= N < M")
-        return "nm", n, m
-    raise ValueError(f"mode must be one of 'dense', 'nm:N:M', 'suds', 'unstructured-nosuds', "
-                     f"not {mode!r}")
-
-
-def mode_name(kind, n=None, m=None):
-    return f"nm:{n}:{m}" if kind == "nm" else kind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,8 +103,7 @@ class EurekaConfig(ConfigBase):
             return ("dense",)
         if self.variant == "ampere24":
             return ("dense", "nm:2:4")
-        nm = [f"nm:{n}:{m}" for n, m in NM_RATIOS if self.group % m == 0]
-        return ("dense", *nm, "suds", "unstructured-nosuds")
+        return group_modes(self.group)
 
     @property
     def supported_modes(self):

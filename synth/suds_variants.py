@@ -50,6 +50,8 @@ VARIANTS = {
     "g4-before": ({"group": 4, "steer": "before"}, "G=4, two full trees"),
     "g4-after-d2": ({"group": 4, "steer": "after", "disp_budget": 2},
                     "G=4, steer after, budget D=2"),
+    "g4-after-d1": ({"group": 4, "steer": "after", "disp_budget": 1},
+                    "G=4, steer after, budget D=1"),
 }
 
 #: R x L of the table: the tests' small core and the paper-sized one (hw.eureka.config).
@@ -125,11 +127,46 @@ def _verilog(name, cfg, folder):
     return Design(top, path, "eureka", "engine", name, cfg.to_dict()), f"{top}-{digest}"
 
 
-def measure(configs, lib, work, jobs=1, log=print):
-    """Synthesise (or read back) every config; ``{name: {area_um2, critical_path_ns, ...}}``."""
+#: Fields an ``area.json`` config written before the SUDS options existed lacks; their values are
+#: the hardware it described.
+LEGACY_FIELDS = {"steer": "before", "disp_budget": 0}
+
+
+def from_area_json(path, cfg, lib):
+    """The entry of ``path`` (an ``area.json`` of ``sparse-hw area``, same library) whose config is
+    ``cfg``, as :func:`measure` returns it, or None."""
+    from hw.eureka.config import EurekaConfig
+    path = Path(path)
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    for d in doc.get("designs", ()):
+        c = d.get("config") or {}
+        if c.get("kind") != "EurekaConfig" or d.get("errors") or \
+                d.get("library") != (lib.name if lib else None):
+            continue
+        if EurekaConfig.from_dict({**LEGACY_FIELDS, **c}) == cfg:
+            return {"area_um2": d["area_um2"], "critical_path_ns": d["critical_path_ns"],
+                    "cells": d["cells"], "seq_area_um2": d.get("seq_area_um2"),
+                    "endpoint": d["critical_path"].get("endpoint"),
+                    "startpoint": d["critical_path"].get("startpoint"),
+                    "source": f"{path} ({d['design']})"}
+    return None
+
+
+def measure(configs, lib, work, jobs=1, log=print, area_json=None):
+    """Synthesise (or read back) every config; ``{name: {area_um2, critical_path_ns, ...}}``.
+
+    A config that ``area_json`` (``sparse-hw area``'s report) already measured is read from it.
+    """
     from .area import synthesize
     out = {}
     for name, cfg, _, _ in configs:
+        got = from_area_json(area_json, cfg, lib) if area_json else None
+        if got:
+            log(f"{name}: from {got['source']}")
+            out[name] = got
+            continue
         design, key = _verilog(name, cfg, work)
         folder = Path(work) / (lib.name if lib else "generic") / key
         reuse = (folder / design.name / "asic" / "job.json").exists() and \
@@ -142,7 +179,8 @@ def measure(configs, lib, work, jobs=1, log=print):
         n = res.numbers
         out[name] = {"area_um2": n.get("area_um2"), "critical_path_ns": n.get("critical_path_ns"),
                      "cells": n.get("cells"), "seq_area_um2": n.get("seq_area_um2"),
-                     "endpoint": n.get("endpoint"), "startpoint": n.get("startpoint")}
+                     "endpoint": n.get("endpoint"), "startpoint": n.get("startpoint"),
+                     "source": str(folder)}
     return out
 
 
@@ -194,14 +232,15 @@ def markdown(doc):
          f"(area / dense area). Target: area / Ampere-like 2:4 <= 1.06, SUDS >= 4.5x at d_w 0.2, "
          f"critical path <= 5.0 ns. Default: `{doc['default']}`.", "",
          "| variant | area (µm²) | / 2:4 core | crit. path (ns) | " +
-         " | ".join(f"d_w {d} nat / bal" for d in dens) + " | iso-area | description |",
+         " | ".join(f"d_w {d} nat / bal" for d in dens) + " | iso-area bal / nat | description |",
          "|---|---:|---:|---:|" + "---:|" * len(dens) + "---:|---|"]
     for r in rows:
         sp = " | ".join(
             (f"{r['speedup_natural'][d]:.2f} / {r['speedup_permuted'][d]:.2f}"
              if r["speedup_permuted"].get(d) else f"{r['speedup_natural'][d]:.2f}")
             if d in r["speedup_natural"] else "-" for d in dens)
-        iso = f"{r['iso_area_speedup']:.2f}x" if r["iso_area_speedup"] else "-"
+        iso = (f"{r['iso_area_speedup']:.2f}x / {r['iso_area_speedup_natural']:.2f}x"
+               if r["iso_area_speedup"] else "-")
         cp = f"{r['critical_path_ns']:.2f}" if r["critical_path_ns"] else "-"
         L.append(f"| {r['variant']} | {r['area_um2']:,.0f} | {r['area_vs_ampere24']:.3f} | {cp} | "
                  f"{sp} | {iso} | {r['description']} |")
@@ -229,6 +268,9 @@ def main(argv=None):
     p.add_argument("--no-permute", action="store_true",
                    help="skip the balanced-order model (slow at the paper size)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
+    p.add_argument("--area-json", type=Path, default=None, metavar="PATH",
+                   help="read designs this area.json measured (e.g. the tops of make area) from "
+                        "it instead of synthesising them (default: <out>/area.json)")
     args = p.parse_args(argv)
     if args.jobs < 1:
         p.error(f"--jobs must be at least 1, not {args.jobs}")
@@ -239,7 +281,9 @@ def main(argv=None):
     src = find_liberty(args.liberty)
     lib = prepare_liberty(src) if src else None
     configs = variant_configs(args.size, args.only)
-    areas = measure(configs, lib, build_dir() / "synth" / "suds_variants", jobs=args.jobs)
+    out = Path(args.out or build_dir() / "reports")
+    areas = measure(configs, lib, build_dir() / "synth" / "suds_variants", jobs=args.jobs,
+                    area_json=args.area_json or out / "area.json")
     speeds = {n: speedups(c, permute=not args.no_permute, progress=print)
               for n, c, _, role in configs if role == "engine"}
     rows = table(configs, areas, speeds)
@@ -254,7 +298,6 @@ def main(argv=None):
            "headline_density": 0.2, "workload": f"W[{M}x{K}] uniform random (seed {SEED}), SUDS",
            "default": default, "best_iso_area": pick_default(rows), "rows": rows,
            "shared_trees": shared_tree_note(rows), "seconds": round(time.monotonic() - t0, 1)}
-    out = Path(args.out or build_dir() / "reports")
     out.mkdir(parents=True, exist_ok=True)
     stem = "suds_variants" if args.size == "paper" else f"suds_variants_{args.size}"
     (out / f"{stem}.json").write_text(json.dumps(doc, indent=1) + "\n")

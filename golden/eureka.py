@@ -226,7 +226,9 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
     config : EurekaConfig
     lockstep : bool
         Lanes share each window's cycle count (the RTL) or run independently (each lane its own
-        activation buffer; an output finishes when its slowest lane does).
+        activation buffer; an output finishes when its slowest lane does). Independent lanes
+        cannot share a displacement budget, so they are modelled without one (``disp_budget`` of
+        the result: 0).
     permute : bool
         Unstructured modes, lock-step: model the balanced column order of :func:`pack` with
         ``permute=True`` (a Python loop per tile; slower than the plain model).
@@ -251,9 +253,10 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
     _check_permute(permute, kind)
     if permute and not lockstep:
         raise ValueError("permute is modelled for lock-step lanes only")
-    if kind == "suds" and config.disp_budget and not lockstep:
-        raise ValueError(f"a displacement budget (disp_budget {config.disp_budget}) couples the "
-                         f"lanes of a segment; it is modelled for lock-step lanes only")
+    if not lockstep and config.disp_budget:
+        # Independent lanes do not share windows, so they cannot share a budget of moved slots:
+        # that design has a full moved path per row. Modelled so, and said in the result.
+        config = dataclasses.replace(config, disp_budget=0)
     counts = window_counts(w, config)
     lanes = lane_cycles(counts, kind, config, n, m)            # [tile, win, lane]
     if permute:
@@ -285,6 +288,7 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
         "suds_removed": None,
         "lockstep": bool(lockstep),
         "permute": bool(permute),
+        "disp_budget": config.disp_budget,
     }
     if kind == "suds" and not permute:
         T = window_cycles(counts, kind, config, n, m)

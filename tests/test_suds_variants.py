@@ -37,11 +37,13 @@ def test_table_iso_area_and_default_pick():
     assert by["g8-after-d1"]["iso_area_speedup_natural"] == pytest.approx(1.9 / 1.25)
     assert by["g8-after-d1"]["area_vs_ampere24"] == pytest.approx(250 / 220)
     assert by["dense"]["iso_area_speedup"] is None
-    assert sv.pick_default(rows) == "g8-after-d1"          # 3.52x beats 3.33x
+    assert sv.pick_default(rows, min_speedup=4.0) == "g8-after-d1"     # 3.52x beats 3.33x
+    assert sv.pick_default(rows) == "g8-before"        # 4.4x is below the 4.5x floor
     speeds["g8-before"][0.2]["permuted"] = 6.0               # 4.0x now
-    assert sv.pick_default(sv.table(cfgs, areas, speeds)) == "g8-before"
+    assert sv.pick_default(sv.table(cfgs, areas, speeds), min_speedup=4.0) == "g8-before"
     md = sv.markdown({"size": "small", "rows_lanes": "4x8", "library": "lib", "workload": "w",
                       "headline_density": 0.2, "densities": [0.2], "default": "g8-before",
+                      "best_iso_area": "g8-before",
                       "rows": rows, "shared_trees": sv.shared_tree_note(rows)})
     assert "| g8-after-d1 | 250 | 1.136 | 4.10 | 1.90 / 4.40 | 3.52x / 1.52x |" in md
     assert "Trees shared between rows: not built" in md

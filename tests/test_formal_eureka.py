@@ -6,10 +6,15 @@ Two levels:
   so a depth-1 check covers every input: for the SMALL core's row (8 lanes, G = 8, 8-bit values)
   the chosen activation is ``a[l][sel[l]]`` (the metadata's) or 0 for an invalid slot, and each
   product goes to exactly one of the two trees, the moved one iff ``disp``.
-* **The core, bounded.** A 2 x 2 core (G = 4, SUDS built, 2-bit values, 7-bit accumulators) with
+* **Moved products, complete.** :class:`RowMoved` (the default ``steer="after"`` datapath) for each
+  displacement budget: every segment's output is the sum of its displaced products, given the
+  schedule's promise of at most one displaced slot per segment and cycle.
+* **The core, bounded.** A 2 x 2 core (G = 4, SUDS built with the default datapath and budget,
+  2-bit values, 7-bit accumulators) with
   free weight beats, free activation windows (each obeying the stream rules), free backpressure.
   A transaction-level reference, written from the schedule format alone, adds for every accepted
-  weight beat ``w * a[l][sel]`` of each valid slot to the accumulator of the slot's *owner* (its
+  weight beat (within the displacement budget) ``w * a[l][sel]`` of each valid slot to the
+  accumulator of the slot's *owner* (its
   own row, or the row above when ``disp`` is set; wrapping at ``acc_width`` as documented) and
   queues the sums at each ``last``. Asserted: every output beat equals the queue's head (so no
   output is lost, duplicated or reordered, and at most :attr:`EurekaCore.latency` are in flight);

@@ -19,11 +19,12 @@ Datapath per cycle (one weight beat):
 
 * ``steer="before"``: products steered into ``own1``/``mov1`` before the register (2L product
   registers per row), two full trees;
-* ``steer="after"``: one product register and a ``disp`` bit per slot; ``own_tree{r}`` sums all of
+* ``steer="after"`` (default): one product register and a ``disp`` bit per slot; ``own_tree{r}`` sums all of
   row r's products ``S[r]``, ``mov_tree{r}`` their moved part ``M[r]``, and
   ``acc[r] += S[r] - M[r] + M[r+1]``;
-* ``disp_budget=D`` (with ``"after"``): ``M[r]`` is an OR per segment of L/D lanes (at most one
-  moved product per segment and cycle, by the scheduler) and a D-input adder, not a full tree.
+* ``disp_budget=D`` (with ``"after"``; default D=1): ``M[r]`` is an OR per segment of L/D lanes (at
+  most one moved product per segment and cycle, by the scheduler) and a D-input adder, not a full
+  tree (for D=1 the tree is one register).
 
 The combinational datapath of every row is split into named submodules so that synthesis (which
 keeps Amaranth's hierarchy: module ``<top>.<name>``) reports each block's area; the pipeline
@@ -38,8 +39,10 @@ submodule       built when                contents
 ``suds{r}``     ``has_suds`` and r >= 1   the SUDS steering: each product to the row's own tree or
                                           to the moved tree (for row r-1) by ``disp``, 0 to the other
                                           (``"after"``: the moved products, OR-ed per segment)
-``own_tree{r}`` always                    reduction tree of row r's own products
+``own_tree{r}`` always                    reduction tree of row r's own products (``"after"``: of
+                                          all its products)
 ``mov_tree{r}`` ``has_suds`` and r >= 1   reduction tree of the products row r holds for row r-1
+                                          (with a budget: of the D segment values)
 =============== ========================= =========================================================
 """
 

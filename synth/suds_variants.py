@@ -22,7 +22,8 @@ trees of L inputs per cycle; a tree shared by two rows halves the throughput. Th
 with its model figures (half the speed-up, the area without the removed trees is an upper bound).
 
 Yosys results are cached per variant in ``build/synth/suds_variants/<library>/<name>-<hash>/``
-(the hash is of the generated Verilog): an unchanged variant is read back, not resynthesised.
+(the hash is of the generated Verilog), with the numbers read from them in ``numbers.json``: an
+unchanged variant is read back, not resynthesised nor timed again.
 """
 
 import argparse
@@ -169,6 +170,11 @@ def measure(configs, lib, work, jobs=1, log=print, area_json=None):
             continue
         design, key = _verilog(name, cfg, work)
         folder = Path(work) / (lib.name if lib else "generic") / key
+        numbers = folder / "numbers.json"        # what this function returned for this Verilog
+        if numbers.is_file():
+            out[name] = json.loads(numbers.read_text())
+            log(f"{name}: cached ({numbers})")
+            continue
         reuse = (folder / design.name / "asic" / "job.json").exists() and \
             json.loads((folder / design.name / "asic" / "job.json").read_text()).get("ok")
         log(f"{name}: {'cached' if reuse else 'synthesising'} ({folder})")
@@ -181,6 +187,7 @@ def measure(configs, lib, work, jobs=1, log=print, area_json=None):
                      "cells": n.get("cells"), "seq_area_um2": n.get("seq_area_um2"),
                      "endpoint": n.get("endpoint"), "startpoint": n.get("startpoint"),
                      "source": str(folder)}
+        numbers.write_text(json.dumps(out[name], indent=1) + "\n")
     return out
 
 

@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 area: $(STAMP)
 	$(BIN)/sparse-hw area
+	nice -n 10 $(BIN)/python -m synth.suds_variants
 
 bench: $(STAMP)
 	$(BIN)/sparse-hw bench

@@ -159,8 +159,49 @@ def lane_cycles(counts, kind, config, n=None, m=None):
     if kind == "unstructured-nosuds":
         return counts.max(axis=1)
     if kind == "suds":
+        if getattr(config, "disp_budget", 0):
+            T = suds_budget_cycles(counts, config.disp_budget)          # [tile, win]
+            return np.broadcast_to(T[:, :, None], (tiles, nwin, L)).copy()
         return suds_cycles(counts, axis=1)
     raise ValueError(f"unknown mode kind {kind!r}")
+
+
+def suds_budget_feasible(counts, T, budget):
+    """Whether ``T`` cycles per window ``[tile, win]`` hold window counts ``[tile, R, win, L]``
+    with SUDS under a displacement budget of ``budget`` segments.
+
+    Minimal push-down per lane (``suds_pushdown``) and, for every hosting row and segment of
+    ``L / budget`` contiguous lanes, at most ``T`` displaced weights in all (one per cycle: the
+    packer gives the segment's lanes disjoint cycles).
+    """
+    tiles, R, nwin, L = counts.shape
+    d, ok = suds_pushdown(counts, T[:, :, None], axis=1)              # d [tile, R, win, L]
+    seg = d.reshape(tiles, R, nwin, budget, L // budget).sum(axis=-1)
+    return ok.all(axis=-1) & (seg <= T[:, None, :, None]).all(axis=(1, 3))
+
+
+def suds_budget_cycles(counts, budget):
+    """Fewest lock-step cycles per window ``[tile, win]`` with SUDS and a displacement budget.
+
+    The lanes of a segment share the budget, so a window's lanes are scheduled together. Minimal
+    push-down stays optimal for a given ``T`` (every feasible schedule displaces at least as much
+    in every row and lane, and displacing less never breaks a segment's budget), and feasibility
+    is monotone in ``T``: binary search between the window's unbudgeted SUDS cycles (a lower
+    bound) and ``max n`` (no displacement).
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    lo = suds_cycles(counts, axis=1).max(axis=-1)                     # [tile, win]
+    hi = counts.max(axis=(1, 3))
+    ok = suds_budget_feasible(counts, lo, budget)
+    hi = np.where(ok, lo, hi)
+    bad = np.where(ok, lo - 1, lo)                                     # known infeasible
+    while np.any(hi - bad > 1):
+        mid = (bad + hi) // 2
+        ok = suds_budget_feasible(counts, mid, budget)
+        active = hi - bad > 1
+        hi = np.where(active & ok, mid, hi)
+        bad = np.where(active & ~ok, mid, bad)
+    return hi
 
 
 def window_cycles(counts, kind, config, n=None, m=None):
@@ -184,7 +225,9 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
     config : EurekaConfig
     lockstep : bool
         Lanes share each window's cycle count (the RTL) or run independently (each lane its own
-        activation buffer; an output finishes when its slowest lane does).
+        activation buffer; an output finishes when its slowest lane does). Independent lanes
+        cannot share a displacement budget, so they are modelled without one (``disp_budget`` of
+        the result: 0).
     permute : bool
         Unstructured modes, lock-step: model the balanced column order of :func:`pack` with
         ``permute=True`` (a Python loop per tile; slower than the plain model).
@@ -209,6 +252,10 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
     _check_permute(permute, kind)
     if permute and not lockstep:
         raise ValueError("permute is modelled for lock-step lanes only")
+    if not lockstep and config.disp_budget:
+        # Independent lanes do not share windows, so they cannot share a budget of moved slots:
+        # that design has a full moved path per row. Modelled so, and said in the result.
+        config = dataclasses.replace(config, disp_budget=0)
     counts = window_counts(w, config)
     lanes = lane_cycles(counts, kind, config, n, m)            # [tile, win, lane]
     if permute:
@@ -240,6 +287,7 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
         "suds_removed": None,
         "lockstep": bool(lockstep),
         "permute": bool(permute),
+        "disp_budget": config.disp_budget,
     }
     if kind == "suds" and not permute:
         T = window_cycles(counts, kind, config, n, m)
@@ -433,15 +481,27 @@ def _pack_tile(w4, counts, T, kind, n, m, config):
         keep = counts - d                                # [R, win, L]
         own = nz & (rank < keep[..., None])
         moved = nz & ~own
+        # Where row r hosts the weights of row r-1 in lane l: cycles [start, start + host) of the
+        # window. Without a budget right after its own weights; with one, the lanes of a segment
+        # take disjoint cycles (exclusive prefix sum of host over the segment), own weights around.
+        host = np.zeros_like(d)
+        host[1:] = d[:-1]
+        budget = getattr(config, "disp_budget", 0)
+        if budget:
+            seg = host.reshape(R, nwin, budget, L // budget)
+            start = (np.cumsum(seg, axis=-1) - seg).reshape(R, nwin, L)
+        else:
+            start = keep
         r, wi, li, gi = np.nonzero(own)
-        beat = offset[wi] + rank[r, wi, li, gi]
+        j = rank[r, wi, li, gi]
+        beat = offset[wi] + np.where(j < start[r, wi, li], j, j + host[r, wi, li])
         ws[beat, r, li] = w4[r, wi, li, gi]
         sel[beat, r, li] = gi
         valid[beat, r, li] = True
         r, wi, li, gi = np.nonzero(moved)
         if len(r):
             assert r.max() < R - 1, "the bottom row never pushes down"
-            cyc = keep[r + 1, wi, li] + rank[r, wi, li, gi] - keep[r, wi, li]
+            cyc = start[r + 1, wi, li] + rank[r, wi, li, gi] - keep[r, wi, li]
             assert np.all(cyc < T[wi])
             beat = offset[wi] + cyc
             ws[beat, r + 1, li] = w4[r, wi, li, gi]

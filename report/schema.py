@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 __all__ = ["ReportError", "HEADLINE_FIGURES", "PairSpeedup", "Headline", "RtlCheck", "Section",
-           "AreaRatio", "IsoArea", "iso_area", "write_json", "read_json", "read_sections",
+           "AreaRatio", "IsoArea", "iso_area_speedup", "iso_area", "write_json", "read_json", "read_sections",
            "read_area_ratios"]
 
 #: The figures each engine's headline must hold (more may be given). Names are the contract
@@ -248,6 +248,14 @@ class IsoArea:
         return _fields_from(cls, doc, where)
 
 
+def iso_area_speedup(speedup, area_ratio):
+    """Iso-area speed-up: the cycle speed-up over the area ratio (equal clock assumed); ``None``
+    when either is missing. Every iso-area figure of the project is this quotient."""
+    if speedup is None or area_ratio is None:
+        return None
+    return speedup / area_ratio
+
+
 def iso_area(headlines, ratios):
     """The iso-area rows: each :class:`AreaRatio` with the bench's :class:`PairSpeedup` of the same
     two tops.
@@ -275,7 +283,7 @@ def iso_area(headlines, ratios):
             rows.append(IsoArea(r.engine, r.design, r.baseline, r.area_ratio, None, None, None, why))
         else:
             rows.append(IsoArea(r.engine, r.design, r.baseline, r.area_ratio, p.speedup,
-                                p.workload, p.speedup / r.area_ratio))
+                                p.workload, iso_area_speedup(p.speedup, r.area_ratio)))
     return rows
 
 

@@ -40,7 +40,7 @@ def test_eureka_bins():
     assert "nm_degenerate_group" in eureka_case_bins(cfg, w, "nm:2:4",
                                                      ge.pack(w, "nm:2:4", cfg))
     w = np.zeros((4, 64), np.int64)
-    w[2] = 7                                      # row 2 overflows into the bottom row
+    w[2, :8] = 7                                  # row 2 (lane 0) overflows into the bottom row
     assert "suds_bottom_row_overflow" in eureka_case_bins(cfg, w, "suds", ge.pack(w, "suds", cfg))
     w = np.zeros((4, 64), np.int64)
     w[3] = 7                                      # the bottom row itself is full: nothing moves

@@ -88,3 +88,28 @@ def test_presets_resolve(tmp_path):
     f.write_text(json.dumps({"rows": 0}))
     with pytest.raises(ConfigError, match="rows"):
         resolve(f)
+
+
+# -- SUDS area options (issue 11 item 1) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"steer": "middle"}, r"steer must be one of .*not 'middle'"),
+    ({"steer": "after", "disp_budget": 3}, r"disp_budget must divide lanes \(8\) or be 0, not 3"),
+    ({"steer": "after", "disp_budget": 9}, r"disp_budget must be in 0\.\.8, not 9"),
+    ({"steer": "after", "disp_budget": -1}, r"disp_budget must be in 0\.\.8, not -1"),
+    ({"steer": "before", "disp_budget": 2}, r"disp_budget 2 needs steer='after'"),
+])
+def test_suds_options_validated(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        EurekaConfig(rows=4, lanes=8, **kw)
+
+
+def test_suds_options_derived_and_baselines():
+    c = EurekaConfig(rows=4, lanes=8, steer="after", disp_budget=2)
+    assert c.segment == 4
+    assert EurekaConfig(rows=4, lanes=8, steer="after", disp_budget=0).segment == 1
+    assert EurekaConfig.from_dict(c.to_dict()) == c
+    # the baselines have no SUDS path, so they drop the SUDS options
+    for b in (c.dense_baseline(), c.ampere24_baseline()):
+        assert (b.steer, b.disp_budget) == ("before", 0)

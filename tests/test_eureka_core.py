@@ -140,3 +140,19 @@ def test_row_blocks_select_gate_and_steer(seed):
     sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
+
+
+# -- SUDS area options (issue 11 item 1): bit- and cycle-exact on the Amaranth simulator -----------
+
+
+@pytest.mark.parametrize("steer,budget", [("before", 0), ("after", 0), ("after", 1), ("after", 2)])
+def test_core_suds_datapaths(steer, budget, seed):
+    cfg = EurekaConfig(rows=4, lanes=4, group=8, steer=steer, disp_budget=budget)
+    rng = np.random.default_rng(seed)
+    w = _weights(rng, "suds", 6, 64, density=0.4)
+    w[0, :48] = rng.integers(1, 128, 48)             # dense top row: many moved weights
+    a = rng.integers(-128, 128, (64, 2))
+    out, sched, st = run_amaranth(cfg, w, a, "suds", seed=seed)
+    assert sched.displaced > 8
+    np.testing.assert_array_equal(out, w @ a, err_msg=f"{steer} D={budget} seed {seed}")
+    assert st["busy"] == ge.cycle_model(w, 2, "suds", cfg)["cycles"]

@@ -1,5 +1,6 @@
 """Golden EUREKA packer, optimal SUDS scheduler and cycle model."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -97,7 +98,11 @@ def test_adversarial_layouts_pack_correctly():
     for w in (dense_above_empty, bottom, np.zeros((4, 16), np.int64)):
         s = ge.pack(w, "suds", cfg)
         np.testing.assert_array_equal(ge.execute(s, a), w @ a)
-    assert ge.pack(dense_above_empty, "suds", cfg).cycles_per_column == 4  # 8 per lane-window -> 2+2
+    free = dataclasses.replace(cfg, disp_budget=0)
+    assert ge.pack(dense_above_empty, "suds", free).cycles_per_column == 4  # 4 per lane-window -> 2+2
+    # one moved slot per row and cycle (the default budget): both lanes share it, 2 (4 - T) <= T
+    assert cfg.disp_budget == 1
+    assert ge.pack(dense_above_empty, "suds", cfg).cycles_per_column == 6
     assert ge.pack(bottom, "suds", cfg).cycles_per_column == 8
 
 
@@ -199,3 +204,61 @@ def test_permute_only_for_unstructured():
         ge.pack(np.ones((4, 8), np.int64), "dense", CFG, permute=True)
     with pytest.raises(ValueError, match="lock-step lanes only"):
         ge.cycle_model(np.ones((4, 8), np.int64), 1, "suds", CFG, lockstep=False, permute=True)
+
+
+# -- displacement budget (issue 11 item 1) ---------------------------------------------------------
+
+
+def _budget_exhaustive(counts, budget):
+    """Fewest lock-step cycles of one window ``counts[R, L]`` by trying every displacement."""
+    counts = np.asarray(counts)
+    R, L = counts.shape
+    seg = L // budget
+    best = int(counts.max())
+    for d in itertools.product(*[range(int(x) + 1) for x in counts[:-1].ravel()]):
+        d = np.array(d, np.int64).reshape(R - 1, L)
+        d = np.vstack([d, np.zeros((1, L), np.int64)])
+        host = np.vstack([np.zeros((1, L), np.int64), d[:-1]])
+        load = int((counts - d + host).max())
+        need = int(host.reshape(R, budget, seg).sum(-1).max())   # moved per segment and row
+        best = min(best, max(load, need))
+    return best
+
+
+def test_budget_scheduler_matches_exhaustive_search(seed):
+    rng = np.random.default_rng(seed)
+    for R, L, budget in [(2, 2, 1), (3, 2, 1), (2, 4, 2), (2, 4, 1), (3, 2, 2)]:
+        for _ in range(60):
+            c = rng.integers(0, 5, (R, L))
+            got = int(ge.suds_budget_cycles(c[None, :, None, :], budget)[0, 0])
+            assert got == _budget_exhaustive(c, budget), f"{c.tolist()} D={budget} seed {seed}"
+    # one dense row above an empty one, two lanes: without a budget each lane moves 4 (T=4);
+    # with one moved slot per row and cycle the two lanes move 2 (8 - T) <= T in all: T=6
+    c = np.array([[8, 8], [0, 0]])
+    assert int(ge.suds_cycles(c, axis=0).max()) == 4
+    assert int(ge.suds_budget_cycles(c[None, :, None, :], 1)[0, 0]) == 6 == _budget_exhaustive(c, 1)
+
+
+@pytest.mark.parametrize("budget", [0, 1, 2])
+def test_budget_pack_executes_and_honours_budget(budget, seed):
+    cfg = EurekaConfig(rows=4, lanes=4, group=8, steer="after", disp_budget=budget)
+    rng = np.random.default_rng(seed)
+    for rows, k, density in [(10, 72, 0.3), (8, 200, 0.5), (7, 96, 0.15)]:
+        w = rng.integers(-128, 128, (rows, k)) * (rng.random((rows, k)) < density)
+        w[0, :40] = rng.integers(1, 100, 40)          # a dense row above sparser ones
+        a = rng.integers(-128, 128, (k, 2))
+        for permute in (False, True):
+            s = ge.pack(w, "suds", cfg, permute=permute)
+            np.testing.assert_array_equal(ge.execute(s, a), w @ a)
+            cm = ge.cycle_model(w, 2, "suds", cfg, permute=permute)
+            assert cm["cycles"] == 2 * s.cycles_per_column
+            for t in s.tiles:
+                assert not (t.disp & ~t.valid).any()
+                if budget:
+                    per_seg = t.disp.reshape(t.beats, 4, budget, 4 // budget).sum(-1)
+                    assert per_seg.max(initial=0) <= 1, f"budget {budget} broken (seed {seed})"
+    # independent lanes share no window, hence no budget: modelled (and reported) without one
+    ind = ge.cycle_model(w, 1, "suds", cfg, lockstep=False)
+    free = ge.cycle_model(w, 1, "suds", dataclasses.replace(cfg, disp_budget=0), lockstep=False)
+    assert ind["disp_budget"] == 0 and ind["cycles"] == free["cycles"]
+    assert ge.cycle_model(w, 1, "suds", cfg)["disp_budget"] == budget

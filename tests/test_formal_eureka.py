@@ -6,10 +6,15 @@ Two levels:
   so a depth-1 check covers every input: for the SMALL core's row (8 lanes, G = 8, 8-bit values)
   the chosen activation is ``a[l][sel[l]]`` (the metadata's) or 0 for an invalid slot, and each
   product goes to exactly one of the two trees, the moved one iff ``disp``.
-* **The core, bounded.** A 2 x 2 core (G = 4, SUDS built, 2-bit values, 7-bit accumulators) with
+* **Moved products, complete.** :class:`RowMoved` (the default ``steer="after"`` datapath) for each
+  displacement budget: every segment's output is the sum of its displaced products, given the
+  schedule's promise of at most one displaced slot per segment and cycle.
+* **The core, bounded.** A 2 x 2 core (G = 4, SUDS built with the default datapath and budget,
+  2-bit values, 7-bit accumulators) with
   free weight beats, free activation windows (each obeying the stream rules), free backpressure.
   A transaction-level reference, written from the schedule format alone, adds for every accepted
-  weight beat ``w * a[l][sel]`` of each valid slot to the accumulator of the slot's *owner* (its
+  weight beat (within the displacement budget) ``w * a[l][sel]`` of each valid slot to the
+  accumulator of the slot's *owner* (its
   own row, or the row above when ``disp`` is set; wrapping at ``acc_width`` as documented) and
   queues the sums at each ``last``. Asserted: every output beat equals the queue's head (so no
   output is lost, duplicated or reordered, and at most :attr:`EurekaCore.latency` are in flight);
@@ -32,7 +37,7 @@ from amaranth.hdl import Assert, Assume, Mux, ResetSignal
 import hw.eureka.core as core_mod
 from formal_util import FormalFailure, assert_formal
 from hw.eureka.config import SMALL, EurekaConfig
-from hw.eureka.core import EurekaCore, RowSelect, RowSteer, act_layout, weight_layout
+from hw.eureka.core import EurekaCore, RowMoved, RowSelect, RowSteer, act_layout, weight_layout
 
 pytestmark = pytest.mark.formal
 
@@ -84,6 +89,28 @@ class SteerSpec(Elaboratable):
         return m
 
 
+class MovedSpec(Elaboratable):
+    """RowMoved: each segment's output is the sum of its displaced products, given the budget
+    (at most one displaced slot per segment, the schedule's promise)."""
+
+    def __init__(self, cfg, dut):
+        self.cfg, self.dut = cfg, dut
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = self.dut
+        cfg = self.cfg
+        for port in (dut.p, dut.disp):
+            m.d.comb += port.eq(AnySeq(len(port.as_value())))
+        k = cfg.segment
+        for s in range(cfg.lanes // k):
+            lanes = range(s * k, (s + 1) * k)
+            m.d.comb += Assume(sum(dut.disp[l] for l in lanes) <= 1)
+            want = sum(Mux(dut.disp[l], dut.p[l], 0) for l in lanes)
+            m.d.comb += Assert(dut.seg[s] == want[:2 * cfg.value_width].as_signed())
+        return m
+
+
 class CoreSpec(Elaboratable):
     """The 2 x 2 core plus the transaction-level reference of the module docstring."""
 
@@ -112,6 +139,13 @@ class CoreSpec(Elaboratable):
                 m.d.comb += [Assume(s.valid), Assume(s.payload.as_value() == held)]
         for l in range(L):
             m.d.comb += Assume(~w.payload.slot[0][l].disp)
+        # ... and with a displacement budget, at most one displaced slot per segment and row.
+        if cfg.disp_budget:
+            k = cfg.segment
+            for r in range(1, R):
+                for s0 in range(0, L, k):
+                    n = sum(w.payload.slot[r][l].disp for l in range(s0, s0 + k))
+                    m.d.comb += Assume(n <= 1)
 
         w_fire = w.valid & w.ready
         a_fire = a.valid & a.ready
@@ -199,14 +233,36 @@ def test_steer_block():
     assert_formal(SteerSpec(SMALL, RowSteer(SMALL)), "eureka_suds", depth=1)
 
 
+#: The SMALL core's row with each displacement budget the moved-product block can have.
+MOVED = [dataclasses.replace(SMALL, steer="after", disp_budget=d) for d in (0, 1, 2)]
+
+
+@pytest.mark.parametrize("cfg", MOVED, ids=lambda c: f"D{c.disp_budget}")
+def test_moved_block(cfg):
+    assert_formal(MovedSpec(cfg, RowMoved(cfg)), f"eureka_moved_d{cfg.disp_budget}", depth=1)
+
+
+class _MovedDropsLast(RowMoved):
+    """Planted SUDS bug: a displaced product in the last lane of a segment is lost."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        k = self._config.segment
+        for s in range(self._config.lanes // k):
+            with m.If(self.disp[(s + 1) * k - 1]):
+                m.d.comb += self.seg[s].eq(0)
+        return m
+
+
 def test_core():
     assert_formal(CoreSpec(EurekaCore(CORE)), "eureka_core", depth=DEPTH)
 
 
-@pytest.mark.parametrize("bug", ["select", "steer"])
+@pytest.mark.parametrize("bug", ["select", "steer", "moved"])
 def test_planted_block_bug_fails(bug):
-    spec = SelectSpec(SMALL, _WrongLastLane(SMALL)) if bug == "select" else \
-        SteerSpec(SMALL, _LostDisplaced(SMALL))
+    spec = {"select": lambda: SelectSpec(SMALL, _WrongLastLane(SMALL)),
+            "steer": lambda: SteerSpec(SMALL, _LostDisplaced(SMALL)),
+            "moved": lambda: MovedSpec(MOVED[1], _MovedDropsLast(MOVED[1]))}[bug]()
     with pytest.raises(FormalFailure) as e:
         assert_formal(spec, f"eureka_bug_block_{bug}", depth=1)
     assert e.value.status == "FAIL"
@@ -216,6 +272,8 @@ def test_planted_block_bug_fails(bug):
 def test_planted_core_bug_fails(bug, monkeypatch):
     if bug == "select":
         monkeypatch.setattr(core_mod, "RowSelect", _WrongLastLane)
+    elif bug == "steer" and CORE.steer == "after":
+        monkeypatch.setattr(core_mod, "RowMoved", _MovedDropsLast)
     elif bug == "steer":
         monkeypatch.setattr(core_mod, "RowSteer", _LostDisplaced)
     dut = EurekaCore(CORE)

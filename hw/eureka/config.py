@@ -27,10 +27,12 @@ from golden.nm import NM_RATIOS, group_modes, mode_name, parse_mode  # noqa: F40
 from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
                              resolve_config)
 
-__all__ = ["EurekaConfig", "VARIANTS", "SMALL", "PAPER", "PRESETS", "resolve", "parse_mode",
+__all__ = ["EurekaConfig", "VARIANTS", "STEERS", "SMALL", "PAPER", "PRESETS", "resolve", "parse_mode",
            "mode_name", "EurekaGemmConfig", "GEMM_SMALL", "GEMM_PAPER", "GEMM_PRESETS", "resolve_gemm"]
 
 VARIANTS = ("eureka", "dense", "ampere24")
+#: Where the SUDS datapath splits moved from own products (:class:`EurekaConfig` ``steer``).
+STEERS = ("before", "after")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +59,20 @@ class EurekaConfig(ConfigBase):
         Modes the core must run: ``"dense"``, ``"nm:N:M"`` (M must divide G), ``"suds"``,
         ``"unstructured-nosuds"``. Empty (default) means every mode the variant and G allow.
         Only ``"suds"`` changes the hardware (it adds the displacement path).
+    steer : str
+        Where the SUDS datapath splits moved products from own ones (SUDS only; see
+        :mod:`hw.eureka.core`). ``"before"``: steered before the product register, own and moved
+        products registered separately, each reduced by its own full tree. ``"after"`` (default):
+        one product register (plus the ``disp`` bit) per slot; the row's tree sums all its products
+        and the moved sum is subtracted from it and added to the row above.
+    disp_budget : int
+        D, moved slots a row may host per cycle (SUDS only). 0 (no budget): any lane may host a
+        moved weight in any cycle, and the moved sum is a full tree of L products. 1..L with L a
+        multiple of D: the lanes form D contiguous segments of L/D lanes, at most one of which
+        hosts a moved weight per cycle; the moved sum is an OR per segment plus a D-input adder.
+        The offline scheduler honours the budget. Needs ``steer="after"``. Default 1: at 8x32,
+        G=8 it costs 1.6% of the natural-order speed-up and none of the balanced order's at
+        d_w 0.2, for the least area (``build/reports/suds_variants.md``, ``make area``).
     """
 
     rows: int = 8
@@ -66,6 +82,8 @@ class EurekaConfig(ConfigBase):
     group: int = 8
     variant: str = "eureka"
     modes: tuple = ()
+    steer: str = "after"
+    disp_budget: int = 1
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, 64)
@@ -93,6 +111,15 @@ class EurekaConfig(ConfigBase):
                                   f"with group {self.group}; accepted: {list(allowed)!r}")
         if len(set(self.modes)) != len(self.modes):
             raise ConfigError(f"modes must not repeat a mode, not {self.modes!r}")
+        check_choice("steer", self.steer, STEERS)
+        check_int("disp_budget", self.disp_budget, 0, self.lanes)
+        if self.disp_budget and self.lanes % self.disp_budget:
+            raise ConfigError(f"disp_budget must divide lanes ({self.lanes}) or be 0, "
+                              f"not {self.disp_budget!r}")
+        if self.disp_budget and self.steer != "after":
+            raise ConfigError(f"disp_budget {self.disp_budget} needs steer='after' (the moved "
+                              f"segments are read after the product register), not "
+                              f"{self.steer!r}")
 
     # -- derived values --------------------------------------------------------------------------
 
@@ -121,6 +148,12 @@ class EurekaConfig(ConfigBase):
         return "suds" in self.supported_modes
 
     @property
+    def segment(self):
+        """Lanes per displacement segment: ``L / disp_budget``; 1 without a budget (every lane
+        may host a moved weight in every cycle, as with ``disp_budget = L``)."""
+        return self.lanes // self.disp_budget if self.disp_budget else 1
+
+    @property
     def sel_width(self):
         return ceil_log2(self.group)
 
@@ -146,11 +179,13 @@ class EurekaConfig(ConfigBase):
 
     def dense_baseline(self):
         """The dense tensor core of the same R x L and widths."""
-        return dataclasses.replace(self, variant="dense", group=1, modes=())
+        return dataclasses.replace(self, variant="dense", group=1, modes=(), steer="before",
+                                   disp_budget=0)
 
     def ampere24_baseline(self):
         """The Ampere-like 2:4 core (G = 4, dense and 2:4 only) of the same R x L and widths."""
-        return dataclasses.replace(self, variant="ampere24", group=4, modes=())
+        return dataclasses.replace(self, variant="ampere24", group=4, modes=(), steer="before",
+                                   disp_budget=0)
 
 
 #: The small core the RTL tests and quick runs build (4 rows x 8 lanes, G=8).

@@ -14,6 +14,18 @@ Datapath per cycle (one weight beat):
   row ``r-1`` (SUDS only; row 0 has no such tree, as nothing is displaced into it);
 * ``acc[r] += own[r] + moved[r+1]`` (``moved`` of the bottom row + 1 is 0).
 
+``config.steer`` and ``config.disp_budget`` choose the SUDS datapath (area variants, measured by
+``synth/suds_variants.py``):
+
+* ``steer="before"``: products steered into ``own1``/``mov1`` before the register (2L product
+  registers per row), two full trees;
+* ``steer="after"`` (default): one product register and a ``disp`` bit per slot; ``own_tree{r}`` sums all of
+  row r's products ``S[r]``, ``mov_tree{r}`` their moved part ``M[r]``, and
+  ``acc[r] += S[r] - M[r] + M[r+1]``;
+* ``disp_budget=D`` (with ``"after"``; default D=1): ``M[r]`` is an OR per segment of L/D lanes (at
+  most one moved product per segment and cycle, by the scheduler) and a D-input adder, not a full
+  tree (for D=1 the tree is one register).
+
 The combinational datapath of every row is split into named submodules so that synthesis (which
 keeps Amaranth's hierarchy: module ``<top>.<name>``) reports each block's area; the pipeline
 registers and the accumulators stay in the core itself:
@@ -26,8 +38,11 @@ submodule       built when                contents
 ``mul{r}``      always                    the L multipliers of row r
 ``suds{r}``     ``has_suds`` and r >= 1   the SUDS steering: each product to the row's own tree or
                                           to the moved tree (for row r-1) by ``disp``, 0 to the other
-``own_tree{r}`` always                    reduction tree of row r's own products
+                                          (``"after"``: the moved products, OR-ed per segment)
+``own_tree{r}`` always                    reduction tree of row r's own products (``"after"``: of
+                                          all its products)
 ``mov_tree{r}`` ``has_suds`` and r >= 1   reduction tree of the products row r holds for row r-1
+                                          (with a budget: of the D segment values)
 =============== ========================= =========================================================
 """
 
@@ -38,7 +53,7 @@ from amaranth.lib.wiring import In, Out
 from ..common.addertree import AdderTree, tree_depth
 from .config import EurekaConfig
 
-__all__ = ["EurekaCore", "RowSelect", "RowMultiply", "RowSteer",
+__all__ = ["EurekaCore", "RowSelect", "RowMultiply", "RowSteer", "RowMoved",
            "slot_layout", "weight_layout", "act_layout", "result_layout"]
 
 
@@ -161,6 +176,36 @@ class RowSteer(wiring.Component):
         return m
 
 
+class RowMoved(wiring.Component):
+    """SUDS moved-product extraction of one row after the product register (combinational).
+
+    ``seg[s]`` is the OR over the lanes of segment ``s`` (``config.segment`` contiguous lanes) of
+    ``p[l]`` where ``disp[l]``, else 0. The scheduler puts at most one moved weight in a segment
+    per cycle (``disp_budget``), so the OR is that product; without a budget every lane is its
+    own segment and ``seg`` is the masked products, reduced by a full tree.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "p": In(_products(config)),
+            "disp": In(data.ArrayLayout(unsigned(1), config.lanes)),
+            "seg": Out(data.ArrayLayout(signed(2 * config.value_width),
+                                        config.lanes // config.segment)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        k = self._config.segment
+        for s in range(self._config.lanes // k):
+            terms = [Mux(self.disp[l], self.p[l], 0) for l in range(s * k, (s + 1) * k)]
+            v = terms[0]
+            for t in terms[1:]:
+                v = v | t
+            m.d.comb += self.seg[s].eq(v)
+        return m
+
+
 class EurekaCore(wiring.Component):
     """The EUREKA tensor core (or a baseline, per ``config.variant``).
 
@@ -235,12 +280,16 @@ class EurekaCore(wiring.Component):
         with m.If(fire):
             m.d.sync += self.busy.eq(self.busy + 1)
 
-        # Stage 1: select, multiply, split into own / moved products (combinational submodules
-        # per row), registered in own1 / mov1.
+        # Stage 1: select, multiply and (steer "before") split into own / moved products
+        # (combinational submodules per row), registered in own1 / mov1; with steer "after" the
+        # products are registered once (own1) with their disp bits (disp1).
         pshape = signed(2 * cfg.value_width)
+        after = cfg.has_suds and cfg.steer == "after"
         own1 = [[Signal(pshape, name=f"own1_{r}_{l}") for l in range(L)] for r in range(R)]
         mov1 = [[Signal(pshape, name=f"mov1_{r}_{l}") for l in range(L)] for r in range(1, R)] \
-            if cfg.has_suds else []
+            if cfg.has_suds and not after else []
+        disp1 = [[Signal(name=f"disp1_{r}_{l}") for l in range(L)] for r in range(1, R)] \
+            if after else []
         v1, last1 = Signal(), Signal()
         with m.If(en):
             m.d.sync += [v1.eq(fire), last1.eq(self.w.payload.last)]
@@ -256,7 +305,11 @@ class EurekaCore(wiring.Component):
                 m.d.comb += mul.x.eq(sel.x)
             else:
                 m.d.comb += [mul.x[l].eq(self.a.payload.a[l][0]) for l in range(L)]
-            if cfg.has_suds and r > 0:
+            if after and r > 0:
+                own, mov = mul.p, None
+                with m.If(en):
+                    m.d.sync += [disp1[r - 1][l].eq(slots[l].disp) for l in range(L)]
+            elif cfg.has_suds and r > 0:
                 # Row 0 has no steering: nothing can be displaced out of the top row.
                 steer = m.submodules[f"suds{r}"] = RowSteer(cfg)
                 m.d.comb += steer.p.eq(mul.p)
@@ -278,8 +331,10 @@ class EurekaCore(wiring.Component):
             m.d.sync += [vt.eq(v1), lastt.eq(last1), v2.eq(vt), last2.eq(lastt)]
 
         def reduce(values, name):
-            tree = m.submodules[name] = AdderTree(L, pshape.width, is_signed=True,
-                                                  register_at=(self.tree_cut(L),))
+            n = len(values)
+            tree = m.submodules[name] = AdderTree(n, pshape.width, is_signed=True,
+                                                  register_at=(min(self.tree_cut(L),
+                                                                   tree_depth(n)),))
             assert tree.latency == self.TREE_STAGES
             m.d.comb += [tree.i[l].eq(v) for l, v in enumerate(values)]
             m.d.comb += tree.en.eq(en)
@@ -292,7 +347,16 @@ class EurekaCore(wiring.Component):
                 m.d.sync += reg.eq(s)
             own2.append(reg)
         for r in range(1, R if cfg.has_suds else 1):
-            s = reduce(mov1[r - 1], f"mov_tree{r}")
+            if after:
+                # own_tree{r} summed all of row r's products; the moved ones are taken out of
+                # row r's total and added to row r-1's (stage 3).
+                pick = m.submodules[f"suds{r}"] = RowMoved(cfg)
+                m.d.comb += [pick.p[l].eq(own1[r][l]) for l in range(L)]
+                m.d.comb += [pick.disp[l].eq(disp1[r - 1][l]) for l in range(L)]
+                moved = [pick.seg[k] for k in range(L // cfg.segment)]
+            else:
+                moved = mov1[r - 1]
+            s = reduce(moved, f"mov_tree{r}")
             reg = Signal(s.shape(), name=f"mov2_{r}")
             with m.If(en):
                 m.d.sync += reg.eq(s)
@@ -307,6 +371,8 @@ class EurekaCore(wiring.Component):
                     total = acc[r] + own2[r]
                     if cfg.has_suds and r + 1 < R:
                         total = total + mov2[r]          # mov2[r] holds row r+1's moved products
+                    if after and r > 0:
+                        total = total - mov2[r - 1]      # row r's own moved products
                     with m.If(last2):
                         m.d.sync += [acc[r].eq(0), self.o.payload.acc[r].eq(total)]
                     with m.Else():

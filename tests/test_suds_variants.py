@@ -1,0 +1,68 @@
+"""synth/suds_variants.py: the variant table's arithmetic, its choice of default, its area reuse."""
+
+import json
+
+import pytest
+
+from hw.eureka.config import EurekaConfig
+from synth import suds_variants as sv
+
+
+def test_variant_configs_are_valid_and_named():
+    cfgs = sv.variant_configs("small")
+    names = [n for n, *_ in cfgs]
+    assert names == [*sv.VARIANTS, "dense", "ampere24"]
+    for name, cfg, _, role in cfgs:
+        assert (cfg.rows, cfg.lanes) == (4, 8)
+        if role == "engine":
+            assert cfg.has_suds and cfg.group == sv.VARIANTS[name][0]["group"]
+    with pytest.raises(ValueError, match=r"unknown variant\(s\) \['g9'\]"):
+        sv.variant_configs("small", ["g9"])
+    with pytest.raises(ValueError, match="size must be one of"):
+        sv.variant_configs("huge")
+
+
+def test_table_iso_area_and_default_pick():
+    cfgs = sv.variant_configs("small", ["g8-before", "g8-after-d1"])
+    areas = {"g8-before": {"area_um2": 300.0, "critical_path_ns": 4.0},
+             "g8-after-d1": {"area_um2": 250.0, "critical_path_ns": 4.1},
+             "dense": {"area_um2": 200.0, "critical_path_ns": 3.0},
+             "ampere24": {"area_um2": 220.0, "critical_path_ns": 3.5}}
+    speeds = {"g8-before": {0.2: {"natural": 2.0, "permuted": 5.0}},
+              "g8-after-d1": {0.2: {"natural": 1.9, "permuted": 4.4}}}
+    rows = sv.table(cfgs, areas, speeds)
+    by = {r["variant"]: r for r in rows}
+    assert by["g8-before"]["iso_area_speedup"] == pytest.approx(5.0 / 1.5)
+    assert by["g8-after-d1"]["iso_area_speedup"] == pytest.approx(4.4 / 1.25)
+    assert by["g8-after-d1"]["iso_area_speedup_natural"] == pytest.approx(1.9 / 1.25)
+    assert by["g8-after-d1"]["area_vs_ampere24"] == pytest.approx(250 / 220)
+    assert by["dense"]["iso_area_speedup"] is None
+    assert sv.pick_default(rows, min_speedup=4.0) == "g8-after-d1"     # 3.52x beats 3.33x
+    assert sv.pick_default(rows) == "g8-before"        # 4.4x is below the 4.5x floor
+    speeds["g8-before"][0.2]["permuted"] = 6.0               # 4.0x now
+    assert sv.pick_default(sv.table(cfgs, areas, speeds), min_speedup=4.0) == "g8-before"
+    md = sv.markdown({"size": "small", "rows_lanes": "4x8", "library": "lib", "workload": "w",
+                      "headline_density": 0.2, "densities": [0.2], "default": "g8-before",
+                      "best_iso_area": "g8-before",
+                      "rows": rows, "shared_trees": sv.shared_tree_note(rows)})
+    assert "| g8-after-d1 | 250 | 1.136 | 4.10 | 1.90 / 4.40 | 3.52x / 1.52x |" in md
+    assert "Trees shared between rows: not built" in md
+
+
+def test_area_json_reuse_reads_legacy_configs(tmp_path):
+    old = EurekaConfig(rows=4, lanes=8).to_dict()
+    for k in sv.LEGACY_FIELDS:
+        old.pop(k)                                        # written before the SUDS options
+    entry = {"design": "eureka_core", "config": old, "library": "lib", "errors": [],
+             "area_um2": 123.0, "critical_path_ns": 4.0, "cells": 9, "critical_path": {}}
+    path = tmp_path / "area.json"
+    path.write_text(json.dumps({"designs": [entry]}))
+
+    class Lib:
+        name = "lib"
+    before = EurekaConfig(rows=4, lanes=8, steer="before", disp_budget=0)
+    after = EurekaConfig(rows=4, lanes=8, steer="after", disp_budget=1)
+    assert sv.from_area_json(path, before, Lib())["area_um2"] == 123.0
+    assert sv.from_area_json(path, after, Lib()) is None
+    Lib.name = "other"
+    assert sv.from_area_json(path, before, Lib()) is None

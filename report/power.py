@@ -55,7 +55,8 @@ _DETAIL_EXTRA = ("better", "block_difference", "difference_unit")
 
 
 def read_power_comparisons(path):
-    """``{name: PowerComparison}`` of ``power.json``; :class:`ReportError` on another shape."""
+    """``{name: PowerComparison or None}`` of ``power.json`` (``None``: the run did not measure
+    that comparison, e.g. ``--no-sparten``); :class:`ReportError` on another shape."""
     doc = read_json(path)
     where = str(path)
     values = _need(doc, "comparisons", where)
@@ -65,6 +66,9 @@ def read_power_comparisons(path):
     for name in COMPARISONS:
         det = dict(_need(details, name, f"{where} comparison_details"))
         value = _need(values, name, f"{where} comparisons")
+        if value is None:
+            out[name] = None
+            continue
         if "value" in det and det["value"] != value:
             raise ReportError(f"{where}: comparison {name} is {value} but its details say "
                               f"{det['value']}")

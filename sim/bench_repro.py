@@ -120,6 +120,8 @@ def _power_row(path, key, offset):
     if path is None or not Path(path).exists():
         return None, "run make power first"
     c = read_power_comparisons(path)[key]
+    if c is None:
+        return None, f"not measured in {path} (make power ran without this design)"
     return c.value + offset, c.where
 
 

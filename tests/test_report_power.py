@@ -50,6 +50,15 @@ def test_rejects_other_shapes(tmp_path):
         read_power_comparisons(p)
 
 
+def test_unmeasured_comparison_is_absent(tmp_path):
+    p = tmp_path / "power.json"
+    doc = _doc()
+    doc["comparisons"]["sparten_vs_dense_energy"] = None
+    p.write_text(json.dumps(doc))
+    assert read_power_comparisons(p)["sparten_vs_dense_energy"] is None
+    assert read_power_comparisons(p)["eureka_vs_dense_energy"].value == 1.0
+
+
 def test_absent_report_says_run_make_power(tmp_path):
     rows = {r["id"]: r for r in reproduction_rows({}, [], tmp_path / "power.json")}
     assert rows["eureka_energy_vs_dense"]["ours"] is None

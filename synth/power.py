@@ -234,9 +234,43 @@ class Built:
     seconds: dict
 
 
-def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None):
+def _synth_stamp(design, lib):
+    """What a design's synthesis depends on: its Verilog, the Liberty file and the flow's code."""
+    import hashlib
+    h = hashlib.sha256(Path(design.verilog).read_bytes())
+    h.update(str(Path(lib.path).resolve()).encode())
+    h.update(Path(area.__file__).read_bytes())
+    return h.hexdigest()
+
+
+def _synthesize(designs, lib, work, log, reuse):
+    """:func:`synth.area.synthesize` (asic flow); with ``reuse`` a design whose Verilog, library
+    and flow code are those of its last synthesis in ``work`` is read back, not synthesised."""
+    stamps = {d.name: _synth_stamp(d, lib) for d in designs}
+
+    def fresh(d):
+        f = work / d.name / "asic" / "synth.stamp"
+        return reuse and f.exists() and f.read_text().strip() == stamps[d.name] \
+            and (work / d.name / "asic" / "flat.json").exists()
+    old = [d for d in designs if fresh(d)]
+    new = [d for d in designs if not fresh(d)]
+    got = {}
+    for batch, again in ((old, True), (new, False)):
+        if batch:
+            for d, r in zip(batch, area.synthesize(batch, lib, flows=("asic",), work=work, jobs=2,
+                                                   log=log, reuse=again)):
+                got[d.name] = r
+                if not again and not r.errors:
+                    (work / d.name / "asic" / "synth.stamp").write_text(stamps[d.name] + "\n")
+    return [got[d.name] for d in designs]
+
+
+def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None, reuse_synth=False):
     """Synthesise every distinct design of ``jobs`` with the area flow, export the netlists,
-    check the cell models, build the gate-level (and RTL) SAIF drivers. ``{design: Built}``."""
+    check the cell models, build the gate-level (and RTL) SAIF drivers. ``{design: Built}``.
+
+    ``reuse_synth`` reads back a synthesis of the same Verilog, library and flow code instead of
+    running Yosys again (sweeps; ``make power`` always synthesises)."""
     from sim.verilator import emit_verilog
     from .sta import critical_path, read_liberty
     work = Path(work or build_dir() / "power")
@@ -252,8 +286,8 @@ def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None):
         designs.append(area.Design(name, v, j.engine, j.role, j.description,
                                    j.config.to_dict() if j.config is not None else None))
     log(f"synthesis ({len(designs)} designs, area flow, {lib.name})")
-    results = area.synthesize(designs, lib, flows=("asic",), work=work / "synth" / lib.name,
-                              jobs=2, log=lambda m: log("  " + m))
+    results = _synthesize(designs, lib, work / "synth" / lib.name, lambda m: log("  " + m),
+                          reuse_synth)
     lib_timing = read_liberty(lib.path)
     out = {}
     for d, r in zip(designs, results):

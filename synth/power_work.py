@@ -143,19 +143,31 @@ def _sparten_layer(cfg, layer, seed):
     w = rng.integers(-127, 128, (k, c, r, r)) * (rng.random((k, c, r, r)) < layer["weight_density"])
     # post-ReLU activations: non-negative, many zeros
     a = rng.integers(1, 128, (c, hw, hw)) * (rng.random((c, hw, hw)) < layer["act_density"])
-    ho = hw - r + 1
-    out = np.zeros((k, ho, ho), np.int64)
+    return (w, a, *_conv_valid(w, a))
+
+
+def _conv_valid(w, a):
+    """``(out[K,Ho,Wo], useful MACs)`` of the stride-1, unpadded convolution of ``a[C,H,W]``
+    by ``w[K,C,R,S]`` (the useful MACs: non-zero weight x non-zero activation)."""
+    k, _, r, s = w.shape
+    ho, wo = a.shape[1] - r + 1, a.shape[2] - s + 1
+    out = np.zeros((k, ho, wo), np.int64)
     macs = 0
     for y in range(ho):
-        for x in range(ho):
-            win = a[:, y:y + r, x:x + r]
+        for x in range(wo):
+            win = a[:, y:y + r, x:x + s]
             out[:, y, x] = (w * win[None]).sum(axis=(1, 2, 3))
             macs += int(((w != 0) & (win[None] != 0)).sum())
-    return w, a, out, macs
+    return out, macs
 
 
-def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
+def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED, arrays=None, workload="vgg_layer",
+                 names=None, desc=None):
     """The SparTen cluster and the dense MAC array of as many MACs on one VGG-like layer.
+
+    ``arrays`` = ``(w[n_units, C, R, S], a[C, H, W])`` runs those tensors instead of the seeded
+    layer (stride 1, no padding; a sweep point's sample, :mod:`synth.power_sweep`), under
+    ``workload`` and the design ``names`` (cluster, dense array) given.
 
     Cluster: every unit's filter bank is written through ``w_wr`` (one word per cycle), then one
     broadcast chunk per (output position, tap, channel chunk) with the bank address of the
@@ -171,9 +183,16 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
     from hw.sparten.memmap import pack_chunk
     cfg = config or SMALL
     n = cfg.chunk
-    w, a, golden, macs = _sparten_layer(cfg, layer, seed)
+    if arrays is None:
+        w, a, golden, macs = _sparten_layer(cfg, layer, seed)
+    else:
+        w, a = (np.asarray(x, np.int64) for x in arrays)
+        if w.shape[0] != cfg.n_units or w.shape[2] != w.shape[3]:
+            raise ValueError(f"sparten_jobs: filters must be [n_units={cfg.n_units}, C, R, R], "
+                             f"not {w.shape}")
+        golden, macs = _conv_valid(w, a)
     k, c, r, _ = w.shape
-    ho = golden.shape[1]
+    ho, wo = golden.shape[1], golden.shape[2]
     nc = -(-c // n)
     taps = [(ty, tx, j) for ty in range(r) for tx in range(r) for j in range(nc)]
 
@@ -196,8 +215,8 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
     da._MustUse__silence = True
     seq = []
     for y in range(ho):
-        for x in range(ho):
-            p = y * ho + x
+        for x in range(wo):
+            p = y * wo + x
             positions.append((y, x))
             for t, (ty, tx, j) in enumerate(taps):
                 vals, word = chunk(a[j * n:(j + 1) * n, y + ty, x + tx])
@@ -210,7 +229,7 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
                                 .as_bits()))
                 seq.append(("a", da._a_layout.const({"values": vals.tolist(), "first": first,
                                                      "last": last}).as_bits()))
-    P = ho * ho
+    P = ho * wo
     mask = (1 << result_layout(cfg).size) - 1
 
     def check_cluster(res):
@@ -238,8 +257,9 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
                                          f"{int(sums[p].sums[u])}, golden {golden[u, y, x]}")
         return {"bit_exact": True, "results": P * k}
 
-    desc = (f"VGG-like conv layer {k}x{c}x{r}x{r} on {c}x{layer['size']}x{layer['size']}, "
-            f"d_w {layer['weight_density']}, d_a {layer['act_density']}")
+    if desc is None:
+        desc = (f"VGG-like conv layer {k}x{c}x{r}x{r} on {c}x{layer['size']}x{layer['size']}, "
+                f"d_w {layer['weight_density']}, d_a {layer['act_density']}")
     dense_macs = k * P * c * r * r
     # cycle estimates (window placement): dense chunk+1 per chunk; cluster from the matches
     # a chunk occupies the cluster for the most matches any unit has in it (at least 1 cycle)
@@ -253,16 +273,17 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
     dense_cycles = len(taps) * P * (dcfg.chunk + 1 + k)
     tail = 2 * n + 16     # the last results leave the units a few cycles after the last chunk
     sfx = "" if (cfg.chunk, cfg.n_units) == (128, 32) else f"_c{cfg.chunk}u{cfg.n_units}"
+    names = names or (f"sparten_cluster{sfx}", f"sparten_dense_array{sfx}")
     return [
-        Job(design=f"sparten_cluster{sfx}", engine="sparten", role="engine", config=cfg,
-            make=lambda: Cluster(cfg), workload="vgg_layer", description=desc + ", two-sided",
+        Job(design=names[0], engine="sparten", role="engine", config=cfg,
+            make=lambda: Cluster(cfg), workload=workload, description=desc + ", two-sided",
             files={"wwr.hex": _hex(writes), "i.hex": _hex(beats)},
             setup=["wave w_wr wwr.hex", "feed i i.hex", "watch res"],
             finish=[f"until_fed {40 * len(beats) + 1000}", f"step {tail}"],
             expected_cycles=cl_cycles, check=check_cluster, macs=macs, dense_macs=dense_macs,
             peek=()),
-        Job(design=f"sparten_dense_array{sfx}", engine="sparten", role="dense-baseline",
-            config=dcfg, make=lambda: DenseMacArray(dcfg), workload="vgg_layer",
+        Job(design=names[1], engine="sparten", role="dense-baseline",
+            config=dcfg, make=lambda: DenseMacArray(dcfg), workload=workload,
             description=desc + ", dense (zeros multiplied)",
             files={"fa.seq": "".join(f"{s} {v:x}\n" for s, v in seq)},
             setup=["seq fa.seq", "drain o"],

@@ -1,7 +1,7 @@
 """Workloads of ``sparse-hw power``: what each design runs, and how its results are checked.
 
 A :class:`Job` names a design (an Amaranth component and its config), the stimulus as
-:mod:`synth.saif_sim` command-script parts (streams fed, streams drained, expected beats), the
+:mod:`sim.native` command-script parts (streams fed, streams drained, expected beats), the
 golden check of what the netlist computed, and the MAC counts energy is divided by.
 
 EUREKA (``eureka_jobs``): one GEMM ``W[M,K] x A[K,N]`` with uniform random d_w = 0.2 weights
@@ -32,19 +32,13 @@ class Job:
     make: object               # () -> wiring.Component
     workload: str
     description: str
-    files: dict                # file name -> text (stimulus files the script names)
-    setup: list                # commands before the window (feeds, drains; may step)
+    setup: list                # native commands before the window (feeds, drains; may step)
     finish: list               # commands after the window (run to the end)
     expected_cycles: int       # cycles after ``setup`` (golden cycle model)
     check: object              # (RunResult) -> dict of checked facts; raises AssertionError
     macs: int                  # useful MACs (non-zero weight x activation)
     dense_macs: int            # M*K*N
     peek: tuple = ("busy",)
-
-
-def _hex(values):
-    """File text of payloads, one hex per line (ints or hex strings)."""
-    return "".join(f"{v:x}\n" if isinstance(v, int) else f"{v}\n" for v in values)
 
 
 def _pack(layout, **fields):
@@ -82,7 +76,7 @@ def _eureka_job(design, role, cfg, w, a, mode, workload, desc, permute=False):
             nat[np.array(case["row_order"])] = out
             out = nat
         exact = bool(np.array_equal(out, np.asarray(golden)))
-        busy = res.peeks.get("busy", [None])[-1]
+        busy = res.peeked.get("busy", [None])[-1]
         if not exact:
             raise AssertionError(f"{design} {workload}: netlist result differs from golden")
         if busy != case["model_cycles"]:
@@ -94,9 +88,9 @@ def _eureka_job(design, role, cfg, w, a, mode, workload, desc, permute=False):
     n = np.asarray(a).shape[1]
     return Job(design=design, engine="eureka", role=role, config=cfg,
                make=lambda: EurekaCore(cfg), workload=workload, description=desc,
-               files={"w.hex": _hex(case["w"]), "a.hex": _hex(case["a"])},
-               setup=["feed w w.hex", "feed a a.hex", "drain o"],
-               finish=[f"until o {case['n_out']} {20 * case['model_cycles'] + 1000}"],
+               setup=[("feed_bg", "w", [int(x, 16) for x in case["w"]]),
+                      ("feed_bg", "a", [int(x, 16) for x in case["a"]]), ("drain", "o")],
+               finish=[("until_beats", "o", case["n_out"], 20 * case["model_cycles"] + 1000)],
                expected_cycles=case["model_cycles"], check=check,
                macs=int((w2 != 0).sum()) * n, dense_macs=m * k * n)
 
@@ -277,17 +271,15 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED, arrays=None, workl
     return [
         Job(design=names[0], engine="sparten", role="engine", config=cfg,
             make=lambda: Cluster(cfg), workload=workload, description=desc + ", two-sided",
-            files={"wwr.hex": _hex(writes), "i.hex": _hex(beats)},
-            setup=["wave w_wr wwr.hex", "feed i i.hex", "watch res"],
-            finish=[f"until_fed {40 * len(beats) + 1000}", f"step {tail}"],
+            setup=[("wave", "w_wr", writes), ("feed_bg", "i", beats), ("watch", "res")],
+            finish=[("until_fed", 40 * len(beats) + 1000), ("step", tail)],
             expected_cycles=cl_cycles, check=check_cluster, macs=macs, dense_macs=dense_macs,
             peek=()),
         Job(design=names[1], engine="sparten", role="dense-baseline",
             config=dcfg, make=lambda: DenseMacArray(dcfg), workload=workload,
             description=desc + ", dense (zeros multiplied)",
-            files={"fa.seq": "".join(f"{s} {v:x}\n" for s, v in seq)},
-            setup=["seq fa.seq", "drain o"],
-            finish=[f"until o {P} {4 * dense_cycles + 1000}"],
+            setup=[("seq", seq), ("drain", "o")],
+            finish=[("until_beats", "o", P, 4 * dense_cycles + 1000)],
             expected_cycles=dense_cycles, check=check_dense, macs=macs, dense_macs=dense_macs,
             peek=()),
     ]

@@ -3,8 +3,9 @@
 Designs and workloads (:mod:`synth.power_work`): the EUREKA core, its dense and Ampere-like 2:4
 baselines (the tests' 4x8 size, G=8; ``--rows/--lanes`` for others) on a GEMM at d_w 0.2 and a
 2:4 GEMM, and a SparTen cluster with the dense MAC array of as many MACs (4 units, chunk 8) on a
-VGG-like layer. The paper-sized 8x32 core is ~8x the cells; its gate-level Verilator build (tens
-of minutes of C++ on 2 cores) does not fit ``make power``'s budget. For each:
+VGG-like layer. The paper-sized 8x32 core has 7.4x the cells (219,710); its gate-level Verilator
+build needs ~250 MB of C++ and several GB in Verilator, ~30 min for the trio, which does not fit
+``make power``'s budget (measured in ``docs/power.md``, :mod:`synth.power_buildtime`). For each:
 
 1. Synthesis with the area flow itself (:func:`synth.area.synthesize`, ``asic`` flow, same ABC
    script and Liberty file as ``make area``; sky130 hd TT by default).

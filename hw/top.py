@@ -7,7 +7,7 @@ only gathers them, so engines can be added without touching each other.
 import dataclasses
 from typing import Any, Callable
 
-__all__ = ["Top", "all_tops", "select_tops"]
+__all__ = ["Top", "all_tops", "select_tops", "block_table"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,11 @@ class Top:
 
     def elaborate(self):
         return self.build(self.config)
+
+    @property
+    def blocks(self):
+        """The area block table of this top's engine (:func:`block_table`)."""
+        return block_table(self.engine)
 
 
 def all_tops():
@@ -71,3 +76,15 @@ def select_tops(engines=None, names=None):
             raise ValueError(f"unknown engine(s) {bad}; choose from {sorted(ENGINES)}")
         tops = [t for t in tops if t.engine in engines]
     return tops
+
+
+def block_table(engine):
+    """The :class:`hw.common.blocks.BlockTable` of ``engine``: ``BLOCKS`` of ``hw/<engine>/blocks.py``
+    (synth/ reads every engine's area blocks from here)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose from {sorted(ENGINES)}")
+    import importlib
+    table = importlib.import_module(f"{__package__}.{engine}.blocks").BLOCKS
+    if table.engine != engine:
+        raise ValueError(f"hw/{engine}/blocks.py holds the table of {table.engine!r}")
+    return table

@@ -11,14 +11,17 @@ capped lane groups; the driver gathers the activations; the core is unchanged). 
 core on a reduced GEMM in the same run, and the model must equal the RTL there.
 """
 
+import dataclasses
 import time
 
 import numpy as np
 
 from golden import eureka as ge
-from hw.eureka.config import SMALL, EurekaConfig
+from hw.eureka.config import SMALL
+from report.bench import pair, speedup
+from report.schema import Headline, RtlCheck, Section
 
-__all__ = ["section", "figures", "rtl_check", "PAPER", "DENSITIES", "GROUPS"]
+__all__ = ["section", "figures", "pairs", "core_top", "rtl_check", "PAPER", "DENSITIES", "GROUPS"]
 
 M, K = 128, 2304
 DENSITIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -43,65 +46,120 @@ def _nm(rng, shape, n, m):
 
 
 PERMUTE_GROUPS = (8, 16)   # the balanced order is slow to compute; G=4 rows show natural order only
+#: Column of the ``unstructured`` rows the headline and the pair speed-ups come from.
+ROW_KEY = "suds_perm"
 
 
-def figures(m=M, k=K, densities=DENSITIES, groups=GROUPS, rows=8, lanes=32, seed=SEED,
+def core_top():
+    """The synthesised EUREKA core (the registered top of role ``engine``): the bench models its
+    R x L and reports its speed-ups over the baselines of the same size (:func:`pairs`)."""
+    from hw.top import all_tops
+    cores = [t for t in all_tops() if t.engine == "eureka" and t.role == "engine"]
+    if len(cores) != 1:
+        raise ValueError(f"expected one EUREKA top of role 'engine', found "
+                         f"{[t.name for t in cores]}")
+    return cores[0]
+
+
+def _weights(m, k, densities, seed):
+    """The bench's unstructured weights per density (one seeded stream, as in the tables)."""
+    rng = np.random.default_rng(seed)
+    return [(d, _sparse(rng, (m, k), d)) for d in densities]
+
+
+def unstructured_row(w, d, cfg, permute=True):
+    """Speed-ups over the dense core of one weight matrix on core ``cfg`` (dict row)."""
+    g = cfg.group
+    dw = float((w != 0).mean())
+    ideal = min(1 / dw, g)
+    row = {"group": g, "density": d, "measured_density": dw, "ideal": ideal}
+    for key, mode, lock in (("nosuds", "unstructured-nosuds", True), ("suds", "suds", True),
+                            ("nosuds_indep", "unstructured-nosuds", False),
+                            ("suds_indep", "suds", False)):
+        cm = ge.cycle_model(w, 1, mode, cfg, lockstep=lock)
+        row[key] = speedup(cm["dense_cycles"], cm["cycles"], f"EUREKA {mode} G={g} d={d}")
+        if key == "suds":
+            row["suds_removed"] = cm["suds_removed"]
+            row["displaced_share"] = cm["displaced"] / max(1, int((w != 0).sum()))
+        if key == "suds_indep":
+            row["suds_removed_indep"] = cm["suds_removed"]
+    if permute:
+        for key, mode in (("nosuds_perm", "unstructured-nosuds"), ("suds_perm", "suds")):
+            cm = ge.cycle_model(w, 1, mode, cfg, permute=True)
+            row[key] = speedup(cm["dense_cycles"], cm["cycles"], f"EUREKA {mode} permuted G={g}")
+        row["suds_perm_fraction"] = row["suds_perm"] / ideal
+    row["suds_fraction"] = row["suds"] / ideal
+    row["suds_indep_fraction"] = row["suds_indep"] / ideal
+    return row
+
+
+def figures(m=M, k=K, densities=DENSITIES, groups=GROUPS, core=None, seed=SEED,
             permute=PERMUTE_GROUPS):
-    """Model figures: list of dict rows (one per G, density) plus the structured rows."""
-    out = []
-    for g in groups:
-        cfg = EurekaConfig(rows=rows, lanes=lanes, group=g)
-        rng = np.random.default_rng(seed)
-        for d in densities:
-            w = _sparse(rng, (m, k), d)
-            dw = float((w != 0).mean())
-            ideal = min(1 / dw, g)
-            row = {"group": g, "density": d, "measured_density": dw, "ideal": ideal}
-            for key, mode, lock in (("nosuds", "unstructured-nosuds", True),
-                                    ("suds", "suds", True),
-                                    ("nosuds_indep", "unstructured-nosuds", False),
-                                    ("suds_indep", "suds", False)):
-                cm = ge.cycle_model(w, 1, mode, cfg, lockstep=lock)
-                row[key] = cm["dense_cycles"] / cm["cycles"]
-                if key == "suds":
-                    row["suds_removed"] = cm["suds_removed"]
-                    row["displaced_share"] = cm["displaced"] / max(1, int((w != 0).sum()))
-                if key == "suds_indep":
-                    row["suds_removed_indep"] = cm["suds_removed"]
-            if g in permute:
-                for key, mode in (("nosuds_perm", "unstructured-nosuds"), ("suds_perm", "suds")):
-                    cm = ge.cycle_model(w, 1, mode, cfg, permute=True)
-                    row[key] = cm["dense_cycles"] / cm["cycles"]
-                row["suds_perm_fraction"] = row["suds_perm"] / ideal
-            row["suds_fraction"] = row["suds"] / ideal
-            row["suds_indep_fraction"] = row["suds_indep"] / ideal
-            out.append(row)
+    """Model figures: list of dict rows (one per G, density) plus the structured rows.
+
+    Every core is ``core`` (default: :func:`core_top`'s config) with its group set to each G of
+    ``groups``; the structured rows run on ``core`` and its baselines.
+    """
+    core = core_top().config if core is None else core
+    out = [unstructured_row(w, d, dataclasses.replace(core, group=g), permute=g in permute)
+           for g in groups for d, w in _weights(m, k, densities, seed)]
     structured = []
     rng = np.random.default_rng(seed)
-    cfg = EurekaConfig(rows=rows, lanes=lanes, group=8)
-    dense_cfg, amp = cfg.dense_baseline(), cfg.ampere24_baseline()
+    dense_cfg, amp = core.dense_baseline(), core.ampere24_baseline()
     wd = _sparse(rng, (m, k), 1.0)
     for label, w, mode, c in (("dense core", wd, "dense", dense_cfg),
-                              ("EUREKA dense mode", wd, "dense", cfg),
+                              ("EUREKA dense mode", wd, "dense", core),
                               ("Ampere-like 2:4 core", _nm(rng, (m, k), 2, 4), "nm:2:4", amp),
-                              ("EUREKA 2:4", _nm(rng, (m, k), 2, 4), "nm:2:4", cfg),
-                              ("EUREKA 1:4", _nm(rng, (m, k), 1, 4), "nm:1:4", cfg),
-                              ("EUREKA 2:8", _nm(rng, (m, k), 2, 8), "nm:2:8", cfg)):
+                              ("EUREKA 2:4", _nm(rng, (m, k), 2, 4), "nm:2:4", core),
+                              ("EUREKA 1:4", _nm(rng, (m, k), 1, 4), "nm:1:4", core),
+                              ("EUREKA 2:8", _nm(rng, (m, k), 2, 8), "nm:2:8", core)):
+        if mode not in c.supported_modes:
+            continue
         cm = ge.cycle_model(w, 1, mode, c)
         structured.append({"label": label, "mode": mode, "group": c.group,
                            "density": float((w != 0).mean()),
-                           "speedup": cm["dense_cycles"] / cm["cycles"]})
+                           "speedup": speedup(cm["dense_cycles"], cm["cycles"], label)})
     return out, structured
+
+
+def pairs(unstructured, structured, core, m=M, k=K, densities=DENSITIES, seed=SEED,
+          workload=""):
+    """:class:`~report.schema.PairSpeedup` rows of every EUREKA engine top over its dense and
+    Ampere-like 2:4 baselines (the registered tops of the same R x L), at the headline density.
+
+    The speed-up is the table's row at the top's G when the table modelled that very config
+    (``core`` with that G), else the same weights modelled on the top's config here.
+    """
+    from hw.top import all_tops
+    tops = [t for t in all_tops() if t.engine == "eureka"]
+    two4 = next(r["speedup"] for r in structured if r["label"] == "Ampere-like 2:4 core")
+    w = dict(_weights(m, k, densities, seed))[HEADLINE_DENSITY]
+    out = []
+    for e in (t for t in tops if t.role == "engine"):
+        row = next((r for r in unstructured if r["density"] == HEADLINE_DENSITY and ROW_KEY in r
+                    and dataclasses.replace(core, group=r["group"]) == e.config), None)
+        row = row or unstructured_row(w, HEADLINE_DENSITY, e.config)
+        for b in tops:
+            if b.config == e.config.dense_baseline():
+                value, vs = row[ROW_KEY], "the dense core"
+            elif b.config == e.config.ampere24_baseline():
+                value, vs = row[ROW_KEY] / two4, "the Ampere-like core on 2:4 weights"
+            else:
+                continue
+            out.append(pair(e.name, b.name, value,
+                            f"{workload}; G={e.config.group} (the top's), over {vs}"))
+    return out
 
 
 SKEW_CONCENTRATION = 4.0
 
 
-def skewed_figures(m=M, k=K, densities=DENSITIES, group=8, rows=8, lanes=32, seed=SEED):
-    """Row-skewed weights: each row's density ~ Beta with mean d_w (concentration 4), as pruned
-    layers keep some filters much denser than others; in natural order this is where SUDS's
-    downward displacement matters."""
-    cfg = EurekaConfig(rows=rows, lanes=lanes, group=group)
+def skewed_figures(m=M, k=K, densities=DENSITIES, core=None, seed=SEED):
+    """Row-skewed weights on ``core`` (default :func:`core_top`'s): each row's density ~ Beta
+    with mean d_w (concentration 4), as pruned layers keep some filters much denser than others;
+    in natural order this is where SUDS's downward displacement matters."""
+    cfg = core_top().config if core is None else core
+    group = cfg.group
     rng = np.random.default_rng(seed + 1)
     out = []
     for d in densities:
@@ -113,7 +171,7 @@ def skewed_figures(m=M, k=K, densities=DENSITIES, group=8, rows=8, lanes=32, see
                                 ("nosuds_perm", "unstructured-nosuds", True),
                                 ("suds_perm", "suds", True)):
             cm = ge.cycle_model(w, 1, mode, cfg, permute=perm)
-            row[key] = cm["dense_cycles"] / cm["cycles"]
+            row[key] = speedup(cm["dense_cycles"], cm["cycles"], f"EUREKA skewed {mode}")
         out.append(row)
     return out
 
@@ -152,210 +210,95 @@ def rtl_check(progress, quick=False):
     return rows
 
 
-# -- real size: the whole headline GEMM on the paper-sized preload top ----------------------------
-
-#: The full-size GEMM of issue 10: W[128, 2304] (d_w 0.2, the bench's generator and seed) by
-#: A[2304, 64], SUDS, natural column order, on the 8x32 G=8 preload top (``GEMM_PAPER``).
-REAL_N = 64
-REAL_MODE = "suds"
-#: Targets of issue 10 (printed, never asserted).
-TARGET_NATIVE_CYCLES_PER_S = 100_000
-TARGET_NATIVE_OVER_COCOTB = 10
-#: The cocotb path (Python drives every beat of the paper-sized core) on the same GEMM (all
-#: COCOTB_ROWS rows, COCOTB_COLS[1] columns) and on a cut of it (COCOTB_COLS[0] columns), run
-#: separately; its speed is the difference of the two (cycles / seconds), which removes cocotb's
-#: start-up (about 20 s of a run on a loaded machine).
-COCOTB_ROWS, COCOTB_COLS = 128, (4, 64)
+#: The reduced table of ``--quick`` (the test suite's): GEMM size and densities.
+QUICK = {"m": 32, "k": 1024, "densities": (0.1, 0.2, 0.5)}
 
 
-def _child_cpu():
-    """CPU seconds (user + sys) of finished child processes: the simulators' own time, which the
-    other jobs on a shared machine do not inflate as they do wall time."""
-    import resource
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+def _guarded(fn, *args, **kw):
+    """``(fn(...), None)``, or ``(None, reason)`` when it raised: a failing check is reported,
+    never hidden."""
+    try:
+        return fn(*args, **kw), None
+    except Exception as e:
+        return None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
-def real_size(progress=None, quick=False):
-    """Run the full-size GEMM natively (bit- and cycle-exact per tile and whole) and two cuts of it
-    with cocotb; returns a dict of measured numbers beside the targets."""
-    from golden.eureka_plan import plan_gemm
-    from hw.eureka.config import GEMM_PAPER
-    from sim.run_eureka import build as build_core
-    from sim.run_eureka import build_gemm, prepare_case, run_cases, run_gemm_tiled
-    progress = progress or (lambda *a, **k: None)
-    cfg = GEMM_PAPER
-    rng = np.random.default_rng(SEED)
-    m, k, n = (16, 512, 8) if quick else (M, K, REAL_N)
-    w = _sparse(rng, (m, k), HEADLINE_DENSITY)
-    a = rng.integers(-128, 128, (k, n))
-    progress(0, 3, "real size: native build of the paper-sized preload top")
-    t0 = time.monotonic()
-    model = build_gemm(cfg)
-    build_wall = time.monotonic() - t0
-    progress(1, 3, f"real size: {m}x{k} x {k}x{n} {REAL_MODE} on the native 8x32 G=8 top")
-    cpu0 = _child_cpu()
-    out, st = run_gemm_tiled(w, a, REAL_MODE, config=cfg, check=False,
-                             progress=lambda msg: progress(1, 3, msg))
-    cpu = _child_cpu() - cpu0
-    macs = int(np.count_nonzero(w)) * n
-    native = {"seconds": st["sim_seconds"], "cpu_seconds": cpu, "engine_cycles": st["cycles"],
-              "sim_cycles": st["sim_cycles"],
-              "cycles_per_s": st["sim_cycles"] / st["sim_seconds"],
-              "engine_cycles_per_s": st["cycles"] / st["sim_seconds"],
-              "engine_cycles_per_cpu_s": st["cycles"] / cpu if cpu else None,
-              "macs_per_s": macs / st["sim_seconds"]}
-    progress(1, 3, "real size: the same GEMM in the balanced column order (ours)")
-    _, sp = run_gemm_tiled(w, a, REAL_MODE, config=cfg, check=False, permute=True)
-    permuted = {k: sp[k] for k in ("n_tiles", "psum", "cycles", "model_cycles",
-                                   "whole_gemm_model_cycles", "bit_exact", "torch_exact",
-                                   "cycle_exact", "bytes_moved", "bound_cycles", "speedup",
-                                   "sim_seconds")}
-    cr = min(COCOTB_ROWS, m)
-    progress(2, 3, f"real size: cocotb cuts {cr}x{k} x {k}x{COCOTB_COLS} on the 8x32 core")
-    t1 = time.monotonic()
-    build_core(cfg.core)
-    cocotb_build = time.monotonic() - t1
-    runs = []
-    for cc in COCOTB_COLS:
-        cc = min(cc, n)
-        case, _, _, cm, _ = prepare_case(cfg.core, w[:cr], a[:, :cc], REAL_MODE, f"cut{cc}")
-        t1, cpu0 = time.monotonic(), _child_cpu()
-        got = run_cases(cfg.core, [case], seed=SEED)[f"cut{cc}"]
-        runs.append({"cols": cc, "seconds": time.monotonic() - t1, "cpu_seconds": _child_cpu() - cpu0,
-                     "cycles": int(got["cycles"]), "model_cycles": int(cm["cycles"]),
-                     "macs": int(np.count_nonzero(w[:cr])) * cc,
-                     "bit_exact": bool(got["bit_exact"]) and got["cycles"] == cm["cycles"]})
-    (r0, r1) = runs
-    d_cyc, d_s = r1["cycles"] - r0["cycles"], r1["seconds"] - r0["seconds"]
-    d_cpu = r1["cpu_seconds"] - r0["cpu_seconds"]
-    cocotb = {"rows": cr, "runs": runs, "build_seconds": round(cocotb_build, 1),
-              "bit_exact": all(r["bit_exact"] for r in runs),
-              "cycles_per_s": d_cyc / d_s if d_s > 0 else None,
-              "cycles_per_cpu_s": d_cyc / d_cpu if d_cpu > 0 else None,
-              "macs_per_s": (r1["macs"] - r0["macs"]) / d_s if d_s > 0 else None}
-    progress(3, 3, "real size done")
-    plan = plan_gemm(w, n, REAL_MODE, cfg)
-    ratio = (native["engine_cycles_per_s"] / cocotb["cycles_per_s"]
-             if cocotb["cycles_per_s"] else None)
-    ratio_cpu = (native["engine_cycles_per_cpu_s"] / cocotb["cycles_per_cpu_s"]
-                 if cocotb["cycles_per_cpu_s"] and native["engine_cycles_per_cpu_s"] else None)
-    return {
-        "workload": f"W[{m}x{k}] d_w={HEADLINE_DENSITY} (seed {SEED}) x A[{k}x{n}], {REAL_MODE}, "
-                    f"natural column order, 8x32 G=8 preload top (buffers {cfg.weight_depth} "
-                    f"weight beats, {cfg.act_depth} activation windows)",
-        "shape": [m, k, n], "n_tiles": st["n_tiles"], "psum": st["psum"],
-        "cycles": st["cycles"], "model_cycles": st["model_cycles"],
-        "whole_gemm_model_cycles": st["whole_gemm_model_cycles"],
-        "bit_exact": st["bit_exact"], "torch_exact": st["torch_exact"],
-        "cycle_exact": st["cycle_exact"], "bytes_moved": st["bytes_moved"],
-        "bound_cycles": st["bound_cycles"], "dram_bytes_per_cycle": st["dram_bytes_per_cycle"],
-        "speedup_vs_dense": st["speedup"],
-        "build_seconds": model.build_seconds, "build_wall_seconds": round(build_wall, 1),
-        "native": native, "cocotb": cocotb, "permuted": permuted,
-        "native_over_cocotb": ratio, "native_over_cocotb_cpu": ratio_cpu,
-        "targets": {"native_cycles_per_s": TARGET_NATIVE_CYCLES_PER_S,
-                    "native_over_cocotb": TARGET_NATIVE_OVER_COCOTB},
-        "plan_traffic": plan.traffic,
-        "load_average": __import__("os").getloadavg()[0],
-        "quick": quick,
-    }
+def section(progress=None, quick=False, area_path=None):
+    """The EUREKA section of ``make bench`` (a :class:`~report.schema.Section`).
 
-
-def real_size_markdown(r):
-    n, c = r["native"], r["cocotb"]
-    ok = "yes" if r["bit_exact"] and r["cycle_exact"] and r["torch_exact"] else "NO"
-    tgt, tgt10 = r["targets"]["native_cycles_per_s"], r["targets"]["native_over_cocotb"]
-
-    def met(v, t):
-        return "n/a" if v is None else ("MET" if v >= t else "NOT MET")
-
-    def num(v, fmt=",.0f"):
-        return "n/a " if v is None else format(v, fmt)
-    runs = ", ".join(f"{x['cols']} columns: {x['cycles']} cycles in {x['seconds']:.1f} s"
-                     for x in c["runs"])
-    return "\n".join([
-        "### EUREKA at real size on the RTL (native Verilator)", "",
-        f"Workload: {r['workload']}. {r['n_tiles']} tiles (partial sums: {r['psum']}); "
-        f"bit-exact vs golden and torch, every tile cycle-exact: {ok}. Times are wall and CPU "
-        f"seconds of the simulator processes (load average {r['load_average']:.1f} during the run "
-        f"on a shared machine: wall-time rates are lower bounds).", "",
-        "| quantity | measured | target / model |", "|---|---:|---:|",
-        f"| engine cycles (sum of tiles' beat counters) | {r['cycles']} | model {r['model_cycles']} "
-        f"(whole GEMM untiled {r['whole_gemm_model_cycles']}) |",
-        f"| bandwidth-bound cycles at {r['dram_bytes_per_cycle']:g} B/cycle | {r['bound_cycles']} | "
-        f"{r['bytes_moved']} bytes moved |",
-        f"| speed-up over the dense core (natural column order) | {r['speedup_vs_dense']:.2f}x | |",
-        *([f"| balanced column order (ours; activations loaded per row tile): cycles, speed-up | "
-           f"{p['cycles']}, {p['speedup']:.2f}x | model {p['model_cycles']}; bit- and cycle-exact: "
-           f"{'yes' if p['bit_exact'] and p['cycle_exact'] and p['torch_exact'] else 'NO'} |",
-           f"| balanced order: bytes moved, bound cycles at {r['dram_bytes_per_cycle']:g} B/cycle | "
-           f"{p['bytes_moved']}, {p['bound_cycles']} | {p['n_tiles']} tiles |"]
-          if (p := r.get("permuted")) else []),
-        f"| Verilator build of the paper-sized top (native) | {r['build_seconds']} s | |",
-        f"| native: engine cycles/s (wall) | {num(n['engine_cycles_per_s'])} | >= {tgt:,} "
-        f"({met(n['engine_cycles_per_s'], tgt)}) |",
-        f"| native: engine cycles per CPU second | {num(n['engine_cycles_per_cpu_s'])} | >= {tgt:,} "
-        f"({met(n['engine_cycles_per_cpu_s'], tgt)}) |",
-        f"| native: simulated cycles/s, loads included (wall) | {num(n['cycles_per_s'])} | |",
-        f"| native: MACs/s (wall) | {num(n['macs_per_s'])} | |",
-        f"| cocotb on the 8x32 core, {c['rows']} rows ({runs}): cycles/s from the difference "
-        f"(wall) | {num(c['cycles_per_s'])} | |",
-        f"| cocotb: cycles per CPU second | {num(c['cycles_per_cpu_s'])} | |",
-        f"| cocotb: MACs/s (wall) | {num(c['macs_per_s'])} | |",
-        f"| native / cocotb, wall | {num(r['native_over_cocotb'], '.0f')}x | >= {tgt10}x "
-        f"({met(r['native_over_cocotb'], tgt10)}) |",
-        f"| native / cocotb, CPU | {num(r['native_over_cocotb_cpu'], '.0f')}x | >= {tgt10}x "
-        f"({met(r['native_over_cocotb_cpu'], tgt10)}) |", ""])
-
-
-def section(progress=None, quick=False):
-    """The EUREKA section of ``make bench``: ``(markdown, data)``."""
+    ``area_path`` is not used (the section needs no area; the signature is every section's).
+    """
     progress = progress or (lambda *a, **k: None)
     t0 = time.monotonic()
+    core = core_top().config
+    size = QUICK if quick else {"m": M, "k": K, "densities": DENSITIES}
     progress(0, 3, "cycle model")
-    if quick:
-        unstructured, structured = figures(m=32, k=1024, densities=(0.1, 0.2, 0.5))
-    else:
-        unstructured, structured = figures()
-    skewed = (skewed_figures(m=32, k=1024, densities=(0.2,)) if quick
-              else skewed_figures(densities=(0.1, 0.2, 0.4)))
+    unstructured, structured = figures(core=core, **size)
+    skewed = (skewed_figures(m=32, k=1024, densities=(0.2,), core=core) if quick
+              else skewed_figures(densities=(0.1, 0.2, 0.4), core=core))
     progress(1, 3, "RTL check")
-    try:
-        rtl_rows, missing = rtl_check(progress, quick=quick), None
-    except Exception as e:   # a failing check is reported, never hidden
-        rtl_rows, missing = [], f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-    try:
-        if quick:
-            real, real_missing = None, "skipped with --quick (paper-sized Verilator builds)"
-        else:
-            real, real_missing = real_size(progress), None
-    except Exception as e:   # reported, never hidden
-        real, real_missing = None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    rtl_rows, missing = _guarded(rtl_check, progress, quick=quick)
+    if quick:
+        real, real_missing = None, "skipped with --quick (paper-sized Verilator builds)"
+    else:
+        from sim.bench_eureka_real import real_size
+        real, real_missing = _guarded(real_size, progress)
     progress(2, 3, "report")
+    headline = _headline(unstructured, structured, core, size, quick)
+    rtl = RtlCheck((rtl_rows or []) + ([] if quick else _real_rows(real, real_missing)),
+                   f"reduced GEMMs of every bench mode on the {RTL_CONFIG.rows}x{RTL_CONFIG.lanes} "
+                   f"G={RTL_CONFIG.group} core and its dense and 2:4 baselines (idle and "
+                   f"backpressure 0.2)" + ("" if quick else "; the full headline GEMM on the "
+                                           "paper-sized preload top"), missing)
+    data = {"unstructured": unstructured, "structured": structured, "skewed": skewed,
+            "targets": _targets(unstructured, structured), "paper": PAPER,
+            "plots": _plots(unstructured), "real_size": real, "real_size_missing": real_missing}
+    progress(3, 3, "done")
+    return Section("eureka", _markdown(data, headline, rtl, quick), headline, rtl, data,
+                   round(time.monotonic() - t0, 1), quick)
 
+
+def _real_rows(real, why):
+    """The real-size run as an RTL-check row: equal when bit-exact against golden and torch and
+    every tile cycle-exact; a run that failed (``why``) is a failed row."""
+    if real is None:
+        return [{"case": "real size", "equal": False, "error": why}]
+    ok = bool(real["bit_exact"] and real["cycle_exact"] and real["torch_exact"])
+    return [{"case": f"real size: {real['workload']}", "rtl_cycles": real["cycles"],
+             "model_cycles": real["model_cycles"], "bit_exact": bool(real["bit_exact"]),
+             "equal": ok}]
+
+
+def _headline(unstructured, structured, core, size, quick):
+    """The headline (best G of the table at :data:`HEADLINE_DENSITY`) and the pair speed-ups of
+    the synthesised tops (at their own G)."""
     by = {(r["group"], r["density"]): r for r in unstructured}
     groups = sorted({r["group"] for r in unstructured})
-    best_g = max(groups, key=lambda g: by.get((g, HEADLINE_DENSITY), {}).get("suds_perm", 0))
-    head_row = by[(best_g, HEADLINE_DENSITY)]
-    s = {r["label"]: r["speedup"] for r in structured}
-    two4 = s["Ampere-like 2:4 core"]
-    headline = {
-        "workload": f"GEMM W[{M}x{K}] (conv 128x256x3x3), uniform random d_w={HEADLINE_DENSITY}, "
-                    f"8x32 core, G={best_g}, SUDS, lanes lock-step, balanced column order (ours), "
-                    f"cycle model (RTL-checked on reduced GEMMs)",
+    best_g = max(groups, key=lambda g: by.get((g, HEADLINE_DENSITY), {}).get(ROW_KEY, 0))
+    row = by[(best_g, HEADLINE_DENSITY)]
+    two4 = next(r["speedup"] for r in structured if r["label"] == "Ampere-like 2:4 core")
+    shape = f"W[{size['m']}x{size['k']}]" + (" (--quick)" if quick else " (conv 128x256x3x3)")
+    workload = (f"GEMM {shape}, uniform random d_w={HEADLINE_DENSITY}, {core.rows}x{core.lanes} "
+                f"core, SUDS, lanes lock-step, balanced column order (ours), cycle model "
+                f"(RTL-checked on reduced GEMMs)")
+    figures_ = {
+        "speedup_vs_dense": row[ROW_KEY],
+        "speedup_vs_2to4": row[ROW_KEY] / two4,
         "group": best_g,
         "density": HEADLINE_DENSITY,
-        "speedup_vs_dense": head_row["suds_perm"],
-        "speedup_vs_2to4": head_row["suds_perm"] / two4,
-        "speedup_vs_dense_natural_order": head_row["suds"],
-        "speedup_vs_dense_independent_lanes": head_row["suds_indep"],
+        "speedup_vs_dense_natural_order": row["suds"],
+        "speedup_vs_dense_independent_lanes": row["suds_indep"],
         "speedup_2to4": two4,
-        "suds_fraction_of_ideal": head_row["suds_perm_fraction"],
-        "suds_fraction_of_ideal_natural_order": head_row["suds_fraction"],
-        # which column of the `unstructured` rows the headline speed-ups come from
-        "row_key": "suds_perm",
+        "suds_fraction_of_ideal": row["suds_perm_fraction"],
+        "suds_fraction_of_ideal_natural_order": row["suds_fraction"],
     }
+    return Headline("eureka", f"{workload}, G={best_g}", figures_,
+                    pairs(unstructured, structured, core, seed=SEED, workload=workload, **size))
+
+
+def _targets(unstructured, structured):
+    s = {r["label"]: r["speedup"] for r in structured}
+    two4 = s["Ampere-like 2:4 core"]
     t24 = abs(s["EUREKA 2:4"] - 2.0) < 1e-12 and abs(two4 - 2.0) < 1e-12
     permuted = [r for r in unstructured if "suds_perm" in r]
     worst = min(permuted, key=lambda r: r["suds_perm_fraction"])
@@ -367,7 +310,7 @@ def section(progress=None, quick=False):
            "order a row's count in a lane is Binomial(G, d_w) and lock-step lanes pay the maximum "
            "over all L lanes; one-step SUDS only evens out adjacent rows, so the binomial tail (not "
            "the mean G*d_w) sets T")
-    targets = [
+    return [
         {"target": "2:4 exactly 2.0x over dense", "met": t24,
          "ours": f"EUREKA 2:4 {s['EUREKA 2:4']:.3f}x, Ampere-like core {two4:.3f}x",
          "reason": "" if t24 else "K not a multiple of the window"},
@@ -387,22 +330,6 @@ def section(progress=None, quick=False):
                  f"lanes up to {max(r['suds_indep_fraction'] for r in unstructured):.0%}",
          "reason": "" if t_nat else lim},
     ]
-    data = {
-        "headline": headline,
-        "unstructured": unstructured,
-        "structured": structured,
-        "skewed": skewed,
-        "targets": targets,
-        "paper": PAPER,
-        "rtl_checked": {"all_equal": bool(rtl_rows) and all(r["equal"] for r in rtl_rows),
-                        "rows": rtl_rows, "missing": missing},
-        "quick": quick,
-        "seconds": round(time.monotonic() - t0, 1),
-        "plots": _plots(unstructured),
-        "real_size": real, "real_size_missing": real_missing,
-    }
-    progress(3, 3, "done")
-    return _markdown(data), data
 
 
 def _plots(unstructured):
@@ -420,19 +347,25 @@ def _plots(unstructured):
              "xlabel": "weight density d_w", "ylabel": "speed-up (x)", "series": series}]
 
 
-def _markdown(data):
-    h = data["headline"]
+def _markdown(data, h, rc, quick):
+    """The section's markdown from its ``data``, :class:`Headline` ``h`` and :class:`RtlCheck`."""
     out = ["## EUREKA: dense, N:M and unstructured (SUDS) on one tensor core", ""]
-    out.append(f"Workload (ours): {h['workload'] if not data['quick'] else 'reduced (--quick)'}. "
+    out.append(f"Workload (ours): {h.workload if not quick else 'reduced (--quick)'}. "
                f"Speed-up = dense-core cycles / cycles (same R x L). Ideal = min(1/d_w, G). "
                f"Seed {SEED}.")
     out += ["", "| headline | ours | EUREKA paper |", "|---|---:|---:|",
-            f"| speed-up over dense (SUDS, G={h['group']}, d_w={h['density']}) | "
+            f"| speed-up over dense (SUDS, G={h['group']:.0f}, d_w={h['density']}) | "
             f"{h['speedup_vs_dense']:.2f}x | ~{PAPER['speedup_vs_dense']:.1f}x |",
             f"| speed-up over 2:4 | {h['speedup_vs_2to4']:.2f}x | ~{PAPER['speedup_vs_2to4']:.1f}x |",
             f"| over dense, natural column order | {h['speedup_vs_dense_natural_order']:.2f}x | |",
             f"| over dense, natural order, independent lanes (modelled) | "
             f"{h['speedup_vs_dense_independent_lanes']:.2f}x | |", ""]
+    if h.pairs:
+        out += ["Speed-ups of the synthesised tops (what `make area`'s iso-area rows use):", "",
+                "| top | over | speed-up | workload |", "|---|---|---:|---|"]
+        out += [f"| `{p.design}` | `{p.baseline}` | {p.speedup:.2f}x | {p.workload} |"
+                for p in h.pairs]
+        out.append("")
     out += ["Structured and dense modes:", "", "| core / mode | G | d_w | speed-up |",
             "|---|---:|---:|---:|"]
     for r in data["structured"]:
@@ -467,17 +400,17 @@ def _markdown(data):
     for t in data["targets"]:
         out.append(f"- {'MET' if t['met'] else 'NOT MET'}: {t['target']} — ours {t['ours']}"
                    + (f". Why: {t['reason']}." if t["reason"] else "."))
-    rc = data["rtl_checked"]
     out += [""]
-    if rc["missing"]:
-        out.append(f"RTL check not completed: {rc['missing']}")
+    if rc.missing:
+        out.append(f"RTL check not completed: {rc.missing}")
     else:
-        n_ok = sum(r["equal"] for r in rc["rows"])
-        out.append(f"RTL check (4x8 G=8 core and its baselines, reduced GEMM "
-                   f"{rc['rows'][0]['shape'] if rc['rows'] else ''}, idle/backpressure 0.2): "
-                   f"{n_ok}/{len(rc['rows'])} cases bit-exact with model cycles == RTL cycles.")
+        n_ok = sum(r["equal"] for r in rc.rows)
+        out.append(f"RTL check ({rc.scope}; reduced GEMM "
+                   f"{rc.rows[0].get('shape', '') if rc.rows else ''}): "
+                   f"{n_ok}/{len(rc.rows)} cases bit-exact with model cycles == RTL cycles.")
     out.append("")
     if data.get("real_size"):
+        from sim.bench_eureka_real import real_size_markdown
         out.append(real_size_markdown(data["real_size"]))
     elif data.get("real_size_missing"):
         out += [f"Real-size EUREKA run not completed: {data['real_size_missing']}", ""]
@@ -488,9 +421,9 @@ if __name__ == "__main__":
     import json
     import sys
     if "--real-size" in sys.argv:          # only the real-size run (python -m sim.bench_eureka)
+        from sim.bench_eureka_real import real_size, real_size_markdown
         r = real_size(progress=lambda *a, **k: print(*a, flush=True), quick="--quick" in sys.argv)
         print(real_size_markdown(r))
         print(json.dumps(r, indent=2))
     else:
-        md, _ = section(progress=lambda *a, **k: print(*a))
-        print(md)
+        print(section(progress=lambda *a, **k: print(*a)).markdown)

@@ -29,13 +29,19 @@ taps read, see :func:`tap_density`), and the gains of GB-S/GB-H over the plain
 order. Whole-network figures are cycle-weighted (total dense cycles / total SparTen cycles), the
 way a network's run time adds up.
 
-RTL check. Full run (issue 10): :data:`REAL_LAYERS` at full size on the paper-sized layer top
-(32 units, chunk 128) through the native Verilator harness (:func:`real_size`): tiled by
+RTL check. Full run (issue 10): :data:`~sim.bench_sparten_real.REAL_LAYERS` at full size on the
+paper-sized layer top (32 units, chunk 128) through the native Verilator harness
+(:func:`sim.bench_sparten_real.real_size`): tiled by
 golden/sparten_plan.py, every tile bit- and cycle-exact, the layer equal to golden and torch;
 with the Verilator build time of that top, simulated cycles/s and MACs/s (wall, and per
 CPU-second of the driver process, which the load of a shared machine does not distort), and the
-native harness against cocotb on one small workload (:func:`native_vs_cocotb`). ``--quick``
+native harness against cocotb on one small workload
+(:func:`sim.bench_sparten_real.native_vs_cocotb`). ``--quick``
 checks two tiny cuts on the tests' small cocotb model instead (:func:`rtl_check`).
+
+The headline carries the network speed-up of the synthesised tops in :data:`PAIRS` (the cluster
+over the dense array of as many MACs, the unit over one dense unit), for ``make area``'s iso-area
+rows.
 
 Beside the paper's cluster the table also gives GB-H with our per-unit chunk queue
 (``SparTenConfig.unit_fifo_depth`` = :data:`UNIT_FIFO`), from the same model; the RTL check runs
@@ -52,19 +58,18 @@ layers and checks two tiny cuts on the tests' small RTL model: about a minute.
 
 import argparse
 import dataclasses
-import json
 import math
-import os
 import sys
 import time
 
 import numpy as np
 
 from golden import balance
-from hw.sparten.config import SparTenConfig
+from report.bench import pair, speedup, top
+from report.schema import Headline, RtlCheck, Section, write_json
 
-__all__ = ["VGG16", "PAPER", "TARGET_FRACTION", "SEED", "layer_tensors", "layer_figures",
-           "tap_density", "rtl_config", "fit_to_config", "rtl_check", "section",
+__all__ = ["VGG16", "PAPER", "TARGET_FRACTION", "SEED", "BENCH_TOP", "PAIRS", "layer_tensors",
+           "layer_figures", "tap_density", "rtl_config", "fit_to_config", "rtl_check", "section",
            "main"]
 
 #: (name, C, K, H=W of the input, d_w from Han et al. 2015, d_a ours in 0.3-0.6)
@@ -93,8 +98,13 @@ SEED = 2019
 FILTER_CONCENTRATION = 20.0
 #: Beta concentration of the per-channel activation densities (ours; std ~0.15 at mean 0.45).
 CHANNEL_CONCENTRATION = 10.0
-#: The benchmarked cluster: the paper's chunk of 128 and 32 units (SparTenConfig defaults).
-BENCH_CONFIG = SparTenConfig()
+#: The benchmarked cluster: the synthesised paper-sized cluster top (32 units, chunk 128).
+BENCH_TOP = "sparten_cluster"
+BENCH_CONFIG = top(BENCH_TOP).config
+#: The synthesised (top, baseline top) pairs the network speed-up applies to: the cluster over the
+#: dense MAC array of as many MACs, and one compute unit over one dense MAC unit (a unit's share
+#: of the cluster's work, at the cluster's speed-up). :func:`_pairs` checks their configs.
+PAIRS = (("sparten_cluster", "sparten_dense_array"), ("sparten_cu", "sparten_dense_unit"))
 #: Units of the full RTL check's cluster (see :func:`rtl_config`).
 RTL_UNITS = 8
 #: Layers checked against the RTL (reduced copies; see :func:`rtl_check`).
@@ -161,11 +171,13 @@ def layer_figures(name, config=BENCH_CONFIG, size=None, progress=None):
     row["model_seconds"] = round(time.monotonic() - t0, 2)
     row["methods"] = res
     best = res["gbh"]
-    row["speedup_vs_dense"] = {m: res[m]["dense_cycles"] / res[m]["cycles"] for m in METHODS}
-    row["speedup_vs_onesided"] = {m: res[m]["onesided_cycles"] / res[m]["cycles"] for m in METHODS}
+    row["speedup_vs_dense"] = {m: speedup(res[m]["dense_cycles"], res[m]["cycles"], name)
+                               for m in METHODS}
+    row["speedup_vs_onesided"] = {m: speedup(res[m]["onesided_cycles"], res[m]["cycles"], name)
+                                  for m in METHODS}
     row["fraction_of_ideal"] = {m: row["speedup_vs_dense"][m] / row["ideal"] for m in METHODS}
-    row["gain_gbs"] = res["none"]["cycles"] / res["gbs"]["cycles"]
-    row["gain_gbh"] = res["none"]["cycles"] / res["gbh"]["cycles"]
+    row["gain_gbs"] = speedup(res["none"]["cycles"], res["gbs"]["cycles"], name)
+    row["gain_gbh"] = speedup(res["none"]["cycles"], res["gbh"]["cycles"], name)
     row["target_met"] = row["fraction_of_ideal"]["gbh"] >= TARGET_FRACTION
     # Where the rest of the ideal goes: perfectly balanced units would need matched_macs/n_units
     # cycles; the barrier (and chunks without a match, which still cost a cycle) add the rest.
@@ -175,11 +187,11 @@ def layer_figures(name, config=BENCH_CONFIG, size=None, progress=None):
     cfg_q = dataclasses.replace(config, unit_fifo_depth=UNIT_FIFO)
     rq = layer_cycles(w, a, cfg_q, stride=1, padding=1, perm=perms["gbh"])
     row["unit_fifo"] = {"depth": UNIT_FIFO, "cycles": int(rq["cycles"]),
-                        "speedup_vs_dense": rq["dense_cycles"] / rq["cycles"],
-                        "speedup_vs_onesided": rq["onesided_cycles"] / rq["cycles"],
-                        "fraction_of_ideal": rq["dense_cycles"] / rq["cycles"] / row["ideal"],
+                        "speedup_vs_dense": speedup(rq["dense_cycles"], rq["cycles"], name),
+                        "speedup_vs_onesided": speedup(rq["onesided_cycles"], rq["cycles"], name),
                         "utilization": float(rq["utilization"]),
                         "model_seconds": round(time.monotonic() - t1, 2)}
+    row["unit_fifo"]["fraction_of_ideal"] = row["unit_fifo"]["speedup_vs_dense"] / row["ideal"]
     row["unit_fifo"]["target_met"] = row["unit_fifo"]["fraction_of_ideal"] >= TARGET_FRACTION
     # The ideal counted on these very tensors: dense MACs (padding taps included, as the dense
     # baseline does them) over matched MACs; equals 1/(d_w*d_a) when the masks are independent.
@@ -316,382 +328,125 @@ def _geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
-def section(progress=None, quick=False):
-    """The SparTen section of ``make bench``: ``(markdown, data)``.
+def _pairs(headline_speedup, workload):
+    """:data:`PAIRS` as :class:`~report.schema.PairSpeedup` rows, each checked against the tops'
+    configs (the cluster is :data:`BENCH_CONFIG`; the unit has its chunk and widths; each
+    baseline is the dense array of as many MACs)."""
+    from hw.sparten.dense_baseline import DenseMacConfig
 
-    ``quick`` runs every layer spatially reduced (H = W = :data:`QUICK_SIZE`) and a smaller RTL check;
-    the full run models every layer at full size.
+    def check(d, b):
+        same = {f: getattr(BENCH_CONFIG, f) for f in ("chunk", "matches_per_cycle")}
+        if {f: getattr(d, f) for f in same} != same:
+            return f"the top's chunk/matches are not the benchmarked {same}"
+        if b != DenseMacConfig.like(d):
+            return "the baseline is not the dense array of the top's MACs and widths"
+        return None
+
+    def check_unit(d, b):
+        return check(d, b) if d.n_units == 1 else check(dataclasses.replace(d, n_units=1), b)
+
+    return [pair(d, b, headline_speedup, workload + ("" if d == BENCH_TOP else
+                 f"; per unit of the {BENCH_CONFIG.n_units}-unit cluster (its share of the "
+                 f"cluster's work, so the cluster's speed-up)"),
+                 check if d == BENCH_TOP else check_unit) for d, b in PAIRS]
+
+
+def _rtl(quick, progress):
+    """``(RtlCheck, real-size result or None)``: quick, two tiny cuts on the tests' model; full,
+    the :data:`~sim.bench_sparten_real.REAL_LAYERS` at full size on the paper-sized RTL."""
+    if quick:
+        rows, missing = rtl_check(RTL_LAYERS[:2], 3, progress, quick=quick)
+        return RtlCheck(rows, "reduced copies of VGG-16 layers on the tests' small layer top",
+                        missing), None
+    from sim.bench_sparten_real import real_size
+    real = real_size(lambda msg: progress(msg))
+    rows = [{"name": r["name"], "size": r["H"], "C": r["C"], "K": r["K"],
+             "config": real["build"]["model"], "method": r["method"],
+             "rtl_cycles": r["rtl_cycles"], "model_cycles": r["model_cycles"],
+             "bit_exact": r["bit_exact"], "equal": r["cycle_exact"] and r["bit_exact"],
+             "full_size": True, "n_tiles": r["n_tiles"],
+             "seconds_all": sum(x["wall_seconds"] for x in real["layers"])}
+            for r in real["layers"]]
+    return RtlCheck(rows, "full-size VGG-16 layers on the paper-sized layer top (native "
+                    "harness), tiled", None), real
+
+
+def _network(rows, cfg, quick):
+    """``(Headline, summary)``: cycle-weighted figures of the whole network (GB-H is the
+    headline) and the per-method / unit-FIFO / target summary the markdown prints."""
+    by_method = {m: {"speedup_vs_dense": speedup(_total(rows, m, "dense_cycles"),
+                                                 _total(rows, m, "cycles"), f"VGG-16 {m}"),
+                     "speedup_vs_onesided": speedup(_total(rows, m, "onesided_cycles"),
+                                                    _total(rows, m, "cycles"), f"VGG-16 {m}")}
+                 for m in METHODS}
+    # The network's ideal: dense time over the time if every layer ran at its 1/(d_w*d_a).
+    dense = _total(rows, "gbh", "dense_cycles")
+    ideal_total = dense / sum(r["methods"]["gbh"]["dense_cycles"] / r["ideal"] for r in rows)
+    fifo_cycles = sum(r["unit_fifo"]["cycles"] for r in rows)
+    fifo = {"depth": UNIT_FIFO,
+            "speedup_vs_dense": speedup(dense, fifo_cycles, "VGG-16 unit FIFO"),
+            "speedup_vs_onesided": speedup(_total(rows, "gbh", "onesided_cycles"), fifo_cycles,
+                                           "VGG-16 unit FIFO"),
+            "target_met_layers": [r["name"] for r in rows if r["unit_fifo"]["target_met"]]}
+    fifo["fraction_of_ideal"] = fifo["speedup_vs_dense"] / ideal_total
+    met_layers = [r["name"] for r in rows if r["target_met"]]
+    workload = (f"VGG-16 conv1_1..conv5_3{' (spatially reduced, --quick)' if quick else ''}, "
+                f"Han et al. 2015 weight densities, activation densities 0.3-0.6, "
+                f"chunk {cfg.chunk}, {cfg.n_units} units, GB-H")
+    gbh = by_method["gbh"]
+    figures = {"speedup_vs_dense": gbh["speedup_vs_dense"],
+               "speedup_vs_onesided": gbh["speedup_vs_onesided"],
+               "fraction_of_ideal": gbh["speedup_vs_dense"] / ideal_total,
+               "ideal": ideal_total,
+               "gain_gbs": speedup(_total(rows, "none", "cycles"), _total(rows, "gbs", "cycles")),
+               "gain_gbh": speedup(_total(rows, "none", "cycles"), _total(rows, "gbh", "cycles")),
+               "geomean_speedup_vs_dense": _geomean(r["speedup_vs_dense"]["gbh"] for r in rows),
+               "unit_fifo_speedup_vs_dense": fifo["speedup_vs_dense"]}
+    summary = {"by_method": by_method, "unit_fifo": fifo, "target_fraction": TARGET_FRACTION,
+               "target_met_all_layers": len(met_layers) == len(rows),
+               "target_met_layers": met_layers}
+    return Headline("sparten", workload, figures,
+                    _pairs(gbh["speedup_vs_dense"], workload)), summary
+
+
+def _plot(rows):
+    """Plot spec for ``sim/bench_plots.py``: speed-up over dense per layer and method, beside
+    the ideal (``bench_sparten_vgg16.png``, which the README shows)."""
+    sd = [r["speedup_vs_dense"] for r in rows]
+    return {"name": "vgg16", "kind": "bar", "x": [r["name"] for r in rows],
+            "title": "SparTen speed-up over dense per VGG-16 layer (cycle model)",
+            "ylabel": "speed-up (x)",
+            "series": {"plain order": [d["none"] for d in sd], "GB-S": [d["gbs"] for d in sd],
+                       "GB-H": [d["gbh"] for d in sd],
+                       "ideal 1/(d_w d_a)": [r["ideal"] for r in rows]}}
+
+
+def section(progress=None, quick=False, area_path=None):
+    """The SparTen section of ``make bench`` (a :class:`~report.schema.Section`).
+
+    ``quick`` runs every layer spatially reduced (H = W = :data:`QUICK_SIZE`) and a smaller RTL
+    check; the full run models every layer at full size. ``area_path`` is not used (the
+    signature is every section's).
     """
     progress = progress or (lambda *a, **k: None)
     cfg = BENCH_CONFIG
     t0 = time.monotonic()
-    try:
-        _layer_cycles()
-    except ModuleNotFoundError as e:
-        if e.name != "golden.sparten_model":
-            raise
-        md = "## SparTen\n\nNot run: `golden/sparten_model.py` (the cycle model) is not written yet.\n"
-        return md, {"error": "golden.sparten_model missing", "rtl_checked": None}
     rows = []
     for i, (name, *_rest) in enumerate(VGG16):
         progress(i, len(VGG16), f"model {name}")
         size = min(QUICK_SIZE, VGG16[i][3]) if quick else None
         rows.append(layer_figures(name, cfg, size=size))
     progress(len(VGG16), len(VGG16), "model done")
-    real = None
-    if quick:
-        rtl_rows, rtl_missing = rtl_check(RTL_LAYERS[:2], 3, progress, quick=quick)
-    else:
-        # Full size on the paper-sized RTL (native harness): the model checked where it is used.
-        real = real_size(lambda msg: progress(msg))
-        rtl_rows = [{"name": r["name"], "size": r["H"], "C": r["C"], "K": r["K"],
-                     "config": real["build"]["model"], "method": r["method"],
-                     "rtl_cycles": r["rtl_cycles"], "model_cycles": r["model_cycles"],
-                     "bit_exact": r["bit_exact"], "equal": r["cycle_exact"] and r["bit_exact"],
-                     "full_size": True, "n_tiles": r["n_tiles"],
-                     "seconds_all": sum(x["wall_seconds"] for x in real["layers"])}
-                    for r in real["layers"]]
-        rtl_missing = None
-    checked = {r["name"]: r for r in rtl_rows}
-
-    head = {}
-    for m in METHODS:
-        head[m] = {
-            "speedup_vs_dense": _total(rows, m, "dense_cycles") / _total(rows, m, "cycles"),
-            "speedup_vs_onesided": _total(rows, m, "onesided_cycles") / _total(rows, m, "cycles"),
-        }
-    # The network's ideal: dense time over the time if every layer ran at its 1/(d_w*d_a).
-    ideal_total = _total(rows, "gbh", "dense_cycles") / sum(
-        r["methods"]["gbh"]["dense_cycles"] / r["ideal"] for r in rows)
-    frac_total = head["gbh"]["speedup_vs_dense"] / ideal_total
-    frac_total_q = (_total(rows, "gbh", "dense_cycles") / sum(r["unit_fifo"]["cycles"] for r in rows)
-                    / ideal_total)
-    met_layers = [r["name"] for r in rows if r["target_met"]]
-    workload = (f"VGG-16 conv1_1..conv5_3{' (spatially reduced, --quick)' if quick else ''}, "
-                f"Han et al. 2015 weight densities, activation densities 0.3-0.6, "
-                f"chunk {cfg.chunk}, {cfg.n_units} units, GB-H")
-    data = {
-        "workload": workload,
-        "config": cfg.to_dict(),
-        "quick": quick,
-        "seed": SEED,
-        "layers": rows,
-        "headline": {
-            "workload": workload,
-            "speedup_vs_dense": head["gbh"]["speedup_vs_dense"],
-            "speedup_vs_onesided": head["gbh"]["speedup_vs_onesided"],
-            "fraction_of_ideal": frac_total,
-            "ideal": ideal_total,
-            "gain_gbs": _total(rows, "none", "cycles") / _total(rows, "gbs", "cycles"),
-            "gain_gbh": _total(rows, "none", "cycles") / _total(rows, "gbh", "cycles"),
-            "by_method": head,
-            "geomean_speedup_vs_dense": _geomean(r["speedup_vs_dense"]["gbh"] for r in rows),
-            "unit_fifo": {
-                "depth": UNIT_FIFO,
-                "speedup_vs_dense": sum(r["methods"]["gbh"]["dense_cycles"] for r in rows)
-                / sum(r["unit_fifo"]["cycles"] for r in rows),
-                "speedup_vs_onesided": sum(r["methods"]["gbh"]["onesided_cycles"] for r in rows)
-                / sum(r["unit_fifo"]["cycles"] for r in rows),
-                "fraction_of_ideal": frac_total_q,
-                "target_met_layers": [r["name"] for r in rows if r["unit_fifo"]["target_met"]],
-            },
-            "target_fraction": TARGET_FRACTION,
-            "target_met_all_layers": len(met_layers) == len(rows),
-            "target_met_layers": met_layers,
-        },
-        "paper": PAPER,
-        "rtl_checked": {"all_equal": bool(rtl_rows) and all(r["equal"] for r in rtl_rows),
-                        "rows": rtl_rows, "missing": rtl_missing},
-        "real_size": real,
-        "seconds": round(time.monotonic() - t0, 1),
-    }
-    md = _markdown(data, cfg, checked)
+    rtl, real = _rtl(quick, progress)
+    headline, summary = _network(rows, cfg, quick)
+    data = {"config": cfg.to_dict(), "seed": SEED, "layers": rows, "network": summary,
+            "paper": PAPER, "real_size": real, "plots": [_plot(rows)]}
+    from sim.bench_sparten_report import markdown
+    md = markdown(data, headline, rtl, cfg, quick, time.monotonic() - t0)
     if real is not None:
+        from sim.bench_sparten_real import real_markdown
         md += "\n" + real_markdown(real)
-    return md, data
-
-
-def _markdown(data, cfg, checked):
-    h = data["headline"]
-    out = ["## SparTen: VGG-16 on the cycle model", ""]
-    out.append(
-        f"Cluster of {cfg.n_units} units, chunk {cfg.chunk}, {cfg.matches_per_cycle} match per unit "
-        f"per cycle. Weights: Han et al. 2015 pruned densities, per-filter densities spread "
-        f"(Beta, concentration {FILTER_CONCENTRATION:g}); activations: densities 0.3-0.6 as listed, "
-        f"per-channel spread (Beta, concentration {CHANNEL_CONCENTRATION:g}); seed {SEED}. "
-        f"Cycles from `golden.sparten_model.layer_cycles`"
-        f"{' on spatially reduced layers (--quick)' if data['quick'] else ' at full size'}; "
-        f"d_w, d_a measured on the generated tensors, d_a as the 3x3 taps read the input "
-        f"(padding zeros included, as the dense baseline multiplies them); ideal = 1/(d_w*d_a).")
-    out.append("")
-    out.append("| layer | C->K | HxW | d_w | d_a | ideal | vs dense none / GB-S / GB-H | "
-               "vs one-sided (GB-H) | % of ideal (GB-H) | GB-S gain | GB-H gain | util (GB-H) | "
-               f"GB-H + unit FIFO {UNIT_FIFO}: vs dense, % of ideal | model s | RTL-checked |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in data["layers"]:
-        sd = r["speedup_vs_dense"]
-        c = checked.get(r["name"])
-        if c is None:
-            rtl = "—"
-        elif c.get("error"):
-            rtl = f"FAILED ({c['size']}x{c['size']}, C={c['C']}, K={c['K']}: RTL run failed)"
-        else:
-            rtl = (f"{'yes' if c['equal'] else 'MISMATCH'} ({c['size']}x{c['size']}, C={c['C']}, "
-                   f"K={c['K']}: {c['rtl_cycles']} RTL / {c['model_cycles']} model cycles)")
-        out.append(
-            f"| {r['name']} | {r['C']}->{r['K']} | {r['H']}x{r['H']} | {r['d_w']:.2f} | "
-            f"{r['d_a']:.2f} | {r['ideal']:.2f}x | {sd['none']:.2f}x / {sd['gbs']:.2f}x / "
-            f"{sd['gbh']:.2f}x | {r['speedup_vs_onesided']['gbh']:.2f}x | "
-            f"{100 * r['fraction_of_ideal']['gbh']:.0f}% {'met' if r['target_met'] else 'not met'}"
-            f" | {r['gain_gbs']:.3f}x | {r['gain_gbh']:.3f}x | "
-            f"{r['methods']['gbh'].get('utilization', float('nan')):.2f} | "
-            f"{r['unit_fifo']['speedup_vs_dense']:.2f}x, "
-            f"{100 * r['unit_fifo']['fraction_of_ideal']:.0f}% | "
-            f"{r['model_seconds'] + r['unit_fifo']['model_seconds']:.1f} | {rtl} |")
-    out.append("")
-    q = h["unit_fifo"]
-    out.append(f"| whole network (cycle-weighted) | ours (GB-H) | ours (GB-H + unit FIFO "
-               f"{q['depth']}) | SparTen paper |")
-    out.append("|---|---|---|---|")
-    out.append(f"| speed-up over dense | {h['speedup_vs_dense']:.2f}x | "
-               f"{q['speedup_vs_dense']:.2f}x | {PAPER['speedup_vs_dense']}x |")
-    out.append(f"| speed-up over one-sided | {h['speedup_vs_onesided']:.2f}x | "
-               f"{q['speedup_vs_onesided']:.2f}x | {PAPER['speedup_vs_onesided']}x |")
-    out.append(f"| fraction of ideal ({h['ideal']:.2f}x) | {100 * h['fraction_of_ideal']:.0f}% | "
-               f"{100 * q['fraction_of_ideal']:.0f}% | — |")
-    out.append(f"| GB-S gain over plain order | {h['gain_gbs']:.3f}x | — | — |")
-    out.append(f"| GB-H gain over plain order | {h['gain_gbh']:.3f}x | — | — |")
-    out.append("")
-    out.append(f"Headline = the paper's cluster (a unit takes a chunk only when its join is free, "
-               f"so every chunk costs its slowest unit). The unit FIFO column is our relaxation "
-               f"(`SparTenConfig.unit_fifo_depth = {q['depth']}`: the next chunk is broadcast once "
-               f"every unit has started the one {q['depth']} back), same GB-H assignment, same "
-               f"cycle model.")
-    out.append("")
-    n_met = len(h["target_met_layers"])
-    verdict = "met" if h["target_met_all_layers"] else "not met"
-    n_met_q = len(q["target_met_layers"])
-    out.append(f"**Target** (issue 3): GB-H at least {100 * TARGET_FRACTION:.0f}% of the ideal "
-               f"on every layer: **{verdict}** ({n_met} of {len(data['layers'])} layers; whole "
-               f"network {100 * h['fraction_of_ideal']:.0f}%). With the unit FIFO of depth "
-               f"{q['depth']}: {n_met_q} of {len(data['layers'])} layers "
-               f"({', '.join(q['target_met_layers']) or 'none'}); whole network "
-               f"{100 * q['fraction_of_ideal']:.0f}%.")
-    if not h["target_met_all_layers"]:
-        out.append("")
-        out.append(_why_not(data, cfg))
-    out.append("")
-    rc = data["rtl_checked"]
-    if rc["missing"]:
-        out.append(f"RTL check: not run ({rc['missing']}).")
-    else:
-        names = ", ".join(f"{r['name']} ({r['size']}x{r['size']}, C={r['C']}, K={r['K']})"
-                          for r in rc["rows"])
-        cfg_name = rc["rows"][0]["config"] if rc["rows"] else "?"
-        errors = sorted({r["error"] for r in rc["rows"] if r.get("error")})
-        verdict = ("RTL cycle counter equal to the model and outputs bit-exact on every one"
-                   if rc["all_equal"] else "FAILED: " + "; ".join(errors) if errors
-                   else "MISMATCH (see bench.json)")
-        if rc["rows"] and rc["rows"][0].get("full_size"):
-            out.append(f"RTL check of the model: {names} at full size on the paper-sized RTL "
-                       f"({cfg_name}, native harness, {rc['rows'][0]['method']} order per "
-                       f"output-channel group, tiled by golden/sparten_plan.py): {verdict} "
-                       f"(next section).")
-        else:
-            out.append(f"RTL check of the model ({cfg_name}, {rc['rows'][0]['method']} order, "
-                       f"one simulation, {rc['rows'][0]['seconds_all']:.0f} s including the "
-                       f"Verilog conversion and, on first use, the Verilator build): reduced "
-                       f"copies of {names} (input cut to the size shown, first C channels and K "
-                       f"filters): {verdict}.")
-    out.append("")
-    out.append(f"(section took {data['seconds']:.0f} s)")
-    return "\n".join(out) + "\n"
-
-
-def _why_not(data, cfg):
-    """A sentence on what keeps the layers below the target, from the model's own figures."""
-    worst = min(data["layers"], key=lambda r: r["fraction_of_ideal"]["gbh"])
-    gbs_vs_gbh = data["headline"]["gain_gbh"] / data["headline"]["gain_gbs"]
-    parts = []
-    for r in data["layers"]:
-        if r["target_met"]:
-            continue
-        g = r["methods"]["gbh"]
-        util = g["matched_macs"] / (cfg.n_units * g["cycles"])
-        parts.append(f"{r['name']} {100 * r['fraction_of_ideal']['gbh']:.0f}% "
-                     f"(units busy {100 * util:.0f}% of cycles)")
-    return ("Why not: the speed-up is the MAC ratio times the units' utilisation. What is lost is "
-            "the barrier: at every broadcast chunk each unit waits for the unit with the most "
-            "matches of its round, and a chunk with no match still costs a cycle; balancing by "
-            "filter (GB-S/GB-H) removes the part due to unequal filters but not the spread of "
-            "matches between chunks of one activation vector, which random activation masks "
-            f"make large when chunks hold few matches (a static assignment cannot follow them; "
-            f"GB-H over GB-S: {gbs_vs_gbh:.3f}x). Layers below target: {'; '.join(parts)}. "
-            f"Worst: {worst['name']}. A queue of {UNIT_FIFO} chunks per unit lets a unit that was "
-            f"slow on one chunk catch up on the next ones and recovers most of the barrier loss "
-            f"(column above); what remains there is the cycle every chunk without a match still "
-            f"costs (padding taps, and most chunks of conv1_1, whose 3 channels hold at most 3 "
-            f"matches per 128-slot chunk) and the spread of whole-position work between units.")
-
-
-# -- real size on the RTL (issue 10) ------------------------------------------------------------
-
-#: Full-size VGG-16 layers the full bench runs on the paper-sized RTL through the native harness
-#: (conv5_1: C = 512 in one tile; conv4_1: 28x28, cut into output-channel groups).
-REAL_LAYERS = ("conv5_1", "conv4_1")
-#: Issue 10's targets (printed beside the measurements, never asserted in tests).
-REAL_TARGETS = {"build_seconds": 300, "conv5_1_seconds": 300, "cycles_per_s": 50_000,
-                "native_over_cocotb": 10}
-#: The small workload simulated by both paths for the speed ratio (SMALL config, which the
-#: cocotb tests build): layers K x C x 3 x 3 on C x HW x HW, padding 1.
-SPEED_WORKLOAD = {"n": 8, "K": 16, "C": 32, "HW": 8, "d_w": 0.35, "d_a": 0.45}
-
-
-def _rand_layer(rng, K, C, HW, d_w, d_a):
-    w = np.where(rng.random((K, C, 3, 3)) < d_w, rng.integers(-127, 128, (K, C, 3, 3)), 0)
-    a = np.where(rng.random((C, HW, HW)) < d_a, rng.integers(-127, 128, (C, HW, HW)), 0)
-    return w.astype(np.int8), a.astype(np.int8)
-
-
-def native_vs_cocotb(progress=None, workload=SPEED_WORKLOAD):
-    """The same small layers simulated on cocotb and on the native harness (SMALL config).
-
-    Rate = compute cycles of the workload (the RTL's cycle counters) / wall time of the
-    simulation (cocotb: the one ``run_cases`` process, simulator start included; native: the
-    driver runs, one per layer, process start included). Both outputs are checked bit-exact.
-    """
-    from hw.sparten.config import SMALL
-    from sim import run_sparten as rs
-    say = progress or (lambda *a, **k: None)
-    rng = np.random.default_rng(7)
-    cases = []
-    for i in range(workload["n"]):
-        w, a = _rand_layer(rng, workload["K"], workload["C"], workload["HW"], workload["d_w"],
-                           workload["d_a"])
-        cases.append(rs.prepare_case(SMALL, w, a, 1, 1, name=f"speed{i}")[0])
-    rs.build(SMALL)
-    nm = rs.native_model(SMALL)
-    say(f"speed: {len(cases)} layers on cocotb ({rs.model_name(SMALL)})")
-    t0 = time.monotonic()
-    res_c = rs.run_cases(SMALL, cases, check=False)
-    t_c = time.monotonic() - t0
-    say("speed: the same on the native harness")
-    res_n = [rs.run_native(SMALL, c, nm) for c in cases]
-    t_n = sum(r["seconds"] for r in res_n)
-    cpu_n = sum(r["cpu_seconds"] for r in res_n)
-    rows = []
-    for path, res, t in (("cocotb", res_c, t_c), ("native", res_n, t_n)):
-        cyc = sum(int(r["cycles"]) for r in res)
-        macs = sum(sum(int(u[1]) for u in r["counters"]) for r in res)
-        exact = all(r["out"] == c["expect"] and int(r["cycles"]) == c["cycles"]
-                    for r, c in zip(res, cases))
-        rows.append({"path": path, "cycles": cyc, "macs": macs, "seconds": round(t, 3),
-                     "cycles_per_s": cyc / t, "macs_per_s": macs / t, "exact": exact})
-    rows[1]["cpu_seconds"] = round(cpu_n, 3)
-    w = workload
-    return {"load_average": os.getloadavg()[0], "workload": f"{w['n']} conv layers {w['K']}x{w['C']}x3x3 on {w['C']}x{w['HW']}x"
-                        f"{w['HW']}, pad 1, d_w {w['d_w']}, d_a {w['d_a']}; "
-                        f"{rs.model_name(SMALL)}",
-            "rows": rows, "ratio": rows[1]["cycles_per_s"] / rows[0]["cycles_per_s"]}
-
-
-def real_size(progress=None, layers=REAL_LAYERS, method="gbh"):
-    """Full-size VGG-16 layers on the paper-sized layer top (32 units, chunk 128), native
-    harness, tiled by golden/sparten_plan.py; each tile bit- and cycle-exact, the layer vs golden
-    and torch. Returns a dict: ``build`` (conversion and Verilator build seconds), ``layers``
-    (rows), ``speed`` (:func:`native_vs_cocotb`), ``targets``."""
-    from hw.sparten.config import PAPER as PAPER_CFG
-    from sim import run_sparten as rs
-    say = progress or (lambda *a, **k: None)
-    say(f"real size: building/reusing the native model of {rs.model_name(PAPER_CFG)}")
-    t0 = time.monotonic()
-    model = rs.native_model(PAPER_CFG)
-    build = {"model": model.name, "wall_seconds_now": round(time.monotonic() - t0, 1),
-             "verilator_seconds": model.build_seconds}
-    rows = []
-    for name in layers:
-        w, a = layer_tensors(name)
-        C, H = a.shape[0], a.shape[1]
-        say(f"real size: {name} {C}x{H}x{H} -> {w.shape[0]}, {method}")
-        t1 = time.monotonic()
-        _, st = rs.run_tiled(w, a, 1, 1, balance=method, config=PAPER_CFG, sim="native",
-                             check=False, progress=lambda m: say(f"  {name}: {m}"))
-        wall = time.monotonic() - t1
-        rows.append({"name": name, "C": C, "K": int(w.shape[0]), "H": H, "method": method,
-                     "n_tiles": st["n_tiles"], "blocks": st["blocks"], "rtl_cycles": st["cycles"],
-                     "model_cycles": st["model_cycles"], "cycle_exact": st["cycle_exact"],
-                     "bit_exact": st["bit_exact"], "torch_exact": st["torch_exact"],
-                     "matched_macs": st["matched_macs"], "dense_cycles": st["dense_cycles"],
-                     "bytes_moved": st["bytes_moved"], "bound_cycles": st["bound_cycles"],
-                     "wall_seconds": round(wall, 1), "sim_seconds": st["sim_seconds"],
-                     "sim_clock_cycles": st["sim_clock_cycles"],
-                     "sim_cpu_seconds": st["sim_cpu_seconds"],
-                     "cycles_per_s": st["sim_clock_cycles"] / st["sim_seconds"],
-                     "cycles_per_cpu_s": st["sim_clock_cycles"] / max(st["sim_cpu_seconds"], 1e-9),
-                     "macs_per_s": st["matched_macs"] / st["sim_seconds"],
-                     "load_average": os.getloadavg()[0]})
-        r = rows[-1]
-        say(f"real size: {name}: {r['rtl_cycles']} RTL / {r['model_cycles']} model cycles, "
-            f"bit_exact={r['bit_exact']} torch_exact={r['torch_exact']}, {r['wall_seconds']} s "
-            f"wall, {r['cycles_per_s']:.0f} cycles/s")
-    speed = native_vs_cocotb(progress)
-    return {"config": PAPER_CFG.to_dict(), "build": build, "layers": rows, "speed": speed,
-            "targets": REAL_TARGETS}
-
-
-def real_markdown(d):
-    t = d["targets"]
-    b = d["build"]
-    out = ["## SparTen: full-size layers on the paper-sized RTL (native harness)", ""]
-    vs = b["verilator_seconds"]
-    out.append(f"Layer top `{b['model']}` (32 units as one shared module, chunk 128, memories of "
-               f"the paper preset). Verilator build (`sim/native.py`, measured when it was "
-               f"built): **{vs:.0f} s** (target at most {t['build_seconds']} s: "
-               f"{'met' if vs is not None and vs <= t['build_seconds'] else 'not met'}); "
-               f"this run: {b['wall_seconds_now']:.0f} s to convert or reuse the Verilog and "
-               f"build or reuse the model." if vs is not None else "Verilator build time unknown.")
-    out.append("")
-    out.append("| layer | C->K, HxW | tiles (K, C, y, x blocks) | RTL cycles | model cycles | "
-               "bit-exact (golden, torch) | wall s (incl. planning, model, checks) | "
-               "simulated clock cycles/s (wall) | per CPU-second of the driver | MACs/s (wall) "
-               "| load average |")
-    out.append("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|")
-    for r in d["layers"]:
-        bl = r["blocks"]
-        out.append(f"| {r['name']} | {r['C']}->{r['K']}, {r['H']}x{r['H']} | {r['n_tiles']} "
-                   f"({bl['k']}, {bl['c']}, {bl['y']}, {bl['x']}) | {r['rtl_cycles']} | "
-                   f"{r['model_cycles']} {'(equal)' if r['cycle_exact'] else '(MISMATCH)'} | "
-                   f"{r['bit_exact']}, {r['torch_exact']} | {r['wall_seconds']:.0f} | "
-                   f"{r['cycles_per_s']:,.0f} | {r['cycles_per_cpu_s']:,.0f} | "
-                   f"{r['macs_per_s']:,.0f} | {r['load_average']:.1f} |")
-    out.append("")
-    c51 = next((r for r in d["layers"] if r["name"] == "conv5_1"), None)
-    if c51:
-        ok = c51["wall_seconds"] <= t["conv5_1_seconds"] and c51["bit_exact"] and \
-            c51["cycle_exact"]
-        out.append(f"**Targets** (issue 10): conv5_1 at full size in at most "
-                   f"{t['conv5_1_seconds']} s, bit- and cycle-exact: {c51['wall_seconds']:.0f} s, "
-                   f"{'met' if ok else 'not met'}; at least {t['cycles_per_s']:,} cycles/s: "
-                   f"{c51['cycles_per_s']:,.0f} "
-                   f"({'met' if c51['cycles_per_s'] >= t['cycles_per_s'] else 'not met'}; "
-                   f"{c51['cycles_per_cpu_s']:,.0f} per CPU-second of the driver, the rate "
-                   f"on an idle core; the machine's load average was "
-                   f"{c51['load_average']:.1f} on {os.cpu_count()} cores).")
-    sp = d["speed"]
-    out.append("")
-    out.append(f"Native vs cocotb on the same workload ({sp['workload']}): compute cycles of the "
-               f"layers / wall time of the simulation runs (process start included).")
-    out.append("")
-    out.append("| path | cycles | s | cycles/s | MACs/s | exact |")
-    out.append("|---|---:|---:|---:|---:|---|")
-    for r in sp["rows"]:
-        out.append(f"| {r['path']} | {r['cycles']} | {r['seconds']:.2f} | "
-                   f"{r['cycles_per_s']:,.0f} | {r['macs_per_s']:,.0f} | {r['exact']} |")
-    out.append("")
-    out.append(f"Native / cocotb: **{sp['ratio']:.1f}x** (target at least "
-               f"{t['native_over_cocotb']}x: "
-               f"{'met' if sp['ratio'] >= t['native_over_cocotb'] else 'not met'}).")
-    return "\n".join(out) + "\n"
+    return Section("sparten", md, headline, rtl, data, round(time.monotonic() - t0, 1), quick)
 
 
 def main(argv=None):
@@ -706,14 +461,15 @@ def main(argv=None):
         print(" ".join(str(x) for x in a), file=sys.stderr, flush=True)
 
     if args.real:
+        from sim.bench_sparten_real import real_markdown, real_size
         data = real_size(progress)
         md = real_markdown(data)
     else:
-        md, data = section(progress=progress, quick=args.quick)
+        data = section(progress=progress, quick=args.quick)
+        md = data.markdown
     print(md)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(data, f, indent=1, default=_plain)
+        write_json(args.json, data)
 
 
 if __name__ == "__main__":

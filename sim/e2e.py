@@ -21,7 +21,6 @@ RTL accuracy is reported as not available.
 import concurrent.futures
 import contextlib
 import importlib
-import json
 import multiprocessing
 import os
 import time
@@ -30,10 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from golden import digits_net as dn
+from report.bench import E2eVariant, speedup
+from report.schema import write_json
 
-from .bench import Progress, _json_default
+from .progress import Progress
 
-__all__ = ["register", "run_e2e", "sparten_config", "eureka_config", "VARIANT_MODES"]
+__all__ = ["register", "run_e2e", "summary", "sparten_config", "eureka_config", "VARIANT_MODES"]
 
 #: Images per variant ``sparse-hw e2e`` runs unless told: None = the whole held-out split (450;
 #: about 5 minutes for both variants on two idle cores).
@@ -106,9 +107,8 @@ class _Tally:
     def finish(self):
         r = self.row
         base = r["cycles"] if r["cycles"] is not None else r["model_cycles"]
-        r["speedup_vs_dense"] = (r["dense_cycles"] / base) if base and r["dense_cycles"] else None
-        r["speedup_vs_onesided"] = (r["onesided_cycles"] / base) \
-            if base and r["onesided_cycles"] else None
+        r["speedup_vs_dense"] = _speedup(r["dense_cycles"], base, r["layer"])
+        r["speedup_vs_onesided"] = _speedup(r["onesided_cycles"], base, r["layer"])
         return r
 
 
@@ -319,8 +319,7 @@ def run_variant(variant, n_images, opts, progress):
         vals = [l[k] for l in layers]
         totals[k] = None if any(v is None for v in vals) else sum(vals)
     base = totals["cycles"] if totals["cycles"] is not None else totals["model_cycles"]
-    totals["speedup_vs_dense"] = totals["dense_cycles"] / base \
-        if base and totals["dense_cycles"] else None
+    totals["speedup_vs_dense"] = _speedup(totals["dense_cycles"], base, f"{variant} network")
     bit_exact = all(r["bit_exact"] for r in layers) and not mismatches
     int8_acc = float(np.mean(np.argmax(golden_logits, axis=1) == labels))
     rtl_acc = float(np.mean(np.argmax(logits, axis=1) == labels)) if all_rtl else None
@@ -390,7 +389,7 @@ def run_e2e(n_images=None, variants=dn.VARIANTS, out=None, seed=0, idle=0.0, bac
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "e2e.json").write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+        write_json(out / "e2e.json", {**data, "summary": summary(data)})
         (out / "e2e.md").write_text(markdown(data))
         progress.log(f"wrote {out / 'e2e.md'} and {out / 'e2e.json'} "
                      f"({time.monotonic() - t0:.1f} s)")
@@ -410,6 +409,19 @@ def _pct(v):
 
 def _x(v):
     return "—" if v is None else f"{v:.2f}x"
+
+
+def _speedup(baseline_cycles, cycles, what):
+    """:func:`report.bench.speedup`, or None when either count is missing (not run)."""
+    return None if not baseline_cycles or not cycles else speedup(baseline_cycles, cycles, what)
+
+
+def summary(data):
+    """The :class:`report.bench.E2eVariant` rows of :func:`run_e2e`'s result (``e2e.json``'s
+    ``summary``, which ``make bench`` reads)."""
+    return [E2eVariant(r["variant"], r["classifier_mode"], r["n_images"], r["float_accuracy"],
+                       r["int8_golden_accuracy"], r["rtl_accuracy"], r["bit_exact"],
+                       r["totals"]["speedup_vs_dense"]) for r in data["results"]]
 
 
 def markdown(data):

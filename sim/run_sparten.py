@@ -45,15 +45,14 @@ import numpy as np
 
 from golden.conv import conv2d_dense, relu as golden_relu
 from golden.quant import requantize
-from golden.sparsemap import SparseMap, check_int_array, encode_activations
+from golden.sparsemap import encode_activations
 from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
-from golden.sparten_model import layer_cycles
-from golden.sparten_plan import BALANCE, plan_layer as plan_tiles, tile_perm, tile_tensors
+from golden.sparten_plan import BALANCE, plan_layer as plan_tiles, tile_tensors
 from hw.sparten.config import SMALL
-from hw.sparten.layer import TARGET_ACT, load_layout
-from hw.sparten.memmap import chunks_of_activations, pack_desc, pack_loads, plan_layer
+from hw.sparten.memmap import unit_counters
 
 from .npyio import load_int_array
+from .sparten_case import check_requant, check_stress, decode_case, layer_arrays, prepare_case
 
 __all__ = ["DEFAULT_CONFIG", "CLI_CONFIG", "BALANCE", "SIMS", "model_name", "build",
            "prepare_case", "run_cases", "decode_case", "run_layer", "run_layer_sparse",
@@ -109,109 +108,6 @@ def build(config):
     return model
 
 
-def _check_prob(name, p):
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 0.95:
-        raise ValueError(f"{name} must be a probability in 0..0.95, not {p!r}")
-
-
-def _perm(w, config, balance):
-    # the planner's function: a tile runs with the slot table its cycles were modelled with
-    return tile_perm(w, config, balance)
-
-
-def _check_requant(requant):
-    if requant is None:
-        return None
-    try:
-        mult, shift = (int(x) for x in requant)
-    except (TypeError, ValueError):
-        raise ValueError(f"requant must be (multiplier, shift), not {requant!r}") from None
-    from hw.sparten.output import MULTIPLIER_WIDTH, SHIFT_WIDTH
-    if not 1 <= mult < (1 << MULTIPLIER_WIDTH) or not 0 <= shift < (1 << SHIFT_WIDTH):
-        raise ValueError(f"requant multiplier must be in 1..{(1 << MULTIPLIER_WIDTH) - 1} and shift "
-                         f"in 0..{(1 << SHIFT_WIDTH) - 1}, not {requant!r}")
-    return mult, shift
-
-
-def _layer_arrays(config, w, a):
-    """``(w, a)`` as checked integer arrays of ``config.value_width`` bits (a SparseMap ``a`` of the
-    engine's chunk decoded); ValueError/TypeError naming what is wrong."""
-    if isinstance(a, SparseMap):
-        if a.chunk != config.chunk:
-            raise ValueError(f"activation SparseMap has chunk={a.chunk}, the engine {config.chunk}")
-        a = a.decode()
-    return (check_int_array(w, bits=config.value_width, name="weights"),
-            check_int_array(a, bits=config.value_width, name="activations"))
-
-
-def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", requant=None,
-                 name="layer", idle=0.0, backpressure=0.0, chain=False, model=None):
-    """Check and pack one layer for the cocotb bench.
-
-    Returns ``(case, info)``: ``case`` is the JSON-able dict the bench runs; ``info`` holds the
-    golden result (``golden``: int64 ``[K,Ho,Wo]``; with requant the int8 values), the golden
-    output chunk words (``chunks``, sparse mode), the model dict and the slot table. Bad data
-    raises ``ValueError``/``TypeError`` before any hardware runs. ``model``: the cycle model's
-    dict of this very layer when the caller has it already (the planner computes it per tile).
-    """
-    _check_prob("idle", idle)
-    _check_prob("backpressure", backpressure)
-    requant = _check_requant(requant)
-    w, a = _layer_arrays(config, w, a)
-    if w.ndim != 4 or a.ndim != 3:
-        raise ValueError(f"need weights [K,C,R,S] and activations [C,H,W], got shapes {w.shape} "
-                         f"and {a.shape}")
-    perm = _perm(w, config, balance)
-    mult, shift = requant if requant else (1, 0)
-    plan = plan_layer(w, a, config, stride, padding, perm, relu=relu,
-                      sparse_out=requant is not None, multiplier=mult, shift=shift)
-    acc = conv2d_dense(a, w, stride, padding, acc_bits=config.acc_width)
-    if model is None:
-        model = layer_cycles(w, a, config, stride, padding, perm=plan.table)
-    K, Ho, Wo = plan.out_shape
-    lay = load_layout(config)
-    info = {"model": model, "table": plan.table, "out_shape": plan.out_shape}
-    if requant is None:
-        gold = golden_relu(acc) if relu else acc
-        aw = config.acc_width
-        flat = gold.transpose(1, 2, 0).reshape(-1)
-        expect = [(int(v) & ((1 << aw) - 1)) | (int((i % K) == K - 1) << aw)
-                  for i, v in enumerate(flat)]
-        mode = "acc"
-    else:
-        x = golden_relu(acc) if relu else acc
-        gold = requantize(x, mult, shift, out_bits=config.value_width, acc_bits=config.acc_width)
-        words = chunks_of_activations(gold, config)
-        nc = -(-K // config.chunk)
-        cb = config.chunk_bits
-        expect = [wd | (int(i % nc == nc - 1) << cb) for i, wd in enumerate(words)]
-        info["chunks"] = words
-        mode = "chunk"
-    info["golden"] = gold
-    loads = plan.loads
-    if chain:
-        loads = [ld for ld in loads if ld[0] != TARGET_ACT]
-    case = {
-        "name": name,
-        "desc": pack_desc(config, plan.desc),
-        "loads": pack_loads(config, loads),
-        "mode": mode,
-        "n_out": len(expect),
-        "n_values": K * Ho * Wo,
-        "expect": expect,
-        "cycles": model["cycles"],
-        "counters": [list(t) for t in zip(model["unit_busy"], model["unit_matched"],
-                                          model["unit_stall"])],
-        "cap": 2 * model["cycles"] + 1000,
-        "idle": idle,
-        "backpressure": backpressure,
-        "chain": chain,
-        "data_offset": lay["data"].offset,
-        "addr_offset": lay["addr"].offset,
-    }
-    return case, info
-
-
 def run_cases(config, cases, seed=0, check=True):
     """Run prepared cases on the RTL of ``config`` in one simulator process; returns the bench's
     per-case results (``out`` payload ints, ``cycles``, ``counters``). With ``check`` a mismatch
@@ -219,7 +115,7 @@ def run_cases(config, cases, seed=0, check=True):
     model = build(config)
     with tempfile.TemporaryDirectory(prefix="sparten-") as tmp:
         path = Path(tmp) / "cases.json"
-        path.write_text(json.dumps({"check": check, "cases": cases}))
+        path.write_text(json.dumps({"check": check, "cases": [c.to_dict() for c in cases]}))
         res = model.run("cocotb_sparten_layer", seed=seed, env={"SPARTEN_CASES": path},
                         check=check)
     out = Path(res[None]) / "sparten_results.json"
@@ -230,45 +126,6 @@ def run_cases(config, cases, seed=0, check=True):
     for r in results:
         r["out"] = [int(x) for x in r["out"]]
     return results
-
-
-def decode_case(case, info, res, config):
-    """RTL output beats -> array (raw) or value array (sparse), and the stats dict."""
-    K, Ho, Wo = info["out_shape"]
-    model = info["model"]
-    if case["mode"] == "acc":
-        aw = config.acc_width
-        vals = [(b & ((1 << aw) - 1)) for b in res["out"]]
-        vals = [v - (1 << aw) if v >> (aw - 1) else v for v in vals]
-        out = np.array(vals, dtype=np.int64).reshape(Ho, Wo, K).transpose(2, 0, 1)
-    else:
-        from hw.sparten.memmap import unpack_chunk
-        cb = config.chunk_bits
-        nc = -(-K // config.chunk)
-        dense = np.zeros((Ho * Wo, nc * config.chunk), dtype=np.int64)
-        for i, b in enumerate(res["out"]):
-            mask, vals = unpack_chunk(b & ((1 << cb) - 1), config)
-            pos = [k for k in range(config.chunk) if mask >> k & 1]
-            dense[i // nc, (i % nc) * config.chunk + np.array(pos, dtype=np.int64)] = vals
-        out = dense[:, :K].reshape(Ho, Wo, K).transpose(2, 0, 1)
-    matched = sum(c[1] for c in res["counters"])
-    n, mpc = config.n_units, config.matches_per_cycle
-    stats = {
-        "config": config.to_dict(),
-        "shape": {"K": K, "Ho": Ho, "Wo": Wo},
-        "cycles": int(res["cycles"]),
-        "model_cycles": int(model["cycles"]),
-        "dense_cycles": int(model["dense_cycles"]),
-        "onesided_cycles": int(model["onesided_cycles"]),
-        "matched_macs": int(matched),
-        "utilization": matched / (res["cycles"] * n * mpc) if res["cycles"] else 0.0,
-        "speedup_vs_dense": model["dense_cycles"] / res["cycles"] if res["cycles"] else 0.0,
-        "speedup_vs_onesided": model["onesided_cycles"] / res["cycles"] if res["cycles"] else 0.0,
-        "unit_counters": res["counters"],
-        "bit_exact": bool(res["out"] == case["expect"]) and np.array_equal(out, info["golden"]),
-        "cycle_exact": int(res["cycles"]) == int(model["cycles"]),
-    }
-    return out, stats
 
 
 def run_layer(w, a, stride=1, padding=0, relu=False, balance="none", config=None, requant=None,
@@ -319,7 +176,7 @@ def run_chain(layers, a, config=None, seed=0, idle=0.0, backpressure=0.0, check=
     outs = []
     for c, i, r in zip(cases, infos, results):
         out, stats = decode_case(c, i, r, config)
-        outs.append((out.astype(np.int8 if c["mode"] == "chunk" else np.int32), stats))
+        outs.append((out.astype(np.int8 if c.mode == "chunk" else np.int32), stats))
     return outs
 
 
@@ -355,10 +212,13 @@ def native_model(config):
 def native_script(config, case):
     """The sim/native.py command script of one prepared case: descriptor, memory loads, start,
     run to ``done``, then the cycle counter and every unit's counters."""
-    cap = int(case["cap"]) + 2 * int(case["n_values"]) + 1000
-    script = [("drain", "o_chunk" if case["mode"] == "chunk" else "o_acc"),
-              ("poke", "desc", int(case["desc"])),
-              ("feed", "load", [int(b) for b in case["loads"]]),
+    if case.chain or case.abort_after is not None:
+        raise ValueError(f"case {case.name!r}: the native harness runs neither chained nor "
+                         f"aborted cases (use the cocotb bench)")
+    cap = case.cap + 2 * case.n_values + 1000
+    script = [("drain", case.stream),
+              ("poke", "desc", case.desc),
+              ("feed", "load", list(case.loads)),
               ("pulse", "start"),
               ("until", "done", cap),
               ("peek", "cycles")]
@@ -378,11 +238,9 @@ def run_native(config, case, model=None):
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # CPU time of the driver process: the rate a shared, loaded machine cannot distort
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    stream = "o_chunk" if case["mode"] == "chunk" else "o_acc"
-    out = [int(x) for x in res.streams[stream]]
+    out = [int(x) for x in res.streams[case.stream]]
     cycles, *ctrs = (int(v) for v in res.peeks)
-    m32 = (1 << 32) - 1
-    counters = [[v & m32, (v >> 32) & m32, (v >> 64) & m32] for v in ctrs]
+    counters = [unit_counters(config, v) for v in ctrs]
     return {"out": out, "cycles": cycles, "counters": counters, "seconds": res.seconds,
             "cpu_seconds": cpu, "sim_cycles": res.sim_cycles}
 
@@ -434,13 +292,13 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     config = config or DEFAULT_CONFIG
     if sim not in SIMS:
         raise ValueError(f"sim must be one of {list(SIMS)}, not {sim!r}")
-    _check_prob("idle", idle)
-    _check_prob("backpressure", backpressure)
+    check_stress("idle", idle)
+    check_stress("backpressure", backpressure)
     if sim == "native" and (idle or backpressure):
         raise ValueError("idle and backpressure need sim='cocotb' (the native harness drives "
                          "the streams at full rate)")
-    requant = _check_requant(requant)
-    w, a = _layer_arrays(config, w, a)
+    requant = check_requant(requant)
+    w, a = layer_arrays(config, w, a)
     fc = w.ndim == 2 and a.ndim == 1
     if fc:
         w, a = w[:, :, None, None], a[:, None, None]

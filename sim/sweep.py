@@ -62,7 +62,7 @@ def _hash(*parts):
 SOURCES = {
     "model": ("golden/*.py", "hw/common/config.py", "hw/sparten/config.py", "hw/eureka/config.py",
               "sim/bench_sparten.py", "sim/bench_eureka.py", "sim/sweep_model.py"),
-    "area": ("hw/**/*.py", "synth/area.py", "synth/sta.py", "sim/verilator.py", "sim/sweep_work.py"),
+    "area": ("hw/**/*.py", "synth/*.py", "report/*.py", "sim/verilator.py", "sim/sweep_work.py"),
     "rtl": ("hw/**/*.py", "golden/*.py", "sim/*.py", "tests/cocotb/*.py"),
     "energy": ("hw/**/*.py", "golden/*.py", "synth/*.py", "sim/sweep_work.py",
                "sim/sweep_model.py", "sim/run_eureka.py", "sim/bench_sparten.py",

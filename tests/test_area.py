@@ -23,6 +23,10 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from designs import Reg
+from hw.top import block_table
+from report.area import read_area_designs
+from report.schema import (Headline, PairSpeedup, RtlCheck, Section, read_area_ratios,
+                           write_json)
 from sim.verilator import ROOT, build_dir, emit_verilog
 from synth import area
 
@@ -93,8 +97,10 @@ def fast_results(lib):
             v, _ = emit_verilog(comp, d.name, cfg, vdir)
             d.verilog = v
             designs.append(d)
-        key = _digest([d.verilog for d in designs] + [lib.path, Path(area.__file__),
-                      ROOT / "synth" / "sta.py"])
+        # the flow (every synth/ module) and the engines' block tables decide the results
+        key = _digest([d.verilog for d in designs] + [lib.path]
+                      + sorted((ROOT / "synth").glob("*.py"))
+                      + sorted((ROOT / "hw").glob("*/blocks.py")))
         cache = WORK / "results.json"
         if cache.exists():
             got = json.loads(cache.read_text())
@@ -263,6 +269,7 @@ def test_reports(fast_results, lib, tmp_path):
                                        "critical_path_ns", "fmax_mhz", "logic_depth",
                                        "memory_macro_bits", "blocks")}
         r.numbers["block_groups"] = d["block_groups"]
+        r.numbers["modules"] = d["_modules"]
         res.append(r)
     out = WORK / f"reports-{os.getpid()}"
     js, md = area.write_reports(res, lib, out, bench_path=tmp_path / "no_bench.json")
@@ -273,9 +280,25 @@ def test_reports(fast_results, lib, tmp_path):
             assert key in d, key
     text = md.read_text()
     assert "sky130_fd_sc_hd__tt_025C_1v80" in text and "small_sparten_dense_mac" in text
-    eng = [c for c in doc["comparisons"] if c["engine"] == "eureka"]
+    # the strict readers of the schema take the file as written
+    designs_back = read_area_designs(js)
+    assert designs_back["small_sparten_dense_mac"].area_um2 == \
+        _by_name(fast_results)["small_sparten_dense_mac"]["area_um2"]
+    ratios = read_area_ratios(js)
+    eng = [c for c in ratios if c.engine == "eureka"]
     if any(d.design.engine == "eureka" and d.design.role == "engine" for d in res):
-        assert eng and all(c["area_ratio"] > 0 for c in eng)
+        assert eng and all(c.area_ratio > 0 for c in eng)
+        assert {(c.design, c.baseline) for c in eng} == {
+            ("small_eureka_core", "small_eureka_dense"), ("small_eureka_core", "small_eureka_ampere24")}
+    # the layer's cluster on its own against the dense MAC array of as many MACs (SparTen's table)
+    assert any(c.design == "small_sparten_layer/cluster" for c in ratios)
+    # no bench report: every iso-area row says so, none has a speed-up
+    assert len(doc["iso_area"]) == len(ratios)
+    assert all(r["speedup"] is None and "run make bench" in r["missing"] for r in doc["iso_area"])
+    # every module of every small top is named by its engine's block table
+    assert doc["unnamed_modules"] == []
+    for engine, names in doc["unmatched_blocks"].items():
+        assert set(names) <= {b.name for b in block_table(engine).blocks}
 
 
 def test_generic_flow_without_liberty():
@@ -290,15 +313,18 @@ def test_generic_flow_without_liberty():
     assert out["cells"] == 4 and out["transistors"] > 0 and out["logic_depth"] == 0
 
 
-#: (module path under top "t", engine, "==" or "prefix", expected category)
+#: (module path under top "t", engine, "==" or "prefix", expected category). The paths are the
+#: engines' real submodule names (hw/<engine>/blocks.py); a carved part ``<module>_<kind>`` is
+#: what the blocks flow cuts out of a module.
 CLASSIFY_CASES = [
-    ("t.cu3.prefix", "sparten", "==", "prefix sums"),
-    ("t.cu3.join.prio_enc", "sparten", "==", "priority encoder"),
-    ("t.cu3.mac", "sparten", "==", "MAC"),
-    ("t.perm", "sparten", "==", "permutation"),
+    ("t.cluster.cu3.join.prefix_a2", "sparten", "==", "prefix sums"),
+    ("t.cu3.join.prio1", "sparten", "==", "priority encoder"),
+    ("t.cu3.mul0", "sparten", "==", "MAC"),
+    ("t.mac3", "sparten", "==", "MAC"),
+    ("t.unperm", "sparten", "==", "permutation"),
     ("t", "sparten", "==", area.OTHER),
-    ("t.row2.suds_steer", "eureka", "==", "SUDS steering"),
-    ("t.row2.tree", "eureka", "==", "reduction trees"),
+    ("t.core.suds2", "eureka", "==", "SUDS steering"),
+    ("t.core.own_tree2", "eureka", "==", "reduction trees"),
     ("t.mov_tree3", "eureka", "==", "SUDS moved-product trees"),
     ("t.own_tree3", "eureka", "==", "reduction trees"),
     ("t.sel5", "eureka", "==", "select muxes"),
@@ -306,14 +332,26 @@ CLASSIFY_CASES = [
     ("t.mul0", "eureka", "==", "multipliers"),
     ("t.mul0_mul", "eureka", "==", "multipliers"),
     ("t_add", "eureka", "==", "accumulators (adders)"),
+    ("t.core_regs", "eureka", "==", "registers (pipeline, accumulators)"),
     ("t.cu.join.prefix_f0", "sparten", "==", "prefix sums"),
     ("t.cu.join.prefix_a1_add", "sparten", "==", "prefix sums"),
     ("t.cu.join.prio0", "sparten", "==", "priority encoder"),
     ("t.cu.join_regs", "sparten", "prefix", "buffers"),
     ("t.cu_mux", "sparten", "==", "compute unit: operand select muxes"),
+    ("t.cluster_mux", "sparten", "==", "muxes"),
     ("t.cluster.cu7", "sparten", "prefix", "compute unit"),
     ("t.cluster.cu7.join", "sparten", "prefix", "inner join"),
-    ("t.lane1.mux", "eureka", "==", "select muxes"),
+    ("t.cluster.cu7.not_a_block", "sparten", "prefix", "compute unit"),
+    ("t.not_a_block", "sparten", "==", area.OTHER),
+    ("t.outpath.encoder", "sparten", "==", "output path"),
+    ("t.sequencer", "sparten", "==", "sequencer"),
+    ("t.core.sel1", "eureka", "==", "select muxes"),
+    ("t.dispatch", "barista", "==", "dispatcher"),
+    ("t.cu2.join.prio0", "barista", "==", "priority encoder"),
+    ("t.prefix_f0", "common", "==", "prefix sums"),
+    ("t.cu.join.prefix_a0_3", "sparten", "==", "prefix sums"),     # lane 0, group 3
+    ("t.cluster1.bank0", "barista", "==", "chunk fetch"),
+    ("t.cluster1.cu3.mul0", "barista", "==", "MAC"),
 ]
 
 
@@ -349,19 +387,78 @@ def test_cli_errors_are_one_line(tmp_path):
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-def test_speedup_from_bench_json():
-    """bench.json (sim/bench.py) rows naming both designs win; else the engine section's headline."""
-    mk = lambda name, engine, role, cfg=None: area.SynthResult(  # noqa: E731
-        area.Design(name, None, engine, role, "", cfg or {}))
-    e = mk("eureka_core", "eureka", "engine")
-    dense = mk("eureka_dense", "eureka", "dense-baseline", {"variant": "dense"})
-    amp = mk("eureka_ampere24", "eureka", "sparse-baseline", {"variant": "ampere24"})
-    bench = {"iso_area": [{"sparse": "eureka_core", "baseline": "eureka_dense", "speedup": 4.5}],
-             "sections": {"eureka": {"rows": [{"speedup_vs_2to4": {"x": 1}}],
-                                     "headline": {"speedup_vs_dense": 4.0, "speedup_vs_2to4": 2.25}}}}
-    assert area._bench_speedup(bench, e, dense)["speedup"] == 4.5
-    assert area._bench_speedup(bench, e, amp)["speedup"] == 2.25
-    assert area._bench_speedup({"sections": {}}, e, amp) is None
+def _result(name, engine, role, config, area_um2, critical_path_ns=None, modules=()):
+    r = area.SynthResult(area.Design(name, None, engine, role, "", config))
+    r.numbers = {"area_um2": area_um2, "cells": 10, "critical_path_ns": critical_path_ns,
+                 "modules": list(modules)}
+    return r
+
+
+def test_iso_area_rows_from_bench_headlines(tmp_path):
+    """area.json's iso-area rows are report.schema.iso_area of synth's ratios and the bench's pair
+    speed-ups; a pair without a bench speed-up, no bench report or an old-shape one gives a row
+    without a speed-up that says why (no other source of speed-ups)."""
+    size = {"rows": 8, "lanes": 32}
+    core = _result("eureka_core", "eureka", "engine", size, 150.0, 4.0)
+    dense = _result("eureka_dense", "eureka", "dense-baseline", size, 100.0, 3.2)
+    amp = _result("eureka_ampere24", "eureka", "sparse-baseline", size, 120.0)
+    small = _result("eureka_dense_4x8", "eureka", "dense-baseline", {"rows": 4, "lanes": 8}, 9.0)
+    ratios, skipped = area.area_ratios([core, dense, amp, small])
+    assert [(r.design, r.baseline) for r in ratios] == [("eureka_core", "eureka_dense"),
+                                                        ("eureka_core", "eureka_ampere24")]
+    assert ratios[0].area_ratio == 1.5 and ratios[0].critical_path_ratio == pytest.approx(1.25)
+    assert ratios[1].critical_path_ratio is None and skipped == []
+    rows, _ = area.iso_rows(ratios, tmp_path / "bench.json")
+    assert [r.speedup for r in rows] == [None, None]
+    assert all("run make bench" in r.missing for r in rows)
+    head = Headline("eureka", "GEMM", {"speedup_vs_dense": 4.8, "speedup_vs_2to4": 2.4},
+                    pairs=[PairSpeedup("eureka_core", "eureka_dense", 4.8, "GEMM d_w 0.2")])
+    write_json(tmp_path / "bench.json", {"sections": {
+        "eureka": Section("eureka", "", head, RtlCheck([], "none"), {}, 0.0)}})
+    rows, _ = area.iso_rows(ratios, tmp_path / "bench.json")
+    assert rows[0].iso_area_speedup == pytest.approx(4.8 / 1.5)
+    assert rows[0].speedup_workload == "GEMM d_w 0.2" and rows[0].missing is None
+    # the headline's speedup_vs_2to4 is not a pair speed-up of these two tops: no value
+    assert rows[1].speedup is None and rows[1].iso_area_speedup is None
+    assert "no speed-up of eureka_core over eureka_ampere24" in rows[1].missing
+    (tmp_path / "bench.json").write_text(json.dumps(
+        {"sections": {"eureka": {"headline": {"speedup_vs_dense": 4.8}}}}))
+    rows, _ = area.iso_rows(ratios, tmp_path / "bench.json")
+    assert all(r.speedup is None and "missing field" in r.missing for r in rows)
+
+
+def test_pairs_follow_the_engine_tables():
+    """Pairs by role and the table's size fields, the table's explicit pairs, and its subtrees
+    (the layer's cluster on its own); a pair without an area is skipped with the reason."""
+    mods = [{"module": "sparten_layer", "instances": 1, "cells": 5, "area_um2": 100.0},
+            {"module": "sparten_layer.cluster", "instances": 1, "cells": 5, "area_um2": 50.0},
+            {"module": "sparten_layer.cluster.cu", "instances": 4, "cells": 5, "area_um2": 25.0}]
+    layer = _result("sparten_layer", "sparten", "engine", {"n_units": 4}, 250.0, modules=mods)
+    mac = _result("sparten_dense_mac", "sparten", "dense-baseline", {"n_units": 4}, 100.0)
+    unit = _result("sparten_dense_unit", "sparten", "dense-baseline", {"n_units": 1}, 10.0)
+    cu = _result("sparten_cu", "sparten", "block", {"n_units": 32}, 30.0)
+    broken = _result("sparten_cluster", "sparten", "engine", {"n_units": 1}, None)
+    broken.numbers["cells"] = None            # its synthesis failed
+    ratios, skipped = area.area_ratios([layer, mac, unit, cu, broken])
+    assert {(r.design, r.baseline): r.area_ratio for r in ratios} == {
+        ("sparten_layer", "sparten_dense_mac"): 2.5,
+        ("sparten_layer/cluster", "sparten_dense_mac"): 1.5,
+        ("sparten_cu", "sparten_dense_unit"): 3.0}
+    assert skipped == [("sparten_cluster", "sparten_dense_unit",
+                        "no cells of sparten_cluster (synthesis failed?)")]
+
+
+def test_block_rule_matching_nothing_is_reported():
+    """A table entry that names no module of the run's designs is listed, and so is a module that
+    no entry names (it would otherwise fall silently into control/other)."""
+    mods = [{"module": m} for m in ("e", "e.mul0", "e.sel0", "e.own_tree0", "e.mov_tree1",
+                                    "e.suds1", "e.mul0_mul", "e_regs", "e.extra0")]
+    assert area.unmatched_blocks([("e", "eureka", mods)]) == {"eureka": ["core"]}
+    assert area.unnamed_modules([("e", "eureka", mods)]) == ["e.extra0"]
+    gemm = [{"module": m} for m in ("g", "g.core", "g.core.mul0", "g.core.sel0", "g.core.suds1",
+                                    "g.core.own_tree0", "g.core.mov_tree1")]
+    assert area.unmatched_blocks([("g", "eureka", gemm)]) == {}
+    assert area.unnamed_modules([("g", "eureka", gemm)]) == []
 
 
 class _Mems(wiring.Component):

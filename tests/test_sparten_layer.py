@@ -34,22 +34,22 @@ def run_case_amaranth(config, case, seed):
     dut = SparTenLayer(config)
     rand = random.Random(seed)
     got, res = [], {}
-    prefix = dut.o_chunk if case["mode"] == "chunk" else dut.o_acc
+    prefix = getattr(dut, case.stream)
 
     async def bench(ctx):
-        ctx.set(dut.desc.as_value(), case["desc"])
-        for beat in case["loads"]:
-            await stream_put(ctx, dut.load, beat, idle=case["idle"], rand=rand)
+        ctx.set(dut.desc.as_value(), case.desc)
+        for beat in case.loads:
+            await stream_put(ctx, dut.load, beat, idle=case.idle, rand=rand)
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
-        for _ in range(case["cap"] + 20 * case["n_out"] + 200):
-            r = rand.random() >= case["backpressure"]
+        for _ in range(case.cap + 20 * case.n_out + 200):
+            r = rand.random() >= case.backpressure
             ctx.set(prefix.ready, r)
             _, _, v, p = await ctx.tick().sample(prefix.valid, prefix.payload)
             if v and r:
                 got.append(int(p.as_value().value) if hasattr(p, "as_value") else int(p))
-            if len(got) == case["n_out"]:
+            if len(got) == case.n_out:
                 break
         res["cycles"] = ctx.get(dut.cycles)
         counters = []
@@ -68,10 +68,11 @@ def run_case_amaranth(config, case, seed):
 
 def check_amaranth(config, case, seed):
     got, res = run_case_amaranth(config, case, seed)
-    assert len(got) == case["n_out"], f"{case['name']}: {len(got)} of {case['n_out']} beats (seed={seed})"
-    assert got == case["expect"], f"{case['name']}: output differs from golden (seed={seed})"
-    assert res["cycles"] == case["cycles"], f"{case['name']}: RTL {res['cycles']} != model {case['cycles']}"
-    assert res["counters"] == case["counters"], f"{case['name']}: counters {res['counters']} != {case['counters']}"
+    assert len(got) == case.n_out, f"{case.name}: {len(got)} of {case.n_out} beats (seed={seed})"
+    assert tuple(got) == case.expect, f"{case.name}: output differs from golden (seed={seed})"
+    assert res["cycles"] == case.cycles, f"{case.name}: RTL {res['cycles']} != model {case.cycles}"
+    counters = tuple(tuple(c) for c in res["counters"])
+    assert counters == case.counters, f"{case.name}: counters {counters} != {case.counters}"
 
 
 AMARANTH_CONFIGS = {
@@ -176,8 +177,8 @@ def test_layer_rtl(cfg_name, seed):
     cases = small_cases(cfg, seed, shapes, cov)
     results = run_cases(cfg, cases, seed=seed)        # asserts inside the bench; double-check here
     for case, res in zip(cases, results):
-        assert res["out"] == case["expect"], case["name"]
-        assert res["cycles"] == case["cycles"], case["name"]
+        assert tuple(res["out"]) == case.expect, case.name
+        assert res["cycles"] == case.cycles, case.name
         cov.hit(*(e for e, hit in res["events"].items() if hit))
     if cfg_name == "small":
         cov.require()       # DESIGN.md's corner cases all ran on this build (sim/coverage.py)
@@ -203,7 +204,7 @@ def test_layer_rtl_million_macs(seed):
     t0 = time.monotonic()
     res = run_cases(SMALL, [case], seed=seed)[0]
     elapsed = time.monotonic() - t0
-    assert res["out"] == case["expect"] and res["cycles"] == case["cycles"]
+    assert tuple(res["out"]) == case.expect and res["cycles"] == case.cycles
     print(f"{info['model']['matched_macs']} matched MACs, {res['cycles']} cycles in {elapsed:.1f} s")
     # A loose guard only (shared, loaded cores): it catches Python work creeping into the compute
     # loop (which would cost minutes), not ordinary load.
@@ -220,11 +221,11 @@ def test_layer_rtl_reset_mid_layer(seed):
     w, a = rand_layer(rng, 6, 12, 5, 5, 3, 3, 0.6, 0.7)
     case, _ = prepare_case(SMALL, w, a, 1, 1, False, "gbh", None, name="full", idle=0.2,
                            backpressure=0.3)
-    mid = dict(case, name="abort_compute", abort_after=case["cycles"] // 2)
-    late = dict(case, name="abort_readout", abort_after=case["cycles"] + 8)
+    mid = case.replace(name="abort_compute", abort_after=case.cycles // 2)
+    late = case.replace(name="abort_readout", abort_after=case.cycles + 8)
     results = run_cases(SMALL, [mid, case, late, case], seed=seed)
     assert [r.get("aborted", False) for r in results] == [True, False, True, False]
     assert results[0]["busy_at_reset"] and results[2]["busy_at_reset"], \
         "the reset must land while the layer is running"
     for res in (results[1], results[3]):
-        assert res["out"] == case["expect"] and res["cycles"] == case["cycles"]
+        assert tuple(res["out"]) == case.expect and res["cycles"] == case.cycles

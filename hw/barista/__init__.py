@@ -20,15 +20,24 @@ Blocks so far
     One filter's barrier-free group: the dispatcher, SparTen's compute units (unchanged) and chunk
     memories; bit-exact, and every grant as ``golden.barista.group_schedule`` with SparTen's
     chunk costs.
+:mod:`.cluster` (``BaristaCluster``)
+    One whole cluster: ``banks`` shared banks (``ChunkFetch``, two ports per unit), the
+    dispatcher (colours released when drained), per-unit fetchers walking a KxK task's valid taps
+    (stride, padding) into SparTen's compute units (unchanged), a result merge and the
+    ``ColourBuffer``. Cycle-exact against ``golden.barista.cluster_trace``.
+:mod:`.engine` (``BaristaEngine``)
+    ``n_clusters`` clusters, the filters dealt between them as in the layer model, the input map
+    loaded into all at once, one output stream each (``golden.barista.engine_trace``).
 :mod:`.tops`
-    ``barista_fetch`` (SMALL, 4 ports, chunk 8), ``barista_dispatch`` (SMALL, 4 units, 2 colours),
-    ``barista_group`` (SMALL), ``barista_outbuf`` (SMALL, 2 colours of 256) and
+    ``barista_engine`` (ENGINE: 2 clusters x 4 units; a block), ``barista_cluster`` (CLUSTER: 4 units, chunk 8, 4 banks, 2 colours; role engine) with its
+    baselines ``barista_sparten_layer`` and ``barista_dense_array`` (same 4 MACs, chunk 8;
+    ``PAIRS``), ``barista_fetch`` (SMALL, 4 ports, chunk 8), ``barista_dispatch`` (SMALL, 4
+    units, 2 colours), ``barista_group`` (SMALL), ``barista_outbuf`` (SMALL, 2 colours of 256) and
     ``barista_fetch_paper`` (chunk 128, 8 ports, for area).
 
 The whole-engine cycle model is ``golden/barista.py`` (:func:`golden.barista.layer_cycles`) and
-the benchmark ``sim/bench_barista.py``. Not written yet: the cluster that joins the group to the fetch
-network and the coloured buffer (the group reads private memory ports), several groups and
-clusters, and 3x3 sequencing (the group runs 1x1 layers). So the layer model as a whole is not
-checked against RTL: its scheduling rule with SparTen's chunk costs is (through the group), its
-bank-read rule is an abstraction of the fetch block.
+the benchmark ``sim/bench_barista.py``, whose RTL check runs reduced conv layers through
+``barista_cluster`` (and, in the full section, ``barista_engine``). Not written yet: a
+telescoping tree of combining levels (the fetch block is one level) and the model's task pieces
+(partial sums added in the output buffer).
 """

@@ -17,7 +17,7 @@ import dataclasses
 from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
                              resolve_config)
 
-__all__ = ["BaristaConfig", "SMALL", "PAPER", "PRESETS", "resolve", "ConfigError"]
+__all__ = ["BaristaConfig", "SMALL", "CLUSTER", "ENGINE", "PAPER", "PRESETS", "resolve", "ConfigError"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +149,15 @@ class BaristaConfig(ConfigBase):
 SMALL = BaristaConfig(n_clusters=2, units_per_cluster=4, chunk=8, banks=4, bank_bytes_per_cycle=4,
                       input_buffer_chunks=256, output_buffer_entries=256, colours=2,
                       private_chunks=4, combine_window=16)
+
+#: One cluster of SMALL in RTL (``hw.barista.cluster``, top ``barista_cluster``): SMALL's 4 units,
+#: 4 banks, 2 colours, with banks of 256 words each (1024 chunks: reduced conv layers and their
+#: filters stay resident, so the run needs no input tiling).
+CLUSTER = dataclasses.replace(SMALL, n_clusters=1, input_buffer_chunks=1024, bank_bytes_per_cycle=16)
+
+#: Two such clusters (``hw.barista.engine``, top ``barista_engine``): the issue's reduced scale of
+#: several clusters, SMALL's 2 x 4 units.
+ENGINE = dataclasses.replace(CLUSTER, n_clusters=2)
 
 #: The paper's ASIC point: 4 clusters x 8K MACs (arXiv 2104.08734). *(ours)*: chunk 128 as in
 #: SparTen; 32 banks of 64 B per cluster (2 KB/cycle per cluster, 8 KB/cycle for the chip, about

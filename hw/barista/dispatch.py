@@ -15,6 +15,11 @@ stay busy for each task's cost and compare every grant.
 *(ours)*: the ranking by free time (a queue of free units in the order they freed) is what
 "round-robin" means here; ranking by index alone would give a waiting unit's turn to one that freed
 later. ``tile_size >= n_units`` is a precondition (a cycle's grants span at most two tiles).
+
+With ``colour_free=True`` (the cluster, :mod:`hw.barista.cluster`) a tile's colour is not free
+when the tile ``colours`` before it has ended its tasks but when the output buffer has drained it:
+the input ``free`` (one bit per colour, kept by the cluster) then decides whether the next tile
+may open, and ``opening`` says which colour a tile took this cycle.
 """
 
 from amaranth import Cat, Module, Mux, Signal
@@ -46,25 +51,41 @@ class TaskDispatch(wiring.Component):
         Bit ``i``: unit ``i`` starts task ``task[i]`` in this cycle.
     task : Out(16).array(n_units)
         The task granted to each unit (valid with its ``grant`` bit).
+    slot, offset : Out.array(n_units)
+        The colour of the granted task's tile and its place in the tile (valid with ``grant``).
     fin : In(n_units)
         Bit ``i``: unit ``i`` ends its task in this cycle (it may be granted the next one in the
         same cycle).
     idle : Out(1)
         Every task granted and every unit idle.
+    opened : Out(16)
+        Tiles opened since ``start``.
+    opening : Out(colours)
+        Bit ``k``: a tile opens into colour ``k`` in this cycle.
+    free : In(colours)
+        Only with ``colour_free``: bit ``k``, colour ``k`` may take a new tile.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, colour_free=False):
         self._n = config.units_per_cluster
         self._colours = config.colours
-        super().__init__({
+        self._colour_free = colour_free
+        ports = {
             "start": In(1),
             "n_tasks": In(TASK_WIDTH),
             "tile_size": In(TASK_WIDTH),
             "grant": Out(self._n),
             "task": Out(TASK_WIDTH).array(self._n),
+            "slot": Out(range(self._colours)).array(self._n),
+            "offset": Out(TASK_WIDTH).array(self._n),
             "fin": In(self._n),
             "idle": Out(1),
-        })
+            "opened": Out(TASK_WIDTH),
+            "opening": Out(self._colours),
+        }
+        if colour_free:
+            ports["free"] = In(self._colours)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -103,7 +124,8 @@ class TaskDispatch(wiring.Component):
             m.d.comb += slot_done.eq(0)
             for k in range(ncol):
                 with m.If(osl == k):
-                    m.d.comb += slot_done.eq(cnt_now[k] == tsize)
+                    m.d.comb += slot_done.eq(self.free[k] if self._colour_free
+                                             else cnt_now[k] == tsize)
             can = Signal(name=f"open{j}")
             prev_ok = Signal(name=f"chain{j}")
             m.d.comb += prev_ok.eq(1 if j == 0 else can_prev)
@@ -116,6 +138,7 @@ class TaskDispatch(wiring.Component):
                          osl2.eq(Mux(can, inc(osl), osl))]
             o, oe, osl, can_prev = o2, oe2, osl2, can
         m.d.sync += [opened.eq(o), open_end.eq(oe), open_slot.eq(osl)]
+        m.d.comb += [self.opened.eq(opened), self.opening.eq(Cat(*reset))]
 
         # Tasks grantable this cycle.
         limit = Signal(tw + 1)
@@ -142,8 +165,10 @@ class TaskDispatch(wiring.Component):
                          self.task[i].eq(nxt + rank)]
             off = Signal(tw + 1, name=f"off{i}")
             m.d.comb += off.eq(cur_off + rank)
+            m.d.comb += [self.slot[i].eq(Mux(off >= tsize, inc(cur_slot), cur_slot)),
+                         self.offset[i].eq(Mux(off >= tsize, off - tsize, off))]
             with m.If(g):
-                m.d.sync += uslot[i].eq(Mux(off >= tsize, inc(cur_slot), cur_slot))
+                m.d.sync += uslot[i].eq(self.slot[i])
             with m.If(self.fin[i] & ~g):
                 m.d.sync += ts[i].eq(now)
             ngrant.append(g)

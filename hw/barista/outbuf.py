@@ -19,7 +19,14 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["ColourBuffer"]
+__all__ = ["ColourBuffer", "write_layout"]
+
+
+def write_layout(config):
+    """``{colour, addr, value}``: a result into (or out of) the buffer of ``config``."""
+    return data.StructLayout({"colour": unsigned(max(1, ceil_log2(config.colours))),
+                              "addr": unsigned(max(1, ceil_log2(config.output_buffer_entries))),
+                              "value": signed(config.acc_width)})
 
 
 class ColourBuffer(wiring.Component):
@@ -50,9 +57,7 @@ class ColourBuffer(wiring.Component):
         self._aw = max(1, ceil_log2(self._depth))
         self._cw = max(1, ceil_log2(self._ncol))
         self._vw = config.acc_width
-        self.write_layout = data.StructLayout({"colour": unsigned(self._cw),
-                                               "addr": unsigned(self._aw),
-                                               "value": signed(self._vw)})
+        self.write_layout = write_layout(config)
         self.close_layout = data.StructLayout({"colour": unsigned(self._cw),
                                                "count": unsigned(self._aw + 1)})
         super().__init__({

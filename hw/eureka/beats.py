@@ -1,53 +1,22 @@
 """Stream beats of the EUREKA core from a golden schedule (shared by every testbench and driver).
 
 Payloads are built with the core's own ``lib.data`` layouts (:func:`hw.eureka.core.weight_layout`
-etc.), so bits are never packed by hand in two places. A GEMM ``D = W x A`` runs as: for each row
+etc.) through the shared helpers of :mod:`hw.common.pack` (``layout_leaves`` and ``pack_fields``
+are re-exported here for the callers that import them from this module), so bits are never packed
+by hand. A GEMM ``D = W x A`` runs as: for each row
 tile ``t`` of the schedule, for each column ``n`` of ``A``: the tile's weight beats (the last one
 with ``last``) and the activation windows of column ``n`` that the tile uses; one result per
 ``(t, n)``, in that order.
 """
 
 import numpy as np
-from amaranth.hdl import Shape
-from amaranth.lib import data
+
+from hw.common.pack import layout_leaves, pack_fields
 
 from .core import act_layout, result_layout, weight_layout
 
 __all__ = ["layout_leaves", "pack_fields", "tile_weight_beats", "act_window_beats",
            "gemm_streams", "decode_results", "tile_weight_beats_const", "act_window_beats_const"]
-
-
-def layout_leaves(layout, prefix=(), base=0):
-    """Every scalar field of a ``lib.data`` layout: ``[(path, offset, width), ...]``.
-
-    Offsets come from the layout itself (``Field.offset``), so packing with them agrees with
-    ``layout.const`` by construction; ``tests/test_eureka_core.py`` checks it.
-    """
-    out = []
-    for key, field in layout:
-        shape = field.shape
-        if isinstance(shape, data.Layout):
-            out += layout_leaves(shape, (*prefix, key), base + field.offset)
-        else:
-            out.append(((*prefix, key), base + field.offset, Shape.cast(shape).width))
-    return out
-
-
-def pack_fields(layout, count, value_of):
-    """Pack ``count`` payloads at once; ``value_of(path)`` gives an int array ``[count]`` per leaf.
-
-    Vectorised replacement of ``layout.const(...)`` for long streams (two's complement fields are
-    masked to their width exactly as ``const`` does).
-    """
-    size = Shape.cast(layout).width
-    nbytes = (size + 7) // 8
-    bits = np.zeros((count, nbytes * 8), np.uint8)
-    for path, off, width in layout_leaves(layout):
-        v = np.asarray(value_of(path), dtype=np.int64) & ((1 << width) - 1)
-        for j in range(width):
-            bits[:, off + j] = (v >> j) & 1
-    raw = np.packbits(bits, axis=1, bitorder="little")
-    return [int.from_bytes(row.tobytes(), "little") for row in raw]
 
 
 def tile_weight_beats(config, tile):

@@ -6,10 +6,11 @@ and activation blocks into the words the ``load`` port writes, and decode the re
 """
 
 import numpy as np
-from amaranth.hdl import Shape
+
+from hw.common.pack import Packer
 
 from .beats import act_window_beats, tile_weight_beats
-from .core import result_layout, weight_layout
+from .core import result_layout
 from .preload import TARGET_ACT, TARGET_WEIGHT, desc_layout, load_layout, weight_word_layout
 
 __all__ = ["beat_windows", "weight_words", "act_words", "load_beats", "desc_value",
@@ -26,15 +27,13 @@ def beat_windows(tile):
 
 def weight_words(config, tiles):
     """Weight-buffer words of row-tile schedules stored back to back (address order)."""
-    lay = weight_word_layout(config)
-    shift = lay["win"].offset
-    assert shift == Shape.cast(weight_layout(config.core)).width and lay["beat"].offset == 0
+    word = Packer(weight_word_layout(config), "weight word")
     words = []
     for t in tiles:
         if t.k_index is not None:
             raise ValueError("preload runs use the natural column order (permute=False)")
         for beat, win in zip(tile_weight_beats(config.core, t), beat_windows(t)):
-            words.append(beat | int(win) << shift)
+            words.append(word.pack(beat=beat, win=int(win)))
     if len(words) > config.weight_depth:
         raise ValueError(f"weight words = {len(words)}, the weight buffer holds "
                          f"{config.weight_depth}")
@@ -55,11 +54,10 @@ def act_words(config, a):
 
 def load_beats(config, target, words, base=0):
     """``load`` payloads writing ``words`` at ``base, base+1, ...`` of ``target``."""
-    lay = load_layout(config)
+    beat = Packer(load_layout(config), "load beat")
     if target not in (TARGET_WEIGHT, TARGET_ACT):
         raise ValueError(f"target must be {TARGET_WEIGHT} or {TARGET_ACT}, not {target!r}")
-    o_t, o_a, o_d = lay["target"].offset, lay["addr"].offset, lay["data"].offset
-    return [target << o_t | (base + i) << o_a | int(w) << o_d for i, w in enumerate(words)]
+    return [beat.pack(target=target, addr=base + i, data=int(w)) for i, w in enumerate(words)]
 
 
 def desc_value(config, n_tiles, n_cols, col_windows):

@@ -11,11 +11,20 @@ Blocks, inner to outer
     is taken when every unit can take it (the barrier). Optional input FIFO.
 :mod:`.output` (``OutputPath``)
     Requantise + ReLU + SparseMap encoder (written by another helper; instantiated by the layer).
+:mod:`.sequencer` (``Sequencer``)
+    The convolution sequencer (rounds x positions x taps x channel chunks, any stride/padding)
+    and its activation-memory stage, feeding the cluster's broadcast stream.
+:mod:`.readout` (``Readout``, ``BankSelect``)
+    Output banks -> results in channel order; the channel table and the bank select (``unperm``)
+    undo GB-H's filter order.
 :mod:`.layer` (``SparTenLayer``)
-    Activation memory, filter banks, output banks, the convolution sequencer (rounds x positions x
-    taps x channel chunks, any stride/padding), un-permuting readout, output path, cycle counter.
+    Activation memory, output banks, channel table and load port around the submodules
+    ``cluster``, ``sequencer``, ``readout`` and ``outpath``; phases and cycle counter.
+:mod:`.layer_layouts`
+    The layer's descriptor, load-beat and channel-table layouts and sizes.
 :mod:`.memmap`
-    Python side: descriptor and memory images of a layer (used by testbenches and sim/run_sparten).
+    Python side: descriptor and memory images of a layer, packed from those layouts through
+    :mod:`hw.common.pack` (used by testbenches and sim/run_sparten).
 
 Choices where the paper is silent *(ours)*
 ------------------------------------------

@@ -6,60 +6,107 @@ fields and the list of memory writes the layer top's ``load`` port takes. The la
 the hardware declares, so the bits are packed in one place.
 """
 
+import functools
+import types
+
 import numpy as np
-from amaranth import Shape
 
 from golden.conv import conv_output_shape
 from golden.sparsemap import SparseMap, check_int_array
+from hw.common.pack import Packer, pack_fields, unpack_fields
 
-from .layer import TARGET_ACT, TARGET_TABLE, TARGET_WEIGHT
+from .cu import chunk_word, counter_layout
+from .layer_layouts import TARGET_ACT, TARGET_TABLE, TARGET_WEIGHT
+from .output import acc_layout
+from .output import chunk_layout as out_chunk_layout
 
-__all__ = ["LayerPlan", "plan_layer", "pack_chunk", "unpack_chunk", "chunks_of_activations",
-           "pack_load", "pack_loads", "pack_desc"]
+__all__ = ["LayerPlan", "plan_layer", "packers", "pack_chunk", "unpack_chunk", "chunk_rows",
+           "pack_chunks", "unpack_chunks", "chunks_of_activations", "pack_load", "pack_loads",
+           "pack_desc", "chain_loads", "unit_counters"]
+
+
+@functools.lru_cache(maxsize=32)
+def packers(config):
+    """The :class:`hw.common.pack.Packer` of every layout the host side of ``config`` fills:
+    ``chunk`` (a stored chunk word), ``load``, ``desc``, ``table``, ``acc`` (an ``o_acc`` beat),
+    ``out_chunk`` (an ``o_chunk`` beat) and ``counters`` (the ``ctr`` port)."""
+    from .layer_layouts import descriptor_layout, load_layout, table_layout
+    return types.SimpleNamespace(
+        chunk=Packer(chunk_word(config), "chunk word"),
+        load=Packer(load_layout(config), "load beat"),
+        desc=Packer(descriptor_layout(config), "layer descriptor"),
+        table=Packer(table_layout(config), "channel table entry"),
+        acc=Packer(acc_layout(config), "accumulator beat"),
+        out_chunk=Packer(out_chunk_layout(config), "output chunk beat"),
+        counters=Packer(counter_layout(), "unit counters"),
+    )
 
 
 def pack_chunk(mask, values, config):
-    """The integer of a stored chunk word: ``mask | values[i] << (chunk + i*value_width)``."""
-    vw, n = config.value_width, config.chunk
-    word = int(mask)
-    lim = (1 << vw) - 1
-    for i, v in enumerate(values):
-        word |= (int(v) & lim) << (n + i * vw)
-    return word
+    """The integer of a stored chunk word (:func:`hw.sparten.cu.chunk_word`): ``mask`` and the
+    packed non-zero ``values`` (slot 0 first; unused slots 0)."""
+    return packers(config).chunk.pack(mask=int(mask), values=[int(v) for v in values])
 
 
 def unpack_chunk(word, config):
     """Inverse of :func:`pack_chunk`: ``(mask, values int64[popcount])`` (unused slots must be 0)."""
-    vw, n = config.value_width, config.chunk
-    word = int(word)
-    mask = word & ((1 << n) - 1)
-    k = bin(mask).count("1")
-    vals = []
-    for i in range(n):
-        v = (word >> (n + i * vw)) & ((1 << vw) - 1)
-        if v >> (vw - 1):
-            v -= 1 << vw
-        if i >= k and v:
-            raise ValueError(f"chunk word has a non-zero value in unused slot {i}")
-        vals.append(v)
-    return mask, np.array(vals[:k], dtype=np.int64)
+    f = packers(config).chunk.unpack(word)
+    k = bin(f["mask"]).count("1")
+    if any(f["values"][k:]):
+        raise ValueError(f"chunk word has a non-zero value in unused slot "
+                         f"{k + next(i for i, v in enumerate(f['values'][k:]) if v)}")
+    return f["mask"], np.array(f["values"][:k], dtype=np.int64)
+
+
+def chunk_rows(x_vc, config):
+    """Rows ``x_vc[V, C]`` cut into chunks: ``int64[V * nc, chunk]`` (a partial last chunk zero
+    padded), ``nc = ceil(C / chunk)`` chunks per row."""
+    n = config.chunk
+    x_vc = np.asarray(x_vc, dtype=np.int64)
+    V, C = x_vc.shape
+    nc = -(-C // n)
+    pad = np.zeros((V, nc * n), dtype=np.int64)
+    pad[:, :C] = x_vc
+    return pad.reshape(V * nc, n)
+
+
+def pack_chunks(rows, config, last=None):
+    """SparseMap-encode dense chunk rows ``[N, chunk]`` in one go: stored chunk words, or with
+    ``last`` (an int array ``[N]``) ``o_chunk`` beats (:func:`hw.sparten.output.chunk_layout`)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    nz = rows != 0
+    # the non-zeros of each row in position order, then zeros: a stable sort on "is zero"
+    packed = np.take_along_axis(rows, np.argsort(~nz, axis=1, kind="stable"), axis=1)
+    layout = chunk_word(config) if last is None else out_chunk_layout(config)
+
+    def value_of(path):
+        if path[0] == "mask":
+            return nz.astype(np.uint8)
+        return packed[:, path[1]] if path[0] == "values" else np.asarray(last)
+    return pack_fields(layout, len(rows), value_of, check=True, what="chunk")
+
+
+def unpack_chunks(beats, config, layout=None):
+    """Inverse of :func:`pack_chunks`: ``(rows int64[N, chunk], last int64[N] or None)`` of stored
+    chunk words (``layout=None``) or of ``o_chunk`` beats (``layout=chunk_layout(config)``).
+    A non-zero value in a slot past the mask's popcount raises ``ValueError``."""
+    layout = layout or chunk_word(config)
+    n = config.chunk
+    f = unpack_fields(layout, beats, bits=[("mask",)])
+    mask = f[("mask",)].astype(bool)
+    vals = np.stack([f[("values", i)] for i in range(n)], axis=1) if len(beats) else \
+        np.zeros((0, n), np.int64)
+    k = mask.sum(axis=1)
+    if (vals[np.arange(n)[None, :] >= k[:, None]] != 0).any():
+        raise ValueError("chunk beat has a non-zero value in an unused slot")
+    slot = np.cumsum(mask, axis=1) - 1
+    rows = np.where(mask, np.take_along_axis(vals, np.maximum(slot, 0), axis=1), 0)
+    return rows, f.get(("last",))
 
 
 def _dense_chunks(x_cn, config):
     """Chunk words of rows ``x_cn[V, C]`` (V vectors) -> list of ints, ``nc`` per vector."""
-    n = config.chunk
-    V, C = x_cn.shape
-    nc = -(-C // n)
-    pad = np.zeros((V, nc * n), dtype=np.int64)
-    pad[:, :C] = x_cn
-    out = []
-    for row in pad.reshape(V * nc, n):
-        nz = np.flatnonzero(row)
-        mask = 0
-        for i in nz:
-            mask |= 1 << int(i)
-        out.append(pack_chunk(mask, row[nz], config))
-    return out
+    return pack_chunks(chunk_rows(x_cn, config), config)
 
 
 def chunks_of_activations(a, config):
@@ -156,59 +203,56 @@ def plan_layer(w, a, config, stride=1, padding=0, table=None, relu=False, sparse
     # Filter banks: unit u, round q holds the filter of slot q*n+u (zeros for an idle slot).
     wt = w.transpose(0, 2, 3, 1).reshape(K, R * S, C)                 # [k][tap][c]
     zero_filter = [0] * (R * S * nc)
-    words = {k: _dense_chunks(wt[k], cfg) for k in range(K)}
+    per_filter = R * S * nc
+    flat = _dense_chunks(wt.reshape(K * R * S, C), cfg)
+    words = {k: flat[k * per_filter:(k + 1) * per_filter] for k in range(K)}
     for slot, k in enumerate(table):
         q, u = divmod(slot, n)
         src = words[int(k)] if k >= 0 else zero_filter
         for i, word in enumerate(src):
             loads.append((TARGET_WEIGHT, u, q * R * S * nc + i, word))
     if cfg.permute:
-        ubits = max(1, (n - 1).bit_length())
+        entry = packers(cfg).table
         for slot, k in enumerate(table):
             if k >= 0:
                 q, u = divmod(slot, n)
-                loads.append((TARGET_TABLE, 0, int(k), u | ((q * P) << ubits)))
+                loads.append((TARGET_TABLE, 0, int(k), entry.pack(unit=u, base=q * P)))
     return LayerPlan(desc, loads, table, (K, Ho, Wo))
 
 
 def pack_load(config, target, unit, addr, word):
-    """The integer payload of one ``load`` beat (field offsets from :func:`load_layout`)."""
-    return pack_loads(config, [(target, unit, addr, word)])[0]
+    """The integer payload of one ``load`` beat (:func:`hw.sparten.layer.load_layout`)."""
+    return packers(config).load.pack(target=target, unit=unit, addr=addr, data=word)
 
 
 def pack_loads(config, loads):
-    """:func:`pack_load` of every ``(target, unit, addr, word)`` in ``loads`` (the layout is
-    read once: building it costs more than packing a beat, and a paper-sized layer has tens of
-    thousands of beats)."""
-    from .layer import load_layout
-    lay = load_layout(config)
-    fields = [(name, lay[name].offset, 1 << lay[name].width)
-              for name in ("target", "unit", "addr", "data")]
-    out = []
-    for ld in loads:
-        beat = 0
-        for (name, off, lim), v in zip(fields, ld):
-            v = int(v)
-            if not 0 <= v < lim:
-                raise ValueError(f"load field {name}={v} does not fit {lim.bit_length() - 1} bits")
-            beat |= v << off
-        out.append(beat)
-    return out
+    """:func:`pack_load` of every ``(target, unit, addr, word)`` in ``loads``."""
+    return packers(config).load.pack_rows(("target", "unit", "addr", "data"), loads)
 
 
 def pack_desc(config, desc):
-    """The integer of the ``desc`` port for a dict of descriptor fields (signed fields wrapped)."""
-    from .layer import descriptor_layout
-    lay = descriptor_layout(config)
-    out = 0
-    for name, f in lay:
-        v = int(desc[name])
-        w = f.width
-        sgn = Shape.cast(f.shape).signed
-        lo = -(1 << (w - 1)) if sgn else 0
-        hi = (1 << (w - 1)) - 1 if sgn else (1 << w) - 1
-        if not lo <= v <= hi:
-            raise ValueError(f"layer descriptor field {name}={v} does not fit the config "
-                             f"({lo}..{hi})")
-        out |= (v & ((1 << w) - 1)) << f.offset
-    return out
+    """The integer of the ``desc`` port for a dict of descriptor fields (signed fields wrapped);
+    a value the config's field cannot hold raises ``ValueError`` naming it."""
+    from .layer_layouts import descriptor_layout
+    p = packers(config).desc
+    missing = [name for name, _ in descriptor_layout(config) if name not in desc]
+    if missing:
+        raise ValueError(f"layer descriptor lacks field {missing[0]!r}")
+    return p.pack({name: int(v) for name, v in desc.items()})
+
+
+def chain_loads(config, out_beats):
+    """Load beats writing ``o_chunk`` beats of one layer, as the RTL emitted them, into the
+    activation memory of the next (address = beat index): a layer fed by the previous one."""
+    p = packers(config)
+    words = []
+    for b in out_beats:
+        f = p.out_chunk.unpack(b, nested=False)
+        words.append(p.chunk.pack(mask=f["mask"], values=f["values"]))
+    return pack_loads(config, [(TARGET_ACT, 0, a, w) for a, w in enumerate(words)])
+
+
+def unit_counters(config, value):
+    """``[busy, matched, stall]`` of one value of the layer's ``ctr`` port."""
+    f = packers(config).counters.unpack(value)
+    return [f["busy"], f["matched"], f["stall"]]

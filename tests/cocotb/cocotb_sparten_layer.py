@@ -1,7 +1,8 @@
 """cocotb test of hw.sparten.layer.SparTenLayer: runs a batch of layer cases in one simulation.
 
-The cases come from sim/run_sparten.py (``$SPARTEN_CASES``, JSON): per case the descriptor, the
-load beats (pre-packed), the expected output beats, the golden cycle count and per-unit counters.
+The cases come from sim/run_sparten.py (``$SPARTEN_CASES``, JSON of
+:class:`sim.sparten_case.LayerCase`): per case the descriptor, the load beats (pre-packed), the
+expected output beats, the golden cycle count and per-unit counters.
 For each case the bench resets the DUT, loads the memories through ``load`` with seeded idle
 cycles, pulses ``start``, sleeps until the compute phase ends (no Python work per compute cycle:
 it waits on the ``busy``/``done`` edges only, the clock runs in the simulator), then collects the
@@ -19,7 +20,10 @@ import os
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
+from hw.sparten.config import SparTenConfig
+from hw.sparten.memmap import chain_loads, unit_counters
 from sim.cocotb_util import rng, sidecar, start
+from sim.sparten_case import LayerCase
 
 
 async def _load(dut, beats, rand, idle, events):
@@ -79,12 +83,11 @@ async def _wait_done(dut, cap_cycles):
 
 @cocotb.test()
 async def sparten_layer_cases(dut):
-    side = sidecar()
-    cfg = side["config"]
+    cfg = SparTenConfig.from_dict(sidecar()["config"])
     with open(os.environ["SPARTEN_CASES"]) as f:
         spec = json.load(f)
     check = spec.get("check", True)
-    chunk_bits = cfg["chunk"] * (1 + cfg["value_width"])
+    cases = [LayerCase.from_dict(c) for c in spec["cases"]]
     results = []
     prev_chunks = None
     await start(dut)
@@ -93,73 +96,71 @@ async def sparten_layer_cases(dut):
     dut.o_chunk__ready.value = 0
     dut.load__valid.value = 0
     dut.ctr_sel.value = 0
-    for idx, case in enumerate(spec["cases"]):
+    for idx, case in enumerate(cases):
         rand = rng(f"case{idx}")
         # Reset between cases: state of a previous (possibly failed) case must not leak.
         dut.rst.value = 1
         await RisingEdge(dut.clk)
         await RisingEdge(dut.clk)
         dut.rst.value = 0
-        dut.desc.value = int(case["desc"])
-        beats = [int(b) for b in case["loads"]]
-        if case.get("chain"):
+        dut.desc.value = case.desc
+        beats = list(case.loads)
+        if case.chain:
             if prev_chunks is None:
                 raise AssertionError(f"case {idx} chains from a case without chunk output")
-            beats = [(w & ((1 << chunk_bits) - 1)) << case["data_offset"] | (a << case["addr_offset"])
-                     for a, w in enumerate(prev_chunks)] + beats
+            beats = chain_loads(cfg, prev_chunks) + beats
         events = {"idle_first_beat": False, "backpressure_last_beat": False}   # sim/coverage.py
-        await _load(dut, beats, rand, case["idle"], events)
+        await _load(dut, beats, rand, case.idle, events)
         await RisingEdge(dut.clk)
         dut.start.value = 1
         await RisingEdge(dut.clk)
         dut.start.value = 0
-        if case.get("abort_after") is not None:
+        if case.abort_after is not None:
             # Fault test: run abort_after cycles (compute, or into the readout, which moves
             # freely), then go on to the next case, whose reset lands in the middle of this one.
             dut.o_acc__ready.value = dut.o_chunk__ready.value = 1
-            for _ in range(case["abort_after"]):
+            for _ in range(case.abort_after):
                 await RisingEdge(dut.clk)
             dut.o_acc__ready.value = dut.o_chunk__ready.value = 0
             results.append({"out": [], "cycles": None, "counters": [], "events": events,
                             "aborted": True, "busy_at_reset": int(dut.busy.value)})
             prev_chunks = None
             continue
-        prefix = "o_chunk" if case["mode"] == "chunk" else "o_acc"
+        prefix = case.stream
         # Compute runs without Python: poll every 256 cycles, at falling edges so that reads see
         # settled values. The readout then waits (ready low) until _collect takes over.
         await FallingEdge(dut.clk)
         while int(dut.busy.value) and not _reading(dut):
             await Timer(10 * 256, unit="ns")
-            if int(dut.cycles.value) > case["cap"]:
-                raise AssertionError(f"case {idx} ({case['name']}): compute exceeded "
-                                     f"{case['cap']} cycles (seed {os.environ['SPARSE_HW_SEED']})")
+            if int(dut.cycles.value) > case.cap:
+                raise AssertionError(f"case {idx} ({case.name}): compute exceeded "
+                                     f"{case.cap} cycles (seed {os.environ['SPARSE_HW_SEED']})")
         await RisingEdge(dut.clk)
         # Readout moves one value per cycle when not stalled; the cap allows for the backpressure.
-        n_values = case.get("n_values", case["n_out"] * cfg["chunk"])
-        cap = int(2 * (n_values + case["n_out"]) / (1 - case["backpressure"])) + 1000
-        out = await _collect(dut, prefix, case["n_out"], rand, case["backpressure"], cap=cap,
+        cap = int(2 * (case.n_values + case.n_out) / (1 - case.backpressure)) + 1000
+        out = await _collect(dut, prefix, case.n_out, rand, case.backpressure, cap=cap,
                              events=events)
         await _wait_done(dut, 4096)
         cycles = int(dut.cycles.value)
         counters = []
-        for u in range(cfg["n_units"]):
+        for u in range(cfg.n_units):
             dut.ctr_sel.value = u
             await Timer(1, unit="ns")
-            v = int(dut.ctr.value)
-            counters.append([v & 0xFFFFFFFF, (v >> 32) & 0xFFFFFFFF, (v >> 64) & 0xFFFFFFFF])
+            counters.append(unit_counters(cfg, int(dut.ctr.value)))
         results.append({"out": [str(x) for x in out], "cycles": cycles, "counters": counters,
                         "events": events})
-        prev_chunks = out if case["mode"] == "chunk" else None
+        prev_chunks = out if case.mode == "chunk" else None
         if check:
-            want = [int(x) for x in case["expect"]]
+            want = list(case.expect)
             if out != want:
                 bad = next(i for i, (g, w) in enumerate(zip(out, want)) if g != w)
-                raise AssertionError(f"case {idx} ({case['name']}): output beat {bad} is {out[bad]:#x}, "
+                raise AssertionError(f"case {idx} ({case.name}): output beat {bad} is {out[bad]:#x}, "
                                      f"golden {want[bad]:#x}")
-            assert cycles == case["cycles"], \
-                f"case {idx} ({case['name']}): RTL cycles {cycles} != model {case['cycles']}"
-            assert counters == case["counters"], \
-                f"case {idx} ({case['name']}): unit counters {counters} != model {case['counters']}"
+            assert cycles == case.cycles, \
+                f"case {idx} ({case.name}): RTL cycles {cycles} != model {case.cycles}"
+            want_ctr = [list(c) for c in case.counters]
+            assert counters == want_ctr, \
+                f"case {idx} ({case.name}): unit counters {counters} != model {want_ctr}"
     with open(os.path.join(os.environ["SPARSE_HW_RUN_DIR"], "sparten_results.json"), "w") as f:
         json.dump(results, f)
 

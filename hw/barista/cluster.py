@@ -1,0 +1,496 @@
+"""One BARISTA cluster: shared banks with request/response fetch, the dispatcher, SparTen's compute
+units and the coloured output buffer, running whole KxK convolution layers.
+
+What it joins (each block as written and tested on its own):
+
+* ``banks`` shared banks (:class:`~.fetch.ChunkFetch`), address-interleaved by chunk: chunk ``i``
+  of the layer's address space lives in bank ``i mod banks`` at word ``i // banks``. The input map
+  (pixel ``(y, x)``'s chunk ``j`` at ``(y*W + x)*nc + j``) and the filters (filter ``k``'s tap
+  ``(r, s)`` chunk ``j`` at ``fbase + ((k*R + r)*R + s)*nc + j``) share them, as in the layer model.
+  Every unit owns two ports of every bank, one for its activation chunks and one for its filter
+  chunks. Requests for one chunk pending at once are served by one read (combining for input
+  chunks, snarfing for filter chunks: the fetch block's rules).
+* the dispatcher (:class:`~.dispatch.TaskDispatch`, ``colour_free``): dynamic round-robin of the
+  layer's tasks (filter ``k`` at output position ``(y, x)``, filter-major, positions row-major) over
+  the units; a tile of ``tile_size`` consecutive tasks writes into one colour and opens only when
+  that colour has been drained.
+* ``units_per_cluster`` units, each a *fetcher* and SparTen's :class:`~hw.sparten.cu.ComputeUnit`
+  (unchanged). The fetcher walks its task's chunk pairs (taps row-major, channel chunks innermost;
+  padding taps are skipped: the valid taps of a position are a rectangle, computed at the grant),
+  requests both chunks of a pair in one cycle when both ports are free and its private queue
+  (``private_chunks`` pairs) has room, and hands the pairs, in order, to its compute unit as both
+  responses arrive. It reports ``fin`` to the dispatcher in the cycle it requests the task's last
+  pair, so the next task's chunks are requested while the compute unit still works.
+* a result register per unit and a fixed-priority merge (lowest unit first) into the
+  :class:`~.outbuf.ColourBuffer`, one write per cycle. *(ours)*: a unit hands a task's last chunk
+  to its compute unit only when its previous result has been written (no result is ever lost,
+  and no queue is needed: a unit has at most one result in flight).
+* tiles are closed in order once all their results are written; the buffer drains each colour on
+  ``o`` (``{colour, addr, value}``: the tile's colour, the task's place in the tile) while the units
+  fill the others; ``freed`` makes the colour free for the tile ``colours`` later.
+
+The exact cycle behaviour is :func:`golden.barista.cluster_trace`; every rule above is *(ours)*
+(the paper's cluster internals were not available). Host protocol: load chunk words on
+``load`` (``{addr, data}``, always ready), set ``desc`` (:func:`desc_layout`), pulse ``start``;
+``done`` rises when the last colour has drained; ``cycles`` counts the cycles from the one after
+``start`` to it, ``reads`` the bank reads and ``requests`` the chunk requests of the run.
+
+Timing: a pair requested in cycle ``t`` reaches the compute unit at ``t + ChunkFetch.latency`` at
+best; a result is in the unit's result register :attr:`BaristaCluster.result_latency` cycles after
+its task's last join beat. Not pipelined for the clock: the grant's ranking, the granted position
+and the tap-offset address arithmetic are one path (13.4 ns on sky130 hd, ``make area``).
+"""
+
+import dataclasses
+
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ..common.config import ConfigError
+from ..sparten.cu import ComputeUnit, chunk_word
+from .dispatch import TASK_WIDTH, TaskDispatch
+from .fetch import ChunkFetch
+from .group import cu_config
+from .outbuf import ColourBuffer
+
+__all__ = ["BaristaCluster", "check_config", "desc_layout", "load_layout", "bank_config",
+           "DIM_WIDTH", "KERNEL_WIDTH", "COUNTER_WIDTH"]
+
+#: Width of map sizes in the descriptor (maps up to 255 x 255) *(ours)*.
+DIM_WIDTH = 8
+#: Width of the kernel size, stride and padding fields (up to 15) *(ours)*.
+KERNEL_WIDTH = 4
+#: Width of the run counters (``cycles``, ``reads``, ``requests``).
+COUNTER_WIDTH = 32
+
+
+def check_config(config):
+    """Raise ConfigError, naming the field, when the cluster cannot be built from ``config``."""
+    b = config.banks
+    if b & (b - 1):
+        raise ConfigError(f"banks must be a power of two for the cluster's interleaving, not {b!r}")
+    if config.input_buffer_chunks % b:
+        raise ConfigError(f"input_buffer_chunks must be a multiple of banks ({b}), not "
+                          f"{config.input_buffer_chunks!r}")
+    if config.output_buffer_entries > 1 << (TASK_WIDTH - 1):
+        raise ConfigError(f"output_buffer_entries must be at most {1 << (TASK_WIDTH - 1)} for "
+                          f"the cluster, not {config.output_buffer_entries!r}")
+
+
+def addr_width(config):
+    """Bits of a chunk address in the cluster's address space (``input_buffer_chunks`` chunks)."""
+    return max(1, ceil_log2(config.input_buffer_chunks))
+
+
+def bank_config(config):
+    """The config of one bank: ``2 * units_per_cluster`` ports, ``input_buffer_chunks / banks``
+    words."""
+    return dataclasses.replace(config, units_per_cluster=2 * config.units_per_cluster,
+                               input_buffer_chunks=max(2, config.input_buffer_chunks
+                                                       // config.banks))
+
+
+def desc_layout(config):
+    """The layer descriptor, sampled at ``start``.
+
+    ``n_tasks`` = filters x out_h x out_w; ``tile_size`` tasks per tile (``>= units_per_cluster``,
+    ``<= output_buffer_entries``); ``nc`` channel chunks; ``height``/``width`` the input map,
+    ``out_h``/``out_w`` the output map; ``kernel`` R (= S), ``stride``, ``pad`` (``< kernel``);
+    ``fbase`` the address of filter 0's first chunk.
+    """
+    aw = addr_width(config)
+    return data.StructLayout({
+        "n_tasks": unsigned(TASK_WIDTH), "tile_size": unsigned(TASK_WIDTH),
+        "nc": unsigned(aw), "height": unsigned(DIM_WIDTH), "width": unsigned(DIM_WIDTH),
+        "out_h": unsigned(DIM_WIDTH), "out_w": unsigned(DIM_WIDTH),
+        "kernel": unsigned(KERNEL_WIDTH), "stride": unsigned(KERNEL_WIDTH),
+        "pad": unsigned(KERNEL_WIDTH), "fbase": unsigned(aw),
+    })
+
+
+def load_layout(config):
+    """A load beat: a chunk word (:func:`hw.sparten.cu.chunk_word` bits) and its address."""
+    return data.StructLayout({"addr": unsigned(addr_width(config)),
+                              "data": unsigned(config.chunk * (1 + config.value_width))})
+
+
+class BaristaCluster(wiring.Component):
+    """A BARISTA cluster of ``units_per_cluster`` SparTen compute units behind ``banks`` shared
+    banks (see the module docstring).
+
+    Parameters
+    ----------
+    config : BaristaConfig
+        ``units_per_cluster``, ``chunk``, widths, ``banks`` (a power of two; every bank one chunk
+        word per cycle), ``input_buffer_chunks`` (the banks' words in all), ``private_chunks``
+        (pairs a unit may have requested and not yet handed on), ``colours`` and
+        ``output_buffer_entries`` (entries per colour).
+
+    Members
+    -------
+    load : In(stream.Signature(load_layout))
+        Chunk words into the banks (before ``start``); always ready.
+    desc : In(desc_layout)
+    start : In(1)
+    o : Out(stream.Signature(ColourBuffer.write_layout))
+        The results, a tile at a time in address order.
+    done : Out(1)
+        High from the end of a run to the next ``start``.
+    cycles, reads, requests : Out(32)
+        Run length, bank reads and chunk requests of the last run.
+    """
+
+    def __init__(self, config):
+        try:
+            check_config(config)
+        except ConfigError:
+            self._MustUse__used = True      # never built: no "created but never used" warning
+            raise
+        self._cfg = config
+        self._cu = cu_config(config)
+        self.aw = addr_width(config)
+        #: The blocks, for observability and tests.
+        self.dispatch = TaskDispatch(config, colour_free=True)
+        self.outbuf = ColourBuffer(config)
+        super().__init__({
+            "load": In(stream.Signature(load_layout(config))),
+            "desc": In(desc_layout(config)),
+            "start": In(1),
+            "o": Out(stream.Signature(self.outbuf.write_layout)),
+            "done": Out(1),
+            "cycles": Out(COUNTER_WIDTH),
+            "reads": Out(COUNTER_WIDTH),
+            "requests": Out(COUNTER_WIDTH),
+        })
+
+    @property
+    def result_latency(self):
+        """Cycles from a task's last join beat to its result in the unit's result register (the
+        compute unit's latency plus one register)."""
+        return ComputeUnit.result_latency + 1
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        m = Module()
+        n, B, D, ncol = cfg.units_per_cluster, cfg.banks, cfg.private_chunks, cfg.colours
+        aw = self.aw
+        bb = max(0, ceil_log2(B))
+        cw = chunk_word(self._cu)
+        oaw = max(1, ceil_log2(cfg.output_buffer_entries))
+        cbits = max(1, ceil_log2(ncol))
+
+        m.submodules.dispatch = disp = self.dispatch
+        m.submodules.outbuf = ob = self.outbuf
+        bcfg = bank_config(cfg)
+        banks = []
+        for b in range(B):
+            f = ChunkFetch(bcfg)
+            m.submodules[f"bank{b}"] = f
+            banks.append(f)
+
+        def bank_of(addr):
+            return addr[:bb] if bb else 0
+
+        def word_of(addr):
+            return addr[bb:] if bb else addr
+
+        # Loading: every bank's write port.
+        m.d.comb += self.load.ready.eq(1)
+        for b, f in enumerate(banks):
+            m.d.comb += [f.wr_en.eq(self.load.valid & (bank_of(self.load.payload.addr) == b)),
+                         f.wr_addr.eq(word_of(self.load.payload.addr)),
+                         f.wr_data.eq(self.load.payload.data)]
+
+        # The descriptor and its derived strides, latched at start.
+        d = Signal(desc_layout(cfg))
+        sa = signed(aw + 3)             # act addresses relative to the padded origin may be < 0
+        row_a = Signal(aw + 1)          # W * nc: one input row of taps further
+        row_w = Signal(aw + 1)          # R * nc: one filter row of taps further
+        fstride = Signal(aw + 1)        # R * R * nc: one filter further
+        step_x = Signal(aw + 1)         # stride * nc: one output position further
+        step_y = Signal(aw + 1)         # stride * W * nc: one output row further
+        a_org = Signal(sa)              # (-pad * W - pad) * nc: the first position's base
+        running = Signal()
+        ds = self.desc
+        with m.If(self.start):
+            m.d.sync += [row_a.eq(ds.width * ds.nc), row_w.eq(ds.kernel * ds.nc),
+                         fstride.eq(ds.kernel * ds.kernel * ds.nc),
+                         step_x.eq(ds.stride * ds.nc), step_y.eq(ds.stride * ds.width * ds.nc),
+                         a_org.eq(-((ds.pad * ds.width + ds.pad) * ds.nc))]
+        with m.If(running):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        m.d.comb += [disp.start.eq(self.start), disp.n_tasks.eq(self.desc.n_tasks),
+                     disp.tile_size.eq(self.desc.tile_size)]
+
+        # Task cursor: the next task to grant and its successors, as the output position
+        # (y, x), its top-left input pixel (iy, ix) (negative in the padding), the activation
+        # address of that pixel (abase, and arow at x = 0) and the filter's base address. Kept by
+        # additions only, so a grant needs no multiplier wider than a tap offset.
+        sw = signed(DIM_WIDTH + KERNEL_WIDTH + 2)
+        names = ("y", "x", "iy", "ix", "abase", "arow", "wbase")
+        shapes = (DIM_WIDTH, DIM_WIDTH, sw, sw, sa, sa, aw + 1)
+
+        def cursor(tag):
+            return {k: Signal(sh, name=f"{tag}_{k}") for k, sh in zip(names, shapes)}
+        cur = cursor("cur")
+        cur_idx = Signal(TASK_WIDTH)
+        succ = [cur]
+        for r in range(n):
+            c0, c1 = succ[-1], cursor(f"succ{r + 1}")
+            wrap_x = c0["x"] == d.out_w - 1
+            wrap_y = wrap_x & (c0["y"] == d.out_h - 1)
+            m.d.comb += [
+                c1["x"].eq(Mux(wrap_x, 0, c0["x"] + 1)),
+                c1["y"].eq(Mux(wrap_y, 0, Mux(wrap_x, c0["y"] + 1, c0["y"]))),
+                c1["ix"].eq(Mux(wrap_x, -d.pad, c0["ix"] + d.stride)),
+                c1["iy"].eq(Mux(wrap_y, -d.pad, Mux(wrap_x, c0["iy"] + d.stride, c0["iy"]))),
+                c1["arow"].eq(Mux(wrap_y, a_org, Mux(wrap_x, c0["arow"] + step_y, c0["arow"]))),
+                c1["abase"].eq(Mux(wrap_y, a_org, Mux(wrap_x, c0["arow"] + step_y,
+                                                      c0["abase"] + step_x))),
+                c1["wbase"].eq(Mux(wrap_y, c0["wbase"] + fstride, c0["wbase"])),
+            ]
+            succ.append(c1)
+        n_grant = Signal(range(n + 1))
+        m.d.comb += n_grant.eq(sum(disp.grant[i] for i in range(n)))
+        for r in range(n + 1):
+            with m.If(n_grant == r):
+                m.d.sync += [cur[k].eq(succ[r][k]) for k in names]
+        m.d.sync += cur_idx.eq(cur_idx + n_grant)
+        with m.If(self.start):
+            first_a = -((ds.pad * ds.width + ds.pad) * ds.nc)
+            m.d.sync += [cur["y"].eq(0), cur["x"].eq(0), cur["iy"].eq(-ds.pad),
+                         cur["ix"].eq(-ds.pad), cur["abase"].eq(first_a),
+                         cur["arow"].eq(first_a), cur["wbase"].eq(ds.fbase), cur_idx.eq(0)]
+
+        # Colours: free until a tile opens into them, free again once drained.
+        free = Signal(ncol)
+        for k in range(ncol):
+            freed_k = ob.freed & (ob.freed_colour == k)
+            m.d.sync += free[k].eq((free[k] & ~disp.opening[k]) | freed_k)
+        with m.If(self.start):
+            m.d.sync += free.eq((1 << ncol) - 1)
+        m.d.comb += disp.free.eq(free)
+
+        # Units.
+        res_v, res_slot, res_off, res_val, wsel = [], [], [], [], []
+        n_req = []
+        fins = []
+        for i in range(n):
+            cu = ComputeUnit(self._cu)
+            m.submodules[f"cu{i}"] = cu
+            pa = [f.req[2 * i] for f in banks]          # activation ports
+            pw = [f.req[2 * i + 1] for f in banks]      # filter ports
+            qa = [f.resp[2 * i] for f in banks]
+            qw = [f.resp[2 * i + 1] for f in banks]
+
+            # Fetcher state.
+            active = Signal(name=f"active{i}")
+            first = Signal(name=f"first{i}")
+            a_addr = Signal(aw + 1, name=f"a_addr{i}")
+            w_addr = Signal(aw + 1, name=f"w_addr{i}")
+            a_row = Signal(aw + 1, name=f"a_row{i}")
+            w_row = Signal(aw + 1, name=f"w_row{i}")
+            r_cur = Signal(KERNEL_WIDTH, name=f"r{i}")
+            r_hi = Signal(KERNEL_WIDTH, name=f"r_hi{i}")
+            s_cur = Signal(KERNEL_WIDTH, name=f"s{i}")
+            s_lo = Signal(KERNEL_WIDTH, name=f"s_lo{i}")
+            s_hi = Signal(KERNEL_WIDTH, name=f"s_hi{i}")
+            j = Signal(aw, name=f"j{i}")
+            t_slot = Signal(cbits, name=f"t_slot{i}")
+            t_off = Signal(oaw, name=f"t_off{i}")
+
+            # The granted task's position and its valid taps.
+            g = disp.grant[i]
+            rank = Signal(range(n), name=f"rank{i}")
+            m.d.comb += rank.eq(disp.task[i] - cur_idx)
+            gc = cursor(f"g{i}")
+            for r in range(n):
+                with m.If(rank == r):
+                    m.d.comb += [gc[k].eq(succ[r][k]) for k in names]
+            iy0, ix0 = gc["iy"], gc["ix"]
+
+            def lo_hi(o0, size, tag):
+                lo = Signal(KERNEL_WIDTH, name=f"{tag}_lo_n{i}")
+                hi = Signal(KERNEL_WIDTH, name=f"{tag}_hi_n{i}")
+                top = Signal(signed(DIM_WIDTH + KERNEL_WIDTH + 3), name=f"{tag}_top{i}")
+                m.d.comb += [lo.eq(Mux(o0 < 0, -o0, 0)), top.eq(size - 1 - o0),
+                             hi.eq(Mux(top < d.kernel - 1, top, d.kernel - 1))]
+                return lo, hi
+            gr_lo, gr_hi = lo_hi(iy0, d.height, "r")
+            gs_lo, gs_hi = lo_hi(ix0, d.width, "s")
+            g_arow = Signal(aw + 1, name=f"g_arow{i}")
+            g_wrow = Signal(aw + 1, name=f"g_wrow{i}")
+            m.d.comb += [
+                g_arow.eq(gc["abase"] + gr_lo * row_a + gs_lo * d.nc),
+                g_wrow.eq(gc["wbase"] + gr_lo * row_w + gs_lo * d.nc),
+            ]
+
+            # Private queue of requested pairs: banks, framing and the result's place.
+            qlay = data.StructLayout({"ba": unsigned(max(1, bb)), "bw": unsigned(max(1, bb)),
+                                      "first": 1, "last": 1, "slot": unsigned(cbits),
+                                      "off": unsigned(oaw)})
+            q = [Signal(qlay, name=f"q{i}_{e}") for e in range(D)]
+            q_wp = Signal(range(D), name=f"q_wp{i}")
+            q_rp = Signal(range(D), name=f"q_rp{i}")
+            q_n = Signal(range(D + 1), name=f"q_n{i}")
+
+            ba, bw = bank_of(a_addr), bank_of(w_addr)
+            a_free = Signal(name=f"a_free{i}")
+            w_free = Signal(name=f"w_free{i}")
+            for b in range(B):
+                with m.If(ba == b):
+                    m.d.comb += a_free.eq(pa[b].ready)
+                with m.If(bw == b):
+                    m.d.comb += w_free.eq(pw[b].ready)
+            last = Signal(name=f"last{i}")
+            m.d.comb += last.eq((j == d.nc - 1) & (s_cur == s_hi) & (r_cur == r_hi))
+            issue = Signal(name=f"issue{i}")
+            # Both ports' ready depend only on their state (ChunkFetch), so offering the pair
+            # only when both are free makes no loop.
+            m.d.comb += issue.eq(active & (q_n < D) & a_free & w_free)
+            for b in range(B):
+                m.d.comb += [pa[b].valid.eq(issue & (ba == b)), pa[b].payload.eq(word_of(a_addr)),
+                             pw[b].valid.eq(issue & (bw == b)), pw[b].payload.eq(word_of(w_addr))]
+            n_req.append(issue)
+            fin = Signal(name=f"fin{i}")
+            m.d.comb += fin.eq(issue & last)
+            fins.append(fin)
+            with m.If(issue):
+                for e in range(D):
+                    with m.If(q_wp == e):
+                        m.d.sync += [q[e].ba.eq(ba), q[e].bw.eq(bw), q[e].first.eq(first),
+                                     q[e].last.eq(last), q[e].slot.eq(t_slot),
+                                     q[e].off.eq(t_off)]
+                m.d.sync += [q_wp.eq(Mux(q_wp == D - 1, 0, q_wp + 1)), first.eq(0)]
+                with m.If(j == d.nc - 1):
+                    m.d.sync += j.eq(0)
+                    with m.If(s_cur == s_hi):
+                        m.d.sync += [s_cur.eq(s_lo), r_cur.eq(r_cur + 1),
+                                     a_row.eq(a_row + row_a), w_row.eq(w_row + row_w),
+                                     a_addr.eq(a_row + row_a), w_addr.eq(w_row + row_w)]
+                        with m.If(last):
+                            m.d.sync += active.eq(0)
+                    with m.Else():
+                        m.d.sync += [s_cur.eq(s_cur + 1), a_addr.eq(a_addr + 1),
+                                     w_addr.eq(w_addr + 1)]
+                with m.Else():
+                    m.d.sync += [j.eq(j + 1), a_addr.eq(a_addr + 1), w_addr.eq(w_addr + 1)]
+            with m.If(g):
+                m.d.sync += [active.eq(1), first.eq(1), j.eq(0), r_cur.eq(gr_lo), r_hi.eq(gr_hi),
+                             s_cur.eq(gs_lo), s_lo.eq(gs_lo), s_hi.eq(gs_hi),
+                             a_row.eq(g_arow), a_addr.eq(g_arow), w_row.eq(g_wrow),
+                             w_addr.eq(g_wrow), t_slot.eq(disp.slot[i]),
+                             t_off.eq(disp.offset[i])]
+
+            # The head pair to the compute unit, once both chunks have arrived.
+            head = Signal(qlay, name=f"head{i}")
+            for e in range(D):
+                with m.If(q_rp == e):
+                    m.d.comb += head.eq(q[e])
+            va = Signal(name=f"va{i}")
+            vw_ = Signal(name=f"vw{i}")
+            da = Signal(cw, name=f"da{i}")
+            dw = Signal(cw, name=f"dw{i}")
+            for b in range(B):
+                with m.If(head.ba == b if bb else 1):
+                    m.d.comb += [va.eq(qa[b].valid), da.eq(qa[b].payload)]
+                with m.If(head.bw == b if bb else 1):
+                    m.d.comb += [vw_.eq(qw[b].valid), dw.eq(qw[b].payload)]
+            inflight = Signal(name=f"inflight{i}")       # last chunk handed, result not back
+            rv = Signal(name=f"rv{i}")                   # result register full
+            rslot = Signal(cbits, name=f"rslot{i}")
+            roff = Signal(oaw, name=f"roff{i}")
+            rval = Signal(signed(cfg.acc_width), name=f"rval{i}")
+            offer = Signal(name=f"offer{i}")
+            m.d.comb += offer.eq((q_n > 0) & va & vw_ & (~head.last | ~(inflight | rv)))
+            xfer = Signal(name=f"xfer{i}")
+            m.d.comb += [cu.i.valid.eq(offer), cu.i.payload.act.eq(da), cu.i.payload.wgt.eq(dw),
+                         cu.i.payload.first.eq(head.first), cu.i.payload.last.eq(head.last),
+                         cu.i.payload.out_addr.eq(Cat(head.off, head.slot)),
+                         cu.clear.eq(self.start), cu.others_busy.eq(0),
+                         xfer.eq(offer & cu.i.ready)]
+            for b in range(B):
+                m.d.comb += [qa[b].ready.eq(xfer & ((head.ba == b) if bb else 1)),
+                             qw[b].ready.eq(xfer & ((head.bw == b) if bb else 1))]
+            with m.If(xfer):
+                m.d.sync += q_rp.eq(Mux(q_rp == D - 1, 0, q_rp + 1))
+                with m.If(head.last):
+                    m.d.sync += inflight.eq(1)
+            m.d.sync += q_n.eq(q_n + issue - xfer)
+
+            # Result register; written into the output buffer by the merge below.
+            with m.If(cu.res.valid):
+                m.d.sync += [rv.eq(1), inflight.eq(0), roff.eq(cu.res.addr[:oaw]),
+                             rslot.eq(cu.res.addr[oaw:oaw + cbits]), rval.eq(cu.res.value)]
+            w = Signal(name=f"wsel{i}")
+            wsel.append(w)
+            with m.If(w):
+                m.d.sync += rv.eq(0)
+            res_v.append(rv)
+            res_slot.append(rslot)
+            res_off.append(roff)
+            res_val.append(rval)
+            with m.If(self.start):
+                m.d.sync += [active.eq(0), q_n.eq(0), q_wp.eq(0), q_rp.eq(0), inflight.eq(0),
+                             rv.eq(0)]
+
+        for i, f in enumerate(fins):
+            m.d.comb += disp.fin[i].eq(f)
+        m.d.sync += self.requests.eq(self.requests + 2 * sum(n_req))
+
+        # Merge: the lowest full result register writes this cycle.
+        for i in range(n):
+            m.d.comb += wsel[i].eq(res_v[i] & ~Cat(*res_v[:i]).any() if i else res_v[i])
+        any_w = Signal()
+        m.d.comb += any_w.eq(Cat(*res_v).any())
+        m.d.comb += ob.i.valid.eq(any_w)
+        for i in reversed(range(n)):
+            with m.If(wsel[i]):
+                m.d.comb += [ob.i.payload.colour.eq(res_slot[i]), ob.i.payload.addr.eq(res_off[i]),
+                             ob.i.payload.value.eq(res_val[i])]
+
+        # Written results per colour; tiles closed in order once complete.
+        wcnt = [Signal(oaw + 1, name=f"wcnt{k}") for k in range(ncol)]
+        for k in range(ncol):
+            hit = any_w & (ob.i.payload.colour == k)
+            with m.If(disp.opening[k]):
+                m.d.sync += wcnt[k].eq(0)
+            with m.Elif(hit):
+                m.d.sync += wcnt[k].eq(wcnt[k] + 1)
+        cslot = Signal(range(ncol))
+        ctile = Signal(TASK_WIDTH)
+        cl_start = Signal(TASK_WIDTH + 1)
+        rest = Signal(TASK_WIDTH + 1)
+        ccount = Signal(oaw + 1)
+        m.d.comb += [rest.eq(d.n_tasks - cl_start),
+                     ccount.eq(Mux(rest < d.tile_size, rest, d.tile_size))]
+        wc = Signal(oaw + 1)
+        for k in range(ncol):
+            with m.If(cslot == k):
+                m.d.comb += wc.eq(wcnt[k])
+        all_closed = Signal()
+        m.d.comb += all_closed.eq(cl_start >= d.n_tasks)
+        m.d.comb += [ob.close.valid.eq(running & ~all_closed & (ctile < disp.opened)
+                                       & (wc == ccount)),
+                     ob.close.payload.colour.eq(cslot), ob.close.payload.count.eq(ccount)]
+        with m.If(ob.close.valid & ob.close.ready):
+            m.d.sync += [ctile.eq(ctile + 1), cl_start.eq(cl_start + d.tile_size),
+                         cslot.eq(Mux(cslot == ncol - 1, 0, cslot + 1) if ncol > 1 else 0)]
+        with m.If(self.start):
+            m.d.sync += [ctile.eq(0), cl_start.eq(0), cslot.eq(0)]
+        wiring.connect(m, wiring.flipped(self.o), ob.o)
+
+        with m.If(running & all_closed & ob.close.ready):
+            m.d.sync += [running.eq(0), self.done.eq(1)]
+        # The banks count reads since reset; the run's are counted from start.
+        reads_now = Signal(COUNTER_WIDTH)
+        reads_base = Signal(COUNTER_WIDTH)
+        m.d.comb += [reads_now.eq(sum(f.reads for f in banks)),
+                     self.reads.eq(reads_now - reads_base)]
+        with m.If(self.start):
+            m.d.sync += [d.eq(self.desc), running.eq(1), self.done.eq(0), self.cycles.eq(0),
+                         self.requests.eq(0), reads_base.eq(reads_now)]
+        return m

@@ -20,6 +20,27 @@ with one generic C++ driver instead, and runs a short command *script* in it:
 ``("trace", on)``          start/stop writing the trace of a model built with ``trace``
 ========================== ===========================================================
 
+A model built with ``trace="saif"`` (the power flow's, :mod:`synth.power`) writes SAIF only in
+windows the script opens, and has the commands of the power workloads:
+
+=================================== ==================================================
+``("saif", path)`` / ``("saif", None)`` open a SAIF window writing ``path`` (toggle counting
+                                    starts there, time 0) / close it; each window is
+                                    recorded as ``(first cycle, end cycle)``
+``("feed_bg", stream, beats)``      like ``feed`` but concurrent with what follows
+                                    (returns at once)
+``("seq", [(stream, beat), ...])``  a concurrent feed over several streams in one order,
+                                    each beat waiting for the one before
+``("wave", port, values)``          one value per cycle on an input, stepping once each
+``("watch", port)``                 from now on record ``(cycle, value)`` whenever the
+                                    output is non-zero (strobes)
+``("until_fed", cap)``              step until every concurrent feed is taken
+``("until_beats", stream, n, cap)`` step until ``n`` beats were drained from ``stream``
+                                    and every concurrent feed is taken
+=================================== ==================================================
+
+One cycle is two SAIF time units. :func:`read_saif` reads the file back.
+
 A cycle is: clock low, inputs applied, evaluate; transfers sampled (valid & ready); clock high,
 evaluate. ``rst`` is held high for the first :data:`RESET_CYCLES` cycles (counted in
 ``sim_cycles``). Port names are the top's Verilog names; a stream is named by its prefix
@@ -49,7 +70,7 @@ from pathlib import Path
 from .verilator import _locked, build_dir, convert, verilator_env
 
 __all__ = ["build", "build_verilog", "NativeModel", "NativeResult", "NativeError", "Port",
-           "parse_ports", "RESET_CYCLES"]
+           "parse_ports", "read_saif", "RESET_CYCLES", "PROFILES"]
 
 RESET_CYCLES = 4
 
@@ -62,7 +83,18 @@ BUILD_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFL
 #: large designs for a somewhat longer compile *(ours; measured in make bench)*.
 CXX_OPT = "-O2"
 
-TRACE_FORMATS = {None: (), "vcd": ("--trace",), "fst": ("--trace-fst",), "saif": ("--trace-saif",)}
+TRACE_FORMATS = {None: (), "vcd": ("--trace",), "fst": ("--trace-fst",),
+                 "saif": ("--trace-saif", "--trace-underscore")}
+
+#: Build profiles: (Verilator options, C++ optimisation). ``run``: whole layers, fast models.
+#: ``power``: the power flow's gate-level netlists and RTL; netlists are not lint-clean (unused
+#: cell outputs, Yosys' enumerated nets), and ``-O0`` compiles a gate-level netlist in half the
+#: time of ``-O1`` while a few thousand cycles still run in seconds (docs/power.md measures it).
+PROFILES = {
+    "run": (BUILD_ARGS, CXX_OPT),
+    "power": (("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-UNOPTFLAT", "-Wno-MULTIDRIVEN",
+               "--x-assign", "fast", "--x-initial", "fast"), "-O0"),
+}
 
 
 class NativeError(RuntimeError):
@@ -212,10 +244,10 @@ static bool nonzero(const Word& w) {
 
 static std::vector<Stream> drains;
 static Word ONE(1, 1), ZERO(1, 0);
-
+@EXTRA_DECL@
 // One clock cycle. `feed` (payload id or -1) drives `beat` with valid; returns true when taken.
 static bool cycle(int feed_valid, int feed_ready, int feed_payload, const Word* beat) {
-    if (feed_valid >= 0) { set_port(feed_payload, *beat); set_port(feed_valid, ONE); }
+@CYCLE_PRE@    if (feed_valid >= 0) { set_port(feed_payload, *beat); set_port(feed_valid, ONE); }
     top->clk = 0;
     top->eval();
     bool taken = feed_valid >= 0 && nonzero(get_port(feed_ready));
@@ -225,13 +257,13 @@ static bool cycle(int feed_valid, int feed_ready, int feed_payload, const Word* 
             write_hex(get_port(s.payload), PORT_WIDTH[s.payload]);
             fputc('\n', out);
         }
-    ctx->timeInc(1);
+@CYCLE_SAMPLE@    ctx->timeInc(1);
 @TRACE_DUMP@
     top->clk = 1;
     top->eval();
     ctx->timeInc(1);
 @TRACE_DUMP@
-    ncycles++;
+@CYCLE_POST@    ncycles++;
     return taken;
 }
 
@@ -241,7 +273,7 @@ int main(int argc, char** argv) {
     if (argc != 3) { fprintf(stderr, "usage: %s SCRIPT RESULTS\n", argv[0]); return 2; }
     ctx = new VerilatedContext;
     ctx->commandArgs(1, argv);
-    top = new V@TOP@{ctx};
+@TRACE_PRE@    top = new V@TOP@{ctx};
 @TRACE_OPEN@
     FILE* in = fopen(argv[1], "r");
     out = fopen(argv[2], "w");
@@ -282,7 +314,7 @@ int main(int argc, char** argv) {
             std::string s = arg;
             Stream st{need_port(s + "__payload"), need_port(s + "__valid"), need_port(s + "__ready"), true};
             set_port(st.ready, ONE);
-            drains.push_back(st);
+            drains.push_back(st);@DRAIN_ADD@
         } else if (c == "pulse") {
             if (fscanf(in, "%255s", arg) != 1) return 2;
             int id = need_port(arg);
@@ -319,12 +351,12 @@ int main(int argc, char** argv) {
             int on;
             if (fscanf(in, "%d", &on) != 1) return 2;
             tracing = on != 0;
-        } else {
+@EXTRA_CMDS@        } else {
             fprintf(stderr, "native: unknown command %s\n", cmd);
             return 2;
         }
     }
-    fprintf(out, "C %llu\n", (unsigned long long)ncycles);
+@END@    fprintf(out, "C %llu\n", (unsigned long long)ncycles);
     fclose(out);
 @TRACE_CLOSE@
     top->final();
@@ -338,8 +370,7 @@ _TRACE_PARTS = {
     None: {"INCLUDE": "", "DECL": "", "DUMP": "", "OPEN": "", "CLOSE": ""},
 }
 for _fmt, _cls, _hdr in (("vcd", "VerilatedVcdC", "verilated_vcd_c.h"),
-                         ("fst", "VerilatedFstC", "verilated_fst_c.h"),
-                         ("saif", "VerilatedSaifC", "verilated_saif_c.h")):
+                         ("fst", "VerilatedFstC", "verilated_fst_c.h")):
     _TRACE_PARTS[_fmt] = {
         "INCLUDE": f'#include "{_hdr}"',
         "DECL": f"static {_cls}* tfp;",
@@ -350,6 +381,142 @@ for _fmt, _cls, _hdr in (("vcd", "VerilatedVcdC", "verilated_vcd_c.h"),
                  '"trace.dat");\n    tracing = true;'),
         "CLOSE": "    tfp->close();",
     }
+
+# SAIF (power): no trace from the start, but windows opened and closed by the script
+# (``saif_on PATH`` .. ``saif_off``); the window's time counts from 0 at its opening, two units
+# per cycle. The same build has the power workloads' commands: concurrent feeds, ordered feeds
+# over several streams, per-cycle waves, strobe watches, and waits on drained beats.
+_TRACE_PARTS["saif"] = {
+    "INCLUDE": '#include "verilated_saif_c.h"',
+    "DECL": "static VerilatedSaifC* tfp = nullptr;\nstatic uint64_t saif_t = 0, win0 = 0;",
+    "DUMP": "    if (tfp) tfp->dump(saif_t++);",
+    "OPEN": "", "CLOSE": "",
+    "PRE": "    ctx->traceEverOn(true);\n",
+    "END": ("    if (tfp) { tfp->dump(saif_t); tfp->close(); delete tfp; tfp = nullptr;\n"
+            "        fprintf(out, \"W %llu %llu\\n\", (unsigned long long)win0, "
+            "(unsigned long long)ncycles); }\n"),
+}
+
+_SAIF_DECL = r"""struct StreamIds { int payload, valid, ready; };
+struct BgFeed { std::vector<std::string> names; std::vector<StreamIds> streams;
+                std::vector<int> which; std::vector<Word> beats; size_t pos = 0; };
+static std::vector<BgFeed> bg;
+static std::vector<int> watches;
+static std::vector<long> ndrained;
+static std::vector<char> took;
+static StreamIds stream_ids(const std::string& s) {
+    return StreamIds{need_port(s + "__payload"), need_port(s + "__valid"), need_port(s + "__ready")};
+}
+static bool bg_fed() {
+    for (auto& f : bg) if (f.pos < f.beats.size()) return false;
+    return true;
+}
+"""
+
+_SAIF_PRE = r"""    for (auto& f : bg) {
+        bool v = f.pos < f.beats.size();
+        for (size_t s = 0; s < f.streams.size(); s++)
+            set_port(f.streams[s].valid, (v && f.which[f.pos] == (int)s) ? ONE : ZERO);
+        if (v) set_port(f.streams[f.which[f.pos]].payload, f.beats[f.pos]);
+    }
+"""
+
+_SAIF_SAMPLE = r"""    took.assign(bg.size(), 0);
+    for (size_t i = 0; i < bg.size(); i++) {
+        BgFeed& f = bg[i];
+        took[i] = f.pos < f.beats.size() && nonzero(get_port(f.streams[f.which[f.pos]].ready));
+    }
+    for (size_t i = 0; i < drains.size(); i++)
+        if (nonzero(get_port(drains[i].valid))) ndrained[i]++;
+    for (int id : watches) {
+        Word v = get_port(id);
+        if (nonzero(v)) {
+            fprintf(out, "T %s %llu ", PORT_NAMES[id], (unsigned long long)ncycles);
+            write_hex(v, PORT_WIDTH[id]);
+            fputc('\n', out);
+        }
+    }
+"""
+
+_SAIF_POST = r"""    for (size_t i = 0; i < bg.size(); i++) if (took[i]) bg[i].pos++;
+"""
+
+_SAIF_CMDS = r"""        } else if (c == "saif_on") {
+            if (fscanf(in, "%65535s", line) != 1) return 2;
+            if (tfp) { fprintf(stderr, "native: a SAIF window is already open\n"); return 2; }
+            tfp = new VerilatedSaifC;
+            top->trace(tfp, 99);
+            tfp->open(line);
+            saif_t = 0;
+            win0 = ncycles;
+        } else if (c == "saif_off") {
+            if (tfp) { tfp->dump(saif_t); tfp->close(); delete tfp; tfp = nullptr; }
+            fprintf(out, "W %llu %llu\n", (unsigned long long)win0, (unsigned long long)ncycles);
+        } else if (c == "feedbg" || c == "seq") {
+            long n;
+            BgFeed f;
+            if (c == "feedbg") {
+                if (fscanf(in, "%255s %ld", arg, &n) != 2) return 2;
+                f.names.push_back(arg);
+                f.streams.push_back(stream_ids(arg));
+            } else if (fscanf(in, "%ld", &n) != 1) return 2;
+            for (long i = 0; i < n; i++) {
+                int which = 0;
+                if (c == "seq") {
+                    if (fscanf(in, "%255s", arg) != 1) return 2;
+                    std::string s = arg;
+                    which = -1;
+                    for (size_t k = 0; k < f.names.size(); k++) if (f.names[k] == s) which = (int)k;
+                    if (which < 0) {
+                        f.names.push_back(s);
+                        f.streams.push_back(stream_ids(s));
+                        which = (int)f.names.size() - 1;
+                    }
+                }
+                if (fscanf(in, "%65535s", line) != 1) { fprintf(stderr, "native: short feed\n"); return 2; }
+                f.which.push_back(which);
+                f.beats.push_back(parse_hex(line, PORT_WORDS[f.streams[which].payload]));
+            }
+            bg.push_back(f);
+        } else if (c == "watch") {
+            if (fscanf(in, "%255s", arg) != 1) return 2;
+            watches.push_back(need_port(arg));
+        } else if (c == "until_fed") {
+            long cap, k = 0;
+            if (fscanf(in, "%ld", &cap) != 1) return 2;
+            while (!bg_fed()) {
+                if (k++ >= cap) {
+                    fprintf(out, "E until_fed: feeds not taken after %ld cycles\n", cap);
+                    fclose(out); return 3;
+                }
+                plain_cycle();
+            }
+        } else if (c == "until_beats") {
+            long n, cap, k = 0;
+            if (fscanf(in, "%255s %ld %ld", arg, &n, &cap) != 3) return 2;
+            std::string s = arg;
+            int p = need_port(s + "__payload");
+            int d = -1;
+            for (size_t i = 0; i < drains.size(); i++) if (drains[i].payload == p) d = (int)i;
+            if (d < 0) { fprintf(stderr, "native: %s is not drained\n", arg); return 2; }
+            while (ndrained[d] < n || !bg_fed()) {
+                if (k++ >= cap) {
+                    fprintf(out, "E until_beats %s %ld: %ld drained after %ld cycles\n", arg, n,
+                            ndrained[d], cap);
+                    fclose(out); return 3;
+                }
+                plain_cycle();
+            }
+        } else if (c == "wave") {
+            long n;
+            if (fscanf(in, "%255s %ld", arg, &n) != 2) return 2;
+            int id = need_port(arg);
+            for (long i = 0; i < n; i++) {
+                if (fscanf(in, "%65535s", line) != 1) { fprintf(stderr, "native: short wave\n"); return 2; }
+                set_port(id, parse_hex(line, PORT_WORDS[id]));
+                plain_cycle();
+            }
+"""
 
 
 def _driver_source(top, ports, trace):
@@ -369,6 +536,7 @@ def _driver_source(top, ports, trace):
             sets.append(f"    case {i}: {setter} break;")
         gets.append(f"    case {i}: {getter} break;")
     t = _TRACE_PARTS[trace]
+    saif = trace == "saif"
     text = _DRIVER
     for key, val in {
         "TOP": top,
@@ -380,7 +548,12 @@ def _driver_source(top, ports, trace):
         "GET_CASES": "\n".join(gets),
         "RESET": str(RESET_CYCLES),
         "TRACE_INCLUDE": t["INCLUDE"], "TRACE_DECL": t["DECL"], "TRACE_DUMP": t["DUMP"],
-        "TRACE_OPEN": t["OPEN"], "TRACE_CLOSE": t["CLOSE"],
+        "TRACE_OPEN": t["OPEN"], "TRACE_CLOSE": t["CLOSE"], "TRACE_PRE": t.get("PRE", ""),
+        "END": t.get("END", ""),
+        "EXTRA_DECL": _SAIF_DECL if saif else "", "CYCLE_PRE": _SAIF_PRE if saif else "",
+        "CYCLE_SAMPLE": _SAIF_SAMPLE if saif else "", "CYCLE_POST": _SAIF_POST if saif else "",
+        "EXTRA_CMDS": _SAIF_CMDS if saif else "",
+        "DRAIN_ADD": "\n            ndrained.push_back(0);" if saif else "",
     }.items():
         text = text.replace(f"@{key}@", val)
     return text
@@ -391,12 +564,17 @@ def _driver_source(top, ports, trace):
 @dataclasses.dataclass
 class NativeResult:
     """What a script recorded: ``streams`` (name -> payload ints), ``peeks`` (ints in script
-    order), ``sim_cycles`` (clock cycles of the whole script, reset included), ``seconds``."""
+    order), ``sim_cycles`` (clock cycles of the whole script, reset included), ``seconds``;
+    ``peeked`` (port -> its peeks in order), and for SAIF builds ``windows`` (``(first, end)``
+    cycle of each SAIF window) and ``watched`` (port -> ``[(cycle, value)]``)."""
 
     streams: dict
     peeks: list
     sim_cycles: int
     seconds: float
+    peeked: dict = dataclasses.field(default_factory=dict)
+    windows: list = dataclasses.field(default_factory=list)
+    watched: dict = dataclasses.field(default_factory=dict)
 
 
 class NativeModel:
@@ -459,11 +637,62 @@ class NativeModel:
             elif op == "trace":
                 if self.trace is None:
                     raise NativeError(f"{self.name} was built without a trace format")
+                if self.trace == "saif":
+                    raise NativeError(f"{self.name} writes SAIF in windows: use ('saif', path)")
                 lines.append(f"trace {int(bool(args[0]))}")
+            elif op in SAIF_COMMANDS:
+                if self.trace != "saif":
+                    raise NativeError(f"{op!r} needs a model built with trace='saif'; {self.name} "
+                                      f"was built with trace={self.trace!r}")
+                lines.extend(self._saif_command(op, args))
             else:
                 raise ValueError(f"unknown native command {op!r}; known: poke, feed, drain, "
-                                 "pulse, until, step, peek, trace")
+                                 "pulse, until, step, peek, trace, " + ", ".join(SAIF_COMMANDS))
         return "\n".join(lines) + "\n"
+
+    def _saif_command(self, op, args):
+        if op == "saif":
+            if args[0] is None:
+                return ["saif_off"]
+            path = str(Path(args[0]).resolve())
+            if any(ch.isspace() for ch in path):
+                raise ValueError(f"saif: the path may not contain spaces: {path!r}")
+            return [f"saif_on {path}"]
+        if op == "feed_bg":
+            name, beats = args
+            p = self._stream_in(name)
+            beats = list(beats)
+            return [f"feedbg {name} {len(beats)}", *(self._hex(p, b) for b in beats)]
+        if op == "seq":
+            items = list(args[0])
+            out = [f"seq {len(items)}"]
+            for name, beat in items:
+                out.append(f"{name} {self._hex(self._stream_in(name), beat)}")
+            return out
+        if op == "wave":
+            p = self._port(args[0], "input")
+            values = list(args[1])
+            return [f"wave {p.name} {len(values)}", *(self._hex(p, v) for v in values)]
+        if op == "watch":
+            return [f"watch {self._port(args[0], 'output').name}"]
+        if op == "until_fed":
+            return [f"until_fed {self._count('until_fed: cap', args[0])}"]
+        name, n, cap = args          # until_beats
+        self._port(f"{name}__payload", "output")
+        return [f"until_beats {name} {self._count('until_beats: n', n)} "
+                f"{self._count('until_beats: cap', cap)}"]
+
+    def _stream_in(self, name):
+        self._port(f"{name}__valid", "input")
+        self._port(f"{name}__ready", "output")
+        return self._port(f"{name}__payload", "input")
+
+    @staticmethod
+    def _count(what, value):
+        value = int(value)
+        if value < 0:
+            raise ValueError(f"{what} must be >= 0, not {value!r}")
+        return value
 
     @staticmethod
     def _hex(port, value):
@@ -477,6 +706,7 @@ class NativeModel:
     def run(self, script, trace_path=None, timeout=None):
         """Run ``script`` (a list of command tuples, see the module docstring); return a
         :class:`NativeResult`. ``trace_path`` names the trace file of a traced model."""
+        script = list(script)
         text = self._script(script)
         with tempfile.TemporaryDirectory(prefix=f"native-{self.name}-") as tmp:
             spath, rpath = Path(tmp) / "script.txt", Path(tmp) / "results.txt"
@@ -489,7 +719,7 @@ class NativeModel:
                                   capture_output=True, text=True, timeout=timeout, cwd=tmp)
             seconds = time.monotonic() - t0
             lines = rpath.read_text().splitlines() if rpath.exists() else []
-        streams, peeks, sim_cycles = {}, [], None
+        streams, peeks, sim_cycles, windows, watched = {}, [], None, [], {}
         for line in lines:
             kind, _, rest = line.partition(" ")
             if kind == "S":
@@ -497,6 +727,12 @@ class NativeModel:
                 streams.setdefault(name[:-len("__payload")], []).append(int(value, 16))
             elif kind == "P":
                 peeks.append(int(rest, 16))
+            elif kind == "T":
+                name, cyc, value = rest.split(" ")
+                watched.setdefault(name, []).append((int(cyc), int(value, 16)))
+            elif kind == "W":
+                first, end = rest.split(" ")
+                windows.append((int(first), int(end)))
             elif kind == "C":
                 sim_cycles = int(rest)
             elif kind == "E":
@@ -504,7 +740,11 @@ class NativeModel:
         if proc.returncode != 0 or sim_cycles is None:
             raise NativeError(f"{self.name}: driver exited with {proc.returncode}: "
                               f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
-        return NativeResult(streams, peeks, sim_cycles, seconds)
+        names = [step[1] for step in script if step[0] == "peek"]
+        peeked = {}
+        for name, value in zip(names, peeks):
+            peeked.setdefault(name, []).append(value)
+        return NativeResult(streams, peeks, sim_cycles, seconds, peeked, windows, watched)
 
 
 def build(component, name, config=None, trace=None, threads=1):
@@ -512,18 +752,34 @@ def build(component, name, config=None, trace=None, threads=1):
     return build_verilog(convert(component, name), name, config, trace=trace, threads=threads)
 
 
-def build_verilog(text, name, config=None, trace=None, threads=1):
+def build_verilog(text, name, config=None, trace=None, threads=1, profile="run", trace_depth=None,
+                  folder=None, extra_args=(), cxx_opt=None):
     """Build or reuse the native model of Verilog ``text`` whose top module is ``name``.
 
     Parameters
     ----------
     trace : None, ``"vcd"``, ``"fst"`` or ``"saif"``
-        Build with tracing; the run writes the file named by ``run(trace_path=...)``.
+        Build with tracing; the run writes the file named by ``run(trace_path=...)``; ``"saif"``
+        writes SAIF windows opened by the script instead (see the module docstring).
     threads : int
         Verilator ``--threads`` (1: single-threaded model).
+    profile : ``"run"`` or ``"power"``
+        Verilator and C++ options (:data:`PROFILES`).
+    trace_depth : int or None
+        Verilator ``--trace-depth`` (1: the top module's nets, all a flattened netlist has;
+        None: every level).
+    folder : Path or None
+        Where the model folders go (default ``build/native``).
+    extra_args, cxx_opt : further Verilator options; the C++ optimisation instead of the
+        profile's (build-time measurements).
     """
     if trace not in TRACE_FORMATS:
         raise ValueError(f"trace must be one of {list(TRACE_FORMATS)!r}, not {trace!r}")
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {list(PROFILES)!r}, not {profile!r}")
+    if trace_depth is not None and (isinstance(trace_depth, bool) or not isinstance(trace_depth, int)
+                                    or trace_depth < 1):
+        raise ValueError(f"trace_depth must be None or an int >= 1, not {trace_depth!r}")
     if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
         raise ValueError(f"threads must be an int in 1..64, not {threads!r}")
     exe = verilator_env()
@@ -532,14 +788,21 @@ def build_verilog(text, name, config=None, trace=None, threads=1):
         if need not in {p.name for p in ports}:
             raise NativeError(f"{name} has no {need!r} port; the native driver needs clk and rst")
     driver = _driver_source(name, ports, trace)
-    args = [*BUILD_ARGS, *TRACE_FORMATS[trace]]
+    base_args, opt = PROFILES[profile]
+    opt = cxx_opt or opt
+    args = [*base_args, *TRACE_FORMATS[trace]]
+    if trace_depth is not None:
+        args += ["--trace-depth", str(trace_depth)]
+    args += list(extra_args)
     if threads > 1:
         args += ["--threads", str(threads)]
     h = hashlib.sha256()
-    for part in (text, driver, repr(args), CXX_OPT):
+    for part in (text, driver, repr(args), opt):
         h.update(part.encode())
-    model_dir = build_dir() / "native" / f"{name}-{h.hexdigest()[:12]}"
-    with _locked(build_dir() / "native" / f".{model_dir.name}.lock"):
+    root = Path(folder) if folder is not None else build_dir() / "native"
+    model_dir = root / f"{name}-{h.hexdigest()[:12]}"
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / f".{model_dir.name}.lock"):
         if not (model_dir / ".built").exists():
             if model_dir.exists():
                 shutil.rmtree(model_dir)
@@ -557,7 +820,8 @@ def build_verilog(text, name, config=None, trace=None, threads=1):
                    f"{name}.v", "driver.cpp"]
             # make variables in MAKEFLAGS act as command-line ones and override verilated.mk's
             env = dict(os.environ)
-            env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} OPT_FAST={CXX_OPT} OPT_GLOBAL={CXX_OPT}"
+            env["MAKEFLAGS"] = (f"{env.get('MAKEFLAGS', '')} OPT_FAST={opt} OPT_GLOBAL={opt}"
+                                + (f" OPT_SLOW={opt}" if profile != "run" or cxx_opt else ""))
             proc = subprocess.run(cmd, cwd=model_dir, capture_output=True, text=True, env=env)
             (model_dir / "build.log").write_text(proc.stdout + proc.stderr)
             if proc.returncode != 0:
@@ -568,3 +832,45 @@ def build_verilog(text, name, config=None, trace=None, threads=1):
             (model_dir / ".built").write_text("ok\n")
     return NativeModel(name, model_dir, ports, trace)
 
+
+
+# -- SAIF ---------------------------------------------------------------------------------------
+
+SAIF_COMMANDS = ("saif", "feed_bg", "seq", "wave", "watch", "until_fed", "until_beats")
+
+_NET = re.compile(r"\(\s*(\S+)\s+\(T0\s+(\d+)\)\s*\(T1\s+(\d+)\)\s*(?:\(T[ZXB]\s+\d+\)\s*)*"
+                  r"\(TC\s+(\d+)\)")
+_DUR = re.compile(r"\(DURATION\s+(\d+)\)")
+
+
+def read_saif(path, scopes=False):
+    """``({net: (T0, T1, TC)}, duration)`` of a SAIF file written by Verilator.
+
+    Net names are unescaped (``a\\[3\\]`` -> ``a[3]``). Nets of the top module (and of
+    Verilator's ``TOP`` wrapper, which repeats its ports) keep their names; with ``scopes`` the
+    nets of nested instances are included as ``inst/sub/name`` (RTL runs), otherwise they are
+    skipped."""
+    nets, stack, duration = {}, [], None
+    with open(path, errors="replace") as f:
+        for line in f:
+            s = line.strip()
+            if s.startswith("(INSTANCE"):
+                stack.append(("inst", s.split()[1].replace("\\", "")))
+            elif s.startswith("(NET"):
+                stack.append(("net", None))
+            elif s == ")":
+                if stack:
+                    stack.pop()
+            elif s.startswith("(DURATION"):
+                duration = int(_DUR.search(s).group(1))
+            else:
+                m = _NET.match(s)
+                if m:
+                    # TOP (Verilator's wrapper) and the design's own instance are both the root
+                    path_ = [n for k, n in stack if k == "inst"][2:]
+                    if path_ and not scopes:
+                        continue
+                    name = m.group(1).replace("\\", "")
+                    key = "/".join([*path_, name])
+                    nets[key] = (int(m.group(2)), int(m.group(3)), int(m.group(4)))
+    return nets, duration

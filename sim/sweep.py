@@ -7,7 +7,7 @@ fields of one or more engines, crossed with workloads::
     name = "example"
     area = false            # synthesise every config (make area's flow, asic only; cached)
     rtl = false             # run a reduced copy of the first layer on the RTL of every point
-    energy = false          # needs synth/power.py (issue 12); refused until it exists
+    energy = false          # gate-level power of a sample x model cycles (synth/power_sweep.py)
     seed = 1                # seed of random workloads and of `sample`
     skip_invalid = false    # skip grid combinations the config rejects instead of failing
 
@@ -64,7 +64,9 @@ SOURCES = {
               "sim/bench_sparten.py", "sim/bench_eureka.py", "sim/sweep_model.py"),
     "area": ("hw/**/*.py", "synth/*.py", "report/*.py", "sim/verilator.py", "sim/sweep_work.py"),
     "rtl": ("hw/**/*.py", "golden/*.py", "sim/*.py", "sim/benches/*.py", "tests/cocotb/*.py"),
-    "energy": ("hw/**/*.py", "synth/*.py", "sim/sweep_work.py"),
+    "energy": ("hw/**/*.py", "golden/*.py", "synth/*.py", "report/*.py", "sim/sweep_work.py",
+               "sim/sweep_model.py", "sim/run_eureka.py", "sim/bench_sparten.py",
+               "sim/verilator.py", "sim/native.py"),
 }
 
 
@@ -112,8 +114,8 @@ def default_cache():
 # -- tasks and the Dask runner -------------------------------------------------------------------
 
 
-def _liberty(spec):
-    if not spec["sweep"].get("area"):
+def _liberty(spec, kind="area"):
+    if not spec["sweep"].get(kind):
         return None, None
     from synth.area import find_liberty
     src = find_liberty(spec["sweep"].get("liberty"))
@@ -128,6 +130,7 @@ def tasks_of(points, spec, versions=None):
     versions = versions or {}
     ver = lambda k: versions.setdefault(k, code_version(k))   # noqa: E731
     lib_path, lib_id = _liberty(spec)
+    elib_path, elib_id = _liberty(spec, "energy")
     from .verilator import build_dir
     synth_work = str(build_dir() / "sweep-cache" / "synth")
     tasks = {}
@@ -143,8 +146,8 @@ def tasks_of(points, spec, versions=None):
             keys["rtl"] = _hash("rtl", *args, ver("rtl"))
             tasks[keys["rtl"]] = ("rtl", "rtl_task", args)
         if spec["sweep"].get("energy"):
-            keys["energy"] = _hash("energy", *args, ver("energy"))
-            tasks[keys["energy"]] = ("energy", "energy_task", args + (keys["model"],))
+            keys["energy"] = _hash("energy", *args, elib_id, ver("energy"))
+            tasks[keys["energy"]] = ("energy", "energy_task", args + (elib_path, keys["model"]))
         p["tasks"] = keys
     return tasks
 

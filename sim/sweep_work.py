@@ -17,11 +17,12 @@ from .sweep_model import (NETWORKS, POINT_FIELDS, config_of, layer_arrays, layer
 __all__ = ["model_task", "area_task", "rtl_task", "energy_task", "energy_hook", "ENERGY_HOOK",
            "NETWORKS", "POINT_FIELDS"]
 
-#: Where an energy figure per point would come from: ``module:function`` called as
-#: ``function(engine, config_dict, workload, model_result) -> {"energy_nj": ..., ...}``. The
-#: module does not exist yet (issue 12, ``make power``); :mod:`sim.sweep` refuses ``energy = true``
-#: until it does, and never invents a figure.
-ENERGY_HOOK = "synth.power:sweep_energy"
+#: Where the energy figure of a point comes from: ``module:function`` called as
+#: ``function(engine, config_dict, point, workload, model_result, liberty)`` ->
+#: ``{"energy_nj": ..., ...}``: the ``make power`` flow on a sample of the workload, scaled by the
+#: model's cycles (:mod:`synth.power_sweep`). :mod:`sim.sweep` refuses ``energy = true`` if the
+#: module is missing, and never invents a figure.
+ENERGY_HOOK = "synth.power_sweep:sweep_energy"
 
 
 def _component(engine, cfg):
@@ -110,9 +111,10 @@ def energy_hook():
     return getattr(mod, fn, None)
 
 
-def energy_task(engine, config, point, workload, model):
-    """Energy of one point from :data:`ENERGY_HOOK` (only called when it exists)."""
+def energy_task(engine, config, point, workload, liberty, model):
+    """Energy of one point from :data:`ENERGY_HOOK` (only called when it exists); ``model`` is
+    the point's model result, ``liberty`` a Liberty path or None (the default library)."""
     fn = energy_hook()
     if fn is None:
         raise RuntimeError(f"{ENERGY_HOOK} does not exist")
-    return fn(engine, config, workload, model)
+    return fn(engine, config, point, workload, model, liberty)

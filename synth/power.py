@@ -3,8 +3,9 @@
 Designs and workloads (:mod:`synth.power_work`): the EUREKA core, its dense and Ampere-like 2:4
 baselines (the tests' 4x8 size, G=8; ``--rows/--lanes`` for others) on a GEMM at d_w 0.2 and a
 2:4 GEMM, and a SparTen cluster with the dense MAC array of as many MACs (4 units, chunk 8) on a
-VGG-like layer. The paper-sized 8x32 core is ~8x the cells; its gate-level Verilator build (tens
-of minutes of C++ on 2 cores) does not fit ``make power``'s budget. For each:
+VGG-like layer. The paper-sized 8x32 core has 7.4x the cells (219,710); its gate-level Verilator
+build needs ~250 MB of C++ and several GB in Verilator, ~30 min for the trio, which does not fit
+``make power``'s budget (measured in ``docs/power.md``, :mod:`synth.power_buildtime`). For each:
 
 1. Synthesis with the area flow itself (:func:`synth.area.synthesize`, ``asic`` flow, same ABC
    script and Liberty file as ``make area``; sky130 hd TT by default).
@@ -13,8 +14,8 @@ of minutes of C++ on 2 cores) does not fit ``make power``'s budget. For each:
    models made by Yosys' ``read_liberty`` (without ``-lib``) from the Liberty file itself
    (:func:`cell_models`); each combinational model is checked exhaustively against its Liberty
    ``function`` (:func:`check_models`) before anything is simulated.
-3. Verilator simulates the netlist with ``--trace-saif`` (:mod:`synth.saif_sim`, our driver) on
-   the workload; toggle counting runs over a window of ``--window`` cycles in the middle of the
+3. Verilator simulates the netlist with ``--trace-saif`` (the native harness,
+   :mod:`sim.native`, built with ``trace="saif"`` and its ``power`` profile) on the workload; toggle counting runs over a window of ``--window`` cycles in the middle of the
    run (the whole run if shorter), and the netlist's results are checked bit for bit against the
    golden model.
 4. :func:`synth.power_model.netlist_power`: toggle rates x (Liberty internal energy at the timing
@@ -34,7 +35,8 @@ import time
 from pathlib import Path
 
 from hw.emit import build_dir
-from . import area, saif_sim
+from sim import native
+from . import area
 from .liberty_power import eval_bool, parse_bool, read_power
 
 __all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_WINDOW", "export_netlist", "cell_models",
@@ -197,24 +199,22 @@ def _window(total, window):
 
 
 def _script(job, folder, first, last, saif="dump.saif"):
-    """Command script of ``job``: its setup, the SAIF window [first, last) counted from the end of
-    the setup, then its finish (run to the end) and the peeks; writes its stimulus files. A
-    window of the whole run is open from the end of the setup to the end of the run."""
+    """Native command script (:mod:`sim.native`) of ``job``: its setup, the SAIF window
+    [first, last) counted from the end of the setup, written to ``folder/saif``, then its finish
+    (run to the end) and the peeks. A window of the whole run is open from the end of the setup
+    to the end of the run."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in job.files.items():
-        p = folder / name
-        if not p.exists() or p.read_text() != text:
-            p.write_text(text)
+    path = folder / saif
     lines = list(job.setup)
     if first == 0 and last >= job.expected_cycles:
         # the whole run: the window closes when the run ends, not after a cycle estimate
-        lines += [f"saif_on {saif}", *job.finish, "saif_off"]
+        lines += [("saif", path), *job.finish, ("saif", None)]
     else:
         if first:
-            lines.append(f"step {first}")
-        lines += [f"saif_on {saif}", f"step {last - first}", "saif_off", *job.finish]
-    lines += [f"peek {p}" for p in job.peek]
+            lines.append(("step", first))
+        lines += [("saif", path), ("step", last - first), ("saif", None), *job.finish]
+    lines += [("peek", p) for p in job.peek]
     return lines
 
 
@@ -228,15 +228,52 @@ class Built:
     net: dict                  # net.json
     slews: dict
     netlist: Path              # netlist.v
-    gate: object               # saif_sim.SaifModel
-    rtl: object                # saif_sim.SaifModel or None
+    gate: object               # native.NativeModel (SAIF windows)
+    rtl: object                # native.NativeModel or None
     models: dict               # check_models result
     seconds: dict
 
 
-def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None):
+def _synth_stamp(design, lib):
+    """What a design's synthesis depends on: its Verilog, the Liberty file and the flow's code."""
+    import hashlib
+    h = hashlib.sha256(Path(design.verilog).read_bytes())
+    h.update(str(Path(lib.path).resolve()).encode())
+    # the area flow is several modules of synth/ (area.py is its entry point): all but power's
+    for src in sorted(Path(area.__file__).parent.glob("*.py")):
+        if not src.name.startswith(("power", "liberty_power")):
+            h.update(src.read_bytes())
+    return h.hexdigest()
+
+
+def _synthesize(designs, lib, work, log, reuse):
+    """:func:`synth.area.synthesize` (asic flow); with ``reuse`` a design whose Verilog, library
+    and flow code are those of its last synthesis in ``work`` is read back, not synthesised."""
+    stamps = {d.name: _synth_stamp(d, lib) for d in designs}
+
+    def fresh(d):
+        f = work / d.name / "asic" / "synth.stamp"
+        return reuse and f.exists() and f.read_text().strip() == stamps[d.name] \
+            and (work / d.name / "asic" / "flat.json").exists()
+    old = [d for d in designs if fresh(d)]
+    new = [d for d in designs if not fresh(d)]
+    got = {}
+    for batch, again in ((old, True), (new, False)):
+        if batch:
+            for d, r in zip(batch, area.synthesize(batch, lib, flows=("asic",), work=work, jobs=2,
+                                                   log=log, reuse=again)):
+                got[d.name] = r
+                if not again and not r.errors:
+                    (work / d.name / "asic" / "synth.stamp").write_text(stamps[d.name] + "\n")
+    return [got[d.name] for d in designs]
+
+
+def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None, reuse_synth=False):
     """Synthesise every distinct design of ``jobs`` with the area flow, export the netlists,
-    check the cell models, build the gate-level (and RTL) SAIF drivers. ``{design: Built}``."""
+    check the cell models, build the gate-level (and RTL) SAIF drivers. ``{design: Built}``.
+
+    ``reuse_synth`` reads back a synthesis of the same Verilog, library and flow code instead of
+    running Yosys again (sweeps; ``make power`` always synthesises)."""
     from hw.emit import emit_verilog
     from .sta import critical_path, read_liberty
     work = Path(work or build_dir() / "power")
@@ -252,8 +289,8 @@ def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None):
         designs.append(area.Design(name, v, j.engine, j.role, j.description,
                                    j.config.to_dict() if j.config is not None else None))
     log(f"synthesis ({len(designs)} designs, area flow, {lib.name})")
-    results = area.synthesize(designs, lib, flows=("asic",), work=work / "synth" / lib.name,
-                              jobs=2, log=lambda m: log("  " + m))
+    results = _synthesize(designs, lib, work / "synth" / lib.name, lambda m: log("  " + m),
+                          reuse_synth)
     lib_timing = read_liberty(lib.path)
     out = {}
     for d, r in zip(designs, results):
@@ -268,17 +305,17 @@ def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None):
         models = check_models(models_json, lib_power, used)
         slews = {}
         critical_path(net, lib_timing, d.name, slews=slews)
-        ports = saif_sim.ports_of_json(net, d.name)
         t0 = time.monotonic()
         log(f"  {d.name}: {len(mod['cells'])} cells, {len(models['checked'])} cell models "
             f"checked against their Liberty functions; building the gate-level model")
-        gate = saif_sim.build([nv, cells_v], d.name, ports, work / "sim" / "gate")
+        gate = native.build_verilog(nv.read_text() + cells_v.read_text(), d.name, trace="saif",
+                                    profile="power", trace_depth=1, folder=work / "sim" / "gate")
         t[d.name]["gate_build"] = time.monotonic() - t0
         rtl_model = None
         if rtl:
             t0 = time.monotonic()
-            rtl_model = saif_sim.build([d.verilog], d.name, saif_sim.ports_of_verilog(d.verilog, d.name),
-                                       work / "sim" / "rtl", depth=0)
+            rtl_model = native.build_verilog(Path(d.verilog).read_text(), d.name, trace="saif",
+                                             profile="power", folder=work / "sim" / "rtl")
             t[d.name]["rtl_build"] = time.monotonic() - t0
         log(f"  {d.name}: built (gate {t[d.name]['gate_build']:.0f} s"
             + (f", RTL {t[d.name]['rtl_build']:.0f} s)" if rtl else ")"))
@@ -294,10 +331,10 @@ def _rates(nets, cycles):
 def representativeness(built, job, first, last, total, folder):
     """RTL toggle rates of the window against the whole run (same workload, same RTL)."""
     folder = Path(folder)
-    whole = built.rtl.run(_script(job, folder / "whole", 0, total), folder / "whole")
-    win = built.rtl.run(_script(job, folder / "window", first, last), folder / "window")
-    rw, _ = saif_sim.read_saif(folder / "whole" / "dump.saif", scopes=True)
-    rn, _ = saif_sim.read_saif(folder / "window" / "dump.saif", scopes=True)
+    whole = built.rtl.run(_script(job, folder / "whole", 0, total))
+    win = built.rtl.run(_script(job, folder / "window", first, last))
+    rw, _ = native.read_saif(folder / "whole" / "dump.saif", scopes=True)
+    rn, _ = native.read_saif(folder / "window" / "dump.saif", scopes=True)
     # rates over the cycles each SAIF window really covered (a whole-run window ends with the run)
     cw = max(1, whole.windows[0][1] - whole.windows[0][0])
     cn = max(1, win.windows[0][1] - win.windows[0][0])
@@ -320,14 +357,14 @@ def measure(job, built, lib_power, clock_mhz, window, work=None, rtl=True):
     total = job.expected_cycles
     first, last = _window(total, window)
     folder = work / "runs" / f"{job.design}-{job.workload}"
-    res = built.gate.run(_script(job, folder / "gate", first, last), folder / "gate")
+    res = built.gate.run(_script(job, folder / "gate", first, last))
     checked = job.check(res)
-    nets, _ = saif_sim.read_saif(folder / "gate" / "dump.saif")
+    nets, _ = native.read_saif(folder / "gate" / "dump.saif")
     (wa, wb), = res.windows
     cycles = wb - wa
     p = netlist_power(built.net, job.design, lib_power, nets, cycles, clock_mhz * 1e6,
                       built.engine, built.slews)
-    run_cycles = res.cycles - saif_sim.RESET_CYCLES
+    run_cycles = res.sim_cycles - native.RESET_CYCLES
     energy_j = p["total_w"] * run_cycles / (clock_mhz * 1e6)
     out = {
         "design": job.design, "workload": job.workload, "description": job.description,

@@ -67,7 +67,7 @@ def netlist_power(net_json, top, lib_power, saif_nets, cycles, clock_hz, engine=
     lib_power : dict
         :func:`synth.liberty_power.read_power`.
     saif_nets : dict
-        ``{net name: (T0, T1, TC)}`` (:func:`synth.saif_sim.read_saif`).
+        ``{net name: (T0, T1, TC)}`` (:func:`sim.native.read_saif`).
     slews : dict or None
         ``{bit: ns}`` from :func:`synth.sta.critical_path`; missing bits use ``INPUT_SLEW_NS``.
 

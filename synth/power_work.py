@@ -1,7 +1,7 @@
 """Workloads of ``sparse-hw power``: what each design runs, and how its results are checked.
 
 A :class:`Job` names a design (an Amaranth component and its config), the stimulus as
-:mod:`synth.saif_sim` command-script parts (streams fed, streams drained, expected beats), the
+:mod:`sim.native` command-script parts (streams fed, streams drained, expected beats), the
 golden check of what the netlist computed, and the MAC counts energy is divided by.
 
 EUREKA (``eureka_jobs``): one GEMM ``W[M,K] x A[K,N]`` with uniform random d_w = 0.2 weights
@@ -32,19 +32,13 @@ class Job:
     make: object               # () -> wiring.Component
     workload: str
     description: str
-    files: dict                # file name -> text (stimulus files the script names)
-    setup: list                # commands before the window (feeds, drains; may step)
+    setup: list                # native commands before the window (feeds, drains; may step)
     finish: list               # commands after the window (run to the end)
     expected_cycles: int       # cycles after ``setup`` (golden cycle model)
     check: object              # (RunResult) -> dict of checked facts; raises AssertionError
     macs: int                  # useful MACs (non-zero weight x activation)
     dense_macs: int            # M*K*N
     peek: tuple = ("busy",)
-
-
-def _hex(values):
-    """File text of payloads, one hex per line (ints or hex strings)."""
-    return "".join(f"{v:x}\n" if isinstance(v, int) else f"{v}\n" for v in values)
 
 
 def _pack(layout, **fields):
@@ -82,7 +76,7 @@ def _eureka_job(design, role, cfg, w, a, mode, workload, desc, permute=False):
             nat[np.array(case["row_order"])] = out
             out = nat
         exact = bool(np.array_equal(out, np.asarray(golden)))
-        busy = res.peeks.get("busy", [None])[-1]
+        busy = res.peeked.get("busy", [None])[-1]
         if not exact:
             raise AssertionError(f"{design} {workload}: netlist result differs from golden")
         if busy != case["model_cycles"]:
@@ -94,9 +88,9 @@ def _eureka_job(design, role, cfg, w, a, mode, workload, desc, permute=False):
     n = np.asarray(a).shape[1]
     return Job(design=design, engine="eureka", role=role, config=cfg,
                make=lambda: EurekaCore(cfg), workload=workload, description=desc,
-               files={"w.hex": _hex(case["w"]), "a.hex": _hex(case["a"])},
-               setup=["feed w w.hex", "feed a a.hex", "drain o"],
-               finish=[f"until o {case['n_out']} {20 * case['model_cycles'] + 1000}"],
+               setup=[("feed_bg", "w", [int(x, 16) for x in case["w"]]),
+                      ("feed_bg", "a", [int(x, 16) for x in case["a"]]), ("drain", "o")],
+               finish=[("until_beats", "o", case["n_out"], 20 * case["model_cycles"] + 1000)],
                expected_cycles=case["model_cycles"], check=check,
                macs=int((w2 != 0).sum()) * n, dense_macs=m * k * n)
 
@@ -143,19 +137,31 @@ def _sparten_layer(cfg, layer, seed):
     w = rng.integers(-127, 128, (k, c, r, r)) * (rng.random((k, c, r, r)) < layer["weight_density"])
     # post-ReLU activations: non-negative, many zeros
     a = rng.integers(1, 128, (c, hw, hw)) * (rng.random((c, hw, hw)) < layer["act_density"])
-    ho = hw - r + 1
-    out = np.zeros((k, ho, ho), np.int64)
+    return (w, a, *_conv_valid(w, a))
+
+
+def _conv_valid(w, a):
+    """``(out[K,Ho,Wo], useful MACs)`` of the stride-1, unpadded convolution of ``a[C,H,W]``
+    by ``w[K,C,R,S]`` (the useful MACs: non-zero weight x non-zero activation)."""
+    k, _, r, s = w.shape
+    ho, wo = a.shape[1] - r + 1, a.shape[2] - s + 1
+    out = np.zeros((k, ho, wo), np.int64)
     macs = 0
     for y in range(ho):
-        for x in range(ho):
-            win = a[:, y:y + r, x:x + r]
+        for x in range(wo):
+            win = a[:, y:y + r, x:x + s]
             out[:, y, x] = (w * win[None]).sum(axis=(1, 2, 3))
             macs += int(((w != 0) & (win[None] != 0)).sum())
-    return w, a, out, macs
+    return out, macs
 
 
-def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
+def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED, arrays=None, workload="vgg_layer",
+                 names=None, desc=None):
     """The SparTen cluster and the dense MAC array of as many MACs on one VGG-like layer.
+
+    ``arrays`` = ``(w[n_units, C, R, S], a[C, H, W])`` runs those tensors instead of the seeded
+    layer (stride 1, no padding; a sweep point's sample, :mod:`synth.power_sweep`), under
+    ``workload`` and the design ``names`` (cluster, dense array) given.
 
     Cluster: every unit's filter bank is written through ``w_wr`` (one word per cycle), then one
     broadcast chunk per (output position, tap, channel chunk) with the bank address of the
@@ -171,9 +177,16 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
     from hw.sparten.memmap import pack_chunk
     cfg = config or SMALL
     n = cfg.chunk
-    w, a, golden, macs = _sparten_layer(cfg, layer, seed)
+    if arrays is None:
+        w, a, golden, macs = _sparten_layer(cfg, layer, seed)
+    else:
+        w, a = (np.asarray(x, np.int64) for x in arrays)
+        if w.shape[0] != cfg.n_units or w.shape[2] != w.shape[3]:
+            raise ValueError(f"sparten_jobs: filters must be [n_units={cfg.n_units}, C, R, R], "
+                             f"not {w.shape}")
+        golden, macs = _conv_valid(w, a)
     k, c, r, _ = w.shape
-    ho = golden.shape[1]
+    ho, wo = golden.shape[1], golden.shape[2]
     nc = -(-c // n)
     taps = [(ty, tx, j) for ty in range(r) for tx in range(r) for j in range(nc)]
 
@@ -196,8 +209,8 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
     da._MustUse__silence = True
     seq = []
     for y in range(ho):
-        for x in range(ho):
-            p = y * ho + x
+        for x in range(wo):
+            p = y * wo + x
             positions.append((y, x))
             for t, (ty, tx, j) in enumerate(taps):
                 vals, word = chunk(a[j * n:(j + 1) * n, y + ty, x + tx])
@@ -210,7 +223,7 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
                                 .as_bits()))
                 seq.append(("a", da._a_layout.const({"values": vals.tolist(), "first": first,
                                                      "last": last}).as_bits()))
-    P = ho * ho
+    P = ho * wo
     mask = (1 << result_layout(cfg).size) - 1
 
     def check_cluster(res):
@@ -238,8 +251,9 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
                                          f"{int(sums[p].sums[u])}, golden {golden[u, y, x]}")
         return {"bit_exact": True, "results": P * k}
 
-    desc = (f"VGG-like conv layer {k}x{c}x{r}x{r} on {c}x{layer['size']}x{layer['size']}, "
-            f"d_w {layer['weight_density']}, d_a {layer['act_density']}")
+    if desc is None:
+        desc = (f"VGG-like conv layer {k}x{c}x{r}x{r} on {c}x{layer['size']}x{layer['size']}, "
+                f"d_w {layer['weight_density']}, d_a {layer['act_density']}")
     dense_macs = k * P * c * r * r
     # cycle estimates (window placement): dense chunk+1 per chunk; cluster from the matches
     # a chunk occupies the cluster for the most matches any unit has in it (at least 1 cycle)
@@ -253,20 +267,19 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED):
     dense_cycles = len(taps) * P * (dcfg.chunk + 1 + k)
     tail = 2 * n + 16     # the last results leave the units a few cycles after the last chunk
     sfx = "" if (cfg.chunk, cfg.n_units) == (128, 32) else f"_c{cfg.chunk}u{cfg.n_units}"
+    names = names or (f"sparten_cluster{sfx}", f"sparten_dense_array{sfx}")
     return [
-        Job(design=f"sparten_cluster{sfx}", engine="sparten", role="engine", config=cfg,
-            make=lambda: Cluster(cfg), workload="vgg_layer", description=desc + ", two-sided",
-            files={"wwr.hex": _hex(writes), "i.hex": _hex(beats)},
-            setup=["wave w_wr wwr.hex", "feed i i.hex", "watch res"],
-            finish=[f"until_fed {40 * len(beats) + 1000}", f"step {tail}"],
+        Job(design=names[0], engine="sparten", role="engine", config=cfg,
+            make=lambda: Cluster(cfg), workload=workload, description=desc + ", two-sided",
+            setup=[("wave", "w_wr", writes), ("feed_bg", "i", beats), ("watch", "res")],
+            finish=[("until_fed", 40 * len(beats) + 1000), ("step", tail)],
             expected_cycles=cl_cycles, check=check_cluster, macs=macs, dense_macs=dense_macs,
             peek=()),
-        Job(design=f"sparten_dense_array{sfx}", engine="sparten", role="dense-baseline",
-            config=dcfg, make=lambda: DenseMacArray(dcfg), workload="vgg_layer",
+        Job(design=names[1], engine="sparten", role="dense-baseline",
+            config=dcfg, make=lambda: DenseMacArray(dcfg), workload=workload,
             description=desc + ", dense (zeros multiplied)",
-            files={"fa.seq": "".join(f"{s} {v:x}\n" for s, v in seq)},
-            setup=["seq fa.seq", "drain o"],
-            finish=[f"until o {P} {4 * dense_cycles + 1000}"],
+            setup=[("seq", seq), ("drain", "o")],
+            finish=[("until_beats", "o", P, 4 * dense_cycles + 1000)],
             expected_cycles=dense_cycles, check=check_dense, macs=macs, dense_macs=dense_macs,
             peek=()),
     ]

@@ -120,3 +120,36 @@ def test_trace_vcd(tmp_path):
     assert res.streams["o"] == [0x5a, 0xa5]
     text = path.read_text()
     assert "$var" in text and "o__payload" in text
+
+
+def test_saif_windows_and_the_power_commands(tmp_path):
+    """A ``trace="saif"`` model: a SAIF window where the script opens it, concurrent feeds,
+    waits on drained beats, watches; the toggle counts of a known pattern."""
+    model = native.build(StreamRegister(8), "native_reg8_saif", trace="saif")
+    beats = [0x55, 0xAA] * 10
+    path = tmp_path / "w.saif"
+    res = model.run([("drain", "o"), ("watch", "o__valid"), ("feed_bg", "i", beats),
+                     ("step", 3), ("saif", path), ("step", 10), ("saif", None),
+                     ("until_beats", "o", len(beats), 100), ("peek", "o__valid")])
+    assert res.streams["o"] == beats
+    first = native.RESET_CYCLES + 3
+    assert res.windows == [(first, first + 10)]
+    # the register takes a beat every cycle and shows it one cycle later
+    cycles = [c for c, v in res.watched["o__valid"]]
+    assert cycles == list(range(cycles[0], cycles[0] + len(beats))) and cycles[0] == native.RESET_CYCLES + 1
+    assert res.peeked == {"o__valid": [0]}
+    nets, duration = native.read_saif(path)
+    assert duration == 2 * 10
+    # 0x55 <-> 0xaa: every payload bit flips between each two of the window's 10 beats (9), and
+    # Verilator's SAIF counts a 1 at the window's first dump as one more toggle
+    first_beat = beats[3]                   # the feed's 4th beat is on the input when it opens
+    assert [nets[f"i__payload[{b}]"][2] for b in range(8)] == \
+        [9 + (first_beat >> b & 1) for b in range(8)]
+    assert nets["i__valid"][:3] == (0, 20, 1)     # high all window long
+    assert nets["clk"][2] == 19
+    seq = model.run([("drain", "o"), ("seq", [("i", 7), ("i", 9)]), ("until_beats", "o", 2, 20)])
+    assert seq.streams["o"] == [7, 9]
+    with pytest.raises(native.NativeError, match="until_beats o 5: 2 drained after 30 cycles"):
+        model.run([("drain", "o"), ("feed_bg", "i", [1, 2]), ("until_beats", "o", 5, 30)])
+    with pytest.raises(native.NativeError, match="needs a model built with trace='saif'"):
+        native.build(StreamRegister(8), "native_reg8_vcd", trace="vcd").run([("saif", path)])

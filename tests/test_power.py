@@ -16,7 +16,8 @@ import pytest
 
 from designs import Reg
 from sim.verilator import ROOT, _locked, build_dir
-from synth import area, liberty_power, power, power_model, saif_sim
+from sim import native
+from synth import area, liberty_power, power, power_model
 from synth.sta import INPUT_SLEW_NS, lookup
 
 SHARED_LIB = ROOT.parent / "shared" / "pdk" / "sky130hd_tt.lib.gz"
@@ -48,9 +49,9 @@ def bank(lib):
                                     work=build_dir() / "test_power")["power_bank16"]
     run_dir = build_dir() / "test_power" / "runs" / f"bank-{os.getpid()}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "d.hex").write_text("".join(f"{PATTERN[k % 2]:x}\n" for k in range(CYCLES)))
-    res = built.gate.run(["saif_on dump.saif", "wave d d.hex", "saif_off"], run_dir)
-    nets, _ = saif_sim.read_saif(run_dir / "dump.saif")
+    res = built.gate.run([("saif", run_dir / "dump.saif"),
+                          ("wave", "d", [PATTERN[k % 2] for k in range(CYCLES)]), ("saif", None)])
+    nets, _ = native.read_saif(run_dir / "dump.saif")
     return built, nets, res
 
 
@@ -145,19 +146,19 @@ def test_skipped_zero_weights_do_not_toggle_multipliers(seed):
     case, sched, golden, model, _ = prepare_case(cfg, w, a, "suds", "gate")
     work = build_dir() / "test_power"
     v, _ = emit_verilog(EurekaCore(cfg), "power_eureka_2x2", cfg, work / "verilog")
-    ports = saif_sim.ports_of_verilog(v, "power_eureka_2x2")
-    model_ = saif_sim.build([v], "power_eureka_2x2", ports, work / "sim", depth=0)
-    job = types.SimpleNamespace(files={"w.hex": "\n".join(case["w"]) + "\n",
-                                       "a.hex": "\n".join(case["a"]) + "\n"},
-                                setup=["feed w w.hex", "feed a a.hex", "drain o"],
-                                finish=[f"until o {case['n_out']} 10000"], peek=("busy",),
-                                expected_cycles=case["model_cycles"])
+    model_ = native.build_verilog(v.read_text(), "power_eureka_2x2", trace="saif",
+                                  profile="power", folder=work / "sim")
+    job = types.SimpleNamespace(setup=[("feed_bg", "w", [int(x, 16) for x in case["w"]]),
+                                       ("feed_bg", "a", [int(x, 16) for x in case["a"]]),
+                                       ("drain", "o")],
+                                finish=[("until_beats", "o", case["n_out"], 10000)],
+                                peek=("busy",), expected_cycles=case["model_cycles"])
     run_dir = work / "runs" / f"eureka2x2-{seed}"
-    res = model_.run(power._script(job, run_dir, 0, case["model_cycles"]), run_dir)
+    res = model_.run(power._script(job, run_dir, 0, case["model_cycles"]))
     from hw.eureka.beats import decode_results
     out = decode_results(cfg, res.streams["o"], 2, n)
     np.testing.assert_array_equal(out, golden)
-    nets, _ = saif_sim.read_saif(run_dir / "dump.saif", scopes=True)
+    nets, _ = native.read_saif(run_dir / "dump.saif", scopes=True)
     tog = {r: sum(tc for name, (_, _, tc) in nets.items() if name.startswith(f"mul{r}/"))
            for r in (0, 1)}
     assert any(name.startswith("mul0/") for name in nets), "no mul0 nets in the SAIF"

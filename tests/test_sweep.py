@@ -137,7 +137,6 @@ def test_failed_point_is_recorded_and_the_sweep_goes_on(client, tmp_path):
     (("mode = [", "mode = [\"nm:3:2\", "), "engine[0].grid.mode: mode 'nm:3:2'"),
     (("rows = [2, 4]", "rows = [2]\nvariant = [\"dense\"]"),
      "engine[0].grid point (rows=2, variant='dense', lanes=8): group must be 1 for variant"),
-    (("name = \"t\"", "name = \"t\"\nenergy = true"), "sweep.energy: no energy model yet"),
     (("d_w = 0.3, d_a = 0.6", "d_w = 1.5"), "workload[1].gemm.d_w must be a number in 0..1"),
     (("engine = \"sparten\"", "engine = \"sparten\"\nworkloads = [\"conv2\"]"),
      "engine[1].workloads: unknown workload 'conv2'; accepted: conv, fc"),
@@ -193,15 +192,18 @@ def test_engine_table_limited_to_some_workloads():
 
 
 def test_energy_hook_plumbing(tmp_path, monkeypatch):
-    """The energy path with a stand-in model (synth/power.py does not exist yet): the task gets
-    its point's model result, and the rows and the energy front carry what it returned."""
+    """The energy path with a stand-in model (the real one, synth/power_sweep.py, is tested in
+    test_power_sweep.py): the task gets its point and its model result, and the rows and the
+    energy front carry what it returned; without an energy model the spec is refused."""
     from sim import sweep_work
     text = SMALL_SPEC.replace('seed = 3', 'seed = 3\nenergy = true')
+    monkeypatch.setattr(sweep_work, "energy_hook", lambda: None)
     with pytest.raises(sweep.SpecError, match="no energy model yet"):
         _spec(text)
     calls = []
 
-    def fake(engine, config, workload, model):
+    def fake(engine, config, point, workload, model, liberty):
+        assert set(point) == set(sweep_work.POINT_FIELDS[engine])
         calls.append(model["cycles"])
         return {"energy_nj": model["cycles"] * 1e-3 + (5.0 if engine == "sparten" else 0.0)}
     monkeypatch.setattr(sweep_work, "energy_hook", lambda: fake)

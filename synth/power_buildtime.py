@@ -75,7 +75,7 @@ def measure(asic_dir, compile_=False, variants=False, out=None, log=print):
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-        (d / "driver.cpp").write_text(native._driver_source(top, ports, "saif" if extra else None))
+        (d / "driver.cpp").write_text(native.driver_source(top, ports, "saif" if extra else None))
         (d / "design.v").write_text(nv.read_text() + cells_v.read_text())
         wall, cpu = _run([str(exe), *base, *extra, "design.v", "driver.cpp"], d)
         srcs = list((d / "obj").glob("*.cpp"))

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import venv
 
 import numpy as np
@@ -21,7 +22,9 @@ import pytest
 
 from hw.emit import ROOT, build_dir
 
-PACKAGES = ("golden", "hw", "sim", "synth")
+#: The packages pyproject.toml ships (its setuptools ``include`` patterns, ``hw*`` -> ``hw``).
+PACKAGES = tuple(p.rstrip("*") for p in tomllib.loads((ROOT / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"]["find"]["include"])
 
 
 def _have_build_backend():

@@ -133,7 +133,12 @@ def layer_tensors(name, size=None, seed=SEED):
 
 def _layer_cycles():
     from golden.sparten_model import layer_cycles
-    return layer_cycles
+    from hw.sparten.layer import SparTenLayer
+
+    def with_pipeline(w, a, config, **kw):
+        # the layer top's fill/drain, read from the hardware's property
+        return layer_cycles(w, a, config, pipeline=SparTenLayer.latency_of(config), **kw)
+    return with_pipeline
 
 
 def layer_figures(name, config=BENCH_CONFIG, size=None, progress=None):

@@ -25,8 +25,13 @@ def write_all(out, names=None, log=print):
     written = []
     for i, t in enumerate(tops, 1):
         t0 = time.monotonic()
-        v, j = emit_verilog(t.elaborate(), t.name, t.config, out,
-                            {"engine": t.engine, "role": t.role, "description": t.description})
+        comp = t.elaborate()
+        extra = {"engine": t.engine, "role": t.role, "description": t.description}
+        # A block's published latency (a property or class attribute, e.g. InnerJoin.latency,
+        # ComputeUnit.latency, SparTenLayer.latency, EurekaCore.latency) goes into its sidecar.
+        if isinstance(getattr(comp, "latency", None), int):
+            extra["latency"] = comp.latency
+        v, j = emit_verilog(comp, t.name, t.config, out, extra)
         written.append(v)
         log(f"[{i}/{len(tops)}] {v} ({time.monotonic() - t0:.1f} s)")
     files = sorted(p.name for p in written)

@@ -121,7 +121,9 @@ def _sparten_model_cycles(w, a, layer, config, balance):
     if balance != "none":
         from golden.balance import assign
         perm = assign(w, config.n_units, method=balance, chunk=config.chunk)
-    res = model.layer_cycles(w, a, config, stride=layer.stride, padding=layer.padding, perm=perm)
+    from hw.sparten.layer import SparTenLayer
+    res = model.layer_cycles(w, a, config, stride=layer.stride, padding=layer.padding, perm=perm,
+                             pipeline=SparTenLayer.latency_of(config))
     keep = ("dense_cycles", "onesided_cycles", "matched_macs")
     return {"model_cycles": int(res["cycles"]), **{k: res[k] for k in keep if k in res}}
 

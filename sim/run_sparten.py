@@ -50,7 +50,7 @@ from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
 from golden.sparten_model import layer_cycles
 from golden.sparten_plan import BALANCE, plan_layer as plan_tiles, tile_perm, tile_tensors
 from hw.sparten.config import SMALL
-from hw.sparten.layer import TARGET_ACT, load_layout
+from hw.sparten.layer import TARGET_ACT, SparTenLayer, load_layout
 from hw.sparten.memmap import chunks_of_activations, pack_desc, pack_loads, plan_layer
 
 from .npyio import load_int_array
@@ -103,7 +103,8 @@ def build(config):
         model_dir = Path(index.read_text().strip())
         if (model_dir / ".built").exists():
             return Model(name, model_dir)
-    model = build_model(SparTenLayer(config), name, config)
+    layer = SparTenLayer(config)
+    model = build_model(layer, name, config, extra={"latency": layer.latency})
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(f"{model.dir}\n")
     return model
@@ -167,7 +168,8 @@ def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", 
                       sparse_out=requant is not None, multiplier=mult, shift=shift)
     acc = conv2d_dense(a, w, stride, padding, acc_bits=config.acc_width)
     if model is None:
-        model = layer_cycles(w, a, config, stride, padding, perm=plan.table)
+        model = layer_cycles(w, a, config, stride, padding, perm=plan.table,
+                             pipeline=SparTenLayer.latency_of(config))
     K, Ho, Wo = plan.out_shape
     lay = load_layout(config)
     info = {"model": model, "table": plan.table, "out_shape": plan.out_shape}
@@ -354,13 +356,18 @@ def native_model(config):
 
 def native_script(config, case):
     """The sim/native.py command script of one prepared case: descriptor, memory loads, start,
-    run to ``done``, then the cycle counter and every unit's counters."""
+    run to ``done`` and the output path's latency, then the cycle counter and every unit's
+    counters."""
+    from hw.sparten.output import OutputPath
     cap = int(case["cap"]) + 2 * int(case["n_values"]) + 1000
     script = [("drain", "o_chunk" if case["mode"] == "chunk" else "o_acc"),
               ("poke", "desc", int(case["desc"])),
               ("feed", "load", [int(b) for b in case["loads"]]),
               ("pulse", "start"),
               ("until", "done", cap),
+              # `done` follows the readout; the output path may still hold its last chunk for
+              # its latency (hw.sparten.output.OutputPath.latency)
+              ("step", OutputPath.latency),
               ("peek", "cycles")]
     for u in range(config.n_units):
         script += [("poke", "ctr_sel", u), ("step", 1), ("peek", "ctr")]
@@ -453,7 +460,8 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     say = progress or (lambda msg: None)
     t0 = time.monotonic()
     models = []
-    plan = plan_tiles(config, w, a, stride, padding, balance, models=models)
+    plan = plan_tiles(config, w, a, stride, padding, balance, models=models,
+                      pipeline=SparTenLayer.latency_of(config))
     host_post = plan.psum == "host"
     hw_requant = requant if len(plan.tiles) == 1 else None
     say(f"plan: {len(plan.tiles)} tiles {plan.layer['blocks']}, psum {plan.psum}, "

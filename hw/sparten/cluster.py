@@ -94,10 +94,23 @@ class Cluster(wiring.Component):
             "idle": Out(1),
         })
 
+    #: Cycles of the optional input FIFO (``fifo_depth`` > 0), and of the input stage.
+    FIFO_LATENCY = 1
+    INPUT_LATENCY = 1
+
+    #: Cycles from the units taking a one-beat last chunk to the last unit's ``res`` (and so to
+    #: ``idle`` one cycle later): :attr:`ComputeUnit.latency`.
+    drain = ComputeUnit.latency
+
+    @classmethod
+    def latency_of(cls, config):
+        """:attr:`latency` of the cluster of ``config`` (without building one)."""
+        return cls.INPUT_LATENCY + (cls.FIFO_LATENCY if config.fifo_depth else 0)
+
     @property
     def latency(self):
         """Cycles from an input transfer to the units taking the chunk."""
-        return 1 + (1 if self._cfg.fifo_depth else 0)
+        return self.latency_of(self._cfg)
 
     def elaborate(self, platform):
         cfg = self._cfg

@@ -179,17 +179,21 @@ class Cluster(wiring.Component):
         return m
 
 
+def _tree(bits, op):
+    """``bits`` combined by ``op`` as a balanced tree (log depth: a linear chain over 32 units was
+    the paper-sized cluster's critical path, the units' busy flags into the stall counters)."""
+    bits = list(bits)
+    while len(bits) > 1:
+        bits = [op(bits[k], bits[k + 1]) if k + 1 < len(bits) else bits[k]
+                for k in range(0, len(bits), 2)]
+    return bits[0]
+
+
 def _all(bits):
     """AND of a list of 1-bit values."""
-    out = bits[0]
-    for b in bits[1:]:
-        out = out & b
-    return out
+    return _tree(bits, lambda a, b: a & b)
 
 
 def _any(bits):
     """OR of a list of 1-bit values."""
-    out = bits[0]
-    for b in bits[1:]:
-        out = out | b
-    return out
+    return _tree(bits, lambda a, b: a | b)

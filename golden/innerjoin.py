@@ -6,18 +6,16 @@ offsets); this module groups the matches into the beats the hardware emits and c
 Cycle contract of the block: a chunk with ``c`` matches costs ``max(1, ceil(c / M))`` beats (one
 beat per cycle, ``M = matches_per_cycle``); a chunk without a match still costs one beat, flagged
 "no match" (``n = 0``). Back to back and without stalls, a stream of chunks takes
-``latency + sum(costs)`` cycles from the first input transfer to the last output transfer.
+``latency + sum(costs)`` cycles from the first input transfer to the last output transfer, where
+``latency`` is the hardware's (:attr:`hw.common.innerjoin.InnerJoin.latency`), passed in by the
+caller: golden/ does not import hw/.
 """
 
 import numpy as np
 
 from .sparsemap import check_chunk, inner_join
 
-__all__ = ["LATENCY", "join_beats", "join_cost", "join_costs", "stream_cycles"]
-
-#: Cycles from an input transfer to the first output beat of that chunk.
-LATENCY = 1
-
+__all__ = ["join_beats", "join_cost", "join_costs", "stream_cycles"]
 
 def _check_mpc(matches_per_cycle):
     if matches_per_cycle not in (1, 2, 4):
@@ -53,10 +51,11 @@ def join_costs(counts, matches_per_cycle=1):
     return np.maximum(1, -(-counts // mpc))
 
 
-def stream_cycles(pairs, matches_per_cycle=1):
+def stream_cycles(pairs, matches_per_cycle=1, *, latency):
     """Cycles from the first input transfer to the last output transfer of a stall-free stream of
-    ``(mask_f, mask_a)`` pairs fed back to back: ``LATENCY + sum(costs)``."""
+    ``(mask_f, mask_a)`` pairs fed back to back: ``latency + sum(costs)`` (``latency``: cycles from
+    an input transfer to the first output beat of that chunk, the join's)."""
     total = 0
     for f, a in pairs:
         total += join_cost(bin(int(f) & int(a)).count("1"), matches_per_cycle)
-    return LATENCY + total
+    return int(latency) + total

@@ -11,7 +11,9 @@ follow each other without bubbles. Hence::
 
     cycles = PIPELINE + sum over chunks t of max_u max(1, ceil(m[u, t] / M))
 
-with ``PIPELINE`` the fill/drain of the datapath (:func:`pipeline_cycles`). The match counts
+with ``PIPELINE`` the fill/drain of the datapath: the hardware's
+:attr:`hw.sparten.layer.SparTenLayer.latency`, which callers pass in as ``pipeline`` (golden/ does
+not import hw/, and no pipeline constant is copied here). The match counts
 ``m[u, t]`` are computed per tap and chunk as a 0/1 matrix product (float32 BLAS, exact because
 counts are at most 256), so a VGG-16 layer takes seconds.
 
@@ -26,22 +28,7 @@ from .innerjoin import join_costs
 from .sparsemap import check_int_array
 from .conv import conv_output_shape
 
-__all__ = ["PIPELINE_BASE", "FIFO_LATENCY", "pipeline_cycles", "slot_table", "chunk_counts",
-           "layer_cycles"]
-
-#: Cycles the layer top adds to the sum of chunk costs. Counting starts in the cycle after the
-#: ``start`` pulse: the sequencer's first address (1), the activation-memory stage (1), the
-#: cluster's input stage reading the filter banks (1), then the chunks (sum of costs; the join's
-#: first beat comes one cycle after the units take a chunk, which is the cycle the next chunk may
-#: enter, so only the last chunk's latency shows), the operand register (1), the multiply,
-#: accumulate and result write (1) and the cycle in which the control sees the cluster idle (1).
-PIPELINE_BASE = 6
-FIFO_LATENCY = 1
-
-
-def pipeline_cycles(config):
-    """Fixed fill/drain cycles of a layer run on ``config`` (see :data:`PIPELINE_BASE`)."""
-    return PIPELINE_BASE + (FIFO_LATENCY if config.fifo_depth else 0)
+__all__ = ["slot_table", "chunk_counts", "layer_cycles"]
 
 
 def slot_table(K, n_units, perm=None):
@@ -101,7 +88,7 @@ def chunk_counts(w, a, chunk, stride=1, padding=0):
                 yield r, s, j, np.rint(blk.T @ wk.T).astype(np.int64)
 
 
-def layer_cycles(w, a, config, stride=1, padding=0, perm=None):
+def layer_cycles(w, a, config, stride=1, padding=0, perm=None, *, pipeline):
     """Predict the layer top's cycle count (and baselines) for ``w[K,C,R,S]`` on ``a[C,H,W]``.
 
     Parameters
@@ -113,6 +100,9 @@ def layer_cycles(w, a, config, stride=1, padding=0, perm=None):
     stride, padding : int
     perm : None or integer array
         Slot table or channel order (see :func:`slot_table`).
+    pipeline : int
+        Fill/drain cycles of the layer top beyond the chunk costs: ``SparTenLayer.latency_of(config)``
+        of the hardware the prediction is for.
 
     Returns
     -------
@@ -158,7 +148,10 @@ def layer_cycles(w, a, config, stride=1, padding=0, perm=None):
         nnz = wnz[:, j * chunk:(j + 1) * chunk, r, s].sum(axis=1)         # [K]
         nnz_slots = np.where(valid, nnz[idx], 0).reshape(rounds, n)
         onesided += P * int(join_costs(nnz_slots, mpc).max(axis=1).sum())
-    pipe = pipeline_cycles(config)
+    if isinstance(pipeline, bool) or not isinstance(pipeline, (int, np.integer)) or pipeline < 0:
+        raise ValueError(f"pipeline must be a non-negative int (the layer top's latency), "
+                         f"not {pipeline!r}")
+    pipe = int(pipeline)
     if getattr(config, "unit_fifo_depth", 0):
         span, busy_q = _windowed_span(w, a, config, stride, padding, valid, idx, P, rounds)
         assert np.array_equal(busy_q, busy)

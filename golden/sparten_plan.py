@@ -269,7 +269,8 @@ def _as_conv(w, a):
     return w, a, "conv"
 
 
-def plan_layer(config, w, a, stride=1, padding=0, balance="none", models=None, progress=None):
+def plan_layer(config, w, a, stride=1, padding=0, balance="none", models=None, progress=None, *,
+               pipeline):
     """Plan a layer on ``config``: a :class:`golden.plan.Plan` with every tile's cycles and bytes.
 
     Parameters
@@ -283,6 +284,9 @@ def plan_layer(config, w, a, stride=1, padding=0, balance="none", models=None, p
         reuses them instead of modelling each tile twice).
     progress : callable or None
         Called with one line per tile modelled.
+    pipeline : int
+        The layer top's fill/drain cycles, ``SparTenLayer.latency_of(config)`` (passed to
+        :func:`golden.sparten_model.layer_cycles`).
 
     Raises
     ------
@@ -301,7 +305,8 @@ def plan_layer(config, w, a, stride=1, padding=0, balance="none", models=None, p
     tiles = []
     for i, c in enumerate(coords):
         w_t, a_t, pad = tile_tensors(w, a, c)
-        m = layer_cycles(w_t, a_t, config, stride, pad, perm=tile_perm(w_t, config, balance))
+        m = layer_cycles(w_t, a_t, config, stride, pad, perm=tile_perm(w_t, config, balance),
+                         pipeline=pipeline)
         if models is not None:
             models.append(m)
         tiles.append(Tile(coords=c, cycles=int(m["cycles"]),

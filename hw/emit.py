@@ -170,7 +170,8 @@ def emit_verilog(component, name, config, out_dir, extra=None):
 
 def write_tops(out, names=None, log=print):
     """Write ``<top>.v`` and ``<top>.json`` of every registered top (or of ``names``) into
-    ``out``, with the top's engine, role and description in the sidecar; return the Verilog
+    ``out``, with the top's engine, role, description and published latency (when the block has
+    one) in the sidecar; return the Verilog
     paths. ``make verilog`` adds the file list and the FuseSoC core (``sim/cmd_verilog.py``);
     synthesis calls this directly."""
     import time
@@ -182,8 +183,13 @@ def write_tops(out, names=None, log=print):
     written = []
     for i, t in enumerate(tops, 1):
         t0 = time.monotonic()
-        v, _ = emit_verilog(t.elaborate(), t.name, t.config, out,
-                            {"engine": t.engine, "role": t.role, "description": t.description})
+        comp = t.elaborate()
+        extra = {"engine": t.engine, "role": t.role, "description": t.description}
+        # A block's published latency (a property or class attribute, e.g. InnerJoin.latency,
+        # ComputeUnit.latency, SparTenLayer.latency, EurekaCore.latency) goes into its sidecar.
+        if isinstance(getattr(comp, "latency", None), int):
+            extra["latency"] = comp.latency
+        v, _ = emit_verilog(comp, t.name, t.config, out, extra)
         written.append(v)
         log(f"[{i}/{len(tops)}] {v} ({time.monotonic() - t0:.1f} s)")
     return written

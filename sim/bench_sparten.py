@@ -66,7 +66,8 @@ import numpy as np
 
 from golden import balance
 from golden.balance import METHODS
-from golden.sparten_model import layer_cycles
+from golden.sparten_model import layer_cycles as _model_cycles
+from hw.sparten.layer import SparTenLayer
 from report.bench import pair, speedup, top
 from report.schema import Headline, RtlCheck, Section, write_json
 
@@ -140,6 +141,12 @@ def layer_tensors(name, size=None, seed=SEED):
     amask = rng_a.random((C, side, side), dtype=np.float32) < dens_c[:, None, None]
     a = np.where(amask, rng_a.integers(1, 128, size=amask.shape, dtype=np.int8), 0).astype(np.int8)
     return w, a
+
+
+def layer_cycles(w, a, config, **kw):
+    """:func:`golden.sparten_model.layer_cycles` with the layer top's fill/drain read from the
+    hardware's property (``SparTenLayer.latency_of``)."""
+    return _model_cycles(w, a, config, pipeline=SparTenLayer.latency_of(config), **kw)
 
 
 def layer_figures(name, config=BENCH_CONFIG, size=None, progress=None):

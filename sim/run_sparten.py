@@ -49,6 +49,7 @@ from golden.sparsemap import encode_activations
 from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
 from golden.sparten_plan import BALANCE, plan_layer as plan_tiles, tile_tensors
 from hw.sparten.config import SMALL
+from hw.sparten.layer import SparTenLayer
 from hw.sparten.memmap import unit_counters
 
 from .npyio import load_int_array
@@ -103,7 +104,8 @@ def build(config):
         model_dir = Path(index.read_text().strip())
         if (model_dir / ".built").exists():
             return Model(name, model_dir)
-    model = build_model(SparTenLayer(config), name, config)
+    layer = SparTenLayer(config)
+    model = build_model(layer, name, config, extra={"latency": layer.latency})
     index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(f"{model.dir}\n")
     return model
@@ -212,7 +214,9 @@ def native_model(config):
 
 def native_script(config, case):
     """The sim/native.py command script of one prepared case: descriptor, memory loads, start,
-    run to ``done``, then the cycle counter and every unit's counters."""
+    run to ``done`` and the output path's latency, then the cycle counter and every unit's
+    counters."""
+    from hw.sparten.output import OutputPath
     if case.chain or case.abort_after is not None:
         raise ValueError(f"case {case.name!r}: the native harness runs neither chained nor "
                          f"aborted cases (use the cocotb bench)")
@@ -222,6 +226,9 @@ def native_script(config, case):
               ("feed", "load", list(case.loads)),
               ("pulse", "start"),
               ("until", "done", cap),
+              # `done` follows the readout; the output path may still hold its last chunk for
+              # its latency (hw.sparten.output.OutputPath.latency)
+              ("step", OutputPath.latency),
               ("peek", "cycles")]
     for u in range(config.n_units):
         script += [("poke", "ctr_sel", u), ("step", 1), ("peek", "ctr")]
@@ -312,7 +319,8 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     say = progress or (lambda msg: None)
     t0 = time.monotonic()
     models = []
-    plan = plan_tiles(config, w, a, stride, padding, balance, models=models)
+    plan = plan_tiles(config, w, a, stride, padding, balance, models=models,
+                      pipeline=SparTenLayer.latency_of(config))
     host_post = plan.psum == "host"
     hw_requant = requant if len(plan.tiles) == 1 else None
     say(f"plan: {len(plan.tiles)} tiles {plan.layer['blocks']}, psum {plan.psum}, "

@@ -21,6 +21,7 @@ from golden.sparten_model import layer_cycles
 from golden.sparten_plan import tile_perm
 from hw.common.pack import field_range, pack_fields, unpack_fields
 from hw.sparten.config import SMALL
+from hw.sparten.layer import SparTenLayer
 from hw.sparten.layer_layouts import TARGET_ACT, descriptor_layout
 from hw.sparten.memmap import (chunk_rows, pack_chunks, pack_desc, pack_loads, plan_layer,
                                unpack_chunks)
@@ -217,7 +218,8 @@ def prepare_case(config, w, a, stride=1, padding=0, relu=False, balance="none", 
                       sparse_out=requant is not None, multiplier=mult, shift=shift)
     acc = conv2d_dense(a, w, stride, padding, acc_bits=config.acc_width)
     if model is None:
-        model = layer_cycles(w, a, config, stride, padding, perm=plan.table)
+        model = layer_cycles(w, a, config, stride, padding, perm=plan.table,
+                             pipeline=SparTenLayer.latency_of(config))
     K, Ho, Wo = plan.out_shape
     info = {"model": model, "table": plan.table, "out_shape": plan.out_shape}
     if requant is None:

@@ -171,8 +171,10 @@ def model_task(engine, config, point, workload):
         if engine == "sparten":
             from golden import balance
             from golden.sparten_model import layer_cycles
+            from hw.sparten.layer import SparTenLayer
             perm = balance.assign(w, cfg.n_units, point["method"], chunk=cfg.chunk)
-            r = layer_cycles(w, a, cfg, stride=stride, padding=padding, perm=perm)
+            r = layer_cycles(w, a, cfg, stride=stride, padding=padding, perm=perm,
+                             pipeline=SparTenLayer.latency_of(cfg))
             row.update(cycles=int(r["cycles"]), dense_cycles=int(r["dense_cycles"]),
                        onesided_cycles=int(r["onesided_cycles"]),
                        matched_macs=int(r["matched_macs"]))

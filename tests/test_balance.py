@@ -9,6 +9,7 @@ from golden.balance import (METHODS, assign, check_perm, filter_profile, identit
 from golden.sparsemap import encode_filters
 from golden.sparten_model import layer_cycles
 from hw.sparten.config import SparTenConfig
+from hw.sparten.layer import SparTenLayer
 
 
 def _skewed_filters(rng, K, C, R, S, lo=0.05, hi=0.95):
@@ -116,7 +117,8 @@ def test_gbh_never_worse_than_gbs_or_none_on_its_objective(seed):
 
 def _cycles(w, a, n_units, chunk, perm):
     cfg = SparTenConfig(chunk=chunk, n_units=n_units)
-    return layer_cycles(w, a, cfg, stride=1, padding=1, perm=perm)["cycles"]
+    return layer_cycles(w, a, cfg, stride=1, padding=1, perm=perm,
+                        pipeline=SparTenLayer.latency_of(cfg))["cycles"]
 
 
 @pytest.mark.parametrize("trial", range(3))

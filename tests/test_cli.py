@@ -44,3 +44,12 @@ def test_verilog_writes_sidecar_core_and_filelist(emitted_verilog):
         assert side["top"] == t.name
         assert type(t.config).from_dict(side["config"]) == t.config
         assert f"module {t.name}(" in (tmp_path / f"{t.name}.v").read_text()
+    # Published latencies reach the sidecars (what testbenches and cycle models read).
+    from hw.common.innerjoin import InnerJoin
+    from hw.sparten.cu import ComputeUnit
+    from hw.sparten.layer import SparTenLayer
+    names = {t.name: t for t in tops}
+    want = {"innerjoin128": InnerJoin.latency, "sparten_cu": ComputeUnit.latency,
+            "sparten_layer": SparTenLayer.latency_of(names["sparten_layer"].config)}
+    for name, lat in want.items():
+        assert json.loads((tmp_path / f"{name}.json").read_text())["latency"] == lat, name

@@ -27,7 +27,7 @@ def test_dot_products_and_cycles(seed, idle, backpressure):
     acts[1] = -128  # most negative values: products of -128 * -128 must not overflow the MAC
     filt[1] = -128
     expect = _wrap(np.einsum("cuk,ck->u", filt, acts), cfg.acc_width)
-    got, busy = [], []
+    got, busy, valid_after = [], [], []
 
     async def bench(ctx):
         for c in range(n_chunks):
@@ -42,6 +42,13 @@ def test_dot_products_and_cycles(seed, idle, backpressure):
                 await ctx.tick()
             else:
                 raise AssertionError("array never became idle")
+        # o.valid rises exactly dut.latency cycles after the transfer of the last chunk (the
+        # busy loop left us ``chunk + 1`` cycles after it).
+        after = cfg.chunk + 1
+        while not ctx.get(dut.o.valid) and after < 4 * cfg.chunk:
+            await ctx.tick()
+            after += 1
+        valid_after.append(after)
         out = await stream_get(ctx, dut.o, backpressure=backpressure, rand=rng, cap=50)
         got.append([int(x) for x in out.sums])
 
@@ -54,6 +61,7 @@ def test_dot_products_and_cycles(seed, idle, backpressure):
     # After the transfer the array is busy for exactly ``chunk`` cycles (it reports ready again on
     # the next one): the cycle contract of DenseMacConfig.cycles_per_chunk.
     assert busy == [cfg.chunk] * n_chunks
+    assert valid_after == [dut.latency]
 
 
 def test_like_sparten_config():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from golden.innerjoin import LATENCY, join_beats, join_cost, stream_cycles
+from golden.innerjoin import join_beats, join_cost, stream_cycles
 from hw.common.bits import Popcount, PriorityEncoder
 from hw.common.innerjoin import InnerJoin, InnerJoinConfig, input_layout
 from streams import Driver, Monitor, simulate
@@ -81,8 +81,9 @@ def test_innerjoin_cycles(chunk, mpc, seed):
     cases = mask_cases(chunk, rand, n_random=16 if chunk < 128 else 4)
     got, in_cycles, out_cycles = run_amaranth(chunk, mpc, cases, seed, idle=0.0, backpressure=0.0)
     assert got == expected_beats(cases, chunk, mpc)
-    assert out_cycles[-1] - in_cycles[0] + 1 == stream_cycles(cases, mpc)
-    assert out_cycles[0] - in_cycles[0] == LATENCY
+    assert out_cycles[-1] - in_cycles[0] + 1 == stream_cycles(cases, mpc,
+                                                              latency=InnerJoin.latency)
+    assert out_cycles[0] - in_cycles[0] == InnerJoin.latency
     # One beat every cycle: no bubble between chunks.
     assert out_cycles == list(range(out_cycles[0], out_cycles[0] + len(out_cycles)))
 
@@ -139,7 +140,7 @@ def test_innerjoin_rtl(chunk, mpc, seed, tmp_path):
 
     cfg = InnerJoinConfig(chunk=chunk, matches_per_cycle=mpc)
     model = build_model(InnerJoin(chunk, mpc), f"innerjoin_c{chunk}_m{mpc}", cfg,
-                        extra={"latency": LATENCY})
+                        extra={"latency": InnerJoin.latency})
     rand = random.Random(f"{seed}:rtl:{chunk}")
     cases = mask_cases(chunk, rand, n_random=200 if chunk == 8 else 60)
     stim = tmp_path / "stim.json"
@@ -147,7 +148,7 @@ def test_innerjoin_rtl(chunk, mpc, seed, tmp_path):
     stim.write_text(json.dumps({
         "cases": [[hex(f), hex(a)] for f, a in cases],
         "beats": [[list(map(list, lanes)), last, cl] for lanes, last, cl in beats],
-        "stream_cycles": stream_cycles(cases, mpc),
+        "stream_cycles": stream_cycles(cases, mpc, latency=InnerJoin.latency),
     }))
     model.run("cocotb_innerjoin", seed=seed, env={"STIM": stim})
 

@@ -60,12 +60,15 @@ def test_cu_dot_products_and_counters(mpc, seed):
                           "first": i == 0, "last": i == len(pairs) - 1, "out_addr": p})
     driver = Driver(dut.i, beats, idle=0.3, rand=rand)
 
+    res_cycles = []
+
     async def monitor(ctx):
-        for _ in range(5000):
+        for t in range(5000):
             _, _, v, addr, value = await ctx.tick().sample(dut.res.valid, dut.res.addr,
                                                            dut.res.value)
             if v:
                 got.append((int(addr), int(value)))
+                res_cycles.append(t)
             if len(got) == len(positions):
                 break
         for _ in range(4):
@@ -80,6 +83,13 @@ def test_cu_dot_products_and_counters(mpc, seed):
     sim.add_testbench(monitor)
     sim.run()
     assert got == want_res, f"seed={seed}"
+    # The published latency: a position's result is valid ComputeUnit.latency cycles after the
+    # transfer of its last chunk, plus that chunk's cost beyond one beat.
+    ends = [k for k, b in enumerate(beats) if b["last"]]
+    want_cycles = [driver.cycles[k] + ComputeUnit.latency
+                   + join_cost(int(np.count_nonzero(pairs[-1][0] * pairs[-1][1])), mpc) - 1
+                   for k, pairs in zip(ends, positions)]
+    assert res_cycles == want_cycles, f"seed={seed}"
 
 
 def test_cluster_barrier_cycles(seed):

@@ -11,8 +11,18 @@ import pytest
 
 from golden.conv import conv_output_shape
 from golden.sparsemap import encode_activations, encode_filters, inner_join
-from golden.sparten_model import layer_cycles, pipeline_cycles, slot_table
+from golden.sparten_model import layer_cycles as _layer_cycles, slot_table
 from hw.sparten.config import SMALL, SparTenConfig
+from hw.sparten.layer import SparTenLayer
+
+
+def pipeline_cycles(config):
+    """The layer top's fill/drain, from the hardware's property."""
+    return SparTenLayer.latency_of(config)
+
+
+def layer_cycles(w, a, config, *args, **kw):
+    return _layer_cycles(w, a, config, *args, pipeline=pipeline_cycles(config), **kw)
 
 
 def reference_cycles(w, a, config, stride, padding, table):

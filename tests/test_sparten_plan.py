@@ -14,6 +14,7 @@ from golden.sparsemap import encode_activations, encode_filters
 from golden.sparten_model import layer_cycles
 from golden.sparten_plan import plan_layer, stored_bytes, tile_perm, tile_tensors, tiling
 from hw.sparten.config import PAPER, SMALL
+from hw.sparten.layer import SparTenLayer
 from hw.sparten.memmap import plan_layer as hw_plan_layer
 
 torch.set_num_threads(1)
@@ -60,7 +61,8 @@ def test_tiles_fit_and_add_up(shape, blocks, seed):
     K, C, H, W, R, S, stride, padding = shape
     rng = np.random.default_rng(seed)
     w, a = _rand(rng, (K, C, R, S), 0.4), _rand(rng, (C, H, W), 0.5)
-    plan = plan_layer(SMALL, w, a, stride, padding, balance="gbh")
+    plan = plan_layer(SMALL, w, a, stride, padding, balance="gbh",
+                      pipeline=SparTenLayer.latency_of(SMALL))
     if blocks is not None:
         assert plan.layer["blocks"] == blocks
     assert plan.psum == ("host" if plan.layer["blocks"]["c"] > 1 else "none")
@@ -70,7 +72,8 @@ def test_tiles_fit_and_add_up(shape, blocks, seed):
         # the hardware's own limits (hw/sparten/memmap.py raises on any overflow)
         hw_plan_layer(w_t, a_t, SMALL, stride, pad, tile_perm(w_t, SMALL, "gbh"))
         assert t.cycles == layer_cycles(w_t, a_t, SMALL, stride, pad,
-                                        perm=tile_perm(w_t, SMALL, "gbh"))["cycles"]
+                                        perm=tile_perm(w_t, SMALL, "gbh"),
+                                        pipeline=SparTenLayer.latency_of(SMALL))["cycles"]
         if t.coords["last_cblock"]:
             n_out += w_t.shape[0] * (t.coords["oy"][1] - t.coords["oy"][0]) * \
                 (t.coords["ox"][1] - t.coords["ox"][0])
@@ -86,7 +89,7 @@ def test_bytes_as_stored(seed):
     rng = np.random.default_rng(seed)
     (K, C, H, W, R, S, stride, padding), _ = LAYERS[0]
     w, a = _rand(rng, (K, C, R, S), 0.3), _rand(rng, (C, H, W), 0.6)
-    plan = plan_layer(SMALL, w, a, stride, padding)
+    plan = plan_layer(SMALL, w, a, stride, padding, pipeline=SparTenLayer.latency_of(SMALL))
 
     def sm_bytes(sm):
         chunks = [c for _, v in sm.vectors() for c in v]

@@ -126,6 +126,7 @@ def test_tiled_layer_native(seed, capsys):
     import torch.nn.functional as F
 
     from golden.sparten_plan import plan_layer
+    from hw.sparten.layer import SparTenLayer
     from sim.run_sparten import run_tiled
     rng = np.random.default_rng(seed)
     K, C, H, R, st, pad = (TILED[k] for k in ("K", "C", "H", "R", "stride", "padding"))
@@ -137,7 +138,8 @@ def test_tiled_layer_native(seed, capsys):
     ref = F.conv2d(torch.from_numpy(a).double()[None], torch.from_numpy(w).double(), stride=st,
                    padding=pad)[0].to(torch.int64).numpy()
     np.testing.assert_array_equal(out, np.maximum(ref, 0))
-    plan = plan_layer(SMALL, w, a, st, pad, balance="gbh")
+    plan = plan_layer(SMALL, w, a, st, pad, balance="gbh",
+                      pipeline=SparTenLayer.latency_of(SMALL))
     assert stats["blocks"] == {"k": 2, "c": 2, "y": 3, "x": 1} == plan.layer["blocks"]
     assert [t["cycles"] for t in stats["tiles"]] == [t.cycles for t in plan.tiles]
     assert [t["coords"] for t in stats["tiles"]] == [t.coords for t in plan.tiles]

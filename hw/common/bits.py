@@ -12,7 +12,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["popcount", "prefix_popcounts", "lowest_set", "onehot_index", "count_width",
+__all__ = ["popcount", "prefix_popcounts", "prefix_or", "lowest_set", "onehot_index", "count_width",
            "Popcount", "PriorityEncoder"]
 
 
@@ -88,12 +88,26 @@ class Popcount(wiring.Component):
         return m
 
 
+def prefix_or(value):
+    """Inclusive prefix OR: bit ``k`` is ``value[0] | ... | value[k]`` (a list of 1-bit values).
+
+    A Kogge-Stone tree: ``ceil_log2(n)`` levels of two-input ORs, each node driving at most two
+    others. Written out, since the mapping flow keeps the structure it is given: a decrement's
+    carry chain was twice as deep, and a Sklansky tree's wide fan-outs cost as much in buffers.
+    """
+    p = [value[k] for k in range(len(value))]
+    span = 1
+    while span < len(p):
+        p = [p[k] | p[k - span] if k >= span else p[k] for k in range(len(p))]
+        span *= 2
+    return p
+
+
 class PriorityEncoder(wiring.Component):
     """Combinational lowest-first priority encoder.
 
-    One decrement gives every output: ``t = i - 1`` flips the lowest set bit of ``i`` and sets every
-    bit under it, so ``i & ~t`` is that bit, ``~i & t`` the positions below it and ``i & t`` what
-    remains (one carry chain instead of a priority chain per output).
+    One inclusive prefix OR ``P`` (:func:`prefix_or`, log depth) gives every output: ``~P`` is the
+    positions below the lowest set bit, ``i & ~P[k-1]`` that bit and ``i & P[k-1]`` what remains.
 
     Members
     -------
@@ -111,9 +125,12 @@ class PriorityEncoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        t = Signal(unsigned(self._width))
-        low = Signal(unsigned(self._width))
-        m.d.comb += [t.eq(self.i - 1), low.eq(self.i & ~t), self.index.eq(onehot_index(low)),
-                     self.valid.eq(self.i.any()), self.rest.eq(self.i & t),
-                     self.below.eq(~self.i & t)]
+        n = self._width
+        pre = Signal(unsigned(n))       # pre[k]: some bit at or under k is set
+        earlier = Signal(unsigned(n))   # earlier[k]: some bit under k is set
+        low = Signal(unsigned(n))
+        m.d.comb += [pre.eq(Cat(*prefix_or(self.i))), earlier.eq(pre << 1),
+                     low.eq(self.i & ~earlier), self.index.eq(onehot_index(low)),
+                     self.valid.eq(pre[n - 1]), self.rest.eq(self.i & earlier),
+                     self.below.eq(~pre)]
         return m

@@ -42,7 +42,8 @@ Cycle contract
 --------------
 ``cycles = PIPELINE + sum over broadcast chunks of max_u max(1, ceil(matches[u] / M))``, counted by
 hardware from ``start`` to the end of the compute phase and predicted exactly by
-:func:`golden.sparten_model.layer_cycles` (``PIPELINE`` = 6, +1 with the input FIFO).
+:func:`golden.sparten_model.layer_cycles` (``PIPELINE`` = :attr:`SparTenLayer.latency`, 7 cycles,
++1 with the input FIFO, passed to the model as ``pipeline``).
 
 With ``unit_fifo_depth = Q > 0`` *(ours)* each unit keeps up to Q chunks waiting in front of its
 join, and the barrier becomes a window: chunk ``t`` is broadcast once every unit has started chunk

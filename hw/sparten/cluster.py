@@ -94,10 +94,23 @@ class Cluster(wiring.Component):
             "idle": Out(1),
         })
 
+    #: Cycles of the optional input FIFO (``fifo_depth`` > 0), and of the input stage.
+    FIFO_LATENCY = 1
+    INPUT_LATENCY = 1
+
+    #: Cycles from the units taking a one-beat last chunk to the last unit's ``res`` (and so to
+    #: ``idle`` one cycle later): :attr:`ComputeUnit.latency`.
+    drain = ComputeUnit.latency
+
+    @classmethod
+    def latency_of(cls, config):
+        """:attr:`latency` of the cluster of ``config`` (without building one)."""
+        return cls.INPUT_LATENCY + (cls.FIFO_LATENCY if config.fifo_depth else 0)
+
     @property
     def latency(self):
         """Cycles from an input transfer to the units taking the chunk."""
-        return 1 + (1 if self._cfg.fifo_depth else 0)
+        return self.latency_of(self._cfg)
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -166,17 +179,21 @@ class Cluster(wiring.Component):
         return m
 
 
+def _tree(bits, op):
+    """``bits`` combined by ``op`` as a balanced tree (log depth: a linear chain over 32 units was
+    the paper-sized cluster's critical path, the units' busy flags into the stall counters)."""
+    bits = list(bits)
+    while len(bits) > 1:
+        bits = [op(bits[k], bits[k + 1]) if k + 1 < len(bits) else bits[k]
+                for k in range(0, len(bits), 2)]
+    return bits[0]
+
+
 def _all(bits):
     """AND of a list of 1-bit values."""
-    out = bits[0]
-    for b in bits[1:]:
-        out = out & b
-    return out
+    return _tree(bits, lambda a, b: a & b)
 
 
 def _any(bits):
     """OR of a list of 1-bit values."""
-    out = bits[0]
-    for b in bits[1:]:
-        out = out | b
-    return out
+    return _tree(bits, lambda a, b: a | b)

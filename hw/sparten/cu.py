@@ -91,12 +91,16 @@ class ComputeUnit(wiring.Component):
     Timing
     ------
     A chunk with ``m`` matches occupies the unit for ``max(1, ceil(m / M))`` cycles and the next chunk
-    is accepted in the last of them (throughput one beat per cycle). Pipeline: join (1 cycle latency)
-    -> operand select, operands register -> multiply (``mul<k>`` submodules) and accumulate, result
-    register.
+    is accepted in the last of them (throughput one beat per cycle). Pipeline: join
+    (:attr:`InnerJoin.latency`) -> operand select, operands register -> multiply (``mul<k>``
+    submodules), products register -> accumulate, result register (:attr:`result_latency`).
     """
 
-    result_latency = 2
+    #: Register stages from the join's output to ``res``: operands, products, accumulator.
+    result_latency = 3
+    #: Cycles from the transfer of a one-beat chunk that ends a position to its ``res.valid`` (a
+    #: chunk of cost ``c`` adds ``c - 1``): the join's latency, then :attr:`result_latency`.
+    latency = InnerJoin.latency + result_latency
 
     def __init__(self, config):
         self._cfg = config
@@ -205,23 +209,31 @@ class ComputeUnit(wiring.Component):
             # its activation operand is zeroed, so its product is 0.
             m.d.sync += [s1_f[k].eq(f), s1_a[k].eq(Mux(lane.valid, a, 0))]
 
-        # Stage 2: multiply and accumulate; the result register doubles as the output bank's
-        # write port.
+        # Stage 2: multiply, products registered. Stage 3: accumulate; the result register
+        # doubles as the output bank's write port. (Multiply and accumulate in one cycle was
+        # 6.8 ns on sky130 hd once the join's offsets came from registers.)
         prods = [Signal(signed(prod_w), name=f"prod{k}") for k in range(mpc)]
+        s2_p = [Signal(signed(prod_w), name=f"s2_p{k}") for k in range(mpc)]
         for k in range(mpc):
             m.submodules[f"mul{k}"] = mul = _Multiply(vw)
             m.d.comb += [mul.a.eq(s1_f[k]), mul.b.eq(s1_a[k]), prods[k].eq(mul.p)]
+        s2_valid = Signal()
+        s2_start = Signal()
+        s2_end = Signal()
+        s2_addr = Signal(out_addr_width(cfg))
+        m.d.sync += [s2_valid.eq(s1_valid), s2_start.eq(s1_start), s2_end.eq(s1_end),
+                     s2_addr.eq(s1_addr)] + [s2_p[k].eq(prods[k]) for k in range(mpc)]
         acc = Signal(signed(cfg.acc_width))
         total = Signal(signed(cfg.acc_width))
         sum_w = prod_w + ceil_log2(mpc) if mpc > 1 else prod_w
         psum = Signal(signed(sum_w))
-        m.d.comb += psum.eq(sum(prods[1:], prods[0]))
-        m.d.comb += total.eq(Mux(s1_start, 0, acc) + psum)
+        m.d.comb += psum.eq(sum(s2_p[1:], s2_p[0]))
+        m.d.comb += total.eq(Mux(s2_start, 0, acc) + psum)
         m.d.sync += self.res.valid.eq(0)
-        with m.If(s1_valid):
+        with m.If(s2_valid):
             m.d.sync += acc.eq(total)
-            with m.If(s1_end):
-                m.d.sync += [self.res.valid.eq(1), self.res.addr.eq(s1_addr),
+            with m.If(s2_end):
+                m.d.sync += [self.res.valid.eq(1), self.res.addr.eq(s2_addr),
                              self.res.value.eq(total)]
 
         # Counters.
@@ -237,7 +249,7 @@ class ComputeUnit(wiring.Component):
             with m.Elif(self.others_busy):
                 m.d.sync += self.count.stall.eq(self.count.stall + 1)
 
-        m.d.comb += self.idle.eq(q_empty & ~join.o.valid & ~s1_valid & ~self.res.valid)
+        m.d.comb += self.idle.eq(q_empty & ~join.o.valid & ~s1_valid & ~s2_valid & ~self.res.valid)
         return m
 
 

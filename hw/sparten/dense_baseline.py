@@ -15,7 +15,7 @@ of either comparison side (synth/area.py reports memories separately).
 
 import dataclasses
 
-from amaranth import Module, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -89,9 +89,18 @@ class DenseMacArray(wiring.Component):
 
     Latency and throughput: an accepted activation chunk occupies the array for
     :attr:`DenseMacConfig.chunk` cycles (one position per cycle, every unit one MAC per cycle), so
-    one chunk is accepted every ``chunk + 1`` cycles at best; ``o`` is valid on the cycle after the
-    last position of a ``last`` chunk.
+    one chunk is accepted every ``chunk + 1`` cycles at best; ``o`` is valid :attr:`latency` cycles
+    after the transfer of a ``last`` chunk (its products drain first, and no chunk is taken until
+    the sums have left).
+
+    Pipeline: position select, operands register (``w`` per unit, ``x`` shared) -> multiply,
+    product register -> accumulate: the stages of SparTen's compute unit after its inner join
+    (:attr:`hw.sparten.cu.ComputeUnit.result_latency`), so the two are clocked alike.
     """
+
+    #: Register stages from the position counter to the accumulators (operands, products,
+    #: accumulator), as in SparTen's compute unit.
+    MAC_STAGES = 3
 
     def __init__(self, config):
         if not isinstance(config, DenseMacConfig):
@@ -116,8 +125,9 @@ class DenseMacArray(wiring.Component):
 
     @property
     def latency(self):
-        """Cycles from the transfer of a ``last`` chunk to ``o.valid``."""
-        return self._cfg.chunk + 1
+        """Cycles from the transfer of a ``last`` chunk to ``o.valid``: ``chunk`` positions, then
+        the :data:`MAC_STAGES` registers."""
+        return self._cfg.chunk + self.MAC_STAGES
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -126,61 +136,74 @@ class DenseMacArray(wiring.Component):
         last = Signal()
         busy = Signal()
         idx = Signal(range(cfg.chunk))
-        # One position per cycle; the activation element is shared by every unit (one mux).
+        # Stage 1: the position's operands, registered; the activation element is shared by every
+        # unit (one mux). `start1`: the first position of a `first` chunk (restart the sums);
+        # `end1`: the last position of a `last` chunk (the sums are complete after it).
         a_el = Signal(signed(cfg.value_width))
-        m.d.comb += a_el.eq(act[idx])
+        v1, start1, end1 = Signal(), Signal(), Signal()
+        first_pending = Signal()     # the chunk in flight began with `first`
+        m.d.sync += [a_el.eq(act[idx]), v1.eq(busy), start1.eq(busy & first_pending & (idx == 0)),
+                     end1.eq(busy & last & (idx == cfg.chunk - 1))]
+        # Stage 2 (in the MACs): products registered. `end2` follows `end1`; the sums are out one
+        # cycle after the product of the last position is accumulated.
+        v2, start2, end2 = Signal(), Signal(), Signal()
+        m.d.sync += [v2.eq(v1), start2.eq(start1), end2.eq(end1)]
 
         out_valid = Signal()
+        draining = Signal()          # a `last` chunk was taken and its sums are not out yet
         m.d.comb += [
             self.f.ready.eq(~busy),
-            self.a.ready.eq(~busy & ~out_valid),
+            self.a.ready.eq(~busy & ~draining & ~out_valid),
             self.o.valid.eq(out_valid),
         ]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += out_valid.eq(0)
+        with m.If(v2 & end2):
+            m.d.sync += [out_valid.eq(1), draining.eq(0)]
 
         with m.If(self.a.valid & self.a.ready):
             m.d.sync += [act.eq(self.a.payload.values), last.eq(self.a.payload.last),
-                         busy.eq(1), idx.eq(0)]
+                         busy.eq(1), idx.eq(0), first_pending.eq(self.a.payload.first),
+                         draining.eq(self.a.payload.last)]
         with m.If(busy):
             m.d.sync += idx.eq(idx + 1)
             with m.If(idx == cfg.chunk - 1):
-                m.d.sync += [busy.eq(0), out_valid.eq(last)]
+                m.d.sync += busy.eq(0)
 
-        first = self.a.valid & self.a.ready & self.a.payload.first
         for u in range(cfg.n_units):
             mac = _Mac(cfg)
             m.submodules[f"mac{u}"] = mac
             filt = Signal(self._vals, name=f"filt{u}")
+            w1 = Signal(signed(cfg.value_width), name=f"w1_{u}")
             with m.If(self.f.valid & self.f.ready & (self.f.payload.unit == u)):
                 m.d.sync += filt.eq(self.f.payload.values)
+            m.d.sync += w1.eq(filt[idx])
             m.d.comb += [
-                mac.w.eq(filt[idx]),
+                mac.w.eq(w1),
                 mac.x.eq(a_el),
-                mac.en.eq(busy),
-                mac.clear.eq(first),
+                mac.en.eq(v2),
+                mac.start.eq(start2),
                 self.o.payload.sums[u].eq(mac.acc),
             ]
         return m
 
 
 class _Mac(wiring.Component):
-    """``acc <= clear ? 0 : acc + (en ? w * x : 0)``; its own module so area reports show it."""
+    """``product <= w * x`` (registered), then ``acc <= (start ? 0 : acc) + product`` when ``en``;
+    ``en``/``start`` are the product's (one cycle after the operands'). Its own module so area
+    reports show it."""
 
     def __init__(self, cfg):
         self._cfg = cfg
         super().__init__({
             "w": In(signed(cfg.value_width)), "x": In(signed(cfg.value_width)),
-            "en": In(1), "clear": In(1), "acc": Out(signed(cfg.acc_width)),
+            "en": In(1), "start": In(1), "acc": Out(signed(cfg.acc_width)),
         })
 
     def elaborate(self, platform):
         m = Module()
         prod = Signal(signed(2 * self._cfg.value_width))
-        m.d.comb += prod.eq(self.w * self.x)
-        # ``clear`` comes with the transfer of a ``first`` chunk, when the array is not busy.
-        with m.If(self.clear):
-            m.d.sync += self.acc.eq(0)
-        with m.Elif(self.en):
-            m.d.sync += self.acc.eq(self.acc + prod)
+        m.d.sync += prod.eq(self.w * self.x)
+        with m.If(self.en):
+            m.d.sync += self.acc.eq(Mux(self.start, 0, self.acc) + prod)
         return m

@@ -78,6 +78,9 @@ class SparTenLayer(wiring.Component):
         Counters (busy, matched, stall) of unit ``ctr_sel``.
     """
 
+    #: Cycles before the cluster's input: the sequencer's address register, the memory stage.
+    FEED_LATENCY = 2
+
     def __init__(self, config, unit_module=None):
         self._cfg = config
         self._unit_module = unit_module
@@ -93,6 +96,20 @@ class SparTenLayer(wiring.Component):
             "ctr_sel": In(range(max(2, config.n_units))),
             "ctr": Out(counter_layout()),
         })
+
+    @classmethod
+    def latency_of(cls, config):
+        """:attr:`latency` of the layer top of ``config`` (without building one)."""
+        return cls.FEED_LATENCY + Cluster.latency_of(config) + Cluster.drain
+
+    @property
+    def latency(self):
+        """Cycles ``cycles`` counts beyond the sum of chunk costs (fill and drain): the feed
+        (:data:`FEED_LATENCY`), the cluster's input (:attr:`Cluster.latency`) and its drain to the
+        last result (:attr:`Cluster.drain`); the cycle in which the control sees the cluster idle
+        makes up for the last chunk's first beat being inside its cost. golden/sparten_model.py's
+        ``layer_cycles`` takes it as ``pipeline`` (callers use :meth:`latency_of`)."""
+        return self.latency_of(self._cfg)
 
     def elaborate(self, platform):
         cfg = self._cfg

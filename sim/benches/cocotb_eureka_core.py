@@ -93,6 +93,14 @@ def _write(results):
         json.dump(old, f)
 
 
+async def _start_streams(dut, tag):
+    """Reset the core and attach the weight and activation drivers and the result monitor, all
+    drawing from the seeded stream ``tag``."""
+    await start(dut)
+    r = rng(tag)
+    return StreamDriver(dut, "w", r), StreamDriver(dut, "a", r), StreamMonitor(dut, "o", r)
+
+
 @cocotb.test()
 async def gemm_cases_under_stress(dut):
     """Every case of the manifest, back to back, with its idle/backpressure; bit- and cycle-exact."""
@@ -101,11 +109,7 @@ async def gemm_cases_under_stress(dut):
     cases = [c for c in _cases() if not c.get("stall_free") and c.get("reset_after") is None]
     if not cases:
         return
-    await start(dut)
-    r = rng("stress")
-    wdrv = StreamDriver(dut, "w", r)
-    adrv = StreamDriver(dut, "a", r)
-    mon = StreamMonitor(dut, "o", r)
+    wdrv, adrv, mon = await _start_streams(dut, "stress")
     results = {}
     failures = []
     for case in cases:
@@ -163,11 +167,7 @@ async def reset_mid_stream(dut):
     cases = [c for c in _cases() if c.get("reset_after") is not None]
     if not cases:
         return
-    await start(dut)
-    r = rng("reset")
-    wdrv = StreamDriver(dut, "w", r)
-    adrv = StreamDriver(dut, "a", r)
-    mon = StreamMonitor(dut, "o", r)
+    wdrv, adrv, mon = await _start_streams(dut, "reset")
     results = {}
     failures = []
     for case in cases:

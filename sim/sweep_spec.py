@@ -171,6 +171,10 @@ def _parse_engine(i, block):
         raise SpecError(f"{where}.baselines: only the eureka engine has baselines")
     axes = {}
     from hw.common.config import ConfigError
+    # fields the grid fixes to one value are the context each value is checked in (a dense
+    # baseline's group=1 is valid with variant="dense", not alone on the paper core)
+    fixed = {k: vs[0] for k, vs in ((k, _values(f"{where}.grid", k, raw))
+                                    for k, raw in grid.items() if k in fields) if len(vs) == 1}
     for name, raw in grid.items():
         vals = _values(f"{where}.grid", name, raw)
         if not vals:
@@ -182,7 +186,10 @@ def _parse_engine(i, block):
                 _check_point_value(engine, f"{where}.grid", name, v)
                 continue
             try:
-                dataclasses.replace(base, **{name: v})
+                try:
+                    dataclasses.replace(base, **{**fixed, name: v})
+                except (ConfigError, ValueError, TypeError):
+                    dataclasses.replace(base, **{name: v})
             except (ConfigError, ValueError, TypeError) as e:
                 msg = str(e).splitlines()[0]
                 if msg.startswith(name):   # this value alone is out of range

@@ -329,3 +329,16 @@ def test_pick_sweeps_what_is_missing(tmp_path, capsys):
     assert cached > 0
     assert main(argv) == 2
     assert "0 computed" in capsys.readouterr().out    # the second time the models are cached
+
+
+def test_a_value_is_checked_with_the_fields_the_grid_fixes():
+    """A dense baseline row (as `pick --from` rebuilds it from a sweep): group 1 is valid beside
+    variant "dense", while group 1 on the EUREKA core alone is still refused."""
+    dense = SMALL_SPEC.replace("rows = [2, 4]", 'rows = [2]\nvariant = ["dense"]\ngroup = [1]')
+    dense = dense.replace('mode = ["suds", "dense", "nm:2:4", "unstructured-nosuds"]',
+                          'mode = ["dense"]').replace("baselines = true\n", "")
+    pts, _ = sweep.expand(_spec(dense))
+    assert {p["config"]["variant"] for p in pts if p["engine"] == "eureka"} == {"dense"}
+    alone = SMALL_SPEC.replace("rows = [2, 4]", "rows = [2]\ngroup = [1]")
+    with pytest.raises(sweep.SpecError, match="group must be a power of two in 2..16"):
+        sweep.expand(_spec(alone))

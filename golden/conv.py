@@ -15,7 +15,7 @@ from .sparsemap import SparseMap, check_int_array, inner_join
 
 __all__ = [
     "conv_output_shape", "im2col", "conv2d_dense", "conv2d_sparse", "match_counts", "fc", "relu",
-    "check_acc",
+    "check_acc", "check_conv_operands",
 ]
 
 # float64 represents every integer below 2**53 exactly, and BLAS only ever adds such integers when
@@ -91,6 +91,18 @@ def _check_conv_operands(a, w):
     if a.shape[0] != w.shape[1]:
         raise ValueError(f"channel mismatch: activations have C={a.shape[0]}, filters "
                          f"[K,C,R,S]={w.shape} have C={w.shape[1]}")
+
+
+def check_conv_operands(w, a):
+    """Filters ``w[K,C,R,S]`` and activations ``a[C,H,W]`` of one layer as integer arrays, for the
+    engines' cycle models (values only matter through being non-zero, so any integer width).
+
+    Returns ``(w, a)``; ``ValueError`` naming the operand for a non-integer array, a wrong rank,
+    an empty operand or a channel mismatch."""
+    w = check_int_array(w, bits=None, name="weights")
+    a = check_int_array(a, bits=None, name="activations")
+    _check_conv_operands(a, w)
+    return w, a
 
 
 def _exact_matmul(w2, cols):

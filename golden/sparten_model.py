@@ -25,8 +25,7 @@ position); ``onesided_cycles`` skips zero weights only (a chunk costs ``max_u ma
 import numpy as np
 
 from .innerjoin import join_costs
-from .sparsemap import check_int_array
-from .conv import conv_output_shape
+from .conv import check_conv_operands, conv_output_shape
 
 __all__ = ["slot_table", "chunk_counts", "layer_cycles"]
 
@@ -114,13 +113,8 @@ def layer_cycles(w, a, config, stride=1, padding=0, perm=None, *, pipeline):
         did, cycles it waited at the barrier) and ``ideal_cycles`` (matched MACs spread perfectly
         over all units, no barrier).
     """
-    w = check_int_array(w, bits=None, name="weights")
-    a = check_int_array(a, bits=None, name="activations")
-    if w.ndim != 4 or a.ndim != 3:
-        raise ValueError(f"need w[K,C,R,S] and a[C,H,W], got shapes {w.shape} and {a.shape}")
+    w, a = check_conv_operands(w, a)
     K, C, R, S = w.shape
-    if a.shape[0] != C:
-        raise ValueError(f"channel mismatch: weights have C={C}, activations have C={a.shape[0]}")
     n, mpc, chunk = config.n_units, config.matches_per_cycle, config.chunk
     table = slot_table(K, n, perm)
     rounds = len(table) // n

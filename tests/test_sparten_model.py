@@ -116,7 +116,7 @@ def test_slot_table_checks():
 def test_bad_shapes_are_rejected():
     with pytest.raises(ValueError, match="channel mismatch"):
         layer_cycles(np.ones((2, 3, 1, 1), int), np.ones((4, 2, 2), int), SMALL)
-    with pytest.raises(ValueError, match=r"w\[K,C,R,S\]"):
+    with pytest.raises(ValueError, match=r"filters must be \[K,C,R,S\]"):
         layer_cycles(np.ones((2, 3), int), np.ones((3, 2, 2), int), SMALL)
     with pytest.raises(TypeError):
         layer_cycles(np.ones((2, 3, 1, 1)), np.ones((3, 2, 2), int), SMALL)

@@ -23,8 +23,20 @@ STATUSES = ("ok", "failed", "incomplete")
 _MODEL_FIGURES = ("cycles", "dense_cycles", "dense_macs", "speedup_vs_dense", "macs_per_cycle")
 
 
+class _Record:
+    """JSON of the flat records below: fields that are ``None`` are left out of the file (their
+    default), and :func:`report.schema._fields_from` rejects a missing or unknown field."""
+
+    def to_json(self):
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_json(cls, doc, where=None):
+        return _fields_from(cls, doc, where or cls.__name__)
+
+
 @dataclasses.dataclass(frozen=True)
-class SweepRow:
+class SweepRow(_Record):
     """One point of a sweep: config, point fields, and the figures its tasks gave.
 
     ``config`` is the engine config as a dict; the config fields the tables show are copied
@@ -99,16 +111,10 @@ class SweepRow:
         """``{field: value}`` of the point ``fields`` the row has (not ``None``)."""
         return {k: getattr(self, k) for k in fields if getattr(self, k) is not None}
 
-    def to_json(self):
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-
-    @classmethod
-    def from_json(cls, doc, where="sweep row"):
-        return _fields_from(cls, doc, where)
 
 
 @dataclasses.dataclass(frozen=True)
-class ParetoFront:
+class ParetoFront(_Record):
     """The fronts of one workload: ``cost`` (``area_um2`` or ``multipliers``) against speed
     (``macs_per_cycle``) and, when the sweep has energy, against ``energy_nj``. Each entry is a
     short summary of a row (``label`` and its figures)."""
@@ -124,16 +130,10 @@ class ParetoFront:
             for b in getattr(self, kind) or ():
                 _need(b, "label", f"pareto front {kind} entry")
 
-    def to_json(self):
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-
-    @classmethod
-    def from_json(cls, doc, where="pareto front"):
-        return _fields_from(cls, doc, where)
 
 
 @dataclasses.dataclass(frozen=True)
-class SweepSummary:
+class SweepSummary(_Record):
     """Counts of a run: points, tasks (computed, cached, failed), failed points, the skipped
     combinations with their reason, wall seconds and Dask workers (``None``: serial)."""
     points: int
@@ -145,13 +145,6 @@ class SweepSummary:
     skipped: dict
     seconds: float
     workers: int = None
-
-    def to_json(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, doc, where="sweep summary"):
-        return _fields_from(cls, doc, where)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,32 +12,11 @@ from report.sweep import SweepReport, read_sweep
 from sim import sweep, sweep_report
 from sim.cli import main
 
-SPEC = """
-[sweep]
-name = "r"
-[[engine]]
-engine = "eureka"
-base = "small"
-[engine.grid]
-rows = [2]
-lanes = [8]
-mode = ["suds", "dense"]
-[[engine]]
-engine = "sparten"
-base = "small"
-[engine.grid]
-n_units = [2]
-method = ["gbh"]
-[[workload]]
-name = "fc"
-gemm = { m = 4, k = 32, n = 2, d_w = 0.3, d_a = 0.6 }
-"""
-
-
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sweep")
-    doc = sweep.run_sweep(sweep.parse_spec(tomllib.loads(SPEC)), sweep.Cache(tmp / "c"), None)
+    spec = sweep.parse_spec(tomllib.loads(sweep.EXAMPLE))     # model-only, both engines
+    doc = sweep.run_sweep(spec, sweep.Cache(tmp / "c"), None)
     sweep_report.write_reports(doc, tmp / "o")
     return doc, tmp / "o" / "sweep.json"
 
@@ -45,13 +24,14 @@ def written(tmp_path_factory):
 def test_round_trip_keeps_every_row(written):
     doc, path = written
     rep = read_sweep(path)
-    assert isinstance(rep, SweepReport) and rep.name == "r"
-    assert rep.summary.points == len(rep.rows) == len(doc["rows"]) == 3
+    assert isinstance(rep, SweepReport) and rep.name == doc["name"]
+    assert rep.summary.points == len(rep.rows) == len(doc["rows"]) > 10
     for got, want in zip(rep.rows, doc["rows"]):
         assert got.to_json() == {k: v for k, v in json.loads(json.dumps(want)).items()
                                  if v is not None}
     assert {r.engine for r in rep.rows} == {"sparten", "eureka"}
     assert all(r.status == "ok" and r.cycles > 0 for r in rep.rows)
+    assert set(rep.pareto) == {"conv", "fc"}
     assert rep.pareto["fc"].cost == "multipliers" and rep.pareto["fc"].speed
 
 

@@ -22,7 +22,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
 from hw.sparten.config import SparTenConfig
 from hw.sparten.memmap import chain_loads, unit_counters
-from sim.cocotb_util import rng, sidecar, start
+from sim.cocotb_util import rng, sidecar, start, stream_handles
 from sim.sparten_case import LayerCase
 
 
@@ -48,9 +48,7 @@ async def _load(dut, beats, rand, idle, events):
 
 async def _collect(dut, prefix, n, rand, backpressure, cap, events):
     """Take ``n`` beats from stream ``prefix`` with random backpressure. Called after an edge."""
-    valid = getattr(dut, f"{prefix}__valid")
-    ready = getattr(dut, f"{prefix}__ready")
-    payload = getattr(dut, f"{prefix}__payload")
+    valid, ready, payload = stream_handles(dut, prefix)
     got = []
     for _ in range(cap):
         r = int(rand.random() >= backpressure)

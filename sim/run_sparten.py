@@ -313,22 +313,7 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
         return prepare_case(config, w_t, a_t, stride, pad, relu and plan.psum != "host", balance,
                             run.hw_requant, f"tile{i}", idle, backpressure, model=models[i])
 
-    if sim == "cocotb":
-        prepared = [prepare(i) for i in range(len(plan.tiles))]
-        results = run_cases(config, [c for c, _ in prepared], seed=seed, check=check)
-        for i, ((case, info), res) in enumerate(zip(prepared, results)):
-            run.take(i, case, info, res)
-    else:
-        say(f"native model of {model_name(config)}: reusing or building it (the first build of "
-            f"a paper-sized top takes minutes)")
-        nm = native_model(config)
-        # one tile at a time: prepare, run, check, drop (a big layer's images never pile up)
-        for i in range(len(plan.tiles)):
-            case, info = prepare(i)
-            res = run_native(config, case, nm)
-            for k in run.sim:       # wall, clock cycles and CPU of the driver
-                run.sim[k] += res[k]
-            run.take(i, case, info, res)
+    run.run_all(prepare, sim, seed, check)
 
     def post(x):
         """What follows the last input-channel block, as the hardware or the host does it."""
@@ -408,6 +393,27 @@ class _TiledRun:
         self.rows, self.bad = [], []
         self.sums = dict.fromkeys(self.SUMS, 0)
         self.sim = dict.fromkeys(("seconds", "sim_cycles", "cpu_seconds"), 0)   # native runs
+
+    def run_all(self, prepare, sim, seed, check):
+        """Every tile on the RTL: ``prepare(i)`` gives tile ``i``'s ``(case, info)``; cocotb runs
+        all of them in one simulation, native one at a time (prepare, run, check, drop: a big
+        layer's images never pile up)."""
+        config, n = self.config, len(self.plan.tiles)
+        if sim == "cocotb":
+            prepared = [prepare(i) for i in range(n)]
+            results = run_cases(config, [c for c, _ in prepared], seed=seed, check=check)
+            for i, ((case, info), res) in enumerate(zip(prepared, results)):
+                self.take(i, case, info, res)
+            return
+        self.say(f"native model of {model_name(config)}: reusing or building it (the first "
+                 f"build of a paper-sized top takes minutes)")
+        nm = native_model(config)
+        for i in range(n):
+            case, info = prepare(i)
+            res = run_native(config, case, nm)
+            for k in self.sim:      # wall, clock cycles and CPU of the driver
+                self.sim[k] += res[k]
+            self.take(i, case, info, res)
 
     def take(self, i, case, info, res):
         """Check tile ``i`` against golden and its modelled cycles; add it into the layer."""

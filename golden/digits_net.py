@@ -386,56 +386,18 @@ def _train_and_quantise(variant, hp, log):
         _train(model, None, xtr, ytr_t, hp["epochs"], hp, gen)
         acc_dense = _float_accuracy(model, xte, yte_t)
         mods = _weighted(model)
-        masks = {}
-        for step in range(1, hp["prune_steps"] + 1):
-            frac = step / hp["prune_steps"]
-            for name, mod in mods.items():
-                w = mod.weight.detach().numpy()
-                if name == "fc" and variant == "2:4":
-                    # 2:4 from the first step: the structure is fixed, fine-tuning recovers.
-                    mask = prune_nm(w, 2, 4)
-                else:
-                    mask = prune_magnitude(w, hp["sparsity"][name] * frac)
-                masks[name] = torch.tensor(mask, dtype=torch.float32)
-                with torch.no_grad():
-                    mod.weight.mul_(masks[name])
-            _train(model, masks, xtr, ytr_t, hp["finetune_epochs"], hp, gen)
-            log(f"digits_net[{variant}]: pruning step {step}/{hp['prune_steps']}: test accuracy "
-                f"{_float_accuracy(model, xte, yte_t):.4f}")
+        _prune_and_finetune(model, mods, variant, hp, (xtr, ytr_t, xte, yte_t), gen, log)
         acc_pruned = _float_accuracy(model, xte, yte_t)
         float_weights = {name: mod.weight.detach().numpy().astype(np.float32).copy()
                          for name, mod in mods.items()}
-
-        # Calibrate activation scales on the training split with the quantised weights in place
-        # (fake-quantised float), so that the scales see what the integer network computes.
-        wq, sw = {}, {}
-        for name, mod in mods.items():
-            w = mod.weight.detach().numpy().astype(np.float64)
-            s = float(np.max(np.abs(w))) / 127.0
-            q = np.clip(np.round(w / s), -127, 127).astype(np.int64)
-            wq[name], sw[name] = q, s
-            with torch.no_grad():
-                mod.weight.copy_(torch.tensor(q * s, dtype=torch.float32))
+        wq, sw = _fake_quantise(mods)
         acc_fakeq = _float_accuracy(model, xte, yte_t)
-        act_scales = []
-        with torch.no_grad():
-            h = xtr
-            for i in range(3):
-                h = model[2 * i + 1](model[2 * i](h))
-                act_scales.append(float(np.percentile(h.numpy(), hp["act_percentile"])) / 127.0)
+        act_scales = _activation_scales(model, xtr, hp)
     finally:
         torch.set_num_threads(old_threads)
         torch.use_deterministic_algorithms(old_det)
 
-    c1, c2, c3 = hp["channels"]
-    layers = []
-    s_in = INPUT_SCALE
-    for i, name in enumerate(LAYER_NAMES[:3]):
-        mult, shift = requant_params(s_in * sw[name] / act_scales[i], hp["mult_bits"])
-        layers.append(QuantLayer(name, "conv", wq[name], stride=hp["strides"][i], padding=1,
-                                 multiplier=mult, shift=shift, relu=True))
-        s_in = act_scales[i]
-    layers.append(QuantLayer("fc", "fc", wq["fc"]))
+    layers = _quant_layers(wq, sw, act_scales, hp)
     info = {
         "hparams": hp, "variant": variant, "model_version": MODEL_VERSION,
         "float_dense_accuracy": acc_dense, "float_pruned_accuracy": acc_pruned,
@@ -445,7 +407,74 @@ def _train_and_quantise(variant, hp, log):
         "n_train": int(len(xtr_i)), "n_test": int(len(xte_i)),
         "key": cache_key(variant, hp),
     }
-    return QuantNet(tuple(layers), variant, info, float_weights)
+    return QuantNet(layers, variant, info, float_weights)
+
+
+def _prune_and_finetune(model, mods, variant, hp, data, gen, log):
+    """``prune_steps`` rounds of magnitude pruning (the classifier at 2:4 from the first round in
+    the ``2:4`` variant: the structure is fixed, fine-tuning recovers), each fine-tuned."""
+    import torch
+
+    xtr, ytr_t, xte, yte_t = data
+    masks = {}
+    for step in range(1, hp["prune_steps"] + 1):
+        frac = step / hp["prune_steps"]
+        for name, mod in mods.items():
+            w = mod.weight.detach().numpy()
+            if name == "fc" and variant == "2:4":
+                mask = prune_nm(w, 2, 4)
+            else:
+                mask = prune_magnitude(w, hp["sparsity"][name] * frac)
+            masks[name] = torch.tensor(mask, dtype=torch.float32)
+            with torch.no_grad():
+                mod.weight.mul_(masks[name])
+        _train(model, masks, xtr, ytr_t, hp["finetune_epochs"], hp, gen)
+        log(f"digits_net[{variant}]: pruning step {step}/{hp['prune_steps']}: test accuracy "
+            f"{_float_accuracy(model, xte, yte_t):.4f}")
+
+
+def _fake_quantise(mods):
+    """Per layer, int8 weights at the scale max|w| / 127, put back in place as floats (so that
+    the calibration sees what the integer network computes): ``(int weights, scales)``."""
+    import torch
+
+    wq, sw = {}, {}
+    for name, mod in mods.items():
+        w = mod.weight.detach().numpy().astype(np.float64)
+        s = float(np.max(np.abs(w))) / 127.0
+        q = np.clip(np.round(w / s), -127, 127).astype(np.int64)
+        wq[name], sw[name] = q, s
+        with torch.no_grad():
+            mod.weight.copy_(torch.tensor(q * s, dtype=torch.float32))
+    return wq, sw
+
+
+def _activation_scales(model, xtr, hp):
+    """Output scale of each conv layer: the ``act_percentile`` percentile of its ReLU outputs on
+    the training split, over 127."""
+    import torch
+
+    act_scales = []
+    with torch.no_grad():
+        h = xtr
+        for i in range(3):
+            h = model[2 * i + 1](model[2 * i](h))
+            act_scales.append(float(np.percentile(h.numpy(), hp["act_percentile"])) / 127.0)
+    return act_scales
+
+
+def _quant_layers(wq, sw, act_scales, hp):
+    """The integer layers: each conv requantises from its input scale times its weight scale to
+    its output scale (ReLU on), the classifier keeps its int32 logits."""
+    layers = []
+    s_in = INPUT_SCALE
+    for i, name in enumerate(LAYER_NAMES[:3]):
+        mult, shift = requant_params(s_in * sw[name] / act_scales[i], hp["mult_bits"])
+        layers.append(QuantLayer(name, "conv", wq[name], stride=hp["strides"][i], padding=1,
+                                 multiplier=mult, shift=shift, relu=True))
+        s_in = act_scales[i]
+    layers.append(QuantLayer("fc", "fc", wq["fc"]))
+    return tuple(layers)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -273,26 +273,28 @@ def _check_cutlass_shape(rows, ncols, word_bits):
                          f"(K a multiple of {word_bits * 2}), got {ncols}")
 
 
-def meta_cutlass_reorder(meta):
-    """Permute packed metadata words ``[rows, ncols]`` into PyTorch's/CUTLASS's stored order."""
+def _cutlass_words(meta):
+    """``(meta, its offsets in the stored order)`` of 2-D int16/int32 metadata words, checked."""
     meta = np.asarray(meta)
     if meta.dtype not in (np.int16, np.int32) or meta.ndim != 2:
         raise TypeError(f"metadata must be 2-D int16/int32 words, not {meta.dtype} {meta.shape}")
     bits = meta.dtype.itemsize * 8
     _check_cutlass_shape(*meta.shape, bits)
+    return meta, _cutlass_offsets(*meta.shape, bits)
+
+
+def meta_cutlass_reorder(meta):
+    """Permute packed metadata words ``[rows, ncols]`` into PyTorch's/CUTLASS's stored order."""
+    meta, offsets = _cutlass_words(meta)
     out = np.empty(meta.size, dtype=meta.dtype)
-    out[_cutlass_offsets(*meta.shape, bits)] = meta.reshape(-1)
+    out[offsets] = meta.reshape(-1)
     return out.reshape(meta.shape)
 
 
 def meta_cutlass_unreorder(meta):
     """Inverse of :func:`meta_cutlass_reorder`."""
-    meta = np.asarray(meta)
-    if meta.dtype not in (np.int16, np.int32) or meta.ndim != 2:
-        raise TypeError(f"metadata must be 2-D int16/int32 words, not {meta.dtype} {meta.shape}")
-    bits = meta.dtype.itemsize * 8
-    _check_cutlass_shape(*meta.shape, bits)
-    return meta.reshape(-1)[_cutlass_offsets(*meta.shape, bits)].reshape(meta.shape)
+    meta, offsets = _cutlass_words(meta)
+    return meta.reshape(-1)[offsets].reshape(meta.shape)
 
 
 _VALUE_DTYPES = {"int8": (np.int8, 32), "float16": (np.float16, 16)}

@@ -114,6 +114,10 @@ def layer_cycles(w, a, config, stride=1, padding=0, perm=None, *, pipeline):
         over all units, no barrier).
     """
     w, a = check_conv_operands(w, a)
+    if isinstance(pipeline, bool) or not isinstance(pipeline, (int, np.integer)) or pipeline < 0:
+        raise ValueError(f"pipeline must be a non-negative int (the layer top's latency), "
+                         f"not {pipeline!r}")
+    pipe = int(pipeline)
     K, C, R, S = w.shape
     n, mpc, chunk = config.n_units, config.matches_per_cycle, config.chunk
     table = slot_table(K, n, perm)
@@ -123,29 +127,8 @@ def layer_cycles(w, a, config, stride=1, padding=0, perm=None, *, pipeline):
     ho, wo = conv_output_shape(a.shape[1], a.shape[2], R, S, stride, padding)
     P = ho * wo
     nc = -(-C // chunk)
-
-    total = 0
-    onesided = 0
-    busy = np.zeros(n, dtype=np.int64)
-    matched_u = np.zeros(n, dtype=np.int64)
-    stall = np.zeros(n, dtype=np.int64)
-    wnz = np.zeros((K, nc * chunk, R, S), dtype=np.int64)
-    wnz[:, :C] = w != 0
-    for r, s, j, counts in chunk_counts(w, a, chunk, stride, padding):
-        slots = np.where(valid, counts[:, idx], 0).reshape(P, rounds, n)    # [P, rounds, n]
-        cost_u = join_costs(slots, mpc)
-        cost = cost_u.max(axis=2)                                          # [P, rounds]
-        total += int(cost.sum())
-        busy += cost_u.sum(axis=(0, 1))
-        stall += (cost[:, :, None] - cost_u).sum(axis=(0, 1))
-        matched_u += slots.sum(axis=(0, 1))
-        nnz = wnz[:, j * chunk:(j + 1) * chunk, r, s].sum(axis=1)         # [K]
-        nnz_slots = np.where(valid, nnz[idx], 0).reshape(rounds, n)
-        onesided += P * int(join_costs(nnz_slots, mpc).max(axis=1).sum())
-    if isinstance(pipeline, bool) or not isinstance(pipeline, (int, np.integer)) or pipeline < 0:
-        raise ValueError(f"pipeline must be a non-negative int (the layer top's latency), "
-                         f"not {pipeline!r}")
-    pipe = int(pipeline)
+    total, onesided, busy, matched_u, stall = _barrier_sums(w, a, config, stride, padding,
+                                                            valid, idx, P, rounds)
     if getattr(config, "unit_fifo_depth", 0):
         span, busy_q = _windowed_span(w, a, config, stride, padding, valid, idx, P, rounds)
         assert np.array_equal(busy_q, busy)
@@ -168,6 +151,33 @@ def layer_cycles(w, a, config, stride=1, padding=0, perm=None, *, pipeline):
         "unit_matched": matched_u.tolist(),
         "unit_stall": stall.tolist(),
     }
+
+
+def _barrier_sums(w, a, config, stride, padding, valid, idx, P, rounds):
+    """The chunk stream behind the per-chunk barrier, summed over taps and chunks: ``(cycles,
+    onesided cycles, per-unit busy, per-unit matched MACs, per-unit barrier stall)`` (``valid``,
+    ``idx``: the slot table's filters; ``P`` output positions)."""
+    K, C, R, S = w.shape
+    n, mpc, chunk = config.n_units, config.matches_per_cycle, config.chunk
+    nc = -(-C // chunk)
+    total = onesided = 0
+    busy = np.zeros(n, dtype=np.int64)
+    matched_u = np.zeros(n, dtype=np.int64)
+    stall = np.zeros(n, dtype=np.int64)
+    wnz = np.zeros((K, nc * chunk, R, S), dtype=np.int64)
+    wnz[:, :C] = w != 0
+    for r, s, j, counts in chunk_counts(w, a, chunk, stride, padding):
+        slots = np.where(valid, counts[:, idx], 0).reshape(P, rounds, n)    # [P, rounds, n]
+        cost_u = join_costs(slots, mpc)
+        cost = cost_u.max(axis=2)                                          # [P, rounds]
+        total += int(cost.sum())
+        busy += cost_u.sum(axis=(0, 1))
+        stall += (cost[:, :, None] - cost_u).sum(axis=(0, 1))
+        matched_u += slots.sum(axis=(0, 1))
+        nnz = wnz[:, j * chunk:(j + 1) * chunk, r, s].sum(axis=1)         # [K]
+        nnz_slots = np.where(valid, nnz[idx], 0).reshape(rounds, n)
+        onesided += P * int(join_costs(nnz_slots, mpc).max(axis=1).sum())
+    return total, onesided, busy, matched_u, stall
 
 
 def _windowed_span(w, a, config, stride, padding, valid, idx, P, rounds):

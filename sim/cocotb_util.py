@@ -18,8 +18,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-__all__ = ["sidecar", "seed", "rng", "start", "StreamDriver", "StreamMonitor", "CycleCounter",
-           "pack", "unpack"]
+__all__ = ["sidecar", "seed", "rng", "start", "stream_handles", "StreamDriver", "StreamMonitor",
+           "CycleCounter", "pack", "unpack"]
 
 
 def sidecar():
@@ -35,6 +35,12 @@ def seed():
 def rng(salt=""):
     """A ``random.Random`` seeded from the run seed and ``salt`` (e.g. the test name)."""
     return random.Random(f"{seed()}:{salt}")
+
+
+def stream_handles(dut, prefix):
+    """``(valid, ready, payload)`` of stream port ``prefix`` in Amaranth's flattened names."""
+    return (getattr(dut, f"{prefix}__valid"), getattr(dut, f"{prefix}__ready"),
+            getattr(dut, f"{prefix}__payload"))
 
 
 def pack(layout, fields):
@@ -82,9 +88,7 @@ class StreamDriver:
 
     def __init__(self, dut, prefix, rand, idle=0.0, clk=None):
         self.clk = clk if clk is not None else dut.clk
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.payload = getattr(dut, f"{prefix}__payload")
+        self.valid, self.ready, self.payload = stream_handles(dut, prefix)
         self.rand = rand
         self.idle = idle
         self.queue = collections.deque()
@@ -146,9 +150,7 @@ class StreamMonitor:
 
     def __init__(self, dut, prefix, rand, backpressure=0.0, clk=None, counter=None):
         self.clk = clk if clk is not None else dut.clk
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.payload = getattr(dut, f"{prefix}__payload")
+        self.valid, self.ready, self.payload = stream_handles(dut, prefix)
         self.rand = rand
         self.backpressure = backpressure
         self.counter = counter

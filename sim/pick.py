@@ -15,6 +15,9 @@ import json
 import sys
 from pathlib import Path
 
+from report.schema import write_json
+from report.sweep import read_sweep
+
 from . import sweep
 from .sweep_work import NETWORKS
 
@@ -65,22 +68,21 @@ def _workload(network, allow_pruning):
 
 
 def _from_results(paths):
-    """Engine tables naming exactly the configs and point fields of earlier sweeps' rows."""
+    """Engine tables naming exactly the configs and point fields of earlier sweeps' rows (each
+    ``sweep.json`` read strictly: :func:`report.sweep.read_sweep`)."""
     blocks, seen = [], set()
     for path in paths:
-        try:
-            doc = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise sweep.SpecError(f"--from {str(path)!r} does not exist") from None
-        for r in doc.get("rows", []):
-            cfg = {k: v for k, v in r["config"].items() if k != "kind"}
-            point = {k: r[k] for k in sweep.work.POINT_FIELDS[r["engine"]] if k in r}
-            ident = sweep._canon([r["engine"], cfg, point])
+        if not Path(path).exists():
+            raise sweep.SpecError(f"--from {str(path)!r} does not exist")
+        for r in read_sweep(path).rows:
+            cfg = {k: v for k, v in r.config.items() if k != "kind"}
+            point = r.point(sweep.work.POINT_FIELDS[r.engine])
+            ident = sweep._canon([r.engine, cfg, point])
             if ident in seen:
                 continue
             seen.add(ident)
             grid = {k: [list(v) if isinstance(v, tuple) else v] for k, v in {**cfg, **point}.items()}
-            blocks.append({"engine": r["engine"], "grid": grid})
+            blocks.append({"engine": r.engine, "grid": grid})
     return blocks
 
 
@@ -241,8 +243,7 @@ def run(args):
                                                 "tally": bound["tally"],
                                                 "best_excluded": _brief(bound["best_excluded"])},
                "candidates": len(rows)}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+        write_json(args.out, doc)
     return 0
 
 

@@ -50,79 +50,101 @@ def run_script(component, script, seed=0, idle=0.0, backpressure=0.0):
     """
     check_stall("idle", idle)
     check_stall("backpressure", backpressure)
-    rng = random.Random(seed)
-    streams, peeks = {}, []
-    active = set()
-    cycles = [0]
-    drained = [c[1] for c in script if c[0] == "drain"]
+    run = _Run(component, random.Random(seed), idle, backpressure)
     sim = Simulator(component)
     sim.add_clock(1e-8)
-
-    def drainer(name):
-        s = _port(component, name)
-
-        async def run(ctx):
-            while True:
-                if name in active:
-                    ctx.set(s.ready, 0 if rng.random() < backpressure else 1)
-                _, _, valid, ready, payload = await ctx.tick().sample(s.valid, s.ready,
-                                                                _bits(s.payload))
-                if valid and ready and name in active:
-                    streams[name].append(int(payload))
-        return run
-
-    for name in dict.fromkeys(drained):
-        streams[name] = []
-        sim.add_testbench(drainer(name), background=True)
+    for name in dict.fromkeys(c[1] for c in script if c[0] == "drain"):
+        run.streams[name] = []
+        sim.add_testbench(run.drainer(name), background=True)
 
     async def main(ctx):
-        async def tick():
-            await ctx.tick()
-            cycles[0] += 1
-
         for cmd in script:
-            op = cmd[0]
-            if op == "poke":
-                ctx.set(_bits(_port(component, cmd[1])), cmd[2])
-            elif op == "feed":
-                s = _port(component, cmd[1])
-                for beat in cmd[2]:
-                    while idle and rng.random() < idle:
-                        ctx.set(s.valid, 0)
-                        await tick()
-                    ctx.set(s.valid, 1)
-                    ctx.set(_bits(s.payload), beat)
-                    while True:
-                        _, _, ready = await ctx.tick().sample(s.ready)
-                        cycles[0] += 1
-                        if ready:
-                            break
-                ctx.set(s.valid, 0)
-            elif op == "drain":
-                active.add(cmd[1])
-            elif op == "pulse":
-                p = _port(component, cmd[1])
-                ctx.set(p, 1)
-                await tick()
-                ctx.set(p, 0)
-            elif op == "until":
-                p = _bits(_port(component, cmd[1]))
-                n = 0
-                while not ctx.get(p):
-                    if n >= cmd[2]:
-                        raise ScriptError(f"until {cmd[1]!r}: still 0 after {cmd[2]} cycles")
-                    await tick()
-                    n += 1
-            elif op == "step":
-                for _ in range(cmd[1]):
-                    await tick()
-            elif op == "peek":
-                peeks.append(int(ctx.get(_bits(_port(component, cmd[1])))))
-            else:
-                raise ScriptError(f"unknown script command {op!r}")
+            op = _COMMANDS.get(cmd[0])
+            if op is None:
+                raise ScriptError(f"unknown script command {cmd[0]!r}")
+            await op(run, ctx, *cmd[1:])
 
     sim.add_testbench(main)
     t0 = time.monotonic()
     sim.run()
-    return ScriptResult(streams=streams, peeks=peeks, sim_cycles=cycles[0],
+    return ScriptResult(streams=run.streams, peeks=run.peeks, sim_cycles=run.cycles,
                         seconds=time.monotonic() - t0)
+
+
+class _Run:
+    """The state of one :func:`run_script`: the drained streams' beats, the peeks, the clock
+    cycles of the main testbench; one method per script command."""
+
+    def __init__(self, component, rng, idle, backpressure):
+        self.component, self.rng = component, rng
+        self.idle, self.backpressure = idle, backpressure
+        self.streams, self.peeks, self.active, self.cycles = {}, [], set(), 0
+
+    def port(self, name):
+        return _port(self.component, name)
+
+    def drainer(self, name):
+        """Background testbench taking beats of stream ``name`` once ``drain`` made it active."""
+        s = self.port(name)
+
+        async def run(ctx):
+            while True:
+                if name in self.active:
+                    ctx.set(s.ready, 0 if self.rng.random() < self.backpressure else 1)
+                _, _, valid, ready, payload = await ctx.tick().sample(s.valid, s.ready,
+                                                                _bits(s.payload))
+                if valid and ready and name in self.active:
+                    self.streams[name].append(int(payload))
+        return run
+
+    async def tick(self, ctx):
+        await ctx.tick()
+        self.cycles += 1
+
+    async def poke(self, ctx, name, value):
+        ctx.set(_bits(self.port(name)), value)
+
+    async def feed(self, ctx, name, beats):
+        s = self.port(name)
+        for beat in beats:
+            while self.idle and self.rng.random() < self.idle:
+                ctx.set(s.valid, 0)
+                await self.tick(ctx)
+            ctx.set(s.valid, 1)
+            ctx.set(_bits(s.payload), beat)
+            while True:
+                _, _, ready = await ctx.tick().sample(s.ready)
+                self.cycles += 1
+                if ready:
+                    break
+        ctx.set(s.valid, 0)
+
+    async def drain(self, ctx, name):
+        self.active.add(name)
+
+    async def pulse(self, ctx, name):
+        p = self.port(name)
+        ctx.set(p, 1)
+        await self.tick(ctx)
+        ctx.set(p, 0)
+
+    async def until(self, ctx, name, cap):
+        p = _bits(self.port(name))
+        n = 0
+        while not ctx.get(p):
+            if n >= cap:
+                raise ScriptError(f"until {name!r}: still 0 after {cap} cycles")
+            await self.tick(ctx)
+            n += 1
+
+    async def step(self, ctx, n):
+        for _ in range(n):
+            await self.tick(ctx)
+
+    async def peek(self, ctx, name):
+        self.peeks.append(int(ctx.get(_bits(self.port(name)))))
+
+
+#: Script command -> the :class:`_Run` method that carries it out.
+_COMMANDS = {op: getattr(_Run, op) for op in ("poke", "feed", "drain", "pulse", "until", "step",
+                                              "peek")}

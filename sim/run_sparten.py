@@ -296,8 +296,68 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     """
     import time
 
-    from .verilator import SimFailure
     config = config or DEFAULT_CONFIG
+    w, a, fc, requant = _tiled_operands(config, w, a, sim, idle, backpressure, requant,
+                                        dram_bytes_per_cycle)
+    say = progress or (lambda msg: None)
+    t0 = time.monotonic()
+    models = []
+    plan = plan_tiles(config, w, a, stride, padding, balance, models=models,
+                      pipeline=SparTenLayer.latency_of(config))
+    say(f"plan: {len(plan.tiles)} tiles {plan.layer['blocks']}, psum {plan.psum}, "
+        f"{plan.cycles} model cycles, {plan.bytes_moved} bytes")
+    run = _TiledRun(config, plan, say, requant if len(plan.tiles) == 1 else None)
+
+    def prepare(i):
+        w_t, a_t, pad = tile_tensors(w, a, plan.tiles[i].coords)
+        return prepare_case(config, w_t, a_t, stride, pad, relu and plan.psum != "host", balance,
+                            run.hw_requant, f"tile{i}", idle, backpressure, model=models[i])
+
+    run.run_all(prepare, sim, seed, check)
+
+    def post(x):
+        """What follows the last input-channel block, as the hardware or the host does it."""
+        if relu:
+            x = golden_relu(x)
+        if requant is not None:
+            # host sums of several blocks may exceed acc_width; they are exact in int64
+            x = requantize(x, *requant, out_bits=config.value_width, acc_bits=64)
+        return x
+
+    # Single input-channel block: ReLU was done per tile in hardware (applying it again is a
+    # no-op); one tile with requant: the hardware output path did all of it.
+    out = run.acc if run.hw_requant is not None else post(run.acc)
+    gold = post(conv2d_dense(a, w, stride, padding, acc_bits=64))
+    ref = post(_torch_conv(a, w, stride, padding))
+    bit_exact = bool(np.array_equal(out, gold)) and not run.bad
+    torch_exact = bool(np.array_equal(out, ref))
+    stats = {
+        "shape": {"K": w.shape[0], "C": w.shape[1], "H": a.shape[1], "W": a.shape[2],
+                  "R": w.shape[2], "S": w.shape[3], "Ho": plan.layer["Ho"],
+                  "Wo": plan.layer["Wo"]},
+        "kind": "fc" if fc else "conv",
+        "stride": stride, "padding": padding, "relu": bool(relu), "balance": balance,
+        "requant": list(requant) if requant else None,
+        "requant_on": None if requant is None else ("hardware" if run.hw_requant else "host"),
+        "bit_exact": bit_exact, "torch_exact": torch_exact,
+        "dram_bytes_per_cycle": dram_bytes_per_cycle,
+        "bound_cycles": int(plan.bound_cycles(dram_bytes_per_cycle)),
+        "sim": sim, **run.stats(),
+        "seconds": round(time.monotonic() - t0, 3),
+        "tiles": run.rows,
+    }
+    if check and (run.bad or not bit_exact or not torch_exact):
+        from .verilator import SimFailure
+        why = run.bad[0] if run.bad else (
+            "layer differs from golden" if not np.array_equal(out, gold)
+            else "layer differs from torch.nn.functional.conv2d")
+        raise SimFailure(f"sparten tiled run ({sim}, seed={seed}): {why}")
+    return out.astype(np.int8 if requant else np.int32), stats
+
+
+def _tiled_operands(config, w, a, sim, idle, backpressure, requant, dram_bytes_per_cycle):
+    """:func:`run_tiled`'s arguments checked, one line each: ``(w[K,C,R,S], a[C,H,W], fc,
+    requant)``, an FC layer made a 1x1 convolution on a 1x1 map."""
     if sim not in SIMS:
         raise ValueError(f"sim must be one of {list(SIMS)}, not {sim!r}")
     check_stall("idle", idle)
@@ -316,124 +376,88 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     if not (isinstance(dram_bytes_per_cycle, (int, float)) and dram_bytes_per_cycle > 0):
         raise ValueError(f"dram_bytes_per_cycle must be a positive number, not "
                          f"{dram_bytes_per_cycle!r}")
-    say = progress or (lambda msg: None)
-    t0 = time.monotonic()
-    models = []
-    plan = plan_tiles(config, w, a, stride, padding, balance, models=models,
-                      pipeline=SparTenLayer.latency_of(config))
-    host_post = plan.psum == "host"
-    hw_requant = requant if len(plan.tiles) == 1 else None
-    say(f"plan: {len(plan.tiles)} tiles {plan.layer['blocks']}, psum {plan.psum}, "
-        f"{plan.cycles} model cycles, {plan.bytes_moved} bytes")
-    K, C, R, S = w.shape
-    Ho, Wo = plan.layer["Ho"], plan.layer["Wo"]
-    acc = np.zeros((K, Ho, Wo), dtype=np.int64)
-    def prepare(i):
-        w_t, a_t, pad = tile_tensors(w, a, plan.tiles[i].coords)
-        return prepare_case(config, w_t, a_t, stride, pad, relu and not host_post, balance,
-                            hw_requant, f"tile{i}", idle, backpressure, model=models[i])
+    return w, a, fc, requant
 
-    def where(i):
-        c = plan.tiles[i].coords
-        return f"tile {i + 1}/{len(plan.tiles)} k {c['k']} c {c['c']} oy {c['oy']} ox {c['ox']}"
 
-    rows, sums = [], dict.fromkeys(("cycles", "model_cycles", "dense_cycles", "onesided_cycles",
-                                    "matched_macs"), 0)
-    sim_seconds = sim_clock = sim_cpu = 0
-    bad = []
+class _TiledRun:
+    """The tiles of one :func:`run_tiled` as they come back from the RTL: each checked against
+    golden and its modelled cycles (:meth:`take`) and added into the layer's accumulators
+    ``acc``; ``rows`` per tile, ``bad`` the mismatches, :meth:`stats` the sums."""
 
-    def take(i, case, info, res):
-        """Check one tile against golden and its modelled cycles; add it into the layer."""
-        nonlocal acc
-        tile = plan.tiles[i]
-        out_t, st = decode_case(case, info, res, config)
-        c = tile.coords
-        ok_cycles = st["cycles"] == tile.cycles == st["model_cycles"]
-        rows.append({**tile.to_dict(), "cycles": st["cycles"], "model_cycles": tile.cycles,
-                     "bit_exact": st["bit_exact"], "cycle_exact": ok_cycles})
-        if not (st["bit_exact"] and ok_cycles):
-            bad.append(f"tile {i} {c}: bit_exact={st['bit_exact']}, RTL {st['cycles']} cycles, "
-                       f"model {tile.cycles}")
-        for k in sums:
-            sums[k] += st[k]
-        if hw_requant is not None:
-            acc = out_t.astype(np.int64)
-        else:
-            acc[c["k"][0]:c["k"][1], c["oy"][0]:c["oy"][1], c["ox"][0]:c["ox"][1]] += out_t
-        say(f"{where(i)}: {st['cycles']} cycles (model {tile.cycles}), "
-            f"{'bit-exact' if st['bit_exact'] else 'MISMATCH'}"
-            + (f", {res['seconds']:.1f} s" if "seconds" in res else ""))
+    SUMS = ("cycles", "model_cycles", "dense_cycles", "onesided_cycles", "matched_macs")
 
-    if sim == "cocotb":
-        prepared = [prepare(i) for i in range(len(plan.tiles))]
-        results = run_cases(config, [c for c, _ in prepared], seed=seed, check=check)
-        for i, ((case, info), res) in enumerate(zip(prepared, results)):
-            take(i, case, info, res)
-    else:
-        say(f"native model of {model_name(config)}: reusing or building it (the first build of "
-            f"a paper-sized top takes minutes)")
+    def __init__(self, config, plan, say, hw_requant):
+        self.config, self.plan, self.say, self.hw_requant = config, plan, say, hw_requant
+        K, Ho, Wo = plan.layer["K"], plan.layer["Ho"], plan.layer["Wo"]
+        self.acc = np.zeros((K, Ho, Wo), dtype=np.int64)
+        self.rows, self.bad = [], []
+        self.sums = dict.fromkeys(self.SUMS, 0)
+        self.sim = dict.fromkeys(("seconds", "sim_cycles", "cpu_seconds"), 0)   # native runs
+
+    def run_all(self, prepare, sim, seed, check):
+        """Every tile on the RTL: ``prepare(i)`` gives tile ``i``'s ``(case, info)``; cocotb runs
+        all of them in one simulation, native one at a time (prepare, run, check, drop: a big
+        layer's images never pile up)."""
+        config, n = self.config, len(self.plan.tiles)
+        if sim == "cocotb":
+            prepared = [prepare(i) for i in range(n)]
+            results = run_cases(config, [c for c, _ in prepared], seed=seed, check=check)
+            for i, ((case, info), res) in enumerate(zip(prepared, results)):
+                self.take(i, case, info, res)
+            return
+        self.say(f"native model of {model_name(config)}: reusing or building it (the first "
+                 f"build of a paper-sized top takes minutes)")
         nm = native_model(config)
-        # one tile at a time: prepare, run, check, drop (a big layer's images never pile up)
-        for i in range(len(plan.tiles)):
+        for i in range(n):
             case, info = prepare(i)
             res = run_native(config, case, nm)
-            sim_seconds += res["seconds"]
-            sim_clock += res["sim_cycles"]
-            sim_cpu += res["cpu_seconds"]
-            take(i, case, info, res)
+            for k in self.sim:      # wall, clock cycles and CPU of the driver
+                self.sim[k] += res[k]
+            self.take(i, case, info, res)
 
-    def post(x):
-        """What follows the last input-channel block, as the hardware or the host does it."""
-        if relu:
-            x = golden_relu(x)
-        if requant is not None:
-            # host sums of several blocks may exceed acc_width; they are exact in int64
-            x = requantize(x, *requant, out_bits=config.value_width, acc_bits=64)
-        return x
+    def take(self, i, case, info, res):
+        """Check tile ``i`` against golden and its modelled cycles; add it into the layer."""
+        tile = self.plan.tiles[i]
+        out_t, st = decode_case(case, info, res, self.config)
+        c = tile.coords
+        ok_cycles = st["cycles"] == tile.cycles == st["model_cycles"]
+        self.rows.append({**tile.to_dict(), "cycles": st["cycles"], "model_cycles": tile.cycles,
+                          "bit_exact": st["bit_exact"], "cycle_exact": ok_cycles})
+        if not (st["bit_exact"] and ok_cycles):
+            self.bad.append(f"tile {i} {c}: bit_exact={st['bit_exact']}, RTL {st['cycles']} "
+                            f"cycles, model {tile.cycles}")
+        for k in self.sums:
+            self.sums[k] += st[k]
+        if self.hw_requant is not None:
+            self.acc = out_t.astype(np.int64)
+        else:
+            self.acc[c["k"][0]:c["k"][1], c["oy"][0]:c["oy"][1], c["ox"][0]:c["ox"][1]] += out_t
+        self.say(f"tile {i + 1}/{len(self.plan.tiles)} k {c['k']} c {c['c']} oy {c['oy']} "
+                 f"ox {c['ox']}: {st['cycles']} cycles (model {tile.cycles}), "
+                 f"{'bit-exact' if st['bit_exact'] else 'MISMATCH'}"
+                 + (f", {res['seconds']:.1f} s" if "seconds" in res else ""))
 
-    # Single input-channel block: ReLU was done per tile in hardware (applying it again is a
-    # no-op); one tile with requant: the hardware output path did all of it.
-    out = acc if hw_requant is not None else post(acc)
-    gold = post(conv2d_dense(a, w, stride, padding, acc_bits=64))
-    ref = post(_torch_conv(a, w, stride, padding))
-    bit_exact = bool(np.array_equal(out, gold)) and not bad
-    torch_exact = bool(np.array_equal(out, ref))
-    n, mpc = config.n_units, config.matches_per_cycle
-    cyc = sums["cycles"]
-    stats = {
-        "config": config.to_dict(),
-        "shape": {"K": K, "C": C, "H": a.shape[1], "W": a.shape[2], "R": R, "S": S,
-                  "Ho": Ho, "Wo": Wo},
-        "kind": "fc" if fc else "conv",
-        "stride": stride, "padding": padding, "relu": bool(relu), "balance": balance,
-        "requant": list(requant) if requant else None,
-        "requant_on": None if requant is None else ("hardware" if hw_requant else "host"),
-        **{k: int(v) for k, v in sums.items()},
-        "utilization": sums["matched_macs"] / (cyc * n * mpc) if cyc else 0.0,
-        "speedup_vs_dense": sums["dense_cycles"] / cyc if cyc else 0.0,
-        "speedup_vs_onesided": sums["onesided_cycles"] / cyc if cyc else 0.0,
-        "bit_exact": bit_exact,
-        "cycle_exact": all(r["cycle_exact"] for r in rows),
-        "torch_exact": torch_exact,
-        "n_tiles": len(rows),
-        "blocks": plan.layer["blocks"],
-        "psum": plan.psum,
-        "traffic": {k: int(v) for k, v in plan.traffic.items()},
-        "bytes_moved": int(plan.bytes_moved),
-        "dram_bytes_per_cycle": dram_bytes_per_cycle,
-        "bound_cycles": int(plan.bound_cycles(dram_bytes_per_cycle)),
-        "sim": sim,
-        "sim_seconds": round(sim_seconds, 3),          # native: wall time of the driver runs
-        "sim_cpu_seconds": round(sim_cpu, 3),          # native: CPU time of the driver runs
-        "sim_clock_cycles": int(sim_clock),            # native: every clock simulated (loads too)
-        "seconds": round(time.monotonic() - t0, 3),
-        "tiles": rows,
-    }
-    if check and (bad or not bit_exact or not torch_exact):
-        why = bad[0] if bad else ("layer differs from golden" if not np.array_equal(out, gold)
-                                  else "layer differs from torch.nn.functional.conv2d")
-        raise SimFailure(f"sparten tiled run ({sim}, seed={seed}): {why}")
-    return out.astype(np.int8 if requant else np.int32), stats
+    def stats(self):
+        """The layer's sums, rates, plan figures and simulation times (``run_tiled``'s stats)."""
+        sums, plan, cfg = self.sums, self.plan, self.config
+        cyc = sums["cycles"]
+        return {
+            "config": cfg.to_dict(),
+            **{k: int(v) for k, v in sums.items()},
+            "utilization": (sums["matched_macs"] / (cyc * cfg.n_units * cfg.matches_per_cycle)
+                            if cyc else 0.0),
+            "speedup_vs_dense": sums["dense_cycles"] / cyc if cyc else 0.0,
+            "speedup_vs_onesided": sums["onesided_cycles"] / cyc if cyc else 0.0,
+            "cycle_exact": all(r["cycle_exact"] for r in self.rows),
+            "n_tiles": len(self.rows),
+            "blocks": plan.layer["blocks"],
+            "psum": plan.psum,
+            "traffic": {k: int(v) for k, v in plan.traffic.items()},
+            "bytes_moved": int(plan.bytes_moved),
+            "sim_seconds": round(self.sim["seconds"], 3),       # native: wall of the driver runs
+            "sim_cpu_seconds": round(self.sim["cpu_seconds"], 3),   # native: CPU of the driver
+            "sim_clock_cycles": int(self.sim["sim_cycles"]),    # native: every clock (loads too)
+        }
 
 
 # -- command line ------------------------------------------------------------------------------

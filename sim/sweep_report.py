@@ -15,8 +15,10 @@ every point of the workload has one, otherwise the multiplier count (the plot sa
 """
 
 import csv
-import json
 from pathlib import Path
+
+from report.schema import write_json
+from report.sweep import SweepReport
 
 __all__ = ["assemble", "pareto", "write_reports", "multipliers", "row_of"]
 
@@ -216,12 +218,13 @@ def _plot(doc, out):
 
 
 def write_reports(doc, out):
-    """Write ``sweep.json``, ``sweep.csv``, ``sweep.md`` and one PNG per workload to ``out``."""
+    """Write ``sweep.json`` (through :class:`report.sweep.SweepReport`, which ``pick --from``
+    reads back strictly), ``sweep.csv``, ``sweep.md`` and one PNG per workload to ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plots = _plot(doc, out)
     js, cs, md = out / "sweep.json", out / "sweep.csv", out / "sweep.md"
-    js.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
+    write_json(js, SweepReport.from_json(doc))
+    plots = _plot(doc, out)
     with open(cs, "w", newline="") as f:
         wr = csv.writer(f)
         wr.writerow(COLUMNS)

@@ -176,6 +176,26 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
         cell_area["__seq__"] = {n for n, c in lib_cells.items() if c["seq"]}
     if not reuse:
         warm_up(log)
+    todo = _jobs(designs, lib, script, flows, work, blocks_for, reuse, strip_zero_init)
+
+    def work_on(job):
+        job = reuse_job(job) if reuse else run_job(job, script, timeout)
+        if job.ok and job.flow == "asic":
+            # the timing walk is Python: done here, it overlaps the other jobs' Yosys runs
+            try:
+                job.timing = timing(job.cwd, lib_cells)
+            except (OSError, ValueError, KeyError) as e:
+                job.ok, job.error = False, f"timing: {e}"
+        return job
+
+    done = _run_all(todo, work_on, jobs, log)
+    return [_collect(d, lib, cell_area, lib_cells, done.get((d.name, "asic")),
+                     done.get((d.name, "fpga")), done.get((d.name, "blocks"))) for d in designs]
+
+
+def _jobs(designs, lib, script, flows, work, blocks_for, reuse, strip_zero_init):
+    """One :class:`Job` per design and flow (its folder and Yosys script written), biggest
+    design first so that the longest job does not start last."""
     todo = []
     for d in designs:
         if not strip_zero_init:
@@ -193,20 +213,16 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
             else:
                 text = asic_script(d.name, src, lib, script, cwd, carve=flow == "blocks")
             todo.append(Job(d.name, flow, cwd, text))
-    # Big designs first, so that the longest job does not start last.
-    todo.sort(key=lambda j: -Path(next(d.verilog for d in designs if d.name == j.design)).stat().st_size)
+    size = {d.name: Path(d.verilog).stat().st_size for d in designs}
+    todo.sort(key=lambda j: -size[j.design])
+    return todo
+
+
+def _run_all(todo, work_on, jobs, log):
+    """``work_on`` every job, ``jobs`` at a time, logging each as it ends; ``{(design, flow):
+    job}``."""
     done = {}
     t0 = time.monotonic()
-    def work_on(job):
-        job = reuse_job(job) if reuse else run_job(job, script, timeout)
-        if job.ok and job.flow == "asic":
-            # the timing walk is Python: done here, it overlaps the other jobs' Yosys runs
-            try:
-                job.timing = timing(job.cwd, lib_cells)
-            except (OSError, ValueError, KeyError) as e:
-                job.ok, job.error = False, f"timing: {e}"
-        return job
-
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futs = {pool.submit(work_on, j): j for j in todo}
         for k, fut in enumerate(concurrent.futures.as_completed(futs), 1):
@@ -216,5 +232,4 @@ def synthesize(designs, lib=None, abc="fast", jobs=None, flows=("asic", "fpga"),
             cpu = f" (CPU {j.cpu:.0f} s)" if j.cpu is not None else ""
             log(f"[{k}/{len(todo)}] {j.design} {j.flow}: {j.seconds:.1f} s{cpu} {state} "
                 f"(elapsed {time.monotonic() - t0:.0f} s)")
-    return [_collect(d, lib, cell_area, lib_cells, done.get((d.name, "asic")),
-                     done.get((d.name, "fpga")), done.get((d.name, "blocks"))) for d in designs]
+    return done

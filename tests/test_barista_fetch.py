@@ -8,62 +8,41 @@ import os
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden.barista import fetch_trace
 from hw.barista.config import SMALL
 from hw.barista.fetch import ChunkFetch
+from streams import Driver, Monitor, simulate
 
 SEED = int(os.environ.get("SEED", "0"))
 
 
 def run_rtl(config, mem, requests, offer, ready):
+    """The RTL's transfers, in ``fetch_trace``'s shape: each port's requests put by a
+    :class:`Driver` on the prescribed ``offer`` pattern, its responses taken by a
+    :class:`Monitor` on the prescribed ``ready`` pattern (which asserts the stream rules)."""
     dut = ChunkFetch(config)
-    n = dut.n_ports
-    out = {"req_cycles": [[] for _ in range(n)], "resp_cycles": [[] for _ in range(n)],
-           "data": [[] for _ in range(n)]}
-    total = sum(len(r) for r in requests)
+    drivers = [Driver(dut.req[i], reqs, offer=offer[i]) for i, reqs in enumerate(requests)]
+    monitors = [Monitor(dut.resp[i], len(reqs), ready=ready[i], decode=int)
+                for i, reqs in enumerate(requests)]
+    out = {}
 
-    async def bench(ctx):
+    async def preload(ctx):
         for a, v in enumerate(mem):
             ctx.set(dut.wr_en, 1)
             ctx.set(dut.wr_addr, a)
             ctx.set(dut.wr_data, int(v))
             await ctx.tick()
         ctx.set(dut.wr_en, 0)
-        hold, nxt, done = [False] * n, [0] * n, 0
-        held = [None] * n        # a response offered and not taken: must stay, unchanged
-        for t in range(offer.shape[1]):
-            valid = [nxt[i] < len(requests[i]) and (hold[i] or bool(offer[i, t]))
-                     for i in range(n)]
-            for i in range(n):
-                ctx.set(dut.req[i].valid, valid[i])
-                ctx.set(dut.req[i].payload, requests[i][nxt[i]] if valid[i] else 0)
-                ctx.set(dut.resp[i].ready, bool(ready[i, t]))
-            for i in range(n):
-                if valid[i] and ctx.get(dut.req[i].ready):
-                    out["req_cycles"][i].append(t)
-                    nxt[i] += 1
-                    hold[i] = False
-                else:
-                    hold[i] = valid[i]
-                rv, rp = ctx.get(dut.resp[i].valid), ctx.get(dut.resp[i].payload)
-                assert held[i] is None or (rv and rp == held[i]), f"port {i} dropped a beat"
-                held[i] = rp if rv and not ready[i, t] else None
-                if rv and ready[i, t]:
-                    out["resp_cycles"][i].append(t)
-                    out["data"][i].append(rp)
-                    done += 1
-            await ctx.tick()
-            if done == total:
-                out["cycles"] = t + 1
-                break
+
+    async def at_end(ctx):
         out["reads"] = ctx.get(dut.reads)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, drivers=drivers, monitors=monitors, cap=offer.shape[1], setup=preload,
+             at_end=at_end, seed=SEED)
+    out.update(req_cycles=[d.cycles for d in drivers], resp_cycles=[m.cycles for m in monitors],
+               data=[m.beats for m in monitors],
+               cycles=1 + max((c for m in monitors for c in m.cycles), default=-1))
     return out
 
 

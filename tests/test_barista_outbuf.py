@@ -7,51 +7,33 @@ import os
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden.barista import drain_trace
 from hw.barista.config import SMALL
 from hw.barista.outbuf import ColourBuffer
+from streams import Driver, Monitor, simulate
 
 SEED = int(os.environ.get("SEED", "0"))
 
 
 def run_rtl(config, writes, closes, ready):
+    """The RTL's transfers, in ``drain_trace``'s shape, over the whole ``ready`` pattern: writes
+    and closes put by :class:`Driver` from their prescribed cycles (each close held until taken),
+    ``o`` taken by a :class:`Monitor` on the prescribed ``ready`` pattern (it asserts the stream
+    rules), ``freed`` watched at every edge."""
     dut = ColourBuffer(config)
-    got = {"out": [], "freed": [], "closed": []}
-
-    async def bench(ctx):
-        queue = list(closes)
-        held = None              # an entry offered and not taken: must stay, unchanged
-        for t, rdy in enumerate(ready):
-            w = writes.get(t)
-            ctx.set(dut.i.valid, w is not None)
-            if w is not None:
-                ctx.set(dut.i.payload, {"colour": w[0], "addr": w[1], "value": w[2]})
-            c = queue[0] if queue and queue[0][0] <= t else None
-            ctx.set(dut.close.valid, c is not None)
-            if c is not None:
-                ctx.set(dut.close.payload, {"colour": c[1], "count": c[2]})
-            ctx.set(dut.o.ready, bool(rdy))
-            ov = ctx.get(dut.o.valid)
-            ob = ctx.get(dut.o.payload.as_value()) if ov else None
-            assert held is None or ob == held, f"cycle {t}: an offered entry changed or vanished"
-            held = ob if ov and not rdy else None
-            if ov and rdy:
-                p = ctx.get(dut.o.payload)
-                got["out"].append((t, int(p.colour), int(p.addr), int(p.value)))
-            if ctx.get(dut.freed):
-                got["freed"].append((t, ctx.get(dut.freed_colour)))
-            if c is not None and ctx.get(dut.close.ready):
-                got["closed"].append(t)
-                queue.pop(0)
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return got
+    at = sorted(writes)
+    wr = Driver(dut.i, [dict(zip(("colour", "addr", "value"), writes[t])) for t in at], at=at)
+    cl = Driver(dut.close, [{"colour": c, "count": n} for _, c, n in closes],
+                at=[t for t, _, _ in closes])
+    freed = []
+    mon = Monitor(dut.o, ready=ready, decode=lambda p: (int(p.colour), int(p.addr), int(p.value)),
+                  watch=[dut.freed, dut.freed_colour],
+                  on_edge=lambda t, v: freed.append((t, v[1])) if v[0] else None)
+    simulate(dut, drivers=[wr, cl], monitors=[mon], cycles=len(ready), seed=SEED)
+    assert wr.cycles == at and not wr.stalled, "the write stream must always be ready"
+    return {"out": [(t, *b) for t, b in zip(mon.cycles, mon.beats)], "freed": freed,
+            "closed": cl.cycles}
 
 
 @pytest.mark.parametrize("seed,p_ready", [(1, 1.0), (2, 0.5), (3, 0.2)])

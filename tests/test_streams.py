@@ -75,3 +75,30 @@ def test_put_and_get():
     sim.add_testbench(bench)
     sim.run()
     assert got == [0x5A]
+
+
+def test_prescribed_patterns_replay_exactly():
+    """offer / at / ready patterns give the transfer edges a trace model would predict: through a
+    one-cycle register with ``o`` ready every other edge, each beat leaves one edge after it enters
+    and the next enters only when the register is free; ``setup`` runs before edge 0."""
+    dut = StreamRegister(8)
+    offer = [False, True, True, False, True, True, True]
+    ready = [True, False, True, False, True, False, True, False, True]
+    drv = Driver(dut.i, [1, 2, 3], offer=offer)
+    mon = Monitor(dut.o, 3, ready=ready, decode=int)
+    edges = []
+
+    async def setup(ctx):
+        for _ in range(4):      # nothing is offered before setup is done
+            _, _, valid = await ctx.tick().sample(dut.i.valid)
+            edges.append(valid)
+
+    simulate(dut, drivers=[drv], monitors=[mon], cap=len(ready), setup=setup)
+    assert edges == [0, 0, 0, 0] and mon.beats == [1, 2, 3]
+    assert drv.cycles == [1, 2, 4] and mon.cycles == [2, 4, 6]
+    late = Driver(dut.i, [7, 8], at=[3, 0])
+    mon = Monitor(dut.o, ready=[True] * 8, decode=int)
+    simulate(dut, drivers=[late], monitors=[mon], cycles=8)
+    assert late.cycles == [3, 4] and mon.cycles == [4, 5] and mon.beats == [7, 8]
+    with pytest.raises(ValueError, match="at has 1 edges for 2 beats"):
+        Driver(dut.i, [7, 8], at=[3])

@@ -145,9 +145,7 @@ class InnerJoin(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n, g = self._chunk, self.group
-        n_groups = n // g
-        cw = count_width(g)
+        n = self._chunk
         busy = Signal()
         more = Signal()           # matches remain after the beat on the output
         rem = Signal(n)           # those matches
@@ -168,35 +166,7 @@ class InnerJoin(wiring.Component):
                      src_f.eq(Mux(more, mask_f, p.mask_f)),
                      src_a.eq(Mux(more, mask_a, p.mask_a))]
 
-        # Peel up to matches_per_cycle lowest set bits off `src`. Each lane is a priority encoder
-        # (`prio<lane>`: the match, the positions below it, what remains) and, per group of
-        # `group` bits, two masked popcounts (`prefix_f<lane>_<k>`, `prefix_a<lane>_<k>`) of the
-        # mask bits below the match: registered, and summed on the output into the offsets. As
-        # named submodules, synthesis reports give each its own area.
-        r = src
-        count = 0
-        lanes = []
-        for lane in range(self._mpc):
-            m.submodules[f"prio{lane}"] = prio = PriorityEncoder(n)
-            m.d.comb += prio.i.eq(r)
-            q_valid = Signal(name=f"q{lane}_valid")
-            q_pos = Signal(max(1, ceil_log2(n)), name=f"q{lane}_pos")
-            q_f = [Signal(cw, name=f"q{lane}_f{k}") for k in range(n_groups)]
-            q_a = [Signal(cw, name=f"q{lane}_a{k}") for k in range(n_groups)]
-            nxt = [(q_valid, prio.valid), (q_pos, prio.index)]
-            for k in range(n_groups):
-                sl = slice(k * g, (k + 1) * g)
-                m.submodules[f"prefix_f{lane}_{k}"] = pf = Popcount(g, masked=True)
-                m.submodules[f"prefix_a{lane}_{k}"] = pa = Popcount(g, masked=True)
-                m.d.comb += [pf.i.eq(prio.below[sl]), pf.mask.eq(src_f[sl]),
-                             pa.i.eq(prio.below[sl]), pa.mask.eq(src_a[sl])]
-                nxt += [(q_f[k], pf.o), (q_a[k], pa.o)]
-            lanes.append(nxt)
-            count = count + prio.valid
-            r = prio.rest
-            out = self.o.payload.lanes[lane]
-            m.d.comb += [out.valid.eq(q_valid), out.pos.eq(q_pos),
-                         out.off_f.eq(sum(q_f[1:], q_f[0])), out.off_a.eq(sum(q_a[1:], q_a[0]))]
+        r, count, lanes = self._lanes(m, src, src_f, src_a)
         q_n = Signal(count_width(self._mpc))
 
         def load_next():
@@ -226,3 +196,42 @@ class InnerJoin(wiring.Component):
             with m.Else():
                 m.d.sync += busy.eq(0)
         return m
+
+    def _lanes(self, m, src, src_f, src_a):
+        """Peel up to matches_per_cycle lowest set bits off ``src``. Each lane is a priority
+        encoder (``prio<lane>``: the match, the positions below it, what remains) and, per group
+        of ``group`` bits, two masked popcounts (``prefix_f<lane>_<k>``, ``prefix_a<lane>_<k>``)
+        of the mask bits below the match: registered, and summed on the output into the offsets.
+        As named submodules, synthesis reports give each its own area.
+
+        Returns ``(rest, count, lanes)``: the matches left after the lanes, how many the lanes
+        took, and per lane its ``(register, next value)`` pairs.
+        """
+        n, g = self._chunk, self.group
+        n_groups = n // g
+        cw = count_width(g)
+        r = src
+        count = 0
+        lanes = []
+        for lane in range(self._mpc):
+            m.submodules[f"prio{lane}"] = prio = PriorityEncoder(n)
+            m.d.comb += prio.i.eq(r)
+            q_valid = Signal(name=f"q{lane}_valid")
+            q_pos = Signal(max(1, ceil_log2(n)), name=f"q{lane}_pos")
+            q_f = [Signal(cw, name=f"q{lane}_f{k}") for k in range(n_groups)]
+            q_a = [Signal(cw, name=f"q{lane}_a{k}") for k in range(n_groups)]
+            nxt = [(q_valid, prio.valid), (q_pos, prio.index)]
+            for k in range(n_groups):
+                sl = slice(k * g, (k + 1) * g)
+                m.submodules[f"prefix_f{lane}_{k}"] = pf = Popcount(g, masked=True)
+                m.submodules[f"prefix_a{lane}_{k}"] = pa = Popcount(g, masked=True)
+                m.d.comb += [pf.i.eq(prio.below[sl]), pf.mask.eq(src_f[sl]),
+                             pa.i.eq(prio.below[sl]), pa.mask.eq(src_a[sl])]
+                nxt += [(q_f[k], pf.o), (q_a[k], pa.o)]
+            lanes.append(nxt)
+            count = count + prio.valid
+            r = prio.rest
+            out = self.o.payload.lanes[lane]
+            m.d.comb += [out.valid.eq(q_valid), out.pos.eq(q_pos),
+                         out.off_f.eq(sum(q_f[1:], q_f[0])), out.off_a.eq(sum(q_a[1:], q_a[0]))]
+        return r, count, lanes

@@ -117,53 +117,17 @@ class ComputeUnit(wiring.Component):
     def elaborate(self, platform):
         cfg = self._cfg
         m = Module()
-        mpc = cfg.matches_per_cycle
-        vw = cfg.value_width
         extra = data.StructLayout({
-            "vals_f": data.ArrayLayout(signed(vw), cfg.chunk),
-            "vals_a": data.ArrayLayout(signed(vw), cfg.chunk),
+            "vals_f": data.ArrayLayout(signed(cfg.value_width), cfg.chunk),
+            "vals_a": data.ArrayLayout(signed(cfg.value_width), cfg.chunk),
             "first": 1,
             "out_addr": out_addr_width(cfg),
         })
-        m.submodules.join = join = InnerJoin(cfg.chunk, mpc, extra=extra)
-
-        q_depth = cfg.unit_fifo_depth
-        q_empty = 1
-        if q_depth:
-            # Waiting chunks (ours, config.unit_fifo_depth): a shift register whose head feeds the
-            # join; an arriving chunk bypasses it when it is empty and the join is free, so a
-            # depth-0-like unit loses no cycle. The unit can take a chunk while fewer than
-            # q_depth chunks would remain waiting after this cycle's pop.
-            lay = cu_input_layout(cfg)
-            slots = [Signal(lay, name=f"wait{k}") for k in range(q_depth)]
-            count = Signal(range(q_depth + 1))
-            q_empty = count == 0
-            head = lay(Mux(q_empty, self.i.payload.as_value(), slots[0].as_value()))
-            pop = ~q_empty & join.i.ready
-            push = self.i.valid & ~(q_empty & join.i.ready)
-            m.d.comb += [
-                join.i.valid.eq(~q_empty | self.i.valid),
-                self.i.ready.eq((count < q_depth) | pop),
-            ]
-            with m.If(pop):
-                for k in range(q_depth - 1):
-                    m.d.sync += slots[k].eq(slots[k + 1])
-                with m.If(push):
-                    for k in range(q_depth):
-                        with m.If(count == k + 1):
-                            m.d.sync += slots[k].eq(self.i.payload)
-                with m.Else():
-                    m.d.sync += count.eq(count - 1)
-            with m.Elif(push):
-                for k in range(q_depth):
-                    with m.If(count == k):
-                        m.d.sync += slots[k].eq(self.i.payload)
-                m.d.sync += count.eq(count + 1)
-            with m.If(self.clear):
-                m.d.sync += count.eq(0)
-            p = head
+        m.submodules.join = join = InnerJoin(cfg.chunk, cfg.matches_per_cycle, extra=extra)
+        if cfg.unit_fifo_depth:
+            p, q_empty = self._queue(m, join)
         else:
-            p = self.i.payload
+            p, q_empty = self.i.payload, 1
             m.d.comb += [join.i.valid.eq(self.i.valid), self.i.ready.eq(join.i.ready)]
         m.d.comb += [
             join.i.payload.mask_f.eq(p.wgt.mask),
@@ -176,14 +140,57 @@ class ComputeUnit(wiring.Component):
             join.o.ready.eq(1),           # the MAC pipeline never stalls
             self.busy.eq(join.o.valid),
         ]
+        s1_valid, mid, s1 = self._operands(m, join.o)
+        s2_valid = self._multiply_accumulate(m, s1_valid, *s1)
+        self._counters(m, join.o, mid)
+        m.d.comb += self.idle.eq(q_empty & ~join.o.valid & ~s1_valid & ~s2_valid & ~self.res.valid)
+        return m
 
-        # Stage 1: select the two operands by their prefix offsets and register them. The
-        # multiply is in stage 2 with the accumulation: inner join -> operand select -> multiply in
-        # one cycle was the unit's critical path (15.7 ns on sky130 hd); split this way each stage
-        # has part of it, with the same latency and the same register bits (two operands in place
-        # of one product).
-        beat = join.o.payload
-        prod_w = 2 * vw
+    def _queue(self, m, join):
+        """Waiting chunks (ours, config.unit_fifo_depth): a shift register whose head feeds the
+        join; an arriving chunk bypasses it when it is empty and the join is free, so a
+        depth-0-like unit loses no cycle. The unit can take a chunk while fewer than ``q_depth``
+        chunks would remain waiting after this cycle's pop. Returns (the join's payload, empty)."""
+        q_depth = self._cfg.unit_fifo_depth
+        lay = cu_input_layout(self._cfg)
+        slots = [Signal(lay, name=f"wait{k}") for k in range(q_depth)]
+        count = Signal(range(q_depth + 1))
+        q_empty = count == 0
+        head = lay(Mux(q_empty, self.i.payload.as_value(), slots[0].as_value()))
+        pop = ~q_empty & join.i.ready
+        push = self.i.valid & ~(q_empty & join.i.ready)
+        m.d.comb += [
+            join.i.valid.eq(~q_empty | self.i.valid),
+            self.i.ready.eq((count < q_depth) | pop),
+        ]
+        with m.If(pop):
+            for k in range(q_depth - 1):
+                m.d.sync += slots[k].eq(slots[k + 1])
+            with m.If(push):
+                for k in range(q_depth):
+                    with m.If(count == k + 1):
+                        m.d.sync += slots[k].eq(self.i.payload)
+            with m.Else():
+                m.d.sync += count.eq(count - 1)
+        with m.Elif(push):
+            for k in range(q_depth):
+                with m.If(count == k):
+                    m.d.sync += slots[k].eq(self.i.payload)
+            m.d.sync += count.eq(count + 1)
+        with m.If(self.clear):
+            m.d.sync += count.eq(0)
+        return head, q_empty
+
+    def _operands(self, m, jo):
+        """Stage 1: select the two operands of each lane by their prefix offsets and register
+        them. The multiply is in stage 2 with the accumulation: inner join -> operand select ->
+        multiply in one cycle was the unit's critical path (15.7 ns on sky130 hd); split this way
+        each stage has part of it, with the same latency and the same register bits (two
+        operands in place of one product). Returns ``(s1_valid, mid, (s1_f, s1_a, s1_start,
+        s1_end, s1_addr))``."""
+        cfg = self._cfg
+        mpc, vw = cfg.matches_per_cycle, cfg.value_width
+        beat = jo.payload
         s1_valid = Signal()
         s1_f = [Signal(signed(vw), name=f"s1_f{k}") for k in range(mpc)]
         s1_a = [Signal(signed(vw), name=f"s1_a{k}") for k in range(mpc)]
@@ -191,9 +198,9 @@ class ComputeUnit(wiring.Component):
         s1_end = Signal()       # last beat of the last chunk of a position: emit the result
         s1_addr = Signal(out_addr_width(cfg))
         mid = Signal()          # the next beat continues a chunk (is not its first beat)
-        with m.If(join.o.valid):
+        with m.If(jo.valid):
             m.d.sync += mid.eq(~beat.last)
-        m.d.sync += s1_valid.eq(join.o.valid)
+        m.d.sync += s1_valid.eq(jo.valid)
         m.d.sync += [
             s1_start.eq(beat.extra.first & ~mid),
             s1_end.eq(beat.chunk_last & beat.last),
@@ -208,10 +215,15 @@ class ComputeUnit(wiring.Component):
             # An invalid lane (past the last match, or the no-match beat) contributes nothing:
             # its activation operand is zeroed, so its product is 0.
             m.d.sync += [s1_f[k].eq(f), s1_a[k].eq(Mux(lane.valid, a, 0))]
+        return s1_valid, mid, (s1_f, s1_a, s1_start, s1_end, s1_addr)
 
-        # Stage 2: multiply, products registered. Stage 3: accumulate; the result register
-        # doubles as the output bank's write port. (Multiply and accumulate in one cycle was
-        # 6.8 ns on sky130 hd once the join's offsets came from registers.)
+    def _multiply_accumulate(self, m, s1_valid, s1_f, s1_a, s1_start, s1_end, s1_addr):
+        """Stage 2: multiply, products registered. Stage 3: accumulate; the result register
+        doubles as the output bank's write port. (Multiply and accumulate in one cycle was
+        6.8 ns on sky130 hd once the join's offsets came from registers.) Returns ``s2_valid``."""
+        cfg = self._cfg
+        mpc, vw = cfg.matches_per_cycle, cfg.value_width
+        prod_w = 2 * vw
         prods = [Signal(signed(prod_w), name=f"prod{k}") for k in range(mpc)]
         s2_p = [Signal(signed(prod_w), name=f"s2_p{k}") for k in range(mpc)]
         for k in range(mpc):
@@ -235,23 +247,21 @@ class ComputeUnit(wiring.Component):
             with m.If(s2_end):
                 m.d.sync += [self.res.valid.eq(1), self.res.addr.eq(s2_addr),
                              self.res.value.eq(total)]
+        return s2_valid
 
-        # Counters.
-        n_now = Signal(range(mpc + 1))
-        m.d.comb += n_now.eq(Mux(join.o.valid, beat.n, 0))
+    def _counters(self, m, jo, mid):
+        """``busy`` / ``matched`` / ``stall`` counters; ``clear`` also clears ``mid``."""
+        n_now = Signal(range(self._cfg.matches_per_cycle + 1))
+        m.d.comb += n_now.eq(Mux(jo.valid, jo.payload.n, 0))
         with m.If(self.clear):
             m.d.sync += [self.count.busy.eq(0), self.count.matched.eq(0), self.count.stall.eq(0),
                          mid.eq(0)]
         with m.Else():
             m.d.sync += self.count.matched.eq(self.count.matched + n_now)
-            with m.If(join.o.valid):
+            with m.If(jo.valid):
                 m.d.sync += self.count.busy.eq(self.count.busy + 1)
             with m.Elif(self.others_busy):
                 m.d.sync += self.count.stall.eq(self.count.stall + 1)
-
-        m.d.comb += self.idle.eq(q_empty & ~join.o.valid & ~s1_valid & ~s2_valid & ~self.res.valid)
-        return m
-
 
 
 class _Multiply(wiring.Component):

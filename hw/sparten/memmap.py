@@ -151,26 +151,9 @@ def plan_layer(w, a, config, stride=1, padding=0, table=None, relu=False, sparse
     from golden.sparten_model import slot_table
 
     cfg = config
-    w = check_int_array(w, bits=cfg.value_width, name="weights")
-    if isinstance(a, SparseMap):
-        a_dense = a.decode()
-    else:
-        a_dense = check_int_array(a, bits=cfg.value_width, name="activations")
-    if w.ndim != 4:
-        raise ValueError(f"weights must be [K,C,R,S], not shape {w.shape}")
-    if a_dense.ndim != 3:
-        raise ValueError(f"activations must be [C,H,W], not shape {a_dense.shape}")
+    w, a_dense = _layer_operands(w, a, cfg, stride, padding)
     K, C, R, S = w.shape
-    C2, H, W = a_dense.shape
-    if C != C2:
-        raise ValueError(f"channel mismatch: weights have C={C}, activations have C={C2}")
-    for name, v in (("stride", stride), ("padding", padding)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"{name} must be an int, not {v!r}")
-    if not 1 <= stride <= cfg.max_stride:
-        raise ValueError(f"stride={stride} outside 1..max_stride={cfg.max_stride}")
-    if not 0 <= padding < max(R, S) or padding > cfg.max_kernel:
-        raise ValueError(f"padding={padding} must be in 0..{max(R, S) - 1} (less than the kernel)")
+    _, H, W = a_dense.shape
     Ho, Wo = conv_output_shape(H, W, R, S, stride, padding)
     n = cfg.n_units
     table = slot_table(K, n, table if table is None or cfg.permute else None)
@@ -197,27 +180,62 @@ def plan_layer(w, a, config, stride=1, padding=0, table=None, relu=False, sparse
         "base0": -(padding * W + padding) * nc,
         "sparse_out": int(sparse_out), "relu": int(relu), "multiplier": multiplier, "shift": shift,
     }
-    loads = []
-    for addr, word in enumerate(chunks_of_activations(a_dense, cfg)):
-        loads.append((TARGET_ACT, 0, addr, word))
-    # Filter banks: unit u, round q holds the filter of slot q*n+u (zeros for an idle slot).
-    wt = w.transpose(0, 2, 3, 1).reshape(K, R * S, C)                 # [k][tap][c]
-    zero_filter = [0] * (R * S * nc)
+    loads = [(TARGET_ACT, 0, addr, word)
+             for addr, word in enumerate(chunks_of_activations(a_dense, cfg))]
+    loads += _filter_loads(w, table, cfg, P)
+    return LayerPlan(desc, loads, table, (K, Ho, Wo))
+
+
+def _layer_operands(w, a, cfg, stride, padding):
+    """``(w[K,C,R,S], a[C,H,W])`` as int arrays in the config's value range, with stride and
+    padding checked against them and the config; ValueError naming the first that is not."""
+    w = check_int_array(w, bits=cfg.value_width, name="weights")
+    if isinstance(a, SparseMap):
+        a_dense = a.decode()
+    else:
+        a_dense = check_int_array(a, bits=cfg.value_width, name="activations")
+    if w.ndim != 4:
+        raise ValueError(f"weights must be [K,C,R,S], not shape {w.shape}")
+    if a_dense.ndim != 3:
+        raise ValueError(f"activations must be [C,H,W], not shape {a_dense.shape}")
+    K, C, R, S = w.shape
+    if C != a_dense.shape[0]:
+        raise ValueError(f"channel mismatch: weights have C={C}, activations have "
+                         f"C={a_dense.shape[0]}")
+    for name, v in (("stride", stride), ("padding", padding)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"{name} must be an int, not {v!r}")
+    if not 1 <= stride <= cfg.max_stride:
+        raise ValueError(f"stride={stride} outside 1..max_stride={cfg.max_stride}")
+    if not 0 <= padding < max(R, S) or padding > cfg.max_kernel:
+        raise ValueError(f"padding={padding} must be in 0..{max(R, S) - 1} (less than the kernel)")
+    return w, a_dense
+
+
+def _filter_loads(w, table, cfg, P):
+    """The filter banks' and the permutation table's load beats: unit ``u``, round ``q`` holds
+    the filter of slot ``q*n+u`` (zeros for an idle slot); with ``permute``, each filter's table
+    entry names its unit and output base."""
+    K, C, R, S = w.shape
+    n, nc = cfg.n_units, -(-C // cfg.chunk)
     per_filter = R * S * nc
+    wt = w.transpose(0, 2, 3, 1).reshape(K, R * S, C)                 # [k][tap][c]
+    zero_filter = [0] * per_filter
     flat = _dense_chunks(wt.reshape(K * R * S, C), cfg)
     words = {k: flat[k * per_filter:(k + 1) * per_filter] for k in range(K)}
+    loads = []
     for slot, k in enumerate(table):
         q, u = divmod(slot, n)
         src = words[int(k)] if k >= 0 else zero_filter
         for i, word in enumerate(src):
-            loads.append((TARGET_WEIGHT, u, q * R * S * nc + i, word))
+            loads.append((TARGET_WEIGHT, u, q * per_filter + i, word))
     if cfg.permute:
         entry = packers(cfg).table
         for slot, k in enumerate(table):
             if k >= 0:
                 q, u = divmod(slot, n)
                 loads.append((TARGET_TABLE, 0, int(k), entry.pack(unit=u, base=q * P)))
-    return LayerPlan(desc, loads, table, (K, Ho, Wo))
+    return loads
 
 
 def pack_load(config, target, unit, addr, word):

@@ -86,6 +86,25 @@ def _check_widths(config, names=("chunk", "value_width", "acc_width")):
             raise TypeError(f"config.{name} must be a positive int, not {v!r}")
 
 
+def _requant_ports(component, config, multiplier_width, shift_width, widths, out_layout):
+    """Check the config fields ``widths`` and the port widths, keep them on ``component`` and
+    return the signature of a requantising stage: accumulators in, ``out_layout(config)`` out,
+    the per-layer ``multiplier``, ``shift`` and ``relu``."""
+    with _rejecting(component):
+        _check_widths(config, widths)
+        _check_port_widths(multiplier_width, shift_width)
+    component._config = config
+    component._mw = multiplier_width
+    component._sw = shift_width
+    return {
+        "i": In(stream.Signature(acc_layout(config))),
+        "o": Out(stream.Signature(out_layout(config))),
+        "multiplier": In(unsigned(multiplier_width)),
+        "shift": In(unsigned(shift_width)),
+        "relu": In(1),
+    }
+
+
 class Requantize(wiring.Component):
     """Requantise accumulators to ``value_width``-bit values, then ReLU (four pipeline stages).
 
@@ -127,19 +146,8 @@ class Requantize(wiring.Component):
     DIGIT = 4
 
     def __init__(self, config, multiplier_width=MULTIPLIER_WIDTH, shift_width=SHIFT_WIDTH):
-        with _rejecting(self):
-            _check_widths(config, ("value_width", "acc_width"))
-            _check_port_widths(multiplier_width, shift_width)
-        self._config = config
-        self._mw = multiplier_width
-        self._sw = shift_width
-        super().__init__({
-            "i": In(stream.Signature(acc_layout(config))),
-            "o": Out(stream.Signature(value_layout(config))),
-            "multiplier": In(unsigned(multiplier_width)),
-            "shift": In(unsigned(shift_width)),
-            "relu": In(1),
-        })
+        super().__init__(_requant_ports(self, config, multiplier_width, shift_width,
+                                        ("value_width", "acc_width"), value_layout))
 
     def elaborate(self, platform):
         m = Module()
@@ -307,19 +315,8 @@ class OutputPath(wiring.Component):
     throughput = 1
 
     def __init__(self, config, multiplier_width=MULTIPLIER_WIDTH, shift_width=SHIFT_WIDTH):
-        with _rejecting(self):
-            _check_widths(config)
-            _check_port_widths(multiplier_width, shift_width)
-        self._config = config
-        self._mw = multiplier_width
-        self._sw = shift_width
-        super().__init__({
-            "i": In(stream.Signature(acc_layout(config))),
-            "o": Out(stream.Signature(chunk_layout(config))),
-            "multiplier": In(unsigned(multiplier_width)),
-            "shift": In(unsigned(shift_width)),
-            "relu": In(1),
-        })
+        super().__init__(_requant_ports(self, config, multiplier_width, shift_width,
+                                        ("chunk", "value_width", "acc_width"), chunk_layout))
 
     def elaborate(self, platform):
         m = Module()

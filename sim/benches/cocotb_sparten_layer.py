@@ -22,7 +22,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
 from hw.sparten.config import SparTenConfig
 from hw.sparten.memmap import chain_loads, unit_counters
-from sim.cocotb_util import rng, sidecar, start
+from sim.cocotb_util import rng, sidecar, start, stream_handles
 from sim.sparten_case import LayerCase
 
 
@@ -48,9 +48,7 @@ async def _load(dut, beats, rand, idle, events):
 
 async def _collect(dut, prefix, n, rand, backpressure, cap, events):
     """Take ``n`` beats from stream ``prefix`` with random backpressure. Called after an edge."""
-    valid = getattr(dut, f"{prefix}__valid")
-    ready = getattr(dut, f"{prefix}__ready")
-    payload = getattr(dut, f"{prefix}__payload")
+    valid, ready, payload = stream_handles(dut, prefix)
     got = []
     for _ in range(cap):
         r = int(rand.random() >= backpressure)
@@ -116,53 +114,67 @@ async def sparten_layer_cases(dut):
         await RisingEdge(dut.clk)
         dut.start.value = 0
         if case.abort_after is not None:
-            # Fault test: run abort_after cycles (compute, or into the readout, which moves
-            # freely), then go on to the next case, whose reset lands in the middle of this one.
-            dut.o_acc__ready.value = dut.o_chunk__ready.value = 1
-            for _ in range(case.abort_after):
-                await RisingEdge(dut.clk)
-            dut.o_acc__ready.value = dut.o_chunk__ready.value = 0
-            results.append({"out": [], "cycles": None, "counters": [], "events": events,
-                            "aborted": True, "busy_at_reset": int(dut.busy.value)})
+            results.append(await _abort(dut, case.abort_after, events))
             prev_chunks = None
             continue
-        prefix = case.stream
-        # Compute runs without Python: poll every 256 cycles, at falling edges so that reads see
-        # settled values. The readout then waits (ready low) until _collect takes over.
-        await FallingEdge(dut.clk)
-        while int(dut.busy.value) and not _reading(dut):
-            await Timer(10 * 256, unit="ns")
-            if int(dut.cycles.value) > case.cap:
-                raise AssertionError(f"case {idx} ({case.name}): compute exceeded "
-                                     f"{case.cap} cycles (seed {os.environ['SPARSE_HW_SEED']})")
-        await RisingEdge(dut.clk)
-        # Readout moves one value per cycle when not stalled; the cap allows for the backpressure.
-        cap = int(2 * (case.n_values + case.n_out) / (1 - case.backpressure)) + 1000
-        out = await _collect(dut, prefix, case.n_out, rand, case.backpressure, cap=cap,
-                             events=events)
-        await _wait_done(dut, 4096)
-        cycles = int(dut.cycles.value)
-        counters = []
-        for u in range(cfg.n_units):
-            dut.ctr_sel.value = u
-            await Timer(1, unit="ns")
-            counters.append(unit_counters(cfg, int(dut.ctr.value)))
+        out, cycles, counters = await _compute_and_read(dut, cfg, idx, case, rand, events)
         results.append({"out": [str(x) for x in out], "cycles": cycles, "counters": counters,
                         "events": events})
         prev_chunks = out if case.mode == "chunk" else None
         if check:
-            want = list(case.expect)
-            if out != want:
-                bad = next(i for i, (g, w) in enumerate(zip(out, want)) if g != w)
-                raise AssertionError(f"case {idx} ({case.name}): output beat {bad} is {out[bad]:#x}, "
-                                     f"golden {want[bad]:#x}")
-            assert cycles == case.cycles, \
-                f"case {idx} ({case.name}): RTL cycles {cycles} != model {case.cycles}"
-            want_ctr = [list(c) for c in case.counters]
-            assert counters == want_ctr, \
-                f"case {idx} ({case.name}): unit counters {counters} != model {want_ctr}"
+            _check(idx, case, out, cycles, counters)
     with open(os.path.join(os.environ["SPARSE_HW_RUN_DIR"], "sparten_results.json"), "w") as f:
         json.dump(results, f)
+
+
+async def _abort(dut, abort_after, events):
+    """Fault test: run ``abort_after`` cycles (compute, or into the readout, which moves freely);
+    the next case's reset then lands in the middle of this one."""
+    dut.o_acc__ready.value = dut.o_chunk__ready.value = 1
+    for _ in range(abort_after):
+        await RisingEdge(dut.clk)
+    dut.o_acc__ready.value = dut.o_chunk__ready.value = 0
+    return {"out": [], "cycles": None, "counters": [], "events": events, "aborted": True,
+            "busy_at_reset": int(dut.busy.value)}
+
+
+async def _compute_and_read(dut, cfg, idx, case, rand, events):
+    """A started case to its end: ``(output beats, RTL cycles, per-unit counters)``."""
+    # Compute runs without Python: poll every 256 cycles, at falling edges so that reads see
+    # settled values. The readout then waits (ready low) until _collect takes over.
+    await FallingEdge(dut.clk)
+    while int(dut.busy.value) and not _reading(dut):
+        await Timer(10 * 256, unit="ns")
+        if int(dut.cycles.value) > case.cap:
+            raise AssertionError(f"case {idx} ({case.name}): compute exceeded "
+                                 f"{case.cap} cycles (seed {os.environ['SPARSE_HW_SEED']})")
+    await RisingEdge(dut.clk)
+    # Readout moves one value per cycle when not stalled; the cap allows for the backpressure.
+    cap = int(2 * (case.n_values + case.n_out) / (1 - case.backpressure)) + 1000
+    out = await _collect(dut, case.stream, case.n_out, rand, case.backpressure, cap=cap,
+                         events=events)
+    await _wait_done(dut, 4096)
+    cycles = int(dut.cycles.value)
+    counters = []
+    for u in range(cfg.n_units):
+        dut.ctr_sel.value = u
+        await Timer(1, unit="ns")
+        counters.append(unit_counters(cfg, int(dut.ctr.value)))
+    return out, cycles, counters
+
+
+def _check(idx, case, out, cycles, counters):
+    """The case's output beats, cycle count and unit counters against golden and the model."""
+    want = list(case.expect)
+    if out != want:
+        bad = next(i for i, (g, w) in enumerate(zip(out, want)) if g != w)
+        raise AssertionError(f"case {idx} ({case.name}): output beat {bad} is {out[bad]:#x}, "
+                             f"golden {want[bad]:#x}")
+    assert cycles == case.cycles, \
+        f"case {idx} ({case.name}): RTL cycles {cycles} != model {case.cycles}"
+    want_ctr = [list(c) for c in case.counters]
+    assert counters == want_ctr, \
+        f"case {idx} ({case.name}): unit counters {counters} != model {want_ctr}"
 
 
 def _reading(dut):

@@ -26,6 +26,20 @@ Datapath per cycle (one weight beat):
   most one moved product per segment and cycle, by the scheduler) and a D-input adder, not a full
   tree (for D=1 the tree is one register).
 
+``config.lane_sync`` chooses how the lanes step through their windows:
+
+* ``"lockstep"`` (default): one activation stream of whole windows (``L*G`` values); every lane
+  reads the current window and a beat with ``last_window`` pops it, so a window costs the cycles
+  of its slowest lane;
+* ``"independent"``: an activation stream per lane (``a[l]``, G values per window) and a
+  ``last_window`` bit per lane, so each lane has its own window position and pops its own stream;
+  beat ``s`` holds the ``s``-th cycle of every lane's own schedule (a lane that has ended its
+  windows gets all-invalid slots) and the lanes meet where an output ends (``last``). A beat waits
+  for the streams of the lanes that need their window in it (a valid slot, or the pop). The
+  datapath is the lock-step one with ``disp_budget=0`` (a full moved tree per row, as the model
+  assumes: lanes that do not share windows cannot share moved slots); the lock-step Verilog is
+  unchanged by the option.
+
 The combinational datapath of every row is split into named submodules so that synthesis (which
 keeps Amaranth's hierarchy: module ``<top>.<name>``) reports each block's area; the pipeline
 registers and the accumulators stay in the core itself:

@@ -84,8 +84,9 @@ class EurekaConfig(ConfigBase):
         ``"eureka"`` only; needs ``disp_budget=0`` (lanes that do not share windows cannot share
         a budget of moved slots, so the moved path is a full tree per row), and the packer's
         balanced column order (``permute``) is for lock-step lanes. Lock-step stays the default:
-        at 8x32, G=8, d_w 0.2 independent lanes reach 2.62x over dense (natural order) against
-        the default's 4.80x (balanced order), for more area (``docs/eureka_area.md``).
+        at 8x32, G=8, d_w 0.2 independent lanes reach 2.62x over dense in natural order (iso-area
+        1.97x; the default 1.86x, 1.56x) but the default with the balanced order reaches 4.80x
+        (iso-area 4.02x); ``docs/eureka_area.md``.
     """
 
     rows: int = 8

@@ -47,7 +47,8 @@ from .sparsemap import check_int_array
 
 __all__ = [
     "MODES", "check_weights", "check_activations", "layout_windows", "window_counts",
-    "suds_cycles", "suds_pushdown", "suds_exhaustive", "lane_cycles", "independent", "window_cycles",
+    "suds_cycles", "suds_pushdown", "suds_exhaustive", "lane_cycles", "independent",
+    "window_cycles",
     "cycle_model", "Schedule", "TileSchedule", "pack", "execute", "gemm", "conv2d_gemm",
     "activation_windows", "tile_activation_windows", "row_order",
 ]

@@ -16,7 +16,8 @@ def suds_pushdown(n, T, axis=0):
     """Minimal push-down ``d`` for counts ``n`` (rows along ``axis``) and budget ``T``.
 
     ``T`` broadcasts against ``n`` without its row axis. Returns ``(d, feasible)``: ``d`` has
-    ``n``'s shape; ``feasible`` is True where every row's received weights fit (``d_{r-1} <= T``) and the bottom row pushes nothing.
+    ``n``'s shape; ``feasible`` is True where every row's received weights fit
+    (``d_{r-1} <= T``) and the bottom row pushes nothing.
     """
     n = np.moveaxis(np.asarray(n, dtype=np.int64), axis, 0)
     T = np.asarray(T, dtype=np.int64)

@@ -119,7 +119,8 @@ def test_suds_options_derived_and_baselines():
 
 
 @pytest.mark.parametrize("kw,match", [
-    ({"lane_sync": "async"}, r"lane_sync must be one of \['independent', 'lockstep'\], not 'async'"),
+    ({"lane_sync": "async"},
+     r"lane_sync must be one of \['independent', 'lockstep'\], not 'async'"),
     ({"lane_sync": "independent"}, r"lane_sync 'independent' needs disp_budget=0 .*not 1"),
     ({"lane_sync": "independent", "disp_budget": 0, "variant": "ampere24", "group": 4},
      r"lane_sync 'independent' needs variant 'eureka'.*not 'ampere24'"),

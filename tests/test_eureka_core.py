@@ -206,3 +206,17 @@ def test_core_independent_lanes_stall_free(seed):
     out, sched, st = run_amaranth(INDEPENDENT, w, a, "suds", seed=seed, idle=0, backpressure=0)
     np.testing.assert_array_equal(out, w @ a)
     assert st["end"] - st["first"] == st["busy"] - 1 + EurekaCore.latency
+
+
+def test_independent_lanes_mismatch_rejected():
+    from hw.eureka.beats import tile_weight_beats
+    from sim.run_eureka import prepare_case
+    w = np.ones((4, 64), np.int64)
+    lock = dataclasses.replace(INDEPENDENT, lane_sync="lockstep")
+    with pytest.raises(ValueError, match="packed for lock-step lanes but the core's lane_sync is "
+                                         "'independent'"):
+        tile_weight_beats(INDEPENDENT, ge.pack(w, "suds", lock).tiles[0])
+    with pytest.raises(ValueError, match="packed for independent lanes but the core's lane_sync"):
+        tile_weight_beats(lock, ge.pack(w, "suds", INDEPENDENT).tiles[0])
+    with pytest.raises(ValueError, match="activation stream per lane, which this cocotb bench"):
+        prepare_case(INDEPENDENT, w, np.ones((64, 1), np.int64), "suds", "x")

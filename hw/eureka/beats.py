@@ -16,7 +16,8 @@ from hw.common.pack import layout_leaves, pack_fields
 
 from .core import act_layout, lane_act_layout, result_layout, weight_layout
 
-__all__ = ["layout_leaves", "pack_fields", "tile_weight_beats", "act_window_beats", "lane_act_beats",
+__all__ = ["layout_leaves", "pack_fields", "tile_weight_beats", "act_window_beats",
+           "lane_act_beats",
            "gemm_streams", "decode_results", "tile_weight_beats_const", "act_window_beats_const"]
 
 
@@ -24,6 +25,10 @@ def tile_weight_beats(config, tile):
     """Integer payloads of one :class:`golden.eureka.TileSchedule` (``last`` on the final beat)."""
     if not config.has_suds and tile.disp.any():
         raise ValueError("schedule displaces a weight but the core has no SUDS path")
+    if tile.independent != config.independent:
+        kind = "independent" if tile.independent else "lock-step"
+        raise ValueError(f"schedule is packed for {kind} lanes but the core's lane_sync is "
+                         f"{config.lane_sync!r}")
     S = tile.beats
     last = np.zeros(S, np.int64)
     last[-1:] = 1

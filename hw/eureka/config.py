@@ -27,8 +27,8 @@ from golden.nm import NM_RATIOS, group_modes, mode_name, parse_mode  # noqa: F40
 from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
                              resolve_config)
 
-__all__ = ["EurekaConfig", "VARIANTS", "STEERS", "LANE_SYNCS", "SMALL", "PAPER", "PRESETS", "resolve", "parse_mode",
-           "mode_name", "EurekaGemmConfig", "GEMM_SMALL", "GEMM_PAPER", "GEMM_PRESETS", "resolve_gemm"]
+__all__ = ["EurekaConfig", "VARIANTS", "STEERS", "LANE_SYNCS", "SMALL", "PAPER", "PRESETS", "resolve",
+           "parse_mode", "mode_name", "EurekaGemmConfig", "GEMM_SMALL", "GEMM_PAPER", "GEMM_PRESETS", "resolve_gemm"]
 
 VARIANTS = ("eureka", "dense", "ampere24")
 #: Where the SUDS datapath splits moved from own products (:class:`EurekaConfig` ``steer``).

@@ -252,9 +252,10 @@ class EurekaCore(wiring.Component):
     Contract: a weight beat transfers when ``w.valid & a.valid`` and the pipeline can move (the
     output register is empty or being read). Independent lanes: when ``w.valid``, the pipeline can
     move and ``a[l].valid`` for every lane ``l`` that needs its window in the beat (a valid slot
-    or ``last_window[l]``); a lane that has ended its windows for the output needs none. Throughput: one weight beat per cycle. Latency: the
-    output of a beat with ``last`` is valid :attr:`latency` cycles after that beat's transfer (no
-    backpressure). Backpressure on ``o`` stalls the whole pipeline.
+    or ``last_window[l]``); a lane that has ended its windows for the output needs none.
+    Throughput: one weight beat per cycle. Latency: the output of a beat with ``last`` is valid
+    :attr:`latency` cycles after that beat's transfer (no backpressure). Backpressure on ``o``
+    stalls the whole pipeline.
     """
 
     def __init__(self, config):

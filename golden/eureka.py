@@ -15,11 +15,16 @@ per cycle. The packer turns int8 ``W[M,K]`` into the per-cycle weight stream the
   is optimal (pushing more only loads the row below), and feasibility is monotone in ``T``, so the
   smallest feasible ``T`` is the optimum; :func:`suds_exhaustive` checks this on small cases.
 
-Lanes run in **lock-step** (the RTL): a window costs ``max_l T_l``. The alternative, **independent**
-lanes (each with its own activation buffer), costs ``max_l sum_w T_{l,w}`` per output; both are
-modelled (:func:`cycle_model` ``lockstep=``). Windows with ``T = 0`` (no non-zero in any lane; only
-in the unstructured modes) are skipped: neither weights nor activations are streamed for them. An
-output whose windows are all empty still costs one cycle (one all-invalid beat carrying ``last``).
+Lanes run in **lock-step** (``lane_sync="lockstep"``, the default): a window costs ``max_l T_l``.
+With **independent** lanes (``lane_sync="independent"``: each lane its own activation stream and
+window counter) an output costs ``max_l sum_w T_{l,w}``: lane ``l`` runs its windows back to back,
+its beat ``s`` is the ``s``-th cycle of its own schedule, and a lane that ends early gets
+all-invalid slots until the slowest lane ends the output. Both are in the RTL and the packer, and
+:func:`cycle_model` predicts either (``lockstep=``, by default the config's). Windows with
+``T = 0`` (lock-step: no non-zero in any lane; independent: none in that lane; only in the
+unstructured modes) are skipped: neither weights nor activations are streamed for them. An output
+whose windows are all empty still costs one cycle (one all-invalid beat carrying ``last``; with
+lock-step lanes it pops window 0, with independent lanes it pops nothing).
 
 Offline reordering (ours, ``permute=True``, unstructured modes): rows sorted densest first and each
 row tile's columns packed into balanced windows (``golden/eureka_perm.py``); the driver gathers the
@@ -36,11 +41,14 @@ import dataclasses
 import numpy as np
 
 from .nm import MODES, UNSTRUCTURED_MODES, parse_mode  # noqa: F401  (MODES: golden.eureka.MODES for its readers)
+from .eureka_suds import (suds_budget_cycles, suds_budget_feasible, suds_cycles,  # noqa: F401
+                          suds_exhaustive, suds_pushdown)
 from .sparsemap import check_int_array
 
 __all__ = [
     "MODES", "check_weights", "check_activations", "layout_windows", "window_counts",
-    "suds_cycles", "suds_pushdown", "suds_exhaustive", "lane_cycles", "window_cycles",
+    "suds_cycles", "suds_pushdown", "suds_exhaustive", "lane_cycles", "independent",
+    "window_cycles",
     "cycle_model", "Schedule", "TileSchedule", "pack", "execute", "gemm", "conv2d_gemm",
     "activation_windows", "tile_activation_windows", "row_order",
 ]
@@ -86,66 +94,6 @@ def window_counts(w, config):
     return (layout_windows(w, config) != 0).sum(axis=-1)
 
 
-# -- SUDS --------------------------------------------------------------------------------------
-
-
-def suds_pushdown(n, T, axis=0):
-    """Minimal push-down ``d`` for counts ``n`` (rows along ``axis``) and budget ``T``.
-
-    ``T`` broadcasts against ``n`` without its row axis. Returns ``(d, feasible)``: ``d`` has ``n``'s shape; ``feasible`` is True where every row's
-    received weights fit (``d_{r-1} <= T``) and the bottom row pushes nothing.
-    """
-    n = np.moveaxis(np.asarray(n, dtype=np.int64), axis, 0)
-    T = np.asarray(T, dtype=np.int64)
-    d = np.zeros_like(n)
-    prev = np.zeros(n.shape[1:], dtype=np.int64)
-    ok = np.ones(n.shape[1:], dtype=bool)
-    for r in range(n.shape[0]):
-        ok &= prev <= T
-        d[r] = np.maximum(0, n[r] + prev - T)
-        prev = d[r]
-    ok &= prev == 0
-    return np.moveaxis(d, 0, axis), ok
-
-
-def suds_cycles(n, axis=0, limit=None):
-    """Fewest cycles per lane-window with SUDS for counts ``n`` (rows along ``axis``).
-
-    Feasibility is monotone in ``T`` and ``T = max_r n_r`` is always feasible, so the answer is
-    the first feasible ``T`` of a binary search; it is done for all lane-windows at once.
-    """
-    n = np.moveaxis(np.asarray(n, dtype=np.int64), axis, 0)
-    lo = np.zeros(n.shape[1:], dtype=np.int64)            # infeasible unless everything is 0
-    hi = n.max(axis=0) if n.shape[0] else lo.copy()      # always feasible
-    _, ok0 = suds_pushdown(n, lo)
-    hi = np.where(ok0, 0, hi)
-    lo = np.where(ok0, 0, lo)
-    while np.any(hi - lo > 1):
-        mid = (lo + hi) // 2
-        _, ok = suds_pushdown(n, mid)
-        active = hi - lo > 1
-        hi = np.where(active & ok, mid, hi)
-        lo = np.where(active & ~ok, mid, lo)
-    return hi
-
-
-def suds_exhaustive(n):
-    """Optimal SUDS cycles of one lane-window by trying every displacement vector (small cases).
-
-    ``n`` is a sequence of per-row counts; row ``r`` may push any ``0 <= d_r <= n_r`` to row
-    ``r+1`` (the bottom row none), and a row's load is ``n_r - d_r + d_{r-1}``.
-    """
-    import itertools
-    n = [int(x) for x in n]
-    best = max(n) if n else 0
-    ranges = [range(x + 1) for x in n[:-1]]
-    for d in itertools.product(*ranges):
-        d = (*d, 0)
-        load = max(n[r] - d[r] + (d[r - 1] if r else 0) for r in range(len(n)))
-        best = min(best, load)
-    return best
-
-
 # -- cycle model -------------------------------------------------------------------------------
 
 
@@ -166,42 +114,9 @@ def lane_cycles(counts, kind, config, n=None, m=None):
     raise ValueError(f"unknown mode kind {kind!r}")
 
 
-def suds_budget_feasible(counts, T, budget):
-    """Whether ``T`` cycles per window ``[tile, win]`` hold window counts ``[tile, R, win, L]``
-    with SUDS under a displacement budget of ``budget`` segments.
-
-    Minimal push-down per lane (``suds_pushdown``) and, for every hosting row and segment of
-    ``L / budget`` contiguous lanes, at most ``T`` displaced weights in all (one per cycle: the
-    packer gives the segment's lanes disjoint cycles).
-    """
-    tiles, R, nwin, L = counts.shape
-    d, ok = suds_pushdown(counts, T[:, :, None], axis=1)              # d [tile, R, win, L]
-    seg = d.reshape(tiles, R, nwin, budget, L // budget).sum(axis=-1)
-    return ok.all(axis=-1) & (seg <= T[:, None, :, None]).all(axis=(1, 3))
-
-
-def suds_budget_cycles(counts, budget):
-    """Fewest lock-step cycles per window ``[tile, win]`` with SUDS and a displacement budget.
-
-    The lanes of a segment share the budget, so a window's lanes are scheduled together. Minimal
-    push-down stays optimal for a given ``T`` (every feasible schedule displaces at least as much
-    in every row and lane, and displacing less never breaks a segment's budget), and feasibility
-    is monotone in ``T``: binary search between the window's unbudgeted SUDS cycles (a lower
-    bound) and ``max n`` (no displacement).
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    lo = suds_cycles(counts, axis=1).max(axis=-1)                     # [tile, win]
-    hi = counts.max(axis=(1, 3))
-    ok = suds_budget_feasible(counts, lo, budget)
-    hi = np.where(ok, lo, hi)
-    bad = np.where(ok, lo - 1, lo)                                     # known infeasible
-    while np.any(hi - bad > 1):
-        mid = (bad + hi) // 2
-        ok = suds_budget_feasible(counts, mid, budget)
-        active = hi - bad > 1
-        hi = np.where(active & ok, mid, hi)
-        bad = np.where(active & ~ok, mid, bad)
-    return hi
+def independent(config):
+    """True when ``config`` has independent lanes (``lane_sync="independent"``)."""
+    return getattr(config, "lane_sync", "lockstep") == "independent"
 
 
 def window_cycles(counts, kind, config, n=None, m=None):
@@ -212,7 +127,7 @@ def window_cycles(counts, kind, config, n=None, m=None):
     return T
 
 
-def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
+def cycle_model(w, n_cols, mode, config, lockstep=None, permute=False):
     """Predict the busy cycles of ``D = W x A`` with ``A`` of ``n_cols`` columns.
 
     Parameters
@@ -223,11 +138,12 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
     mode : str
         ``"dense"``, ``"nm:N:M"``, ``"suds"`` or ``"unstructured-nosuds"``.
     config : EurekaConfig
-    lockstep : bool
-        Lanes share each window's cycle count (the RTL) or run independently (each lane its own
-        activation buffer; an output finishes when its slowest lane does). Independent lanes
-        cannot share a displacement budget, so they are modelled without one (``disp_budget`` of
-        the result: 0).
+    lockstep : bool or None
+        Lanes share each window's cycle count or run independently (each lane its own
+        activation stream; an output finishes when its slowest lane does). None (default): as
+        ``config.lane_sync`` says, which is what the RTL of ``config`` counts. Independent lanes
+        cannot share a displacement budget, so ``lockstep=False`` on a config with one models it
+        without (``disp_budget`` of the result: 0), as ``lane_sync="independent"`` requires.
     permute : bool
         Unstructured modes, lock-step: model the balanced column order of :func:`pack` with
         ``permute=True`` (a Python loop per tile; slower than the plain model).
@@ -249,9 +165,9 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
         check_nm(np.pad(w, ((0, 0), (0, (-w.shape[1]) % m))), n, m)
     if isinstance(n_cols, bool) or not isinstance(n_cols, (int, np.integer)) or n_cols < 1:
         raise ValueError(f"n_cols must be a positive int, not {n_cols!r}")
-    _check_permute(permute, kind)
-    if permute and not lockstep:
-        raise ValueError("permute is modelled for lock-step lanes only")
+    if lockstep is None:
+        lockstep = not independent(config)
+    _check_permute(permute, kind, not lockstep)
     if not lockstep and config.disp_budget:
         # Independent lanes do not share windows, so they cannot share a budget of moved slots:
         # that design has a full moved path per row. Modelled so, and said in the result.
@@ -290,8 +206,8 @@ def cycle_model(w, n_cols, mode, config, lockstep=True, permute=False):
         "disp_budget": config.disp_budget,
     }
     if kind == "suds" and not permute:
-        T = window_cycles(counts, kind, config, n, m)
-        d, _ = suds_pushdown(counts, T[:, :, None], axis=1)
+        T = window_cycles(counts, kind, config, n, m)[:, :, None] if lockstep else lanes
+        d, _ = suds_pushdown(counts, T, axis=1)
         out["displaced"] = int(d.sum())
         nos = counts.max(axis=1)                                 # [tile, win, lane]
         bal = -(-counts.sum(axis=1) // config.rows)
@@ -321,12 +237,14 @@ class TileSchedule:
     valid, disp : bool ``[S, R, L]``
         Slot holds a real weight; slot holds a weight of the row above (its product goes to that
         row's accumulator). Row 0 never has ``disp``.
-    last_window : bool ``[S]``
-        The beat is the last cycle of its window (the core then pops the activation window).
-    windows : int64 ``[n_used]``
-        Indices of the windows streamed, in order (windows with ``T = 0`` are skipped).
-    T : int64 ``[n_windows]``
-        Cycles per window (lock-step).
+    last_window : bool ``[S]`` (lock-step) or ``[S, L]`` (independent lanes)
+        The beat is the last cycle of its window (of lane ``l``'s window); the core then pops
+        the activation window (lane ``l``'s).
+    windows : int64 ``[n_used]``, or a tuple of L such arrays (independent lanes)
+        Indices of the windows streamed, in order (windows with ``T = 0`` are skipped); with
+        independent lanes, lane ``l``'s own windows.
+    T : int64 ``[n_windows]`` (lock-step) or ``[n_windows, L]`` (independent lanes)
+        Cycles per window (per lane-window).
     k_index : int64 ``[n_windows * L * G]`` or None
         With ``permute``: the column of ``W`` (row of ``A``) behind each activation slot
         ``win*L*G + l*G + g`` of this tile, ``-1`` for a zero pad; ``None``: natural order.
@@ -348,6 +266,26 @@ class TileSchedule:
     @property
     def displaced(self):
         return int(self.disp.sum())
+
+    @property
+    def independent(self):
+        """True for the stream of independent lanes (a ``last_window`` bit per lane)."""
+        return self.last_window.ndim == 2
+
+    def window_of_beat(self):
+        """int64 ``[S, L]``: the window each lane's slots of each beat read (the ``j``-th window
+        a lane streams ends at its ``j``-th ``last_window`` beat; beats after a lane's last
+        window, all-invalid, read its last one)."""
+        L = self.w.shape[2]
+        ends = self.last_window if self.independent else \
+            np.broadcast_to(self.last_window[:, None], (self.beats, L))
+        wins = self.windows if self.independent else (self.windows,) * L
+        out = np.zeros((self.beats, L), np.int64)
+        for l in range(L):
+            if len(wins[l]):
+                j = np.concatenate([[0], np.cumsum(ends[:, l])[:-1]])
+                out[:, l] = wins[l][np.minimum(j, len(wins[l]) - 1)]
+        return out
 
 
 @dataclasses.dataclass
@@ -406,7 +344,7 @@ def pack(w, mode, config, permute=False):
     if kind == "nm":
         from .nm import check_nm
         check_nm(np.pad(w, ((0, 0), (0, (-K) % m))), n, m)
-    _check_permute(permute, kind)
+    _check_permute(permute, kind, independent(config))
     if permute:
         from .eureka_perm import balance_tiles
         tiles = []
@@ -423,7 +361,10 @@ def pack(w, mode, config, permute=False):
         return Schedule(config=config, mode=mode, M=M, K=K, tiles=tiles, row_order=order)
     w5 = layout_windows(w, config)                       # [tiles, R, win, L, G]
     counts = (w5 != 0).sum(axis=-1)
-    T = window_cycles(counts, kind, config, n, m)        # [tiles, win]
+    if independent(config):
+        T = lane_cycles(counts, kind, config, n, m)      # [tiles, win, L]
+    else:
+        T = window_cycles(counts, kind, config, n, m)    # [tiles, win]
     tiles = []
     for t in range(w5.shape[0]):
         tiles.append(_pack_tile(w5[t], counts[t], T[t], kind, n, m, config))
@@ -435,18 +376,25 @@ def row_order(w):
     return np.argsort(-(np.asarray(w) != 0).sum(axis=1), kind="stable").astype(np.int64)
 
 
-def _check_permute(permute, kind):
+def _check_permute(permute, kind, independent_lanes=False):
     if not isinstance(permute, bool):
         raise ValueError(f"permute must be True or False, not {permute!r}")
     if permute and kind not in UNSTRUCTURED_MODES:
         raise ValueError(f"permute applies to the unstructured modes (suds, unstructured-nosuds), "
                          f"not {kind!r}")
+    if permute and independent_lanes:
+        raise ValueError("permute (the balanced column order) is for lock-step lanes only, not "
+                         "independent ones (lane_sync 'independent')")
 
 
 def _pack_tile(w4, counts, T, kind, n, m, config):
+    """The :class:`TileSchedule` of one row tile ``w4[R, win, L, G]``; ``T`` is ``[win]``
+    (lock-step) or ``[win, L]`` (independent lanes: every lane its own window offsets)."""
     R, nwin, L, G = w4.shape
-    S = int(T.sum())
-    offset = np.concatenate([[0], np.cumsum(T)[:-1]])    # first beat of each window
+    indep = T.ndim == 2
+    TL = T if indep else np.broadcast_to(T[:, None], (nwin, L))     # [win, L]
+    S = max(int(TL.sum(axis=0).max(initial=0)), 1)
+    offset = np.cumsum(TL, axis=0) - TL                  # first beat of each lane-window
     shape = (S, R, L)
     ws = np.zeros(shape, np.int64)
     sel = np.zeros(shape, np.int64)
@@ -454,7 +402,7 @@ def _pack_tile(w4, counts, T, kind, n, m, config):
     disp = np.zeros(shape, bool)
     r_i, w_i, l_i, g_i = np.indices(w4.shape)
     if kind == "dense":
-        beat = offset[w_i] + g_i
+        beat = offset[w_i, l_i] + g_i
         ws[beat, r_i, l_i] = w4
         sel[beat, r_i, l_i] = g_i
         valid[beat, r_i, l_i] = True
@@ -466,7 +414,7 @@ def _pack_tile(w4, counts, T, kind, n, m, config):
         idx = idx.reshape(R, nwin, L, G // m, n)
         idx = (idx + m * np.arange(G // m)[:, None]).reshape(R, nwin, L, per)
         r_i, w_i, l_i, t_i = np.indices(vals.shape)
-        beat = offset[w_i] + t_i
+        beat = offset[w_i, l_i] + t_i
         ws[beat, r_i, l_i] = vals
         sel[beat, r_i, l_i] = idx
         valid[beat, r_i, l_i] = vals != 0
@@ -474,7 +422,7 @@ def _pack_tile(w4, counts, T, kind, n, m, config):
         nz = w4 != 0
         rank = np.cumsum(nz, axis=-1) - 1
         if kind == "suds":
-            d, ok = suds_pushdown(counts, T[:, None], axis=0)
+            d, ok = suds_pushdown(counts, TL, axis=0)
             assert ok.all()
         else:
             d = np.zeros_like(counts)
@@ -494,7 +442,7 @@ def _pack_tile(w4, counts, T, kind, n, m, config):
             start = keep
         r, wi, li, gi = np.nonzero(own)
         j = rank[r, wi, li, gi]
-        beat = offset[wi] + np.where(j < start[r, wi, li], j, j + host[r, wi, li])
+        beat = offset[wi, li] + np.where(j < start[r, wi, li], j, j + host[r, wi, li])
         ws[beat, r, li] = w4[r, wi, li, gi]
         sel[beat, r, li] = gi
         valid[beat, r, li] = True
@@ -502,17 +450,24 @@ def _pack_tile(w4, counts, T, kind, n, m, config):
         if len(r):
             assert r.max() < R - 1, "the bottom row never pushes down"
             cyc = start[r + 1, wi, li] + rank[r, wi, li, gi] - keep[r, wi, li]
-            assert np.all(cyc < T[wi])
-            beat = offset[wi] + cyc
+            assert np.all(cyc < TL[wi, li])
+            beat = offset[wi, li] + cyc
             ws[beat, r + 1, li] = w4[r, wi, li, gi]
             sel[beat, r + 1, li] = gi
             valid[beat, r + 1, li] = True
             disp[beat, r + 1, li] = True
-    last = np.zeros(S, bool)
-    used = np.nonzero(T)[0]
-    last[offset[used] + T[used] - 1] = True
+    if indep:
+        last = np.zeros((S, L), bool)
+        wi, li = np.nonzero(TL)
+        last[offset[wi, li] + TL[wi, li] - 1, li] = True
+        windows = tuple(np.nonzero(TL[:, l])[0].astype(np.int64) for l in range(L))
+    else:
+        last = np.zeros(S, bool)
+        used = np.nonzero(T)[0]
+        last[offset[used, 0] + T[used] - 1] = True
+        windows = used.astype(np.int64)
     return TileSchedule(w=ws, sel=sel, valid=valid, disp=disp, last_window=last,
-                        windows=used.astype(np.int64), T=T.astype(np.int64))
+                        windows=windows, T=T.astype(np.int64))
 
 
 def tile_activation_windows(a, config, tile):
@@ -547,11 +502,8 @@ def execute(schedule, a):
     out = np.zeros((len(schedule.tiles) * R, N), dtype=np.int64)
     for t, ts in enumerate(schedule.tiles):
         aw = tile_activation_windows(a, cfg, ts)        # [N, win, L, G]
-        # window of each beat: the j-th used window ends at the j-th last_window beat
-        win_of_beat = ts.windows[np.concatenate([[0], np.cumsum(ts.last_window)[:-1]])] \
-            if ts.beats and len(ts.windows) else np.zeros(ts.beats, np.int64)
         lane = np.arange(L)[None, None, :]
-        act = aw[:, win_of_beat[:, None, None], lane, ts.sel]   # [N, S, R, L]
+        act = aw[:, ts.window_of_beat()[:, None, :], lane, ts.sel]   # [N, S, R, L]
         prod = np.where(ts.valid, ts.w, 0) * act
         own = np.where(ts.disp, 0, prod).sum(axis=(1, 3))     # [N, R]
         moved = np.where(ts.disp, prod, 0).sum(axis=(1, 3))

@@ -72,6 +72,10 @@ def prepare_case(config, w, a, mode, name, c=None, idle=0.0, backpressure=0.0, s
     """
     check_stall("idle", idle)
     check_stall("backpressure", backpressure)
+    if config.independent:
+        raise ValueError("lane_sync 'independent' has an activation stream per lane, which this "
+                         "cocotb bench does not drive; it runs on Amaranth's simulator "
+                         "(tests/test_eureka_core.py)")
     sched = ge.pack(w, mode, config, permute=permute)
     w = ge.check_weights(w if not isinstance(w, tuple) else _expand(w), config)
     a = ge.check_activations(a, w.shape[1], config)

@@ -15,6 +15,9 @@ Columns:
   natural column order and in the balanced order (``permute=True``, the bench's headline);
 * iso-area speed-up = speed-up / (area / dense area), at the headline density.
 
+Independent lanes (``lane_sync="independent"``) have no balanced order (it is a lock-step
+packing): their row gives the natural order only, and their iso-area speed-up is the natural one.
+
 A variant is a set of :class:`hw.eureka.config.EurekaConfig` fields (``group``, ``steer``,
 ``disp_budget``) over the paper's fields. Trees shared between rows are not a variant: a row makes
 L products per cycle in every mode (dense, N:M and SUDS keep the slots full), so R rows need R
@@ -55,6 +58,9 @@ VARIANTS = {
                     "G=4, steer after, budget D=2"),
     "g4-after-d1": ({"group": 4, "steer": "after", "disp_budget": 1},
                     "G=4, steer after, budget D=1"),
+    "independent": ({"group": 8, "steer": "after", "disp_budget": 0, "lane_sync": "independent"},
+                    "G=8, independent lanes (own window counter and activation stream per lane), "
+                    "steer after, full moved tree"),
 }
 
 #: R x L of the table: the tests' small core and the paper-sized one (hw.eureka.config).
@@ -101,14 +107,14 @@ def speedups(cfg, densities=DENSITIES, permute=True, progress=None):
         cm = ge.cycle_model(w, 1, "suds", cfg)
         row = {"natural": cm["dense_cycles"] / cm["cycles"], "permuted": None,
                "displaced": cm["displaced"]}
-        if permute:
+        if permute and not cfg.independent:
             cp = ge.cycle_model(w, 1, "suds", cfg, permute=True)
             row["permuted"] = cp["dense_cycles"] / cp["cycles"]
         out[d] = row
         if progress:
             progress(f"  model {cfg.group=} {cfg.steer=} {cfg.disp_budget=} d_w={d}: "
                      f"{row['natural']:.2f}x natural" + (f", {row['permuted']:.2f}x balanced"
-                                                         if permute else ""))
+                                                         if row["permuted"] else ""))
     return out
 
 
@@ -132,7 +138,7 @@ def _verilog(name, cfg, folder):
 
 #: Fields an ``area.json`` config written before the SUDS options existed lacks; their values are
 #: the hardware it described.
-LEGACY_FIELDS = {"steer": "before", "disp_budget": 0}
+LEGACY_FIELDS = {"steer": "before", "disp_budget": 0, "lane_sync": "lockstep"}
 
 
 def from_area_json(path, cfg, lib):
@@ -251,8 +257,9 @@ def markdown(doc):
             (f"{r['speedup_natural'][d]:.2f} / {r['speedup_permuted'][d]:.2f}"
              if r["speedup_permuted"].get(d) else f"{r['speedup_natural'][d]:.2f}")
             if d in r["speedup_natural"] else "-" for d in dens)
-        iso = (f"{r['iso_area_speedup']:.2f}x / {r['iso_area_speedup_natural']:.2f}x"
-               if r["iso_area_speedup"] else "-")
+        bal = r["speedup_permuted"].get(str(doc["headline_density"]))
+        iso = (f"{r['iso_area_speedup']:.2f}x / {r['iso_area_speedup_natural']:.2f}x" if bal else
+               f"- / {r['iso_area_speedup_natural']:.2f}x") if r["iso_area_speedup"] else "-"
         cp = f"{r['critical_path_ns']:.2f}" if r["critical_path_ns"] else "-"
         L.append(f"| {r['variant']} | {r['area_um2']:,.0f} | {r['area_vs_ampere24']:.3f} | {cp} | "
                  f"{sp} | {iso} | {r['description']} |")

@@ -113,3 +113,28 @@ def test_suds_options_derived_and_baselines():
     # the baselines have no SUDS path, so they drop the SUDS options
     for b in (c.dense_baseline(), c.ampere24_baseline()):
         assert (b.steer, b.disp_budget) == ("before", 0)
+
+
+# -- independent lanes (issue 11 item 2) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"lane_sync": "async"},
+     r"lane_sync must be one of \['independent', 'lockstep'\], not 'async'"),
+    ({"lane_sync": "independent"}, r"lane_sync 'independent' needs disp_budget=0 .*not 1"),
+    ({"lane_sync": "independent", "disp_budget": 0, "variant": "ampere24", "group": 4},
+     r"lane_sync 'independent' needs variant 'eureka'.*not 'ampere24'"),
+])
+def test_lane_sync_validated(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        EurekaConfig(rows=4, lanes=8, **kw)
+
+
+def test_lane_sync_derived_and_baselines():
+    from hw.eureka.config import EurekaGemmConfig
+    c = EurekaConfig(rows=4, lanes=8, lane_sync="independent", disp_budget=0)
+    assert c.independent and not EurekaConfig().independent
+    assert EurekaConfig.from_dict(c.to_dict()) == c
+    assert not c.dense_baseline().independent and not c.ampere24_baseline().independent
+    with pytest.raises(ConfigError, match="core.lane_sync must be 'lockstep' for the preload top"):
+        EurekaGemmConfig(core=c)

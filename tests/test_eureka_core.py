@@ -1,5 +1,6 @@
 """EUREKA core on the Amaranth simulator (fast tier): every mode and variant, bit- and cycle-exact."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -21,7 +22,9 @@ def run_amaranth(cfg, w, a, mode, seed=0, idle=0.3, backpressure=0.3):
     rnd = random.Random(seed)
     cap = 20 * (len(wb) + n_out) + 100
     drv_w = Driver(dut.w, wb, idle=idle, rand=rnd)
-    drv_a = Driver(dut.a, ab, idle=idle, rand=rnd)
+    # independent lanes: one activation stream per lane
+    drv_a = [Driver(port, beats, idle=idle, rand=rnd) for port, beats in
+             (zip(dut.a, ab) if cfg.independent else [(dut.a, ab)])]
     mon = Monitor(dut.o, n_out, backpressure=backpressure, rand=rnd,
                   decode=lambda p: p.as_value().value)
     state = {}
@@ -30,8 +33,10 @@ def run_amaranth(cfg, w, a, mode, seed=0, idle=0.3, backpressure=0.3):
         ctx.set(dut.o.ready, 0)
         state["busy"] = ctx.get(dut.busy)
 
-    simulate(dut, drivers=[drv_w, drv_a], monitors=[mon], cap=cap, at_end=at_end, seed=seed)
+    simulate(dut, drivers=[drv_w, *drv_a], monitors=[mon], cap=cap, at_end=at_end, seed=seed)
     state["first"], state["end"] = drv_w.cycles[0], mon.cycles[-1]
+    # every activation window was consumed, none twice (a surplus would hang or shift results)
+    assert [len(d.cycles) for d in drv_a] == [len(d.beats) for d in drv_a]
     return decode_results(cfg, mon.beats, w.shape[0], a.shape[1]), sched, state
 
 
@@ -156,3 +161,62 @@ def test_core_suds_datapaths(steer, budget, seed):
     assert sched.displaced > 8
     np.testing.assert_array_equal(out, w @ a, err_msg=f"{steer} D={budget} seed {seed}")
     assert st["busy"] == ge.cycle_model(w, 2, "suds", cfg)["cycles"]
+
+
+# -- independent lanes (issue 11 item 2): bit- and cycle-exact on the Amaranth simulator ----------
+
+#: The tests' 4x8 G=8 core with independent lanes (full moved path: ``disp_budget=0``).
+INDEPENDENT = EurekaConfig(rows=4, lanes=8, group=8, lane_sync="independent", disp_budget=0)
+
+
+def _lane_cases(rng):
+    """Weights over several windows (K=150: 3 windows, the last partial) whose lanes differ:
+    random rows, a lane that is empty in every window, a tile with no non-zero at all (its
+    outputs cost one beat each and pop no activation), the bottom row overflowing."""
+    w = _weights(rng, "suds", 12, 150, density=0.3)
+    w[0, :64] = rng.integers(1, 128, 64)              # dense top row in window 0: moved weights
+    w[:4, 8:16] = 0                                   # lane 1 of window 0 empty in tile 0
+    w[:4, 72:80] = 0
+    w[:4, 136:144] = 0                                # ... and in windows 1, 2: the lane is idle
+    w[3, 100:116] = -128                              # bottom row full in lanes 4, 5 of window 1
+    w[4:8] = 0                                        # tile 1 all-zero
+    return w
+
+
+@pytest.mark.parametrize("mode", ["suds", "unstructured-nosuds", "nm:2:4"])
+def test_core_independent_lanes(mode, seed):
+    cfg = INDEPENDENT
+    rng = np.random.default_rng(seed)
+    w = _lane_cases(rng) if mode != "nm:2:4" else _weights(rng, mode, 5, 128)
+    a = rng.integers(-128, 128, (w.shape[1], 2))
+    out, sched, st = run_amaranth(cfg, w, a, mode, seed=seed)
+    np.testing.assert_array_equal(out, w @ a, err_msg=f"independent {mode} seed {seed}")
+    model = ge.cycle_model(w, 2, mode, cfg)
+    assert st["busy"] == model["cycles"] == sched.cycles_per_column * 2
+    if mode == "suds":
+        assert sched.displaced > 8
+        lock = ge.cycle_model(w, 2, mode, dataclasses.replace(cfg, lane_sync="lockstep"))
+        assert model["cycles"] < lock["cycles"], "independent lanes must save cycles here"
+
+
+def test_core_independent_lanes_stall_free(seed):
+    rng = np.random.default_rng(seed)
+    w = _lane_cases(rng)[:4]
+    a = rng.integers(-128, 128, (w.shape[1], 2))
+    out, sched, st = run_amaranth(INDEPENDENT, w, a, "suds", seed=seed, idle=0, backpressure=0)
+    np.testing.assert_array_equal(out, w @ a)
+    assert st["end"] - st["first"] == st["busy"] - 1 + EurekaCore.latency
+
+
+def test_independent_lanes_mismatch_rejected():
+    from hw.eureka.beats import tile_weight_beats
+    from sim.run_eureka import prepare_case
+    w = np.ones((4, 64), np.int64)
+    lock = dataclasses.replace(INDEPENDENT, lane_sync="lockstep")
+    with pytest.raises(ValueError, match="packed for lock-step lanes but the core's lane_sync is "
+                                         "'independent'"):
+        tile_weight_beats(INDEPENDENT, ge.pack(w, "suds", lock).tiles[0])
+    with pytest.raises(ValueError, match="packed for independent lanes but the core's lane_sync"):
+        tile_weight_beats(lock, ge.pack(w, "suds", INDEPENDENT).tiles[0])
+    with pytest.raises(ValueError, match="activation stream per lane, which this cocotb bench"):
+        prepare_case(INDEPENDENT, w, np.ones((64, 1), np.int64), "suds", "x")

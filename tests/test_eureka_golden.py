@@ -262,3 +262,38 @@ def test_budget_pack_executes_and_honours_budget(budget, seed):
     free = ge.cycle_model(w, 1, "suds", dataclasses.replace(cfg, disp_budget=0), lockstep=False)
     assert ind["disp_budget"] == 0 and ind["cycles"] == free["cycles"]
     assert ge.cycle_model(w, 1, "suds", cfg)["disp_budget"] == budget
+
+
+# -- independent lanes (issue 11 item 2) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["suds", "unstructured-nosuds", "dense", "nm:2:4"])
+def test_independent_lanes_pack_model_execute(mode, seed):
+    """The packer's per-lane streams: exact products, one beat per model cycle (the empty-output
+    rule included), each lane's windows in order and popped once, no lane longer than the output."""
+    cfg = dataclasses.replace(CFG, lane_sync="independent", disp_budget=0)
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-128, 128, (9, 100)) * (rng.random((9, 100)) < 0.3)
+    if mode == "nm:2:4":
+        g = rng.integers(-128, 128, (9, 100)).reshape(9, -1, 4)
+        w = (g * (np.argsort(rng.random(g.shape), -1) < 2)).reshape(9, 100)
+    w[4:8] = 0                                                   # an all-zero tile
+    a = rng.integers(-128, 128, (100, 3))
+    s = ge.pack(w, mode, cfg)
+    np.testing.assert_array_equal(ge.execute(s, a), w @ a)
+    cm = ge.cycle_model(w, 3, mode, cfg)
+    assert cm["cycles"] == 3 * s.cycles_per_column and not cm["lockstep"]
+    assert cm["cycles"] == ge.cycle_model(w, 3, mode, CFG, lockstep=False)["cycles"]
+    if mode == "suds":
+        assert cm["displaced"] == s.displaced
+    for t in s.tiles:
+        assert t.independent and t.last_window.shape == (t.beats, cfg.lanes)
+        for l in range(cfg.lanes):
+            assert list(t.windows[l]) == list(np.nonzero(t.T[:, l])[0])
+            assert t.last_window[:, l].sum() == len(t.windows[l])
+            end = t.T[:, l].sum()                                # lane l's beats, then padding
+            assert not t.valid[end:, :, l].any() and not t.last_window[end:, l].any()
+    if mode in ("suds", "unstructured-nosuds"):           # dense and N:M stream every window
+        assert s.tiles[1].beats == 1 and not s.tiles[1].last_window.any()
+    with pytest.raises(ValueError, match="lock-step lanes only"):
+        ge.pack(w, "suds", cfg, permute=True)

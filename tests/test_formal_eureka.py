@@ -25,6 +25,10 @@ Two levels:
   width (the sums of products of two structurally different circuits must be shown equal), so
   the widths are the smallest the config accepts; the select and steering logic does not depend
   on them, and the blocks' complete checks above run at full width.
+* **Independent lanes, bounded.** The same core with ``lane_sync="independent"``: the per-lane
+  handshake (which beats transfer, which lane's window each pops, ``busy``) for any beats,
+  windows and backpressure; its results are checked on Amaranth's simulator
+  (``tests/test_eureka_core.py``).
 """
 
 import dataclasses
@@ -111,21 +115,36 @@ class MovedSpec(Elaboratable):
         return m
 
 
-class CoreSpec(Elaboratable):
-    """The 2 x 2 core plus the transaction-level reference of the module docstring."""
-
-    QUEUE = 4
+class _CoreCheck(Elaboratable):
+    """A core under check: ``m`` with the core as ``dut`` and reset held low (:meth:`start`),
+    and the ``busy`` counter checked against the weight beats transferred (:meth:`count_beats`)."""
 
     def __init__(self, dut):
         self.dut = dut
 
-    def elaborate(self, platform):
+    def start(self):
         m = Module()
-        m.submodules.dut = dut = self.dut
-        cfg = dut.config
+        m.submodules.dut = self.dut
+        m.d.comb += Assume(~ResetSignal())
+        return m, self.dut, self.dut.config
+
+    @staticmethod
+    def count_beats(m, dut, w_fire):
+        beats = Signal(32)
+        with m.If(w_fire):
+            m.d.sync += beats.eq(beats + 1)
+        m.d.comb += Assert(dut.busy == beats)
+
+
+class CoreSpec(_CoreCheck):
+    """The 2 x 2 core plus the transaction-level reference of the module docstring."""
+
+    QUEUE = 4
+
+    def elaborate(self, platform):
+        m, dut, cfg = self.start()
         R, L, G = cfg.rows, cfg.lanes, cfg.group
         acc_shape = signed(cfg.acc_width)
-        m.d.comb += Assume(~ResetSignal())
         w, a, o = dut.w, dut.a, dut.o
         wl, al = weight_layout(cfg), act_layout(cfg)
         m.d.comb += [w.payload.eq(AnySeq(wl.size)), a.payload.eq(AnySeq(al.size)),
@@ -150,11 +169,7 @@ class CoreSpec(Elaboratable):
         w_fire = w.valid & w.ready
         a_fire = a.valid & a.ready
         m.d.comb += Assert(a_fire == (w_fire & w.payload.last_window))
-
-        beats = Signal(32)
-        with m.If(w_fire):
-            m.d.sync += beats.eq(beats + 1)
-        m.d.comb += Assert(dut.busy == beats)
+        self.count_beats(m, dut, w_fire)
 
         # Contribution of this beat to each row: own slots, plus the row below's displaced ones.
         contrib = [0] * R
@@ -281,3 +296,59 @@ def test_planted_core_bug_fails(bug, monkeypatch):
         assert_formal(CoreSpec(dut), f"eureka_bug_core_{bug}", depth=DEPTH)
     assert e.value.status == "FAIL"
 
+
+
+# -- independent lanes (issue 11 item 2): the per-lane handshake, bounded -------------------------
+
+#: The 2 x 2 core with independent lanes (full moved path), narrowest widths.
+LANES = dataclasses.replace(CORE, lane_sync="independent", disp_budget=0)
+
+
+class LaneHandshakeSpec(_CoreCheck):
+    """Independent lanes, any beats, windows and backpressure: a beat transfers exactly when it
+    is offered, the output can move, and every lane that needs its window (a valid slot in its
+    column, or its ``last_window`` bit; computed here from the payload) offers one; lane ``l``'s
+    window transfers exactly with a beat that has ``last_window[l]``; ``busy`` counts beats.
+    BMC to :data:`DEPTH` cycles, so that results (and hence ``o`` backpressure) are in flight."""
+
+    def elaborate(self, platform):
+        m, dut, cfg = self.start()
+        w, o = dut.w, dut.o
+        m.d.comb += [w.payload.eq(AnySeq(weight_layout(cfg).size)), w.valid.eq(AnySeq(1)),
+                     o.ready.eq(AnySeq(1))]
+        for a in dut.a:
+            m.d.comb += [a.payload.eq(AnySeq(len(a.payload.as_value()))), a.valid.eq(AnySeq(1))]
+        can_move = ~o.valid | o.ready
+        offered = 1
+        for l, a in enumerate(dut.a):
+            need = w.payload.last_window[l]
+            for r in range(cfg.rows):
+                need = need | w.payload.slot[r][l].valid
+            offered = offered & (~need | a.valid)
+        w_fire = w.valid & w.ready
+        m.d.comb += Assert(w_fire == (w.valid & can_move & offered))
+        for l, a in enumerate(dut.a):
+            m.d.comb += Assert((a.valid & a.ready) == (w_fire & w.payload.last_window[l]))
+        self.count_beats(m, dut, w_fire)
+        return m
+
+
+class _PopsNeighbour(EurekaCore):
+    """Planted handshake bug: lane 0's window is popped by lane 1's ``last_window`` bit."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        w = self.w
+        m.d.comb += self.a[0].ready.eq(w.valid & w.ready & w.payload.last_window[1])
+        return m
+
+
+@pytest.mark.parametrize("bug", [False, True], ids=["core", "planted-bug"])
+def test_independent_lane_handshake(bug):
+    spec = LaneHandshakeSpec((_PopsNeighbour if bug else EurekaCore)(LANES))
+    if not bug:
+        assert_formal(spec, "eureka_lanes", depth=DEPTH)
+        return
+    with pytest.raises(FormalFailure) as e:
+        assert_formal(spec, "eureka_bug_lanes", depth=DEPTH)
+    assert e.value.status == "FAIL"

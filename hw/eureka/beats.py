@@ -6,16 +6,18 @@ are re-exported here for the callers that import them from this module), so bits
 by hand. A GEMM ``D = W x A`` runs as: for each row
 tile ``t`` of the schedule, for each column ``n`` of ``A``: the tile's weight beats (the last one
 with ``last``) and the activation windows of column ``n`` that the tile uses; one result per
-``(t, n)``, in that order.
+``(t, n)``, in that order. With independent lanes (``lane_sync="independent"``) every lane ``l``
+has its own activation stream: the G activations of each window lane ``l`` uses, in its order.
 """
 
 import numpy as np
 
 from hw.common.pack import layout_leaves, pack_fields
 
-from .core import act_layout, result_layout, weight_layout
+from .core import act_layout, lane_act_layout, result_layout, weight_layout
 
 __all__ = ["layout_leaves", "pack_fields", "tile_weight_beats", "act_window_beats",
+           "lane_act_beats",
            "gemm_streams", "decode_results", "tile_weight_beats_const", "act_window_beats_const"]
 
 
@@ -23,6 +25,10 @@ def tile_weight_beats(config, tile):
     """Integer payloads of one :class:`golden.eureka.TileSchedule` (``last`` on the final beat)."""
     if not config.has_suds and tile.disp.any():
         raise ValueError("schedule displaces a weight but the core has no SUDS path")
+    if tile.independent != config.independent:
+        kind = "independent" if tile.independent else "lock-step"
+        raise ValueError(f"schedule is packed for {kind} lanes but the core's lane_sync is "
+                         f"{config.lane_sync!r}")
     S = tile.beats
     last = np.zeros(S, np.int64)
     last[-1:] = 1
@@ -32,7 +38,9 @@ def tile_weight_beats(config, tile):
         if path[0] == "slot":
             _, r, l, name = path
             return fields[name][:, r, l]
-        return tile.last_window if path[0] == "last_window" else last
+        if path[0] == "last_window":               # independent lanes: ("last_window", l)
+            return tile.last_window[:, path[1]] if len(path) > 1 else tile.last_window
+        return last
     return pack_fields(weight_layout(config), S, value_of)
 
 
@@ -56,7 +64,9 @@ def tile_weight_beats_const(config, tile):
                     raise ValueError("schedule displaces a weight but the core has no SUDS path")
                 row.append(f)
             slots.append(row)
-        beats.append(lay.const({"slot": slots, "last_window": int(tile.last_window[s]),
+        lw = tile.last_window[s]
+        beats.append(lay.const({"slot": slots, "last_window": [int(x) for x in lw]
+                                if tile.independent else int(lw),
                                 "last": int(s == tile.beats - 1)}).as_value().value)
     return beats
 
@@ -67,6 +77,12 @@ def act_window_beats(config, windows):
     return pack_fields(act_layout(config), len(windows), lambda p: windows[:, p[1], p[2]])
 
 
+def lane_act_beats(config, windows):
+    """Integer payloads of one lane's activation windows ``[n, G]`` (independent lanes)."""
+    windows = np.asarray(windows)
+    return pack_fields(lane_act_layout(config), len(windows), lambda p: windows[:, p[1]])
+
+
 def act_window_beats_const(config, windows):
     """Reference packing of :func:`act_window_beats` with ``layout.const`` (slow; for tests)."""
     lay = act_layout(config)
@@ -75,18 +91,25 @@ def act_window_beats_const(config, windows):
 
 
 def gemm_streams(schedule, a):
-    """``(weight_beats, act_beats, n_results)`` to run ``schedule`` on ``a[K,N]``."""
+    """``(weight_beats, act_beats, n_results)`` to run ``schedule`` on ``a[K,N]``; with
+    independent lanes ``act_beats`` is a list of L lists, lane ``l``'s stream."""
     from golden.eureka import check_activations, tile_activation_windows
     cfg = schedule.config
     a = check_activations(a, schedule.K, cfg)
     N = a.shape[1]
     w_beats, a_beats = [], []
+    if cfg.independent:
+        a_beats = [[] for _ in range(cfg.lanes)]
     cache = {}
     for t, tile in enumerate(schedule.tiles):
         wb = tile_weight_beats(cfg, tile)
         aw = tile_activation_windows(a, cfg, tile)        # [N, win, L, G], gathered if permuted
         for n in range(N):
             w_beats += wb
+            if cfg.independent:
+                for l, wins in enumerate(tile.windows):
+                    a_beats[l] += lane_act_beats(cfg, aw[n, wins, l])
+                continue
             key = (n, tuple(tile.windows.tolist())) if tile.k_index is None else None
             if key is None or key not in cache:
                 beats = act_window_beats(cfg, aw[n, tile.windows])

@@ -27,12 +27,14 @@ from golden.nm import NM_RATIOS, group_modes, mode_name, parse_mode  # noqa: F40
 from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
                              resolve_config)
 
-__all__ = ["EurekaConfig", "VARIANTS", "STEERS", "SMALL", "PAPER", "PRESETS", "resolve", "parse_mode",
-           "mode_name", "EurekaGemmConfig", "GEMM_SMALL", "GEMM_PAPER", "GEMM_PRESETS", "resolve_gemm"]
+__all__ = ["EurekaConfig", "VARIANTS", "STEERS", "LANE_SYNCS", "SMALL", "PAPER", "PRESETS", "resolve",
+           "parse_mode", "mode_name", "EurekaGemmConfig", "GEMM_SMALL", "GEMM_PAPER", "GEMM_PRESETS", "resolve_gemm"]
 
 VARIANTS = ("eureka", "dense", "ampere24")
 #: Where the SUDS datapath splits moved from own products (:class:`EurekaConfig` ``steer``).
 STEERS = ("before", "after")
+#: How the lanes step through their windows (:class:`EurekaConfig` ``lane_sync``).
+LANE_SYNCS = ("lockstep", "independent")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +75,18 @@ class EurekaConfig(ConfigBase):
         The offline scheduler honours the budget. Needs ``steer="after"``. Default 1: at 8x32,
         G=8 it costs 1.6% of the natural-order speed-up and none of the balanced order's at
         d_w 0.2, for the least area (``build/reports/suds_variants.md``, ``make area``).
+    lane_sync : str
+        ``"lockstep"`` (default): all lanes step through the same window, which costs the cycles
+        of its slowest lane; one activation stream of whole windows. ``"independent"``: each lane
+        steps through its own windows (its own activation stream of G values per window, popped
+        by its own ``last_window`` bit) and the lanes meet only where an output ends, which then
+        costs the cycles of the lane with the most work over the whole column. Variant
+        ``"eureka"`` only; needs ``disp_budget=0`` (lanes that do not share windows cannot share
+        a budget of moved slots, so the moved path is a full tree per row), and the packer's
+        balanced column order (``permute``) is for lock-step lanes. Lock-step stays the default:
+        at 8x32, G=8, d_w 0.2 independent lanes reach 2.62x over dense in natural order (iso-area
+        1.97x; the default 1.86x, 1.56x) but the default with the balanced order reaches 4.80x
+        (iso-area 4.02x); ``docs/eureka_area.md``.
     """
 
     rows: int = 8
@@ -84,6 +98,7 @@ class EurekaConfig(ConfigBase):
     modes: tuple = ()
     steer: str = "after"
     disp_budget: int = 1
+    lane_sync: str = "lockstep"
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, 64)
@@ -120,6 +135,13 @@ class EurekaConfig(ConfigBase):
             raise ConfigError(f"disp_budget {self.disp_budget} needs steer='after' (the moved "
                               f"segments are read after the product register), not "
                               f"{self.steer!r}")
+        check_choice("lane_sync", self.lane_sync, LANE_SYNCS)
+        if self.independent and self.variant != "eureka":
+            raise ConfigError(f"lane_sync 'independent' needs variant 'eureka' (a baseline's "
+                              f"lanes always share the window), not {self.variant!r}")
+        if self.independent and self.disp_budget:
+            raise ConfigError(f"lane_sync 'independent' needs disp_budget=0 (independent lanes "
+                              f"share no moved-slot budget), not {self.disp_budget!r}")
 
     # -- derived values --------------------------------------------------------------------------
 
@@ -146,6 +168,11 @@ class EurekaConfig(ConfigBase):
     def has_suds(self):
         """True when the displacement path (second reduction tree per row) is built."""
         return "suds" in self.supported_modes
+
+    @property
+    def independent(self):
+        """True when every lane steps through its own windows (``lane_sync="independent"``)."""
+        return self.lane_sync == "independent"
 
     @property
     def segment(self):
@@ -180,12 +207,12 @@ class EurekaConfig(ConfigBase):
     def dense_baseline(self):
         """The dense tensor core of the same R x L and widths."""
         return dataclasses.replace(self, variant="dense", group=1, modes=(), steer="before",
-                                   disp_budget=0)
+                                   disp_budget=0, lane_sync="lockstep")
 
     def ampere24_baseline(self):
         """The Ampere-like 2:4 core (G = 4, dense and 2:4 only) of the same R x L and widths."""
         return dataclasses.replace(self, variant="ampere24", group=4, modes=(), steer="before",
-                                   disp_budget=0)
+                                   disp_budget=0, lane_sync="lockstep")
 
 
 #: The small core the RTL tests and quick runs build (4 rows x 8 lanes, G=8).
@@ -237,6 +264,9 @@ class EurekaGemmConfig(ConfigBase):
             raise ConfigError(f"core must be an EurekaConfig, not {self.core!r}")
         check_int("weight_depth", self.weight_depth, self.core.group, 1 << 20)
         check_int("act_depth", self.act_depth, 1, 1 << 20)
+        if self.core.independent:
+            raise ConfigError(f"core.lane_sync must be 'lockstep' for the preload top (one "
+                              f"activation buffer of whole windows), not {self.core.lane_sync!r}")
 
     def to_dict(self):
         return {"kind": type(self).__name__, "core": self.core.to_dict(),

@@ -26,6 +26,20 @@ Datapath per cycle (one weight beat):
   most one moved product per segment and cycle, by the scheduler) and a D-input adder, not a full
   tree (for D=1 the tree is one register).
 
+``config.lane_sync`` chooses how the lanes step through their windows:
+
+* ``"lockstep"`` (default): one activation stream of whole windows (``L*G`` values); every lane
+  reads the current window and a beat with ``last_window`` pops it, so a window costs the cycles
+  of its slowest lane;
+* ``"independent"``: an activation stream per lane (``a[l]``, G values per window) and a
+  ``last_window`` bit per lane, so each lane has its own window position and pops its own stream;
+  beat ``s`` holds the ``s``-th cycle of every lane's own schedule (a lane that has ended its
+  windows gets all-invalid slots) and the lanes meet where an output ends (``last``). A beat waits
+  for the streams of the lanes that need their window in it (a valid slot, or the pop). The
+  datapath is the lock-step one with ``disp_budget=0`` (a full moved tree per row, as the model
+  assumes: lanes that do not share windows cannot share moved slots); the lock-step Verilog is
+  unchanged by the option.
+
 The combinational datapath of every row is split into named submodules so that synthesis (which
 keeps Amaranth's hierarchy: module ``<top>.<name>``) reports each block's area; the pipeline
 registers and the accumulators stay in the core itself:
@@ -54,7 +68,7 @@ from ..common.addertree import AdderTree, tree_depth
 from .config import EurekaConfig
 
 __all__ = ["EurekaCore", "RowSelect", "RowMultiply", "RowSteer", "RowMoved",
-           "slot_layout", "weight_layout", "act_layout", "result_layout"]
+           "slot_layout", "weight_layout", "act_layout", "lane_act_layout", "result_layout"]
 
 
 def slot_layout(config):
@@ -72,11 +86,14 @@ def weight_layout(config):
     """A weight beat: ``slot[r][l]`` for every row and lane, ``last_window`` and ``last``.
 
     ``last_window``: the beat is the last cycle of its window; the core pops the activation window
-    with it. ``last``: the beat is the last of its output; the accumulators are emitted and cleared.
+    with it. With independent lanes it is one bit per lane, ``last_window[l]``: the last cycle of
+    lane ``l``'s window, which pops lane ``l``'s activation stream. ``last``: the beat is the last
+    of its output; the accumulators are emitted and cleared.
     """
     return data.StructLayout({
         "slot": data.ArrayLayout(data.ArrayLayout(slot_layout(config), config.lanes), config.rows),
-        "last_window": unsigned(1),
+        "last_window": data.ArrayLayout(unsigned(1), config.lanes) if config.independent
+        else unsigned(1),
         "last": unsigned(1),
     })
 
@@ -87,6 +104,11 @@ def act_layout(config):
         "a": data.ArrayLayout(data.ArrayLayout(signed(config.value_width), config.group),
                               config.lanes),
     })
+
+
+def lane_act_layout(config):
+    """One lane's activation window (independent lanes): ``a[g]``, the G activations it sees."""
+    return data.StructLayout({"a": act_layout(config).members["a"].elem_shape})
 
 
 def result_layout(config):
@@ -217,9 +239,10 @@ class EurekaCore(wiring.Component):
     -------
     w : In(stream.Signature(weight_layout))
         Weight beats, one per busy cycle (see :func:`weight_layout`).
-    a : In(stream.Signature(act_layout))
+    a : In(stream.Signature(act_layout)), or L of In(stream.Signature(lane_act_layout))
         Activation windows; one is consumed with every weight beat that has ``last_window`` set
-        (for the dense variant, with every beat).
+        (for the dense variant, with every beat). Independent lanes: ``a[l]`` is lane ``l``'s
+        stream of G activations per window, consumed with a beat that has ``last_window[l]``.
     o : Out(stream.Signature(result_layout))
         One beat per output (per weight beat with ``last``), holding the R accumulators.
     busy : Out(32)
@@ -227,9 +250,12 @@ class EurekaCore(wiring.Component):
         golden model predicts; it is exact under input idle cycles and output backpressure.
 
     Contract: a weight beat transfers when ``w.valid & a.valid`` and the pipeline can move (the
-    output register is empty or being read). Throughput: one weight beat per cycle. Latency: the
-    output of a beat with ``last`` is valid :attr:`latency` cycles after that beat's transfer (no
-    backpressure). Backpressure on ``o`` stalls the whole pipeline.
+    output register is empty or being read). Independent lanes: when ``w.valid``, the pipeline can
+    move and ``a[l].valid`` for every lane ``l`` that needs its window in the beat (a valid slot
+    or ``last_window[l]``); a lane that has ended its windows for the output needs none.
+    Throughput: one weight beat per cycle. Latency: the output of a beat with ``last`` is valid
+    :attr:`latency` cycles after that beat's transfer (no backpressure). Backpressure on ``o``
+    stalls the whole pipeline.
     """
 
     def __init__(self, config):
@@ -237,9 +263,11 @@ class EurekaCore(wiring.Component):
             self._MustUse__silence = True
             raise TypeError(f"config must be an EurekaConfig, not {config!r}")
         self._config = config
+        act = In(stream.Signature(lane_act_layout(config))).array(config.lanes) \
+            if config.independent else In(stream.Signature(act_layout(config)))
         super().__init__({
             "w": In(stream.Signature(weight_layout(config))),
-            "a": In(stream.Signature(act_layout(config))),
+            "a": act,
             "o": Out(stream.Signature(result_layout(config))),
             "busy": Out(32),
         })
@@ -264,6 +292,30 @@ class EurekaCore(wiring.Component):
         rounded up (level 0, the addends, for a one-lane core)."""
         return (tree_depth(lanes) + 1) // 2
 
+    def _lane_handshake(self, m, en, fire):
+        """Independent lanes: lane ``l`` needs ``a[l]`` in a beat with a valid slot in its column
+        or with ``last_window[l]`` (then it pops it); the beat waits for every lane it needs.
+        Returns the activations the selects see (``acts[l][g]``)."""
+        cfg = self._config
+        w = self.w.payload
+        need = [Signal(name=f"need{l}") for l in range(cfg.lanes)]
+        for l in range(cfg.lanes):
+            used = w.last_window[l]
+            for r in range(cfg.rows):
+                used = used | w.slot[r][l].valid
+            m.d.comb += need[l].eq(used)
+        ok = Signal()
+        have = 1
+        for l in range(cfg.lanes):
+            have = have & (~need[l] | self.a[l].valid)
+        m.d.comb += ok.eq(have)
+        m.d.comb += [self.w.ready.eq(ok & en), fire.eq(self.w.valid & ok & en)]
+        m.d.comb += [self.a[l].ready.eq(self.w.valid & ok & en & w.last_window[l])
+                     for l in range(cfg.lanes)]
+        acts = Signal(act_layout(cfg).members["a"], name="lane_acts")
+        m.d.comb += [acts[l].eq(self.a[l].payload.a) for l in range(cfg.lanes)]
+        return acts
+
     def elaborate(self, platform):
         cfg = self._config
         R, L = cfg.rows, cfg.lanes
@@ -273,10 +325,14 @@ class EurekaCore(wiring.Component):
         en = Signal()
         m.d.comb += en.eq(~self.o.valid | self.o.ready)
         fire = Signal()
-        m.d.comb += fire.eq(self.w.valid & self.a.valid & en)
-        m.d.comb += self.w.ready.eq(self.a.valid & en)
-        pop = self.w.payload.last_window if cfg.has_mux else 1
-        m.d.comb += self.a.ready.eq(self.w.valid & en & pop)
+        if cfg.independent:
+            acts = self._lane_handshake(m, en, fire)
+        else:
+            m.d.comb += fire.eq(self.w.valid & self.a.valid & en)
+            m.d.comb += self.w.ready.eq(self.a.valid & en)
+            pop = self.w.payload.last_window if cfg.has_mux else 1
+            m.d.comb += self.a.ready.eq(self.w.valid & en & pop)
+            acts = self.a.payload.a
         with m.If(fire):
             m.d.sync += self.busy.eq(self.busy + 1)
 
@@ -299,12 +355,12 @@ class EurekaCore(wiring.Component):
             m.d.comb += [mul.w[l].eq(slots[l].w) for l in range(L)]
             if cfg.has_mux:
                 sel = m.submodules[f"sel{r}"] = RowSelect(cfg)
-                m.d.comb += sel.a.eq(self.a.payload.a)
+                m.d.comb += sel.a.eq(acts)
                 m.d.comb += [sel.sel[l].eq(slots[l].sel) for l in range(L)]
                 m.d.comb += [sel.valid[l].eq(slots[l].valid) for l in range(L)]
                 m.d.comb += mul.x.eq(sel.x)
             else:
-                m.d.comb += [mul.x[l].eq(self.a.payload.a[l][0]) for l in range(L)]
+                m.d.comb += [mul.x[l].eq(acts[l][0]) for l in range(L)]
             if after and r > 0:
                 own, mov = mul.p, None
                 with m.If(en):

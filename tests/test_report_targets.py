@@ -118,7 +118,8 @@ def test_iso_area_met_missed_and_missing():
                {"inner join (registers, control)": 1.2e6, "MAC": -1e5, "prefix sums": 9e5},
                {"cu*.join": 1.2e6, "cu*.join.prefix_f*": 4.5e5, "mac*": -1.5e6},
                engine="sparten")
-    v = _one(evaluate("area", ratios=[r], iso=[_iso_row(4.83, 2.76)]), "sparten_iso_area")
+    unit = _ratio("sparten_cu", "sparten_dense_unit", 1.5, {"buffers": 1e6}, engine="sparten")
+    v = _one(evaluate("area", ratios=[r, unit], iso=[_iso_row(4.83, 2.76)]), "sparten_iso_area")
     assert v.met is False and v.value == pytest.approx(4.83 / 2.76)
     assert "4.83x / area ratio 2.760" in v.detail
     assert [x.block for x in v.limits] == ["inner join (registers, control)", "prefix sums",
@@ -144,6 +145,10 @@ def test_suds_speedup_from_the_bench_pair_or_the_iso_row():
     row = IsoArea("eureka", "eureka_core", "eureka_dense", 1.3, 4.04, "G=4", 4.04 / 1.3)
     v = _one(evaluate("area", iso=[row]), "eureka_suds_speedup")
     assert (v.value, v.met) == (4.04, False)
+    row = IsoArea("eureka", "eureka_core", "eureka_dense", 1.3, None, None, None,
+                  "no eureka bench section: run make bench")
+    v = _one(evaluate("area", iso=[row], no_bench="?"), "eureka_suds_speedup")
+    assert v.value is None and v.missing == "no eureka bench section: run make bench"
     other = PairSpeedup("eureka_core", "eureka_ampere24", 4.9, "x")
     v = _one(evaluate("bench", speedups={CORE_VS_AMP: other}, no_bench="run make bench"),
              "eureka_suds_speedup")

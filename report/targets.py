@@ -16,7 +16,7 @@ import dataclasses
 from .schema import ReportError, _fields_from, _need, _number, read_json
 
 __all__ = ["Target", "TARGETS", "Limit", "Verdict", "LIMITS_SHOWN", "evaluate", "verdict",
-           "targets_of", "read_targets", "markdown"]
+           "targets_of", "read_targets", "markdown", "summary"]
 
 #: The figures a target can read, and where they come from.
 FIGURES = {
@@ -61,22 +61,23 @@ class Target:
 
     @property
     def text(self):
-        """``"eureka_core / eureka_ampere24 area <= 1.06"``-like one-line statement."""
-        subject = f"{self.design} / {self.baseline}" if self.design else "every top"
+        """One line: what, of which tops, the bound (``... (eureka_core / eureka_ampere24) <=
+        1.06``; ``(every default top)`` for a figure of every top)."""
+        subject = f"{self.design} / {self.baseline}" if self.design else "every default top"
         return f"{self.what} ({subject}) {DIRECTIONS[self.direction]} {self.bound:g}"
 
 
 #: Issue 11's targets ("in make area / make bench output; not timed tests").
 TARGETS = (
-    Target("eureka_area", "EUREKA core area over the Ampere-like 2:4 core of the same R x L",
+    Target("eureka_area", "EUREKA core area / the Ampere-like 2:4 core of the same R x L",
            "area_ratio", 1.06, "at_most", "eureka_core", "eureka_ampere24",
            paper="EUREKA (MICRO'23): +6% area over Ampere's sparse tensor core"),
-    Target("eureka_suds_speedup", "EUREKA with SUDS over the dense core at d_w 0.2 (with the "
-           "area target above)", "pair_speedup", 4.5, "at_least", "eureka_core", "eureka_dense",
+    Target("eureka_suds_speedup", "EUREKA SUDS speed-up over the dense core at d_w 0.2, beside "
+           "the area target", "pair_speedup", 4.5, "at_least", "eureka_core", "eureka_dense",
            paper="EUREKA (MICRO'23): about 5x over dense", reports=("area", "bench")),
-    Target("critical_path", "critical path of every default top (sky130 hd TT, 200 MHz)",
+    Target("critical_path", "critical path, sky130 hd TT (200 MHz)",
            "critical_path_ns", 5.0, "at_most"),
-    Target("sparten_iso_area", "SparTen cluster iso-area speed-up over the dense MAC array at "
+    Target("sparten_iso_area", "SparTen cluster iso-area speed-up over the dense MAC array, "
            "the bench's VGG-16 densities", "iso_area_speedup", 3.0, "at_least",
            "sparten_cluster", "sparten_dense_array", reports=("area", "bench")),
 )
@@ -238,8 +239,8 @@ def _critical_paths(target, designs, tops, path_block):
     for name, engine in tops.items():
         d = designs.get(name)
         if d is None:
-            out.append(verdict(target, name, None, missing=f"not synthesised: run make area "
-                               f"(sparse-hw area --top {name})"))
+            out.append(verdict(target, name, None, missing="not synthesised: run make area "
+                               "(or sparse-hw area --top with these tops)"))
             continue
         if d["critical_path_ns"] is None:
             why = "; ".join(d["errors"]) or "no timing without a Liberty file"
@@ -308,6 +309,20 @@ def _fmt(v):
     return "n/a" if v is None else f"{v:.3f}"
 
 
+def _counts(rows):
+    met = sum(v.met is True for v in rows)
+    missed = [v for v in rows if v.met is False]
+    return (f"Met {met}, missed {len(missed)}"
+            + (f" ({', '.join(f'{v.subject} {_fmt(v.value)}' for v in missed)})" if missed else "")
+            + f", not measured {len(rows) - met - len(missed)}")
+
+
+def summary(verdicts):
+    """One line per target (for a command's output): its statement and the counts."""
+    return [f"target {t.name}: {t.text}: {_counts(rows)}" for t in TARGETS
+            if (rows := [v for v in verdicts if v.target == t.name])]
+
+
 def markdown(verdicts, heading="## Targets"):
     """The report section: per target its statement, then per subject the measured value, the
     bound, met or missed, and the limiting blocks of a missed one (or what input is missing)."""
@@ -320,18 +335,23 @@ def markdown(verdicts, heading="## Targets"):
         if not rows:
             continue
         paper = f" Paper: {t.paper}." if t.paper else ""
-        met = sum(v.met is True for v in rows)
-        missed = sum(v.met is False for v in rows)
-        L += [f"**{t.text}** (issue {t.issue}).{paper} "
-              f"Met {met}, missed {missed}, not measured {len(rows) - met - missed}.", "",
+        L += [f"**{t.text}** (issue {t.issue}).{paper} {_counts(rows)}.", "",
               "| subject | ours | bound | verdict | limiting block / missing input |",
               "|---|---:|---:|---|---|"]
+        # subjects missing the same input share a row (a partial run leaves many tops out)
+        missing = {}
         for v in rows:
+            if v.missing:
+                missing.setdefault(v.missing, []).append(v.subject)
+        for v in rows:
+            if v.missing and v.subject != missing[v.missing][0]:
+                continue
             word = {True: "met", False: "**missed**", None: "not measured"}[v.met]
             why = v.missing or "; ".join(f"{x.block} ({x.what})" for x in v.limits)
             if v.detail and v.missing is None:
                 why = f"{why}{' — ' if why else ''}{v.detail}"
-            L.append(f"| {v.subject} | {_fmt(v.value)} | {DIRECTIONS[v.direction]} "
+            subject = ", ".join(missing[v.missing]) if v.missing else v.subject
+            L.append(f"| {subject} | {_fmt(v.value)} | {DIRECTIONS[v.direction]} "
                      f"{v.bound:g} | {word} | {why} |")
         L.append("")
     return L

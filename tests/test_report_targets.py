@@ -174,6 +174,8 @@ def test_reader_round_trips_and_refuses_malformed_entries(tmp_path):
            ({**good, "value": None, "met": None}, "needs a 'missing' reason"),
            ({**good, "value": "1.1"}, "expected a number"),
            ({**good, "limits": [{"block": "x"}]}, "missing field 'what'"),
+           ({**good, "limits": "select muxes"}, "'limits' must be a list of objects"),
+           ({**good, "limits": ["select muxes"]}, "'limits' must be a list of objects"),
            ({**good, "verdict": "met"}, "unknown field 'verdict'"),
            ("met", "expected an object")]
     for doc, msg in bad:

@@ -47,7 +47,8 @@ def write_report(out, sections, iso_rows, area_note, repro, speed, plots, second
     write_json(out / "bench.json", {
         "seconds": round(seconds, 1), "quick": quick, "sections": sections,
         "iso_area": iso_rows, "area_report": str(area_path) if area_path else None,
-        "area_note": area_note, "targets": verdicts, "reproduction": repro, "sim_speed": speed, "plots": plots})
+        "area_note": area_note, "targets": verdicts, "reproduction": repro, "sim_speed": speed,
+        "plots": plots})
     return out / "bench.md", out / "bench.json"
 
 

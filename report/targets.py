@@ -141,6 +141,9 @@ class Verdict:
             if self.met is not t.met_by(self.value):
                 raise ReportError(f"{where}: 'met' is {self.met!r} but {self.value} "
                                   f"{DIRECTIONS[t.direction]} {t.bound} is {t.met_by(self.value)}")
+        if not isinstance(self.limits, (list, tuple)) or not all(
+                isinstance(x, (Limit, dict)) for x in self.limits):
+            raise ReportError(f"{where}: 'limits' must be a list of objects, got {self.limits!r}")
         object.__setattr__(self, "limits", tuple(
             x if isinstance(x, Limit) else Limit.from_json(x, f"{where} limit")
             for x in self.limits))

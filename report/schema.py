@@ -205,7 +205,9 @@ class AreaRatio:
     """``area(design) / area(baseline)`` in ``metric`` (``area_um2`` or ``cells``), from synth.
 
     ``critical_path_ratio`` is the engine's over the baseline's critical path (``None`` without a
-    timing model); ``delta_by_category`` the extra area per block category.
+    timing model); ``delta_by_category`` the extra area per block category and
+    ``delta_by_group`` per block group (modules with indices folded; a group the baseline lacks
+    counts whole), largest first.
     """
     engine: str
     design: str
@@ -214,6 +216,7 @@ class AreaRatio:
     area_ratio: float
     critical_path_ratio: float = None
     delta_by_category: dict = dataclasses.field(default_factory=dict)
+    delta_by_group: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if not _number(self.area_ratio, f"area ratio of {self.design} over {self.baseline}") > 0:

@@ -4,7 +4,8 @@
 from pathlib import Path
 
 from report.bench import read_e2e_summary
-from report.schema import ReportError, write_json
+from report.schema import ReportError, read_area_ratios, write_json
+from report.targets import evaluate, markdown as targets_markdown
 
 from .bench_repro import fmt
 
@@ -19,7 +20,8 @@ def write_report(out, sections, iso_rows, area_note, repro, speed, plots, second
     """Write ``bench.md`` and ``bench.json`` into ``out``; return their paths.
 
     ``sections`` maps names to :class:`~report.schema.Section`; ``iso_rows`` are
-    :class:`~report.schema.IsoArea` rows, or ``area_note`` says why there are none.
+    :class:`~report.schema.IsoArea` rows, or ``area_note`` says why there are none. The targets
+    the bench owns (:func:`targets`) are printed under "Targets" and kept in ``targets``.
     """
     out = Path(out)
     md = ["# sparse-hw benchmark", "",
@@ -29,6 +31,8 @@ def write_report(out, sections, iso_rows, area_note, repro, speed, plots, second
           "and lists those checks.", ""]
     md += _reproduction(repro, plots)
     md += _iso_area(iso_rows, area_note, plots)
+    verdicts = targets(sections, iso_rows, area_note, area_path)
+    md += targets_markdown(verdicts)
     for name, sec in sections.items():
         text = sec.markdown.strip()
         if not text.startswith("#"):
@@ -43,8 +47,20 @@ def write_report(out, sections, iso_rows, area_note, repro, speed, plots, second
     write_json(out / "bench.json", {
         "seconds": round(seconds, 1), "quick": quick, "sections": sections,
         "iso_area": iso_rows, "area_report": str(area_path) if area_path else None,
-        "area_note": area_note, "reproduction": repro, "sim_speed": speed, "plots": plots})
+        "area_note": area_note, "targets": verdicts, "reproduction": repro, "sim_speed": speed,
+        "plots": plots})
     return out / "bench.md", out / "bench.json"
+
+
+def targets(sections, iso_rows, area_note, area_path):
+    """:func:`report.targets.evaluate` of the bench's targets: speed-ups from the sections' pairs,
+    iso-area rows and the area ratios' block deltas from ``area_path`` (``None``: no area
+    report, ``area_note`` says why)."""
+    speedups = {(p.design, p.baseline): p for s in sections.values() for p in s.headline.pairs}
+    ratios = read_area_ratios(area_path) if area_path else None
+    return evaluate("bench", ratios=ratios, iso=iso_rows if ratios is not None else None,
+                    speedups=speedups, no_area=area_note or "no area report: run make area",
+                    no_bench="no bench section measured this pair: run make bench without --only")
 
 
 def _reproduction(repro, plots):

@@ -14,7 +14,9 @@ What it does
 4. Writes ``build/reports/area.json`` and ``build/reports/area.md`` (:mod:`synth.area_report`):
    per design an :class:`report.area.AreaDesign`, the like-for-like ``ratios``
    (:class:`report.schema.AreaRatio`, :mod:`synth.compare`) and the ``iso_area`` rows that
-   :func:`report.schema.iso_area` computes from them and ``make bench``'s speed-ups.
+   :func:`report.schema.iso_area` computes from them and ``make bench``'s speed-ups, and the
+   verdicts of issue 11's targets (:mod:`report.targets`, section "Targets" of ``area.md``),
+   which this command also prints, one line per target.
 
 The modules of synth/, one job each
 -----------------------------------
@@ -45,6 +47,7 @@ import time
 from pathlib import Path
 
 from hw.emit import build_dir
+from report.targets import read_targets, summary
 
 # The names other modules and the tests use from synth.area (it was one module before the split).
 from .area_baselines import (BASELINE_DIR, BASELINE_TOLERANCES, baseline_of,  # noqa: F401
@@ -155,6 +158,8 @@ def run(args):
         print(f"  {d['design']}: {area}, {d['luts']} LUT{cp}" + (" FAILED" if r.errors else ""))
     for msg in drift:
         print(f"  baseline drift: {msg}")
+    for line in summary(read_targets(js)):
+        print(f"  {line}")
     print(f"wrote {md} and {js} ({time.monotonic() - t0:.0f} s)")
     return 1 if any(r.errors for r in results) else 0
 

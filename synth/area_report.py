@@ -1,14 +1,15 @@
-"""``area.json`` and ``area.md``: the designs, the like-for-like ratios and iso-area rows, the
-per-block breakdowns and the drift from the baselines."""
+"""``area.json`` and ``area.md``: the designs, the like-for-like ratios and iso-area rows, issue
+11's target verdicts, the per-block breakdowns and the drift from the baselines."""
 
 import json
 from pathlib import Path
 
 from report.schema import write_json
+from report.targets import markdown as targets_markdown, read_targets
 from hw.emit import build_dir
 
 from .blocks import unmatched_blocks, unnamed_modules
-from .compare import area_ratios, iso_rows
+from .compare import area_ratios, iso_rows, target_verdicts
 from .yosys import ABC_SCRIPTS, MACRO_MIN_DEPTH
 
 __all__ = ["write_reports"]
@@ -31,12 +32,14 @@ def write_reports(results, lib, out_dir=None, abc="fast", bench_path=None, elaps
     ``area.json`` holds the designs (:class:`report.area.AreaDesign`), the like-for-like
     ``ratios`` (:class:`report.schema.AreaRatio`) and the ``iso_area`` rows
     (:class:`report.schema.IsoArea`, speed-ups from ``bench_path``, default
-    ``build/reports/bench.json``).
+    ``build/reports/bench.json``), and the ``targets`` verdicts (:class:`report.targets.Verdict`,
+    :func:`synth.compare.target_verdicts`), which ``area.md`` prints under "Targets".
     """
     out_dir = Path(out_dir or build_dir() / "reports")
     out_dir.mkdir(parents=True, exist_ok=True)
     ratios, skipped = area_ratios(results)
     iso, iso_source = iso_rows(ratios, bench_path or build_dir() / "reports" / "bench.json")
+    designs = [r.to_dict() for r in results]
     triples = [(r.design.name, r.design.engine, r.numbers.get("modules") or []) for r in results]
     doc = {
         "library": lib.to_dict() if lib else None,
@@ -50,21 +53,24 @@ def write_reports(results, lib, out_dir=None, abc="fast", bench_path=None, elaps
                 "one module many times are mapped hierarchically, the module once)",
         "reused": sorted(reused),
         "elapsed_s": round(elapsed, 1) if elapsed is not None else None,
-        "designs": [r.to_dict() for r in results],
+        "designs": designs,
         "ratios": ratios,
         "ratios_skipped": [{"design": d, "baseline": b, "why": w} for d, b, w in skipped],
         "iso_area": iso,
         "iso_area_speedups_from": iso_source,
+        "targets": target_verdicts(designs, ratios, iso),
         "unmatched_blocks": unmatched_blocks(triples),
         "unnamed_modules": unnamed_modules(triples),
         "baseline_drift": list(drift),
     }
     write_json(out_dir / "area.json", doc)
-    (out_dir / "area.md").write_text(_markdown(json.loads((out_dir / "area.json").read_text())))
+    # the markdown is made from the file as written, its verdicts through the strict reader
+    (out_dir / "area.md").write_text(_markdown(json.loads((out_dir / "area.json").read_text()),
+                                               read_targets(out_dir / "area.json")))
     return out_dir / "area.json", out_dir / "area.md"
 
 
-def _markdown(doc):
+def _markdown(doc, verdicts):
     lib = doc["library"]
     L = ["# Area, FPGA resources and timing", ""]
     if lib:
@@ -106,6 +112,7 @@ def _markdown(doc):
         L += ["", "**Failures:**", ""] + [f"- {n}: {e}" for n, e in errs]
     if doc.get("baseline_drift"):
         L += ["", "**Drift from synth/baselines:**", ""] + [f"- {m}" for m in doc["baseline_drift"]]
+    L += [""] + targets_markdown(verdicts)
     L += _like_for_like(doc)
     L += _block_notes(doc)
     L += ["", "## Blocks", ""]

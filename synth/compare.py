@@ -11,15 +11,23 @@ Iso-area speed-ups are not computed here: :func:`iso_rows` hands the ratios and 
 headlines (``build/reports/bench.json``, written by ``make bench``) to
 :func:`report.schema.iso_area`, the one function both reports use. Without a bench report every
 row says to run ``make bench``.
+
+:func:`target_verdicts` evaluates issue 11's targets (:data:`report.targets.TARGETS`) on the
+ratios, the iso-area rows and the designs' critical paths; :func:`path_block` names the block
+(from the engine's table) that a critical path's end lies in.
 """
 
 import dataclasses
+import re
 from pathlib import Path
 
-from hw.top import block_table
+from hw.top import all_tops, block_table
 from report.schema import AreaRatio, ReportError, iso_area, read_sections
+from report.targets import evaluate
 
-__all__ = ["size_key", "pairs", "area_ratios", "iso_rows"]
+from .blocks import classify
+
+__all__ = ["size_key", "pairs", "area_ratios", "iso_rows", "path_block", "target_verdicts"]
 
 
 def size_key(config, engine):
@@ -73,16 +81,18 @@ def _subtree_numbers(result, sub):
     return n
 
 
-def _delta(ne, nb, ae, ab):
-    """Engine minus baseline area per block category (category shares x headline area)."""
-    if not (ne.get("blocks") and nb.get("blocks") and ae and ab
+def _delta(ne, nb, ae, ab, key="blocks"):
+    """Engine minus baseline area per block category (``key="blocks"``) or per block group
+    (``"block_groups"``): shares x headline area, largest difference first."""
+    if not (ne.get(key) and nb.get(key) and ae and ab
             and ne.get("blocks_source") == nb.get("blocks_source")):
         return {}
-    delta = {}
-    for cat in set(ne["blocks"]) | set(nb["blocks"]):
-        de = ne["blocks"].get(cat, {}).get("share", 0.0) * ae
-        db = nb["blocks"].get(cat, {}).get("share", 0.0) * ab
-        delta[cat] = de - db
+
+    def areas(n, total):
+        rows = n[key].items() if key == "blocks" else ((g["block"], g) for g in n[key])
+        return {name: v["share"] * total for name, v in rows}
+    e, b = areas(ne, ae), areas(nb, ab)
+    delta = {k: e.get(k, 0.0) - b.get(k, 0.0) for k in set(e) | set(b)}
     return dict(sorted(delta.items(), key=lambda kv: -abs(kv[1])))
 
 
@@ -109,7 +119,8 @@ def area_ratios(results):
         ratios.append(AreaRatio(
             engine=e.design.engine, design=label, baseline=b.design.name, metric=metric,
             area_ratio=ae / ab, critical_path_ratio=cpe / cpb if cpe and cpb else None,
-            delta_by_category=_delta(ne, nb, ae, ab)))
+            delta_by_category=_delta(ne, nb, ae, ab),
+            delta_by_group=_delta(ne, nb, ae, ab, "block_groups")))
     return ratios, skipped
 
 
@@ -128,3 +139,25 @@ def iso_rows(ratios, bench_path):
         return [dataclasses.replace(r, missing=why) for r in iso_area({}, ratios)], f"none: {why}"
     headlines = {name: s.headline for name, s in sections.items() if name == s.headline.engine}
     return iso_area(headlines, ratios), f"{bench_path} (each engine's bench headline)"
+
+
+def path_block(engine, top, point):
+    """The block a critical path's end lies in: ``point`` is the report's ``startpoint`` or
+    ``endpoint`` (``cu3.join (Q)``, ``(top) (Q)``, ``input i__valid``); the answer is its category
+    in ``engine``'s block table and its instance path with indices folded (``cu*.join``), as the
+    block groups of the breakdown name it."""
+    if point.startswith(("input ", "output ", "constant")):
+        return f"{point.split()[0]} port of {top}"
+    inst = point.split(" (", 1)[0]
+    if inst == "(top)":
+        return f"{classify(top, top, engine)} ({top}'s own logic)"
+    return f"{classify(f'{top}.{inst}', top, engine)} ({re.sub(r'[0-9]+', '*', inst)})"
+
+
+def target_verdicts(results_dicts, ratios, iso):
+    """:func:`report.targets.evaluate` for the area report: ``results_dicts`` are ``area.json``'s
+    designs, ``iso`` the rows of :func:`iso_rows`; every registered top is a subject of the
+    critical-path target."""
+    return evaluate("area", ratios=ratios, iso=iso,
+                    designs={d["design"]: d for d in results_dicts},
+                    tops={t.name: t.engine for t in all_tops()}, path_block=path_block)

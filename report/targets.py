@@ -15,7 +15,7 @@ import dataclasses
 
 from .schema import ReportError, _fields_from, _need, _number, read_json
 
-__all__ = ["Target", "TARGETS", "Limit", "Verdict", "LIMITS_SHOWN", "evaluate", "verdict",
+__all__ = ["Target", "TARGETS", "target", "Limit", "Verdict", "LIMITS_SHOWN", "evaluate", "verdict",
            "targets_of", "read_targets", "markdown", "summary"]
 
 #: The figures a target can read, and where they come from.
@@ -82,6 +82,13 @@ TARGETS = (
            "sparten_cluster", "sparten_dense_array", reports=("area", "bench")),
 )
 _BY_NAME = {t.name: t for t in TARGETS}
+
+
+def target(name):
+    """The :class:`Target` called ``name`` (KeyError naming the known ones otherwise)."""
+    if name not in _BY_NAME:
+        raise KeyError(f"no target {name!r}; known: {', '.join(_BY_NAME)}")
+    return _BY_NAME[name]
 
 #: How many blocks a missed area or iso-area target names (largest engine-minus-baseline first).
 LIMITS_SHOWN = 3

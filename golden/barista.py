@@ -231,7 +231,7 @@ def _split_static(item_costs, n_parts):
     return int((csum[bounds[1:]] - csum[bounds[:-1]]).max())
 
 
-def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
+def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=0):
     """Model a layer ``w[K,C,R,S]`` on ``a[C,H,W]`` on a BARISTA ``config`` (see module docstring).
 
     Returns
@@ -344,7 +344,7 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
         n_tiles.append(len(tiles))
         free = np.zeros(U, dtype=np.int64)
         bank_free = np.zeros(banks, dtype=np.int64)
-        release = 0
+        opened = 0
         done = []
         starts_of = []
         for filt_r, g in rounds:
@@ -358,11 +358,10 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None):
             dram["weights"] += int((f_nnz[filt_r] * vb).sum() + G * n_ch * cfg.mask_bytes)
             fb = (filt_base + filt_r[:, None] * n_ch + np.arange(n_ch)[None, :]) % banks
             for tile in tiles:
-                s = len(done)
                 # Tiles open in order (a tile opens once the one before it has, and its colour
-                # is free: step s - colours completed).
-                if s >= cfg.colours:
-                    release = max(release, done[s - cfg.colours])
+                # is free: step s - colours completed), the dispatcher's rule (tile_open).
+                opened = tile_open(opened, len(done), done, cfg.colours, open_latency)
+                release = opened + open_latency
                 fg = np.where(real, free[unit_of], big)
                 worked = np.zeros((G, gmax), dtype=bool)
                 T = len(tile)
@@ -540,21 +539,23 @@ def fetch_trace(mem, requests, offer, ready):
                        f"not taken")
 
 
-def group_schedule(costs, n_units, tile_size, colours):
+def group_schedule(costs, n_units, tile_size, colours, open_latency=0):
     """The schedule :func:`layer_cycles` gives one filter group, task by task (scalar reference,
     and the cycle behaviour of ``hw.barista.dispatch.TaskDispatch``).
 
     Tasks ``0..n-1`` cost ``costs[i]`` cycles and form tiles of ``tile_size`` consecutive tasks.
     Task ``i`` goes to the unit that frees first (lowest index on ties) and starts at the later of
-    that and its tile's release; tile ``s`` is released when tile ``s - 1`` is and tile
-    ``s - colours`` has completed (its last task ended). Returns ``{"start", "unit", "end"}``
-    (per-task lists, and the last task's end).
+    that and its tile's release. Tile ``s`` opens ``open_latency`` cycles after tile ``s - 1``
+    opened and after tile ``s - colours`` completed (its last task ended), tile 0 in cycle 0, and
+    is released ``open_latency`` cycles after it opened (``TaskDispatch.open_latency``; 0: a
+    dispatcher that opens and grants in the cycle a colour frees). Returns
+    ``{"start", "unit", "end"}`` (per-task lists, and the last task's end).
     """
     free = [0] * n_units
-    release, done, starts, units = 0, [], [], []
+    opened, done, starts, units = 0, [], [], []
     for s, t0 in enumerate(range(0, len(costs), tile_size)):
-        if s >= colours:
-            release = max(release, done[s - colours])
+        opened = tile_open(opened, s, done, colours, open_latency)
+        release = opened + open_latency
         end = 0
         for c in costs[t0:t0 + tile_size]:
             u = min(range(n_units), key=lambda k: (free[k], k))
@@ -565,6 +566,16 @@ def group_schedule(costs, n_units, tile_size, colours):
             units.append(u)
         done.append(end)
     return {"start": starts, "unit": units, "end": max(done) if done else 0}
+
+
+def tile_open(prev_open, s, done, colours, open_latency):
+    """The cycle tile ``s`` opens: ``open_latency`` after tile ``s - 1`` opened (``prev_open``)
+    and after tile ``s - colours`` completed (``done[s - colours]``); tile 0 in cycle 0. The
+    one rule of :func:`group_schedule` and :func:`layer_cycles`."""
+    o = prev_open + open_latency if s else 0
+    if s >= colours:
+        o = max(o, done[s - colours] + open_latency)
+    return o
 
 
 def drain_trace(colours, depth, writes, closes, ready):

@@ -28,6 +28,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from ..common.bits import popcount
 from ..sparten.config import SparTenConfig
 from ..sparten.cu import ComputeUnit, chunk_word, result_layout
 from .dispatch import TASK_WIDTH, TaskDispatch
@@ -102,6 +103,19 @@ class BaristaGroup(wiring.Component):
         nch = Signal(range(FILTER_DEPTH + 1))
         with m.If(self.start):
             m.d.sync += nch.eq(self.n_chunks)
+        # The chunk base of the dispatcher's next task (task * n_chunks), kept by additions: a
+        # grant's read address is that plus rank * n_chunks, no multiplier after the grant.
+        base_w = self.act_aw + 1
+        next_base = Signal(base_w)
+        times = [Signal(base_w, name=f"nch_x{r}") for r in range(n + 1)]
+        m.d.comb += [t.eq(r * nch) for r, t in enumerate(times)]
+        n_granted = Signal(range(n + 1))
+        m.d.comb += n_granted.eq(popcount(disp.grant))
+        for r in range(n + 1):
+            with m.If(n_granted == r):
+                m.d.sync += next_base.eq(next_base + times[r])
+        with m.If(self.start):
+            m.d.sync += next_base.eq(0)
         m.d.comb += [disp.start.eq(self.start), disp.n_tasks.eq(self.n_tasks),
                      disp.tile_size.eq(self.tile_size), self.grant.eq(disp.grant),
                      self.idle.eq(disp.idle)]
@@ -123,7 +137,9 @@ class BaristaGroup(wiring.Component):
             m.d.comb += [advance.eq(~pv | cu.i.ready),
                          issue.eq(g | (active & (j < nch) & advance))]
             new_base = Signal.like(base, name=f"new_base{i}")
-            m.d.comb += new_base.eq(disp.task[i] * nch)
+            for r in range(n):
+                with m.If(disp.rank[i] == r):
+                    m.d.comb += new_base.eq(next_base + times[r])
             with m.If(g):
                 m.d.comb += [arp.addr.eq(new_base), wrp.addr.eq(0)]
             with m.Else():

@@ -231,7 +231,8 @@ def _split_static(item_costs, n_parts):
     return int((csum[bounds[1:]] - csum[bounds[:-1]]).max())
 
 
-def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=0):
+def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=0,
+                 release_latency=0):
     """Model a layer ``w[K,C,R,S]`` on ``a[C,H,W]`` on a BARISTA ``config`` (see module docstring).
 
     Returns
@@ -361,7 +362,7 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=
                 # Tiles open in order (a tile opens once the one before it has, and its colour
                 # is free: step s - colours completed), the dispatcher's rule (tile_open).
                 opened = tile_open(opened, len(done), done, cfg.colours, open_latency)
-                release = opened + open_latency
+                release = opened + release_latency
                 fg = np.where(real, free[unit_of], big)
                 worked = np.zeros((G, gmax), dtype=bool)
                 T = len(tile)
@@ -539,7 +540,7 @@ def fetch_trace(mem, requests, offer, ready):
                        f"not taken")
 
 
-def group_schedule(costs, n_units, tile_size, colours, open_latency=0):
+def group_schedule(costs, n_units, tile_size, colours, open_latency=0, release_latency=0):
     """The schedule :func:`layer_cycles` gives one filter group, task by task (scalar reference,
     and the cycle behaviour of ``hw.barista.dispatch.TaskDispatch``).
 
@@ -547,15 +548,16 @@ def group_schedule(costs, n_units, tile_size, colours, open_latency=0):
     Task ``i`` goes to the unit that frees first (lowest index on ties) and starts at the later of
     that and its tile's release. Tile ``s`` opens ``open_latency`` cycles after tile ``s - 1``
     opened and after tile ``s - colours`` completed (its last task ended), tile 0 in cycle 0, and
-    is released ``open_latency`` cycles after it opened (``TaskDispatch.open_latency``; 0: a
-    dispatcher that opens and grants in the cycle a colour frees). Returns
+    is released ``release_latency`` cycles after it opened (``TaskDispatch.open_latency`` and
+    ``release_latency``; 0 and 0: a dispatcher that opens and grants in the cycle a colour frees,
+    several tiles a cycle). Returns
     ``{"start", "unit", "end"}`` (per-task lists, and the last task's end).
     """
     free = [0] * n_units
     opened, done, starts, units = 0, [], [], []
     for s, t0 in enumerate(range(0, len(costs), tile_size)):
         opened = tile_open(opened, s, done, colours, open_latency)
-        release = opened + open_latency
+        release = opened + release_latency
         end = 0
         for c in costs[t0:t0 + tile_size]:
             u = min(range(n_units), key=lambda k: (free[k], k))

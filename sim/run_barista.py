@@ -110,7 +110,7 @@ def check_layer(w, a, config, rows=2):
     """
     from golden.barista import group_schedule, layer_cycles
     from hw.barista.dispatch import TaskDispatch
-    lat = TaskDispatch.open_latency
+    lat = TaskDispatch.latencies()
     C, H, W = a.shape
     nc = -(-C // config.chunk)
     cfg = rtl_config(config, W, nc, rows)
@@ -118,8 +118,8 @@ def check_layer(w, a, config, rows=2):
     rows_a = np.asarray(a, dtype=np.int64).reshape(C, H * W).T
     got = run_group(cfg, wv, rows_a, rows * W)
     sched = group_schedule(task_costs(wv, rows_a, cfg.chunk, cfg.matches_per_cycle),
-                           cfg.units_per_cluster, rows * W, cfg.colours, lat)
-    model = layer_cycles(np.asarray(w).reshape(1, C, 1, 1), a, cfg, open_latency=lat)
+                           cfg.units_per_cluster, rows * W, cfg.colours, **lat)
+    model = layer_cycles(np.asarray(w).reshape(1, C, 1, 1), a, cfg, **lat)
     exact = got["value"] == (rows_a @ wv).tolist()
     ok = exact and got["end"] == model["cycles"] == sched["end"] \
         and got["start"] == sched["start"] and got["unit"] == sched["unit"]

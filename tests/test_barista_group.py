@@ -27,7 +27,7 @@ def test_group_is_bit_exact_and_follows_the_schedule(seed, C, P, colours, tile, 
     got = run_group(cfg, w, a, tile)
     assert got["value"] == (a @ w).tolist(), f"SEED={SEED}"
     want = group_schedule(task_costs(w, a, cfg.chunk), cfg.units_per_cluster, tile, colours,
-                          TaskDispatch.open_latency)
+                          **TaskDispatch.latencies())
     assert got["start"] == want["start"] and got["unit"] == want["unit"], f"SEED={SEED}"
     assert got["end"] == want["end"]
 

@@ -13,10 +13,11 @@ finishing units of lower index, and the order of the idle units is a registered 
 first), not a comparison of time stamps.
 
 Tiles are opened from registered state only, at most one per cycle: a tile opens in the cycle
-after its colour's last task ended (the finished-task counts are registers) and its tasks are
-granted from the cycle after it opened (the count of open tasks is a register). That is
-:attr:`TaskDispatch.open_latency` = 1 twice, which :func:`golden.barista.group_schedule` and the
-scheduling rule of :func:`golden.barista.layer_cycles` take as ``open_latency``; ``hw.barista``
+after its colour's last task ended (the unfinished-task counts are registers) and its tasks are
+granted from two cycles after it opened (through a register into the registered count of open
+tasks): :attr:`TaskDispatch.open_latency` = 1 and :attr:`TaskDispatch.release_latency` = 2,
+which :func:`golden.barista.group_schedule` and the scheduling rule of
+:func:`golden.barista.layer_cycles` take as keywords (:meth:`TaskDispatch.latencies`); ``hw.barista``
 tests drive the block with units that stay busy for each task's cost and compare every grant.
 So no path runs from a ``fin`` through the tile state into a grant (issue 11: that chain made the
 group 18.4 ns).
@@ -31,7 +32,7 @@ the input ``free`` (one bit per colour, a register of the cluster) then decides 
 tile may open, and ``opening`` says which colour a tile took this cycle.
 """
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
@@ -87,9 +88,18 @@ class TaskDispatch(wiring.Component):
     """
 
     #: Registered stages of the tile state: a tile opens ``open_latency`` cycles after its colour
-    #: freed (the last task's ``fin``, or ``free`` rising) and after the tile before it opened, and
-    #: its tasks are granted from ``open_latency`` cycles after it opened.
+    #: freed (the last task's ``fin``, or ``free`` rising) and after the tile before it opened
+    #: (the unfinished-task counts are registers) ...
     open_latency = 1
+    #: ... and its tasks are granted from ``release_latency`` cycles after it opened (its task
+    #: count reaches the registered count of open tasks through one register).
+    release_latency = 2
+
+    @classmethod
+    def latencies(cls):
+        """``{"open_latency", "release_latency"}``: the keywords of
+        :func:`golden.barista.group_schedule` and :func:`golden.barista.layer_cycles`."""
+        return {"open_latency": cls.open_latency, "release_latency": cls.release_latency}
 
     def __init__(self, config, colour_free=False, max_grants=None):
         self._n = config.units_per_cluster
@@ -127,54 +137,71 @@ class TaskDispatch(wiring.Component):
 
     def _open_tiles(self, m, st):
         """The tile opening of this cycle, from registers only; returns (opening, tasks added)."""
-        ncol, tw = self._colours, TASK_WIDTH
+        ncol = self._colours
         slot_done = Signal()
         for k in range(ncol):
             with m.If(st["open_slot"] == k):
                 m.d.comb += slot_done.eq(self.free[k] if self._colour_free
-                                         else st["cnt"][k] == st["tsize"])
+                                         else st["todo"][k] == 0)
         opening = Signal()
-        m.d.comb += opening.eq((st["open_end"] < st["ntask"])
-                               & ((st["opened"] < ncol) | slot_done))
-        left = Signal(tw + 1)
-        added = Signal(tw + 1)
-        m.d.comb += [left.eq(st["ntask"] - st["open_end"]),
-                     added.eq(Mux(opening, Mux(left < st["tsize"], left, st["tsize"]), 0))]
+        m.d.comb += opening.eq((st["rest"] != 0) & slot_done)
+        added = Signal.like(st["rest"])
+        m.d.comb += added.eq(Mux(opening, st["size"], 0))
         m.d.comb += [self.opened.eq(st["opened"]),
                      self.opening.eq(Cat(opening & (st["open_slot"] == k) for k in range(ncol)))]
+        rest = Signal.like(st["rest"])
+        m.d.comb += rest.eq(st["rest"] - st["size"])
         with m.If(opening):
-            m.d.sync += [st["opened"].eq(st["opened"] + 1),
-                         st["open_end"].eq(st["open_end"] + st["tsize"]),
+            m.d.sync += [st["opened"].eq(st["opened"] + 1), st["rest"].eq(rest),
+                         st["size"].eq(Mux(rest < st["tsize"], rest, st["tsize"])),
                          st["open_slot"].eq(self._inc(st["open_slot"]))]
         return opening, added
 
-    def _ranks(self, m, ubusy, fin, ahead):
-        """Each unit's place among the waiting units: idle units by the registered order
-        ``ahead``, then the units finishing now by index."""
-        n = self._n
-        n_idle = Signal(range(n + 1))
-        m.d.comb += n_idle.eq(popcount(~ubusy))
-        ranks = []
-        for i in range(n):
-            idle_rank = popcount(Cat(~ubusy[j] & ahead[i][j] for j in range(n) if j != i))
-            fin_rank = n_idle + (popcount(Cat(fin[j] for j in range(i))) if i else 0)
-            rank = Signal(range(n), name=f"rank{i}")
-            m.d.comb += rank.eq(Mux(ubusy[i], fin_rank, idle_rank) if n > 1 else 0)
-            ranks.append(rank)
-        return ranks
+    def _tables(self, m, st, r_max):
+        """For each grant count ``r`` in ``0..r_max``, from registers only: the task, offset
+        and colour ``r`` places after the next, and the open tasks (and their ``avail``) left
+        after ``r`` grants."""
+        tw, tab = TASK_WIDTH, {"task": [], "off": [], "slot": [], "room": [], "avail": []}
+        for r in range(r_max + 1):
+            o = Signal(tw + 1, name=f"off_r{r}")
+            wrap = Signal(name=f"wrap_r{r}")
+            left = Signal(tw + 2, name=f"room_r{r}")
+            m.d.comb += [o.eq(st["off"] + r), wrap.eq(o >= st["tsize"]),
+                         left.eq(st["room"] + st["pend"] - r)]
+            tab["task"].append(st["nxt"] + r)
+            tab["off"].append(Mux(wrap, o - st["tsize"], o))
+            tab["slot"].append(Mux(wrap, self._inc(st["slot"]), st["slot"]))
+            tab["room"].append(left)
+            tab["avail"].append(Mux(left < self._max, left, self._max))
+        return tab
+
+    def _pick(self, m, tab, sel, name):
+        """``tab[key][sel]`` for every key, as signals named ``{key}_{name}``."""
+        out = {}
+        for key, vals in tab.items():
+            sig = Signal(len(vals[0]), name=f"{key}_{name}")
+            for r, v in enumerate(vals):
+                with m.If(sel == r):
+                    m.d.comb += sig.eq(v)
+            out[key] = sig
+        return out
 
     def elaborate(self, platform):
         m = Module()
         n, ncol, tw = self._n, self._colours, TASK_WIDTH
         st = {"ntask": Signal(tw), "tsize": Signal(tw),
               "opened": Signal(tw),             # tiles opened
-              "open_end": Signal(tw + 1),       # tasks in the opened tiles (may pass n_tasks)
+              "rest": Signal(tw),               # tasks not in an opened tile
+              "size": Signal(tw),               # tasks of the next tile to open
               "open_slot": Signal(range(ncol)),  # slot of the next tile to open
-              "cnt": [Signal(tw, name=f"cnt{k}") for k in range(ncol)]}  # finished, per slot
-        nxt = Signal(tw)                 # next task to grant
-        room = Signal(tw + 1)            # tasks of the opened tiles not yet granted
-        cur_off = Signal(tw)             # the next task's offset in its tile
-        cur_slot = Signal(range(ncol))   # colour (slot) of its tile
+              # Tasks of the tile in each slot not yet finished (0: the colour is free).
+              "todo": [Signal(tw, name=f"todo{k}") for k in range(ncol)],
+              "nxt": Signal(tw),                # next task to grant
+              "off": Signal(tw),                # its offset in its tile
+              "slot": Signal(range(ncol)),      # colour (slot) of its tile
+              "room": Signal(tw + 1),           # tasks of the opened tiles not yet granted
+              "pend": Signal(tw),               # tasks of the tile opened in the last cycle
+              "avail": Signal(bits_for(self._max))}   # min(room, max_grants)
         ubusy = Signal(n)
         uslot = [Signal(range(ncol), name=f"uslot{i}") for i in range(n)]
         # ahead[i][j]: idle unit j freed before idle unit i (or in the same cycle, j < i).
@@ -183,28 +210,49 @@ class TaskDispatch(wiring.Component):
         fin = Signal(n)
         m.d.comb += fin.eq(self.fin & ubusy)
 
-        opening, added = self._open_tiles(m, st)
+        opening, st["added"] = self._open_tiles(m, st)
 
-        avail = Signal(bits_for(self._max))
-        m.d.comb += avail.eq(Mux(room < self._max, room, self._max))
-        ranks = self._ranks(m, ubusy, fin, ahead)
-        ngrant = []
+        # Grants: every idle unit ranks by ``ahead`` (registers); the units finishing now come
+        # after the ``n_idle`` idle ones, and ``slack`` of them are granted. Every value a grant
+        # selects is tabulated from registers (``tab`` by rank, ``fin_tab`` by the finishing
+        # units' grants, shifted past the idle units'), so after a ``fin`` only a small popcount,
+        # a compare and multiplexers remain.
+        avail = st["avail"]
+        tab = self._tables(m, st, n)
+        n_idle = Signal(range(n + 1), init=n)       # popcount(~ubusy), kept as a register
+        idle_g, slack = (Signal(range(n + 1), name=k) for k in ("idle_g", "slack"))
+        m.d.comb += [idle_g.eq(Mux(avail < n_idle, avail, n_idle)),
+                     slack.eq(avail - idle_g)]
+        fin_tab = {key: [self._pick(m, {key: [v[min(r + k, n)] for r in range(n + 1)]}, idle_g,
+                                    f"fin{k}")[key] for k in range(n + 1)]
+                   for key, v in tab.items()}
+        n_fin = Signal(range(n + 1))
+        fin_g = Signal(range(n + 1))
+        m.d.comb += [n_fin.eq(popcount(fin)), fin_g.eq(Mux(n_fin < slack, n_fin, slack))]
+        m.d.sync += n_idle.eq(n_idle - idle_g + n_fin - fin_g)
+        grants = []
         for i in range(n):
+            idle_rank = popcount(Cat(~ubusy[j] & ahead[i][j] for j in range(n) if j != i))
+            lower = popcount(Cat(fin[j] for j in range(i))) if i else Const(0, 1)
             g = Signal(name=f"g{i}")
-            m.d.comb += [g.eq((~ubusy[i] | fin[i]) & (ranks[i] < avail)), self.grant[i].eq(g),
-                         self.rank[i].eq(ranks[i] if self._max > 1 else 0)]
+            m.d.comb += [g.eq(Mux(ubusy[i], fin[i] & (lower < slack), idle_rank < avail)),
+                         self.grant[i].eq(g),
+                         self.rank[i].eq(Mux(ubusy[i], n_idle + lower, idle_rank)
+                                         if self._max > 1 else 0)]
+            grants.append(g)
             if self._max == 1:          # only rank 0 is granted: the registers as they are
-                m.d.comb += [self.task[i].eq(nxt), self.slot[i].eq(cur_slot),
-                             self.offset[i].eq(cur_off)]
+                m.d.comb += [self.task[i].eq(st["nxt"]), self.slot[i].eq(st["slot"]),
+                             self.offset[i].eq(st["off"])]
             else:
-                off = Signal(tw + 1, name=f"off{i}")
-                m.d.comb += [off.eq(cur_off + ranks[i]), self.task[i].eq(nxt + ranks[i]),
-                             self.slot[i].eq(Mux(off >= st["tsize"], self._inc(cur_slot),
-                                                 cur_slot)),
-                             self.offset[i].eq(Mux(off >= st["tsize"], off - st["tsize"], off))]
+                by_idle = self._pick(m, {k: tab[k] for k in ("task", "slot", "off")}, idle_rank,
+                                     f"idle{i}")
+                by_fin = self._pick(m, {k: fin_tab[k] for k in ("task", "slot", "off")}, lower,
+                                    f"done{i}")
+                m.d.comb += [self.task[i].eq(Mux(ubusy[i], by_fin["task"], by_idle["task"])),
+                             self.slot[i].eq(Mux(ubusy[i], by_fin["slot"], by_idle["slot"])),
+                             self.offset[i].eq(Mux(ubusy[i], by_fin["off"], by_idle["off"]))]
             with m.If(g):
                 m.d.sync += uslot[i].eq(self.slot[i])
-            ngrant.append(g)
         for i in range(n):
             for j in range(n):
                 if j == i:
@@ -214,26 +262,23 @@ class TaskDispatch(wiring.Component):
                 with m.Elif(fin[j]):
                     m.d.sync += ahead[i][j].eq(0)
 
-        total = Signal(range(n + 1))
-        m.d.comb += total.eq(popcount(Cat(*ngrant)))
-        off_next = Signal(tw + 1)
-        m.d.comb += off_next.eq(cur_off + total)
-        m.d.sync += [nxt.eq(nxt + total), room.eq(room - total + added),
-                     ubusy.eq(Cat(*ngrant) | (ubusy & ~fin))]
-        with m.If(off_next >= st["tsize"]):
-            m.d.sync += [cur_off.eq(off_next - st["tsize"]), cur_slot.eq(self._inc(cur_slot))]
-        with m.Else():
-            m.d.sync += cur_off.eq(off_next)
+        after = self._pick(m, fin_tab, fin_g, "next")
+        m.d.sync += [st["nxt"].eq(after["task"]), st["off"].eq(after["off"]),
+                     st["slot"].eq(after["slot"]), st["room"].eq(after["room"]),
+                     st["avail"].eq(after["avail"]), st["pend"].eq(st["added"]),
+                     ubusy.eq(Cat(*grants) | (ubusy & ~fin))]
         for k in range(ncol):
             done_k = popcount(Cat(fin[i] & (uslot[i] == k) for i in range(n)))
-            m.d.sync += st["cnt"][k].eq(Mux(self.opening[k], 0, st["cnt"][k] + done_k))
-        m.d.comb += self.idle.eq((nxt == st["ntask"]) & (ubusy == 0))
+            m.d.sync += st["todo"][k].eq(Mux(self.opening[k], st["size"], st["todo"][k] - done_k))
+        m.d.comb += self.idle.eq((st["nxt"] == st["ntask"]) & (ubusy == 0))
 
         with m.If(self.start):
             m.d.sync += [st["ntask"].eq(self.n_tasks), st["tsize"].eq(self.tile_size),
-                         nxt.eq(0), room.eq(0), cur_off.eq(0), cur_slot.eq(0),
-                         st["opened"].eq(0), st["open_end"].eq(0), st["open_slot"].eq(0),
-                         ubusy.eq(0)]
-            m.d.sync += [c.eq(0) for c in st["cnt"]]
+                         st["nxt"].eq(0), st["room"].eq(0), st["pend"].eq(0), st["avail"].eq(0), st["off"].eq(0),
+                         st["slot"].eq(0), st["opened"].eq(0), st["rest"].eq(self.n_tasks),
+                         st["size"].eq(Mux(self.n_tasks < self.tile_size, self.n_tasks,
+                                           self.tile_size)),
+                         st["open_slot"].eq(0), ubusy.eq(0), n_idle.eq(n)]
+            m.d.sync += [c.eq(0) for c in st["todo"]]
             m.d.sync += [ahead[i][j].eq(j < i) for i in range(n) for j in range(n) if j != i]
         return m

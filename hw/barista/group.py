@@ -129,6 +129,7 @@ class BaristaGroup(wiring.Component):
             j = Signal(range(FILTER_DEPTH + 1), name=f"j{i}")    # next chunk to read
             pv = Signal(name=f"pv{i}")                           # a chunk is on the read ports
             pj = Signal(range(FILTER_DEPTH), name=f"pj{i}")
+            plast = Signal(name=f"plast{i}")                     # pj == n_chunks - 1
             active = Signal(name=f"active{i}")
             sent = Signal(name=f"sent{i}")                       # the task's last chunk was taken
             g = disp.grant[i]
@@ -147,7 +148,7 @@ class BaristaGroup(wiring.Component):
             m.d.comb += [arp.en.eq(advance), wrp.en.eq(advance)]
             m.d.comb += [cu.i.valid.eq(pv), cu.i.payload.act.eq(arp.data),
                          cu.i.payload.wgt.eq(wrp.data), cu.i.payload.first.eq(pj == 0),
-                         cu.i.payload.last.eq(pj == nch - 1), cu.i.payload.out_addr.eq(task),
+                         cu.i.payload.last.eq(plast), cu.i.payload.out_addr.eq(task),
                          cu.clear.eq(self.start), cu.others_busy.eq(0),
                          self.res[i].eq(cu.res)]
             # The task ends, for the dispatcher, one cycle before the compute unit's last beat:
@@ -164,14 +165,14 @@ class BaristaGroup(wiring.Component):
             m.d.comb += ccost.eq(Mux(m_now == 0, 1, (m_now + (mpc - 1)) >> shift))
             rem = Signal(range(self._cu.chunk + 1), name=f"rem{i}")
             last_take = Signal(name=f"last_take{i}")
-            m.d.comb += last_take.eq(pv & cu.i.ready & (pj == nch - 1))
+            m.d.comb += last_take.eq(pv & cu.i.ready & plast)
             fin = Signal(name=f"fin{i}")
             m.d.comb += fin.eq((last_take & (ccost == 1)) | (sent & (rem == 1)))
             fins.append(fin)
             with m.If(advance):
-                m.d.sync += [pv.eq(issue), pj.eq(0)]
+                m.d.sync += [pv.eq(issue), pj.eq(0), plast.eq(nch == 1)]
                 with m.If(~g):
-                    m.d.sync += pj.eq(j)
+                    m.d.sync += [pj.eq(j), plast.eq(j == nch - 1)]
             with m.If(last_take):
                 m.d.sync += active.eq(0)
                 with m.If(ccost > 1):

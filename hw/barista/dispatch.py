@@ -180,28 +180,30 @@ class TaskDispatch(wiring.Component):
         out = {}
         for key, vals in tab.items():
             sig = Signal(len(vals[0]), name=f"{key}_{name}")
-            for r, v in enumerate(vals):
-                with m.If(sel == r):
-                    m.d.comb += sig.eq(v)
+            with m.Switch(sel):             # one parallel multiplexer, not a chain
+                for r, v in enumerate(vals[:1 << len(sel)]):
+                    with m.Case(r):
+                        m.d.comb += sig.eq(v)
             out[key] = sig
         return out
 
     def elaborate(self, platform):
         m = Module()
         n, ncol, tw = self._n, self._colours, TASK_WIDTH
-        st = {"ntask": Signal(tw), "tsize": Signal(tw),
-              "opened": Signal(tw),             # tiles opened
-              "rest": Signal(tw),               # tasks not in an opened tile
-              "size": Signal(tw),               # tasks of the next tile to open
-              "open_slot": Signal(range(ncol)),  # slot of the next tile to open
-              # Tasks of the tile in each slot not yet finished (0: the colour is free).
-              "todo": [Signal(tw, name=f"todo{k}") for k in range(ncol)],
-              "nxt": Signal(tw),                # next task to grant
-              "off": Signal(tw),                # its offset in its tile
-              "slot": Signal(range(ncol)),      # colour (slot) of its tile
-              "room": Signal(tw + 1),           # tasks of the opened tiles not yet granted
-              "pend": Signal(tw),               # tasks of the tile opened in the last cycle
-              "avail": Signal(bits_for(self._max))}   # min(room, max_grants)
+        shapes = {"ntask": tw, "tsize": tw,
+                  "opened": tw,                 # tiles opened
+                  "rest": tw,                   # tasks not in an opened tile
+                  "size": tw,                   # tasks of the next tile to open
+                  "open_slot": range(ncol),     # slot of the next tile to open
+                  "nxt": tw,                    # next task to grant
+                  "off": tw,                    # its offset in its tile
+                  "slot": range(ncol),          # colour (slot) of its tile
+                  "room": tw + 1,               # tasks of the opened tiles not yet granted
+                  "pend": tw,                   # tasks of the tile opened in the last cycle
+                  "avail": bits_for(self._max)}     # min(room, max_grants)
+        st = {k: Signal(shape, name=k) for k, shape in shapes.items()}
+        # Tasks of the tile in each slot not yet finished (0: the colour is free).
+        st["todo"] = [Signal(tw, name=f"todo{k}") for k in range(ncol)]
         ubusy = Signal(n)
         uslot = [Signal(range(ncol), name=f"uslot{i}") for i in range(n)]
         # ahead[i][j]: idle unit j freed before idle unit i (or in the same cycle, j < i).
@@ -235,22 +237,18 @@ class TaskDispatch(wiring.Component):
             idle_rank = popcount(Cat(~ubusy[j] & ahead[i][j] for j in range(n) if j != i))
             lower = popcount(Cat(fin[j] for j in range(i))) if i else Const(0, 1)
             g = Signal(name=f"g{i}")
+            rank = Signal(range(n), name=f"rank{i}")
             m.d.comb += [g.eq(Mux(ubusy[i], fin[i] & (lower < slack), idle_rank < avail)),
-                         self.grant[i].eq(g),
-                         self.rank[i].eq(Mux(ubusy[i], n_idle + lower, idle_rank)
-                                         if self._max > 1 else 0)]
+                         rank.eq(Mux(ubusy[i], n_idle + lower, idle_rank) if n > 1 else 0),
+                         self.grant[i].eq(g), self.rank[i].eq(rank if self._max > 1 else 0)]
             grants.append(g)
             if self._max == 1:          # only rank 0 is granted: the registers as they are
                 m.d.comb += [self.task[i].eq(st["nxt"]), self.slot[i].eq(st["slot"]),
                              self.offset[i].eq(st["off"])]
             else:
-                by_idle = self._pick(m, {k: tab[k] for k in ("task", "slot", "off")}, idle_rank,
-                                     f"idle{i}")
-                by_fin = self._pick(m, {k: fin_tab[k] for k in ("task", "slot", "off")}, lower,
-                                    f"done{i}")
-                m.d.comb += [self.task[i].eq(Mux(ubusy[i], by_fin["task"], by_idle["task"])),
-                             self.slot[i].eq(Mux(ubusy[i], by_fin["slot"], by_idle["slot"])),
-                             self.offset[i].eq(Mux(ubusy[i], by_fin["off"], by_idle["off"]))]
+                mine = self._pick(m, {k: tab[k] for k in ("task", "slot", "off")}, rank, f"u{i}")
+                m.d.comb += [self.task[i].eq(mine["task"]), self.slot[i].eq(mine["slot"]),
+                             self.offset[i].eq(mine["off"])]
             with m.If(g):
                 m.d.sync += uslot[i].eq(self.slot[i])
         for i in range(n):

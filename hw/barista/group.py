@@ -111,9 +111,10 @@ class BaristaGroup(wiring.Component):
         m.d.comb += [t.eq(r * nch) for r, t in enumerate(times)]
         n_granted = Signal(range(n + 1))
         m.d.comb += n_granted.eq(popcount(disp.grant))
-        for r in range(n + 1):
-            with m.If(n_granted == r):
-                m.d.sync += next_base.eq(next_base + times[r])
+        with m.Switch(n_granted):
+            for r in range(n + 1):
+                with m.Case(r):
+                    m.d.sync += next_base.eq(next_base + times[r])
         with m.If(self.start):
             m.d.sync += next_base.eq(0)
         m.d.comb += [disp.start.eq(self.start), disp.n_tasks.eq(self.n_tasks),
@@ -131,20 +132,25 @@ class BaristaGroup(wiring.Component):
             pj = Signal(range(FILTER_DEPTH), name=f"pj{i}")
             plast = Signal(name=f"plast{i}")                     # pj == n_chunks - 1
             active = Signal(name=f"active{i}")
+            more = Signal(name=f"more{i}")                       # active and j < n_chunks
             sent = Signal(name=f"sent{i}")                       # the task's last chunk was taken
             g = disp.grant[i]
             advance = Signal(name=f"advance{i}")
             issue = Signal(name=f"issue{i}")
             m.d.comb += [advance.eq(~pv | cu.i.ready),
-                         issue.eq(g | (active & (j < nch) & advance))]
+                         issue.eq(g | (more & advance))]
             new_base = Signal.like(base, name=f"new_base{i}")
-            for r in range(n):
-                with m.If(disp.rank[i] == r):
-                    m.d.comb += new_base.eq(next_base + times[r])
+            with m.Switch(disp.rank[i]):
+                for r in range(n):
+                    with m.Case(r):
+                        m.d.comb += new_base.eq(next_base + times[r])
+            # A unit is granted only once it has read all its chunks: the filter address is then
+            # chunk 0 already, so the grant does not reach the filter memory.
+            m.d.comb += wrp.addr.eq(Mux(more, j, 0))
             with m.If(g):
-                m.d.comb += [arp.addr.eq(new_base), wrp.addr.eq(0)]
+                m.d.comb += arp.addr.eq(new_base)
             with m.Else():
-                m.d.comb += [arp.addr.eq(base + j), wrp.addr.eq(j)]
+                m.d.comb += arp.addr.eq(base + j)
             m.d.comb += [arp.en.eq(advance), wrp.en.eq(advance)]
             m.d.comb += [cu.i.valid.eq(pv), cu.i.payload.act.eq(arp.data),
                          cu.i.payload.wgt.eq(wrp.data), cu.i.payload.first.eq(pj == 0),
@@ -182,9 +188,10 @@ class BaristaGroup(wiring.Component):
                 with m.If(rem == 1):
                     m.d.sync += sent.eq(0)
             with m.If(g):
-                m.d.sync += [task.eq(disp.task[i]), base.eq(new_base), j.eq(1), active.eq(1)]
+                m.d.sync += [task.eq(disp.task[i]), base.eq(new_base), j.eq(1), active.eq(1),
+                             more.eq(nch > 1)]
             with m.Elif(issue):
-                m.d.sync += j.eq(j + 1)
+                m.d.sync += [j.eq(j + 1), more.eq(j + 1 < nch)]
         for i, f in enumerate(fins):
             m.d.comb += [disp.fin[i].eq(f), self.fin[i].eq(f)]
         return m

@@ -779,7 +779,8 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
     values = [int((v + half) % (1 << acc) - half) for v in out_ref]
 
     # Dispatcher state (hw/barista/dispatch.py, colour_free).
-    dsp = dict(nxt=0, cur_off=0, cur_slot=0, opened=0, open_end=0, open_slot=0, now=0)
+    dsp = dict(nxt=0, cur_off=0, cur_slot=0, opened=0, rest=ntask, size=min(ntask, tsize),
+               open_slot=0, room=0, pend=0, now=0)
     ubusy, ts = [False] * n, [0] * n
     free = [True] * ncol
 
@@ -836,17 +837,12 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
                     m_ = bin(both).count("1")
                     xfer_info[i] = (h, max(1, -(-m_ // M)))
         # Dispatcher.
-        o, oe, osl = dsp["opened"], dsp["open_end"], dsp["open_slot"]
+        # (registered tile state: at most one tile opens, its tasks count two cycles later)
         opening = [False] * ncol
-        prev = True
-        for _ in range(ncol):
-            can = prev and oe < ntask and (o < ncol or free[osl])
-            if can:
-                opening[osl] = True
-                o, oe, osl = o + 1, oe + tsize, inc(osl)
-            prev = can
-        limit = min(oe, ntask)
-        avail = min(limit - dsp["nxt"], n)
+        open_now = dsp["rest"] > 0 and free[dsp["open_slot"]]
+        if open_now:
+            opening[dsp["open_slot"]] = True
+        avail = min(dsp["room"], n)
         waiting = [not ubusy[i] or fin[i] for i in range(n)]
         ts_eff = [dsp["now"] if fin[i] else ts[i] for i in range(n)]
         grant = [False] * n
@@ -937,8 +933,13 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
             dsp["cur_off"], dsp["cur_slot"] = off_next - tsize, inc(dsp["cur_slot"])
         else:
             dsp["cur_off"] = off_next
-        dsp.update(nxt=dsp["nxt"] + total, now=dsp["now"] + 1, opened=o, open_end=oe,
-                   open_slot=osl)
+        dsp.update(nxt=dsp["nxt"] + total, now=dsp["now"] + 1,
+                   room=dsp["room"] + dsp["pend"] - total,
+                   pend=dsp["size"] if open_now else 0)
+        if open_now:
+            rest = dsp["rest"] - dsp["size"]
+            dsp.update(opened=dsp["opened"] + 1, rest=rest, size=min(rest, tsize),
+                       open_slot=inc(dsp["open_slot"]))
         # Colours and tiles.
         wcol = U[wsel]["rslot"] if wsel is not None else None
         for k in range(ncol):

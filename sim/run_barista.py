@@ -314,17 +314,11 @@ def check_cluster_layer(model, config, w, a, stride=1, padding=0, tile_size=None
             "seconds": round(got["seconds"], 2)}
 
 
-def run_cluster_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=None,
-                      max_cycles=50000):
-    """One layer on ``BaristaCluster(config)`` in the Amaranth simulator (slow; for small layers
-    and configs without a native build): every grant ``(cycle, unit)`` per task, the drained
-    results and the counters. ``ready``: ``o.ready`` per cycle from the one after ``start``."""
+def _run_pysim(dut, beats, set_desc, cycle, on_done, max_cycles, what):
+    """The Amaranth-simulator run of a cluster or an engine: ``beats`` on ``dut.load``,
+    ``set_desc(ctx)``, a ``start`` pulse, then ``cycle(ctx, t)`` every cycle (``t`` = 0 the one
+    after ``start``) until ``dut.done``, when ``on_done(ctx)`` reads the counters."""
     from amaranth.sim import Simulator
-    from hw.barista.cluster import BaristaCluster
-    dut = BaristaCluster(config)
-    lay, beats, desc = cluster_words(w, a, config, stride, padding, tile_size)
-    got = {"drained": [], "grants": [None] * lay["n_tasks"], "layout": lay}
-    n = config.units_per_cluster
 
     async def bench(ctx):
         for b in beats:
@@ -332,31 +326,56 @@ def run_cluster_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=N
             ctx.set(dut.load.payload.as_value(), b)
             await ctx.tick()
         ctx.set(dut.load.valid, 0)
-        ctx.set(dut.desc.as_value(), desc)
+        set_desc(ctx)
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
         for t in range(max_cycles):
-            rdy = True if ready is None else bool(ready[t])
-            ctx.set(dut.o.ready, rdy)
-            g = ctx.get(dut.dispatch.grant)
-            for i in range(n):
-                if g >> i & 1:
-                    got["grants"][ctx.get(dut.dispatch.task[i])] = (t, i)
-            if ctx.get(dut.o.valid) and rdy:
-                p = ctx.get(dut.o.payload)
-                got["drained"].append((int(p.colour), int(p.addr), int(p.value)))
+            cycle(ctx, t)
             await ctx.tick()
             if ctx.get(dut.done):
-                for k in ("cycles", "reads", "requests"):
-                    got[k] = ctx.get(getattr(dut, k))
+                on_done(ctx)
                 return
-        raise RuntimeError(f"the cluster did not finish in {max_cycles} cycles")
+        raise RuntimeError(f"the {what} did not finish in {max_cycles} cycles")
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+
+
+def _drain(ctx, o, rdy, into):
+    """Set ``o.ready`` and record a transfer ``(colour, addr, value)``."""
+    ctx.set(o.ready, rdy)
+    if ctx.get(o.valid) and rdy:
+        p = ctx.get(o.payload)
+        into.append((int(p.colour), int(p.addr), int(p.value)))
+
+
+def run_cluster_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=None,
+                      max_cycles=50000):
+    """One layer on ``BaristaCluster(config)`` in the Amaranth simulator (slow; for small layers
+    and configs without a native build): every grant ``(cycle, unit)`` per task, the drained
+    results and the counters. ``ready``: ``o.ready`` per cycle from the one after ``start``."""
+    from hw.barista.cluster import BaristaCluster
+    dut = BaristaCluster(config)
+    lay, beats, desc = cluster_words(w, a, config, stride, padding, tile_size)
+    got = {"drained": [], "grants": [None] * lay["n_tasks"], "layout": lay}
+    n = config.units_per_cluster
+
+    def cycle(ctx, t):
+        _drain(ctx, dut.o, True if ready is None else bool(ready[t]), got["drained"])
+        g = ctx.get(dut.dispatch.grant)
+        for i in range(n):
+            if g >> i & 1:
+                got["grants"][ctx.get(dut.dispatch.task[i])] = (t, i)
+
+    def on_done(ctx):
+        for k in ("cycles", "reads", "requests"):
+            got[k] = ctx.get(getattr(dut, k))
+
+    _run_pysim(dut, beats, lambda ctx: ctx.set(dut.desc.as_value(), desc), cycle, on_done,
+               max_cycles, "cluster")
     got["outputs"] = outputs_of(got["drained"], lay, config.colours)
     return got
 
@@ -491,42 +510,25 @@ def run_engine_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=No
     """One layer on ``BaristaEngine(config)`` in the Amaranth simulator (slow: small layers).
     ``ready[c]``: cluster ``c``'s ``o.ready`` per cycle from the one after ``start``. Returns
     ``{"outputs", "filters", "drained", "cycles", "reads", "requests"}`` (per-cluster lists)."""
-    from amaranth.sim import Simulator
     from hw.barista.engine import BaristaEngine
     dut = BaristaEngine(config)
     n = config.n_clusters
     filters, lays, beats, descs = engine_words(w, a, config, stride, padding, tile_size)
     got = {"filters": filters, "drained": [[] for _ in range(n)]}
 
-    async def bench(ctx):
-        for b in beats:
-            ctx.set(dut.load.valid, 1)
-            ctx.set(dut.load.payload.as_value(), b)
-            await ctx.tick()
-        ctx.set(dut.load.valid, 0)
+    def set_desc(ctx):
         for c in range(n):
             ctx.set(dut.desc[c].as_value(), descs[c])
-        ctx.set(dut.start, 1)
-        await ctx.tick()
-        ctx.set(dut.start, 0)
-        for t in range(max_cycles):
-            for c in range(n):
-                rdy = True if ready is None else bool(ready[c][t])
-                ctx.set(dut.o[c].ready, rdy)
-                if ctx.get(dut.o[c].valid) and rdy:
-                    p = ctx.get(dut.o[c].payload)
-                    got["drained"][c].append((int(p.colour), int(p.addr), int(p.value)))
-            await ctx.tick()
-            if ctx.get(dut.done):
-                for k in ("cycles", "reads", "requests"):
-                    got[k] = [ctx.get(getattr(dut, k)[c]) for c in range(n)]
-                return
-        raise RuntimeError(f"the engine did not finish in {max_cycles} cycles")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    def cycle(ctx, t):
+        for c in range(n):
+            _drain(ctx, dut.o[c], True if ready is None else bool(ready[c][t]), got["drained"][c])
+
+    def on_done(ctx):
+        for k in ("cycles", "reads", "requests"):
+            got[k] = [ctx.get(getattr(dut, k)[c]) for c in range(n)]
+
+    _run_pysim(dut, beats, set_desc, cycle, on_done, max_cycles, "engine")
     out = np.zeros((np.shape(w)[0], lays[0]["out_h"], lays[0]["out_w"]), dtype=np.int64)
     for c in range(n):
         out[filters[c]] = outputs_of(got["drained"][c], lays[c], config.colours)

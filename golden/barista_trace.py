@@ -228,7 +228,7 @@ class _Bank:
 
 
 def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
-                  result_latency=2, max_cycles=10 ** 6):
+                  result_latency=2, grants_per_cycle=None, max_cycles=10 ** 6):
     """Cycle-exact behaviour of ``hw.barista.cluster.BaristaCluster`` on one layer.
 
     Parameters
@@ -240,6 +240,9 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
     result_latency : int
         The compute unit's result latency (``hw.sparten.cu.ComputeUnit.result_latency``: cycles
         from a task's last join beat to its result).
+    grants_per_cycle : int or None
+        The dispatcher's grants per cycle at most (``BaristaCluster.grants_per_cycle``; None:
+        every unit).
 
     Returns
     -------
@@ -351,7 +354,7 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
         open_now = dsp["rest"] > 0 and free[dsp["open_slot"]]
         if open_now:
             opening[dsp["open_slot"]] = True
-        avail = min(dsp["room"], n)
+        avail = min(dsp["room"], grants_per_cycle or n)
         waiting = [not ubusy[i] or fin[i] for i in range(n)]
         ts_eff = [dsp["now"] if fin[i] else ts[i] for i in range(n)]
         grant = [False] * n
@@ -508,7 +511,7 @@ def engine_filters(w, n_clusters):
 
 
 def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
-                 result_latency=2):
+                 result_latency=2, grants_per_cycle=None):
     """Cycle-exact behaviour of ``hw.barista.engine.BaristaEngine``: every cluster runs
     :func:`cluster_trace` on its filters (:func:`engine_filters`) with its own output ``ready``
     pattern (``ready[c]``, or None). Returns ``{"filters", "clusters" (the traces), "cycles"
@@ -516,7 +519,8 @@ def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
     filters = engine_filters(w, config.n_clusters)
     w = np.asarray(w)
     traces = [cluster_trace(w[f], a, config, stride, padding, tile_size,
-                            None if ready is None else ready[c], result_latency)
+                            None if ready is None else ready[c], result_latency,
+                            grants_per_cycle)
               for c, f in enumerate(filters)]
     return {"filters": filters, "clusters": traces,
             "cycles": max(t["cycles"] for t in traces)}

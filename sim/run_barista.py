@@ -294,12 +294,14 @@ def check_cluster_layer(model, config, w, a, stride=1, padding=0, tile_size=None
     """
     from golden.barista import cluster_trace, layer_cycles
     from golden.conv import conv2d_dense
+    from hw.barista.cluster import BaristaCluster
     from hw.sparten.cu import ComputeUnit
     got = run_cluster(model, config, w, a, stride, padding, tile_size, seed, threshold,
                       idle_threshold)
     ready = lfsr_pattern(seed, threshold, got["cycles"] + 16)
     want = cluster_trace(w, a, config, stride, padding, tile_size, ready,
-                         ComputeUnit.result_latency)
+                         ComputeUnit.result_latency,
+                        BaristaCluster.grants_per_cycle)
     ref = conv2d_dense(np.asarray(a), np.asarray(w), stride, padding)
     exact = bool(np.array_equal(got["outputs"], ref))
     one = dataclasses.replace(config, n_clusters=1, min_tasks_per_unit=0)
@@ -544,6 +546,7 @@ def check_engine_layer(model, config, w, a, stride=1, padding=0, tile_size=None,
     clusters beside them."""
     from golden.barista import engine_trace, layer_cycles
     from golden.conv import conv2d_dense
+    from hw.barista.cluster import BaristaCluster
     from hw.sparten.cu import ComputeUnit
     n = config.n_clusters
     seeds = [(seed + 7919 * c) % 65535 + 1 for c in range(n)]
@@ -551,7 +554,8 @@ def check_engine_layer(model, config, w, a, stride=1, padding=0, tile_size=None,
                      idle_threshold)
     ready = [lfsr_pattern(s, threshold, max(got["cycles"]) + 16) for s in seeds]
     want = engine_trace(w, a, config, stride, padding, tile_size, ready,
-                        ComputeUnit.result_latency)
+                        ComputeUnit.result_latency,
+                        BaristaCluster.grants_per_cycle)
     exact = bool(np.array_equal(got["outputs"], conv2d_dense(np.asarray(a), np.asarray(w),
                                                               stride, padding)))
     tr = want["clusters"]

@@ -264,9 +264,7 @@ class BaristaCluster(wiring.Component):
         ]
         lo_hi(nxt_c, nxt_c["iy"], d.height, "r_n")
         lo_hi(nxt_c, nxt_c["ix"], d.width, "s_n")
-        granted = Signal()
-        m.d.comb += granted.eq(disp.grant.any())
-        with m.If(granted):
+        with m.If(disp.granting):
             m.d.sync += [cur[k].eq(nxt_c[k]) for k in names + taps]
         with m.If(self.start):
             first_a = -((ds.pad * ds.width + ds.pad) * ds.nc)
@@ -377,12 +375,17 @@ class BaristaCluster(wiring.Component):
                                      w_addr.eq(w_addr + 1)]
                 with m.Else():
                     m.d.sync += [j.eq(j + 1), a_addr.eq(a_addr + 1), w_addr.eq(w_addr + 1)]
-            with m.If(g):
-                m.d.sync += [active.eq(1), first.eq(1), j.eq(0), r_cur.eq(gr_lo), r_hi.eq(gr_hi),
+            # A unit that is idle or ends its task now takes the head's walk whether it is
+            # granted or not (its fetcher state is dead until it is), so the ranking's grant
+            # only sets ``active``: a ``fin`` does not reach the walk's registers through it.
+            with m.If(~active | fin):
+                m.d.sync += [first.eq(1), j.eq(0), r_cur.eq(gr_lo), r_hi.eq(gr_hi),
                              s_cur.eq(gs_lo), s_lo.eq(gs_lo), s_hi.eq(gs_hi),
                              a_row.eq(g_arow), a_addr.eq(g_arow), w_row.eq(g_wrow),
                              w_addr.eq(g_wrow), t_slot.eq(disp.slot[i]),
                              t_off.eq(disp.offset[i])]
+            with m.If(g):
+                m.d.sync += active.eq(1)
 
             # The head pair to the compute unit, once both chunks have arrived.
             head = Signal(qlay, name=f"head{i}")

@@ -73,6 +73,8 @@ class TaskDispatch(wiring.Component):
         user can keep per-task values incrementally instead of from the task index.
     slot, offset : Out.array(n_units)
         The colour of the granted task's tile and its place in the tile (valid with ``grant``).
+    granting : Out(1)
+        Some unit is granted in this cycle (``grant != 0``, from the counts, not the ranking).
     fin : In(n_units)
         Bit ``i``: unit ``i`` ends its task in this cycle (it may be granted the next one in the
         same cycle).
@@ -118,6 +120,7 @@ class TaskDispatch(wiring.Component):
             "rank": Out(range(self._n)).array(self._n),
             "slot": Out(range(self._colours)).array(self._n),
             "offset": Out(TASK_WIDTH).array(self._n),
+            "granting": Out(1),
             "fin": In(self._n),
             "idle": Out(1),
             "opened": Out(TASK_WIDTH),
@@ -231,7 +234,12 @@ class TaskDispatch(wiring.Component):
         n_fin = Signal(range(n + 1))
         fin_g = Signal(range(n + 1))
         m.d.comb += [n_fin.eq(popcount(fin)), fin_g.eq(Mux(n_fin < slack, n_fin, slack))]
-        m.d.sync += n_idle.eq(n_idle - idle_g + n_fin - fin_g)
+        # Idle units next cycle: those not granted now plus the finishing ones not granted.
+        kept, excess = (Signal(range(n + 1), name=k) for k in ("idle_kept", "fin_kept"))
+        m.d.comb += [kept.eq(n_idle - idle_g),
+                     excess.eq(Mux(n_fin > slack, n_fin - slack, 0))]
+        m.d.sync += n_idle.eq(kept + excess)
+        m.d.comb += self.granting.eq((avail != 0) & ((n_idle != 0) | fin.any()))
         grants = []
         for i in range(n):
             idle_rank = popcount(Cat(~ubusy[j] & ahead[i][j] for j in range(n) if j != i))

@@ -215,6 +215,10 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=
                  release_latency=0):
     """Model a layer ``w[K,C,R,S]`` on ``a[C,H,W]`` on a BARISTA ``config`` (see module docstring).
 
+    ``open_latency`` and ``release_latency`` are the dispatcher's tile stages (the rule of
+    :func:`tile_open`; ``hw.barista.dispatch.TaskDispatch.latencies()`` for the RTL's, 0 and 0
+    for a dispatcher that opens and grants in the cycle a colour frees).
+
     Returns
     -------
     dict

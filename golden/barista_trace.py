@@ -88,6 +88,29 @@ def fetch_trace(mem, requests, offer, ready):
                        f"not taken")
 
 
+def _drain_step(st, rp, mem, depth, rdy):
+    """One cycle of ``ColourBuffer``'s drain (the rule of :func:`drain_trace` and
+    :func:`cluster_trace`): the next state, the next read-port words, the transfer on ``o``
+    (``(colour, addr, value)`` or None) and whether the colour is done."""
+    s = dict(st)
+    advance = (not st["ovalid"]) or rdy
+    sent = (st["colour"], st["oaddr"], st["odata"]) if st["ovalid"] and rdy else None
+    done = st["active"] and ((st["ovalid"] and rdy and st["last"]) or st["count"] == 0)
+    new_rp = list(rp)
+    if advance:
+        new_rp[st["colour"]] = mem[st["colour"]][st["raddr"] % depth]
+    if st["active"] and advance:
+        s.update(ovalid=st["pending"], oaddr=st["paddr"], odata=rp[st["colour"]],
+                 last=st["pending"] and st["paddr"] == st["count"] - 1)
+        if st["raddr"] < st["count"]:
+            s.update(pending=True, paddr=st["raddr"], raddr=st["raddr"] + 1)
+        else:
+            s.update(pending=False)
+    if done:
+        s.update(active=False, ovalid=False, pending=False)
+    return s, new_rp, sent, done
+
+
 def drain_trace(colours, depth, writes, closes, ready):
     """Cycle-exact behaviour of ``hw.barista.outbuf.ColourBuffer``.
 
@@ -115,26 +138,12 @@ def drain_trace(colours, depth, writes, closes, ready):
     out, freed, closed = [], [], []
     queue = list(closes)
     for t, rdy in enumerate(ready):
-        s = dict(st)
-        advance = (not st["ovalid"]) or rdy
-        if st["ovalid"] and rdy:
-            out.append((t, st["colour"], st["oaddr"], st["odata"]))
-        done = st["active"] and ((st["ovalid"] and rdy and st["last"]) or st["count"] == 0)
+        s, new_rp, sent, done = _drain_step(st, rp, mem, depth, rdy)
+        if sent:
+            out.append((t,) + sent)
         if done:
             freed.append((t, st["colour"]))
         close = queue[0] if queue and queue[0][0] <= t else None
-        new_rp = list(rp)
-        if advance:
-            new_rp[st["colour"]] = mem[st["colour"]][st["raddr"] % depth]
-        if st["active"] and advance:
-            s.update(ovalid=st["pending"], oaddr=st["paddr"], odata=rp[st["colour"]],
-                     last=st["pending"] and st["paddr"] == st["count"] - 1)
-            if st["raddr"] < st["count"]:
-                s.update(pending=True, paddr=st["raddr"], raddr=st["raddr"] + 1)
-            else:
-                s.update(pending=False)
-        if done:
-            s.update(active=False, ovalid=False, pending=False)
         if close is not None and not st["active"]:
             queue.pop(0)
             closed.append(t)
@@ -460,24 +469,11 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
             elif wcol == k:
                 wcnt[k] += 1
         # The output buffer (hw/barista/outbuf.py; the rules of drain_trace).
-        s = dict(ob)
-        advance = (not ob["ovalid"]) or rdy
-        if ob["ovalid"] and rdy:
-            out.append((ob["colour"], ob["oaddr"], ob["odata"]))
+        s, new_rp, sent, done = _drain_step(ob, orp, obm, depth_o, rdy)
+        if sent:
+            out.append(sent)
             out_cycles.append(t)
-        done = ob["active"] and ((ob["ovalid"] and rdy and ob["last"]) or ob["count"] == 0)
-        new_rp = list(orp)
-        if advance:
-            new_rp[ob["colour"]] = obm[ob["colour"]][ob["raddr"] % depth_o]
-        if ob["active"] and advance:
-            s.update(ovalid=ob["pending"], oaddr=ob["paddr"], odata=orp[ob["colour"]],
-                     last=ob["pending"] and ob["paddr"] == ob["count"] - 1)
-            if ob["raddr"] < ob["count"]:
-                s.update(pending=True, paddr=ob["raddr"], raddr=ob["raddr"] + 1)
-            else:
-                s.update(pending=False)
         if done:
-            s.update(active=False, ovalid=False, pending=False)
             free[ob["colour"]] = True
         for k in range(ncol):
             if opening[k]:

@@ -37,8 +37,10 @@ The exact cycle behaviour is :func:`golden.barista.cluster_trace`; every rule ab
 
 Timing: a pair requested in cycle ``t`` reaches the compute unit at ``t + ChunkFetch.latency`` at
 best; a result is in the unit's result register :attr:`BaristaCluster.result_latency` cycles after
-its task's last join beat. Not pipelined for the clock: the grant's ranking, the granted position
-and the tap-offset address arithmetic are one path (13.4 ns on sky130 hd, ``make area``).
+its task's last join beat. One task is granted per cycle (:attr:`BaristaCluster.grants_per_cycle`):
+the granted task is the cursor's head, whose tap bounds are registers, so no cursor arithmetic
+follows a grant; the path left is a unit's ``fin`` into the dispatcher's next state (6.8 ns on
+sky130 hd, ``docs/timing.md``; 13.4 ns before).
 """
 
 import dataclasses

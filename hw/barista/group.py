@@ -17,8 +17,9 @@ and the compute unit takes a chunk every ``max(1, ceil(m / M))`` cycles (SparTen
 reports ``fin`` one cycle before the last beat of the task's last chunk, at ``t + cost(p)``, and
 can be granted again in that cycle, so the next task's first chunk meets the compute unit in that
 last beat: tasks cost exactly their chunk costs, back to back, and the run follows
-:func:`golden.barista.group_schedule`. Results leave on each unit's ``res`` (the compute unit's,
-``addr`` = the task) ``result_latency`` cycles after that last beat.
+:func:`golden.barista.group_schedule` (with ``TaskDispatch.latencies()``). Results leave on each
+unit's ``res`` (the compute unit's, ``addr`` = the task) ``result_latency`` cycles after that last
+beat.
 """
 
 import dataclasses

@@ -60,9 +60,9 @@ What is modelled
   that many pieces of consecutive chunk pairs, dealt like tasks; the output buffer adds the partial
   sums.
 
-The cycle-exact traces of the RTL blocks are :mod:`golden.barista_trace`; :func:`group_schedule` is the
-scheduling rule of :func:`layer_cycles` and the cycle behaviour of ``hw.barista.dispatch.TaskDispatch``
-(a test ties them).
+The cycle-exact traces of the RTL blocks are :mod:`golden.barista_trace`; :func:`group_schedule`
+is the scheduling rule of :func:`layer_cycles` and the cycle behaviour of
+``hw.barista.dispatch.TaskDispatch`` (a test ties them).
 
 Baselines from the same match counts (same total MACs ``n_clusters * units_per_cluster * M``):
 

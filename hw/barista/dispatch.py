@@ -17,8 +17,8 @@ after its colour's last task ended (the unfinished-task counts are registers) an
 granted from two cycles after it opened (through a register into the registered count of open
 tasks): :attr:`TaskDispatch.open_latency` = 1 and :attr:`TaskDispatch.release_latency` = 2,
 which :func:`golden.barista.group_schedule` and the scheduling rule of
-:func:`golden.barista.layer_cycles` take as keywords (:meth:`TaskDispatch.latencies`); ``hw.barista``
-tests drive the block with units that stay busy for each task's cost and compare every grant.
+:func:`golden.barista.layer_cycles` take as keywords (:meth:`TaskDispatch.latencies`);
+``hw.barista`` tests drive the block with units that stay busy for each task's cost and compare every grant.
 So no path runs from a ``fin`` through the tile state into a grant (issue 11: that chain made the
 group 18.3 ns; it is 6.0 ns now, ``docs/timing.md``).
 
@@ -280,7 +280,8 @@ class TaskDispatch(wiring.Component):
 
         with m.If(self.start):
             m.d.sync += [st["ntask"].eq(self.n_tasks), st["tsize"].eq(self.tile_size),
-                         st["nxt"].eq(0), st["room"].eq(0), st["pend"].eq(0), st["avail"].eq(0), st["off"].eq(0),
+                         st["nxt"].eq(0), st["room"].eq(0), st["pend"].eq(0), st["avail"].eq(0),
+                         st["off"].eq(0),
                          st["slot"].eq(0), st["opened"].eq(0), st["rest"].eq(self.n_tasks),
                          st["size"].eq(Mux(self.n_tasks < self.tile_size, self.n_tasks,
                                            self.tile_size)),

@@ -3,22 +3,23 @@
 RTL: ``hw.barista.dispatch.TaskDispatch`` gives :func:`golden.barista_layer.group_schedule`'s
 schedule cycle for cycle, and so does ``hw.barista.group.BaristaGroup`` (the dispatcher with
 SparTen's compute units, on 1x1 layers, task costs from the real chunk matches); that schedule is
-the scheduling rule of :func:`golden.barista_layer.layer_cycles` (a test ties them). ``hw.barista.fetch.ChunkFetch`` (a bank with its
-request/response ports) follows :func:`fetch_trace`, ``hw.barista.outbuf.ColourBuffer``
-:func:`drain_trace`. The whole cluster, ``hw.barista.cluster.BaristaCluster`` (shared banks,
-combining and snarfing, the dispatcher, SparTen's units, the coloured buffer; KxK layers with
-stride and padding), follows :func:`cluster_trace` cycle for cycle under output backpressure
-(every grant, every drained result, cycles, bank reads), and ``hw.barista.engine.BaristaEngine``
-(several clusters, the filters dealt by :func:`~golden.barista_layer.cluster_filters`) :func:`engine_trace`. Where the
-RTL is exact and the layer model abstracts: the banks (the model's ``combine_window`` rule
-combines requests that meet within the window, the RTL's single-level network only those pending at once: on the benchmark's reduced
-3x3 layers both read 68-93% of the requests, on its 1x1 layer the RTL 68%, the model 27%), the
-fetch latency (3 cycles, hidden by the private queue except on short tasks) and the drain of a
+the scheduling rule of :func:`golden.barista_layer.layer_cycles` (a test ties them).
+``hw.barista.fetch.ChunkFetch`` (a bank with its request/response ports) follows
+:func:`fetch_trace`, ``hw.barista.outbuf.ColourBuffer`` :func:`drain_trace`. The whole cluster,
+``hw.barista.cluster.BaristaCluster`` (shared banks, combining and snarfing, the dispatcher,
+SparTen's units, the coloured buffer; KxK layers with stride and padding), follows
+:func:`cluster_trace` cycle for cycle under output backpressure (every grant, every drained result,
+cycles, bank reads), and ``hw.barista.engine.BaristaEngine`` (several clusters, the filters dealt by
+:func:`~golden.barista_layer.cluster_filters`) :func:`engine_trace`. Where the RTL is exact and the
+layer model abstracts: the banks (the model's ``combine_window`` rule combines requests that meet
+within the window, the RTL's single-level network only those pending at once: on the benchmark's
+reduced 3x3 layers both read 68-93% of the requests, on its 1x1 layer the RTL 68%, the model 27%),
+the fetch latency (3 cycles, hidden by the private queue except on short tasks) and the drain of a
 colour (the RTL frees it after the drain, the model when its last task ends); and the RTL runs one
-cluster's filters filter-major over all its units, where the model gives each filter its own
-group. On one-filter layers (the same schedule) the model is a lower bound of the trace (a test
-checks it); with several filters it may be above it (a filter's group of one unit is slower than
-the RTL's sharing), see the benchmark's RTL rows.
+cluster's filters filter-major over all its units, where the model gives each filter its own group.
+On one-filter layers (the same schedule) the model is a lower bound of the trace (a test checks it);
+with several filters it may be above it (a filter's group of one unit is slower than the RTL's
+sharing), see the benchmark's RTL rows.
 
 The layer model these traces are compared with is :mod:`golden.barista_layer`.
 """
@@ -51,8 +52,8 @@ def fetch_trace(mem, requests, offer, ready):
     Returns
     -------
     dict
-        ``req_cycles`` / ``resp_cycles`` (per port, the cycles of the transfers), ``data`` (per port,
-        the words received), ``reads`` (bank reads issued), ``cycles`` (cycle after the last
+        ``req_cycles`` / ``resp_cycles`` (per port, the cycles of the transfers), ``data`` (per
+        port, the words received), ``reads`` (bank reads issued), ``cycles`` (cycle after the last
         response). Raises RuntimeError when the patterns end before every response is taken.
     """
     n = len(requests)

@@ -12,15 +12,15 @@ can be granted in ``t``: it ranks after every idle unit, so its rank is the idle
 finishing units of lower index, and the order of the idle units is a registered matrix (who freed
 first), not a comparison of time stamps.
 
-Tiles are opened from registered state only, at most one per cycle: a tile opens in the cycle
-after its colour's last task ended (the unfinished-task counts are registers) and its tasks are
-granted from two cycles after it opened (through a register into the registered count of open
-tasks): :attr:`TaskDispatch.open_latency` = 1 and :attr:`TaskDispatch.release_latency` = 2,
-which :func:`golden.barista.group_schedule` and the scheduling rule of
-:func:`golden.barista.layer_cycles` take as keywords (:meth:`TaskDispatch.latencies`);
-``hw.barista`` tests drive the block with units that stay busy for each task's cost and compare every grant.
-So no path runs from a ``fin`` through the tile state into a grant (issue 11: that chain made the
-group 18.3 ns; it is 6.0 ns now, ``docs/timing.md``).
+Tiles are opened from registered state only, at most one per cycle: a tile opens in the cycle after
+its colour's last task ended (the unfinished-task counts are registers) and its tasks are granted
+from two cycles after it opened (through a register into the registered count of open tasks):
+:attr:`TaskDispatch.open_latency` = 1 and :attr:`TaskDispatch.release_latency` = 2, which
+:func:`golden.barista.group_schedule` and the scheduling rule of :func:`golden.barista.layer_cycles`
+take as keywords (:meth:`TaskDispatch.latencies`); ``hw.barista`` tests drive the block with units
+that stay busy for each task's cost and compare every grant. So no path runs from a ``fin`` through
+the tile state into a grant (issue 11: that chain made the group 18.3 ns; it is 6.0 ns now,
+``docs/timing.md``).
 
 *(ours)*: the ranking by free time (a queue of free units in the order they freed) is what
 "round-robin" means here; ranking by index alone would give a waiting unit's turn to one that freed

@@ -237,6 +237,33 @@ class _Bank:
         self.pend, self.have = pend, have
 
 
+def _bank_words(w, a, lay, cfg):
+    """The mask of every chunk the cluster stores (values do not change the timing), per bank:
+    chunk ``i`` of :func:`cluster_layout`'s address space is word ``i // banks`` of bank
+    ``i mod banks``."""
+    K, C, R, H, W, nc, fbase = (lay[k] for k in ("K", "C", "R", "H", "W", "nc", "fbase"))
+    ch, B = cfg.chunk, cfg.banks
+
+    def masks(v):                               # v[..., C] -> [..., nc] masks
+        b = np.zeros(v.shape[:-1] + (nc * ch,), dtype=bool)
+        b[..., :C] = v != 0
+        b = b.reshape(v.shape[:-1] + (nc, ch))
+        return (b.astype(object) * (np.array([1 << i for i in range(ch)], dtype=object))).sum(-1)
+    mem = [0] * cfg.input_buffer_chunks
+    am = masks(a.transpose(1, 2, 0))            # [H, W, nc]
+    for y in range(H):
+        for x in range(W):
+            for j in range(nc):
+                mem[(y * W + x) * nc + j] = int(am[y, x, j])
+    wm = masks(w.transpose(0, 2, 3, 1))         # [K, R, R, nc]
+    for k in range(K):
+        for r in range(R):
+            for s in range(R):
+                for j in range(nc):
+                    mem[fbase + ((k * R + r) * R + s) * nc + j] = int(wm[k, r, s, j])
+    return [[mem[wd * B + b] for wd in range(cfg.input_buffer_chunks // B)] for b in range(B)]
+
+
 def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
                   result_latency=2, grants_per_cycle=None, max_cycles=10 ** 6):
     """Cycle-exact behaviour of ``hw.barista.cluster.BaristaCluster`` on one layer.
@@ -276,26 +303,7 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
     acc = cfg.acc_width
     P = ho * wo
 
-    # Masks of every stored chunk (values do not change the timing).
-    def masks(v):                               # v[..., C] -> [..., nc] masks
-        b = np.zeros(v.shape[:-1] + (nc * ch,), dtype=bool)
-        b[..., :C] = v != 0
-        b = b.reshape(v.shape[:-1] + (nc, ch))
-        return (b.astype(object) * (np.array([1 << i for i in range(ch)], dtype=object))).sum(-1)
-    mem = [0] * cfg.input_buffer_chunks
-    am = masks(a.transpose(1, 2, 0))            # [H, W, nc]
-    for y in range(H):
-        for x in range(W):
-            for j in range(nc):
-                mem[(y * W + x) * nc + j] = int(am[y, x, j])
-    wm = masks(w.transpose(0, 2, 3, 1))         # [K, R, R, nc]
-    for k in range(K):
-        for r in range(R):
-            for s in range(R):
-                for j in range(nc):
-                    mem[fbase + ((k * R + r) * R + s) * nc + j] = int(wm[k, r, s, j])
-    banks = [_Bank(2 * n, [mem[wd * B + b] for wd in range(cfg.input_buffer_chunks // B)])
-             for b in range(B)]
+    banks = [_Bank(2 * n, words) for words in _bank_words(w, a, lay, cfg)]
     out_ref = conv2d_dense(a, w, stride, padding, acc_bits=64).reshape(K * P)
     half = 1 << (acc - 1)
     values = [int((v + half) % (1 << acc) - half) for v in out_ref]

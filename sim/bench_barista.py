@@ -144,8 +144,9 @@ def network_layers(net, quick=False):
 def layer_figures(name, w, a, stride, padding, config, count=1):
     """Model figures of one layer (dict of plain numbers)."""
     from golden.barista import layer_cycles
+    from hw.barista.dispatch import TaskDispatch
     t0 = time.monotonic()
-    r = layer_cycles(w, a, config, stride=stride, padding=padding)
+    r = layer_cycles(w, a, config, stride=stride, padding=padding, **TaskDispatch.latencies())
     R = w.shape[2]
     d_w = float(np.count_nonzero(w)) / w.size
     d_a = tap_density(a, R, R, stride=stride, padding=padding)

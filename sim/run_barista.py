@@ -109,6 +109,8 @@ def check_layer(w, a, config, rows=2):
     on :func:`rtl_config`, ``schedule_cycles`` :func:`golden.barista.group_schedule`.
     """
     from golden.barista import group_schedule, layer_cycles
+    from hw.barista.dispatch import TaskDispatch
+    lat = TaskDispatch.latencies()
     C, H, W = a.shape
     nc = -(-C // config.chunk)
     cfg = rtl_config(config, W, nc, rows)
@@ -116,8 +118,8 @@ def check_layer(w, a, config, rows=2):
     rows_a = np.asarray(a, dtype=np.int64).reshape(C, H * W).T
     got = run_group(cfg, wv, rows_a, rows * W)
     sched = group_schedule(task_costs(wv, rows_a, cfg.chunk, cfg.matches_per_cycle),
-                           cfg.units_per_cluster, rows * W, cfg.colours)
-    model = layer_cycles(np.asarray(w).reshape(1, C, 1, 1), a, cfg)
+                           cfg.units_per_cluster, rows * W, cfg.colours, **lat)
+    model = layer_cycles(np.asarray(w).reshape(1, C, 1, 1), a, cfg, **lat)
     exact = got["value"] == (rows_a @ wv).tolist()
     ok = exact and got["end"] == model["cycles"] == sched["end"] \
         and got["start"] == sched["start"] and got["unit"] == sched["unit"]
@@ -292,12 +294,14 @@ def check_cluster_layer(model, config, w, a, stride=1, padding=0, tile_size=None
     """
     from golden.barista import cluster_trace, layer_cycles
     from golden.conv import conv2d_dense
+    from hw.barista.cluster import BaristaCluster
     from hw.sparten.cu import ComputeUnit
     got = run_cluster(model, config, w, a, stride, padding, tile_size, seed, threshold,
                       idle_threshold)
     ready = lfsr_pattern(seed, threshold, got["cycles"] + 16)
     want = cluster_trace(w, a, config, stride, padding, tile_size, ready,
-                         ComputeUnit.result_latency)
+                         ComputeUnit.result_latency,
+                        BaristaCluster.grants_per_cycle)
     ref = conv2d_dense(np.asarray(a), np.asarray(w), stride, padding)
     exact = bool(np.array_equal(got["outputs"], ref))
     one = dataclasses.replace(config, n_clusters=1, min_tasks_per_unit=0)
@@ -312,17 +316,11 @@ def check_cluster_layer(model, config, w, a, stride=1, padding=0, tile_size=None
             "seconds": round(got["seconds"], 2)}
 
 
-def run_cluster_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=None,
-                      max_cycles=50000):
-    """One layer on ``BaristaCluster(config)`` in the Amaranth simulator (slow; for small layers
-    and configs without a native build): every grant ``(cycle, unit)`` per task, the drained
-    results and the counters. ``ready``: ``o.ready`` per cycle from the one after ``start``."""
+def _run_pysim(dut, beats, set_desc, cycle, on_done, max_cycles, what):
+    """The Amaranth-simulator run of a cluster or an engine: ``beats`` on ``dut.load``,
+    ``set_desc(ctx)``, a ``start`` pulse, then ``cycle(ctx, t)`` every cycle (``t`` = 0 the one
+    after ``start``) until ``dut.done``, when ``on_done(ctx)`` reads the counters."""
     from amaranth.sim import Simulator
-    from hw.barista.cluster import BaristaCluster
-    dut = BaristaCluster(config)
-    lay, beats, desc = cluster_words(w, a, config, stride, padding, tile_size)
-    got = {"drained": [], "grants": [None] * lay["n_tasks"], "layout": lay}
-    n = config.units_per_cluster
 
     async def bench(ctx):
         for b in beats:
@@ -330,31 +328,56 @@ def run_cluster_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=N
             ctx.set(dut.load.payload.as_value(), b)
             await ctx.tick()
         ctx.set(dut.load.valid, 0)
-        ctx.set(dut.desc.as_value(), desc)
+        set_desc(ctx)
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
         for t in range(max_cycles):
-            rdy = True if ready is None else bool(ready[t])
-            ctx.set(dut.o.ready, rdy)
-            g = ctx.get(dut.dispatch.grant)
-            for i in range(n):
-                if g >> i & 1:
-                    got["grants"][ctx.get(dut.dispatch.task[i])] = (t, i)
-            if ctx.get(dut.o.valid) and rdy:
-                p = ctx.get(dut.o.payload)
-                got["drained"].append((int(p.colour), int(p.addr), int(p.value)))
+            cycle(ctx, t)
             await ctx.tick()
             if ctx.get(dut.done):
-                for k in ("cycles", "reads", "requests"):
-                    got[k] = ctx.get(getattr(dut, k))
+                on_done(ctx)
                 return
-        raise RuntimeError(f"the cluster did not finish in {max_cycles} cycles")
+        raise RuntimeError(f"the {what} did not finish in {max_cycles} cycles")
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+
+
+def _drain(ctx, o, rdy, into):
+    """Set ``o.ready`` and record a transfer ``(colour, addr, value)``."""
+    ctx.set(o.ready, rdy)
+    if ctx.get(o.valid) and rdy:
+        p = ctx.get(o.payload)
+        into.append((int(p.colour), int(p.addr), int(p.value)))
+
+
+def run_cluster_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=None,
+                      max_cycles=50000):
+    """One layer on ``BaristaCluster(config)`` in the Amaranth simulator (slow; for small layers
+    and configs without a native build): every grant ``(cycle, unit)`` per task, the drained
+    results and the counters. ``ready``: ``o.ready`` per cycle from the one after ``start``."""
+    from hw.barista.cluster import BaristaCluster
+    dut = BaristaCluster(config)
+    lay, beats, desc = cluster_words(w, a, config, stride, padding, tile_size)
+    got = {"drained": [], "grants": [None] * lay["n_tasks"], "layout": lay}
+    n = config.units_per_cluster
+
+    def cycle(ctx, t):
+        _drain(ctx, dut.o, True if ready is None else bool(ready[t]), got["drained"])
+        g = ctx.get(dut.dispatch.grant)
+        for i in range(n):
+            if g >> i & 1:
+                got["grants"][ctx.get(dut.dispatch.task[i])] = (t, i)
+
+    def on_done(ctx):
+        for k in ("cycles", "reads", "requests"):
+            got[k] = ctx.get(getattr(dut, k))
+
+    _run_pysim(dut, beats, lambda ctx: ctx.set(dut.desc.as_value(), desc), cycle, on_done,
+               max_cycles, "cluster")
     got["outputs"] = outputs_of(got["drained"], lay, config.colours)
     return got
 
@@ -489,42 +512,25 @@ def run_engine_pysim(config, w, a, stride=1, padding=0, tile_size=None, ready=No
     """One layer on ``BaristaEngine(config)`` in the Amaranth simulator (slow: small layers).
     ``ready[c]``: cluster ``c``'s ``o.ready`` per cycle from the one after ``start``. Returns
     ``{"outputs", "filters", "drained", "cycles", "reads", "requests"}`` (per-cluster lists)."""
-    from amaranth.sim import Simulator
     from hw.barista.engine import BaristaEngine
     dut = BaristaEngine(config)
     n = config.n_clusters
     filters, lays, beats, descs = engine_words(w, a, config, stride, padding, tile_size)
     got = {"filters": filters, "drained": [[] for _ in range(n)]}
 
-    async def bench(ctx):
-        for b in beats:
-            ctx.set(dut.load.valid, 1)
-            ctx.set(dut.load.payload.as_value(), b)
-            await ctx.tick()
-        ctx.set(dut.load.valid, 0)
+    def set_desc(ctx):
         for c in range(n):
             ctx.set(dut.desc[c].as_value(), descs[c])
-        ctx.set(dut.start, 1)
-        await ctx.tick()
-        ctx.set(dut.start, 0)
-        for t in range(max_cycles):
-            for c in range(n):
-                rdy = True if ready is None else bool(ready[c][t])
-                ctx.set(dut.o[c].ready, rdy)
-                if ctx.get(dut.o[c].valid) and rdy:
-                    p = ctx.get(dut.o[c].payload)
-                    got["drained"][c].append((int(p.colour), int(p.addr), int(p.value)))
-            await ctx.tick()
-            if ctx.get(dut.done):
-                for k in ("cycles", "reads", "requests"):
-                    got[k] = [ctx.get(getattr(dut, k)[c]) for c in range(n)]
-                return
-        raise RuntimeError(f"the engine did not finish in {max_cycles} cycles")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    def cycle(ctx, t):
+        for c in range(n):
+            _drain(ctx, dut.o[c], True if ready is None else bool(ready[c][t]), got["drained"][c])
+
+    def on_done(ctx):
+        for k in ("cycles", "reads", "requests"):
+            got[k] = [ctx.get(getattr(dut, k)[c]) for c in range(n)]
+
+    _run_pysim(dut, beats, set_desc, cycle, on_done, max_cycles, "engine")
     out = np.zeros((np.shape(w)[0], lays[0]["out_h"], lays[0]["out_w"]), dtype=np.int64)
     for c in range(n):
         out[filters[c]] = outputs_of(got["drained"][c], lays[c], config.colours)
@@ -540,6 +546,7 @@ def check_engine_layer(model, config, w, a, stride=1, padding=0, tile_size=None,
     clusters beside them."""
     from golden.barista import engine_trace, layer_cycles
     from golden.conv import conv2d_dense
+    from hw.barista.cluster import BaristaCluster
     from hw.sparten.cu import ComputeUnit
     n = config.n_clusters
     seeds = [(seed + 7919 * c) % 65535 + 1 for c in range(n)]
@@ -547,7 +554,8 @@ def check_engine_layer(model, config, w, a, stride=1, padding=0, tile_size=None,
                      idle_threshold)
     ready = [lfsr_pattern(s, threshold, max(got["cycles"]) + 16) for s in seeds]
     want = engine_trace(w, a, config, stride, padding, tile_size, ready,
-                        ComputeUnit.result_latency)
+                        ComputeUnit.result_latency,
+                        BaristaCluster.grants_per_cycle)
     exact = bool(np.array_equal(got["outputs"], conv2d_dense(np.asarray(a), np.asarray(w),
                                                               stride, padding)))
     tr = want["clusters"]

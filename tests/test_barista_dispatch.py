@@ -15,6 +15,8 @@ from hw.barista.config import SMALL
 from hw.barista.dispatch import TaskDispatch
 
 SEED = int(os.environ.get("SEED", "0"))
+#: The dispatcher's registered tile stages, which the schedule reads.
+LAT = TaskDispatch.latencies()
 
 
 def run_rtl(config, costs, tile_size, max_cycles=5000):
@@ -65,7 +67,7 @@ def test_dispatch_matches_group_schedule(colours, tile_size, n_tasks):
     cfg = dataclasses.replace(SMALL, colours=colours)
     rng = np.random.default_rng([SEED, colours, tile_size])
     costs = [int(c) for c in rng.integers(1, 13, size=n_tasks)]
-    want = group_schedule(costs, cfg.units_per_cluster, tile_size, colours)
+    want = group_schedule(costs, cfg.units_per_cluster, tile_size, colours, **LAT)
     got = run_rtl(cfg, costs, tile_size)
     assert got["start"] == want["start"], f"SEED={SEED}"
     assert got["unit"] == want["unit"], f"SEED={SEED}"
@@ -81,13 +83,13 @@ def test_group_schedule_is_the_layer_model(colours):
     cfg = dataclasses.replace(SMALL, n_clusters=1, units_per_cluster=4, colours=colours,
                               banks=64, bank_bytes_per_cycle=1024, min_tasks_per_unit=0,
                               input_buffer_chunks=(colours + 1) * 32)
-    r = barista.layer_cycles(w, a, cfg, 1, 1)
+    r = barista.layer_cycles(w, a, cfg, 1, 1, **LAT)
     from golden.sparten_model import chunk_counts
     from golden.innerjoin import join_costs
     cost = sum(join_costs(c, 1)[:, 0] for *_, c in chunk_counts(w, a, cfg.chunk, 1, 1))
     tiles = barista.tile_positions(8, 8, 3, 1, 8, 1, 32, cfg.output_buffer_entries)
     assert len({len(t) for t in tiles}) == 1 and len(tiles) > 2
-    want = group_schedule(cost.tolist(), 4, len(tiles[0]), colours)
+    want = group_schedule(cost.tolist(), 4, len(tiles[0]), colours, **LAT)
     assert r["cycles"] == want["end"]
     assert run_rtl(cfg, cost.tolist(), len(tiles[0]))["end"] == want["end"]
 
@@ -97,7 +99,8 @@ def test_a_long_task_holds_its_colour_and_tiles_open_in_order():
     tile 1's, is long free) still waits for tile 2 to open."""
     cfg = dataclasses.replace(SMALL, colours=2)
     costs = [60, 1, 1, 1] + [1] * 4 + [2] * 4 + [3] * 4 + [1] * 5
-    want = group_schedule(costs, 4, 4, 2)
-    assert min(want["start"][8:]) == 60          # tiles 2 and 3 wait for tile 0's long task
+    want = group_schedule(costs, 4, 4, 2, **LAT)
+    lat = LAT["open_latency"] + LAT["release_latency"]
+    assert min(want["start"][8:]) == want["start"][0] + 60 + lat   # wait for tile 0
     got = run_rtl(cfg, costs, 4)
     assert (got["start"], got["unit"], got["end"]) == (want["start"], want["unit"], want["end"])

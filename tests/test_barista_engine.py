@@ -12,6 +12,7 @@ import pytest
 from golden.barista import cluster_layout, engine_filters, engine_trace
 from golden.conv import conv2d_dense
 from hw.barista.config import ENGINE
+from hw.barista.cluster import BaristaCluster
 from hw.sparten.cu import ComputeUnit
 from sim.run_barista import engine_words, run_engine_pysim
 
@@ -28,7 +29,8 @@ def test_engine_is_bit_exact_and_each_cluster_follows_its_trace():
     ready = [[bool(x) for x in rng.random(8000) < p] for p in (0.7, 0.4)]
     got = run_engine_pysim(ENGINE, w, a, 2, 1, None, ready)
     np.testing.assert_array_equal(got["outputs"], conv2d_dense(a, w, 2, 1))
-    want = engine_trace(w, a, ENGINE, 2, 1, None, ready, ComputeUnit.result_latency)
+    want = engine_trace(w, a, ENGINE, 2, 1, None, ready, ComputeUnit.result_latency,
+                         BaristaCluster.grants_per_cycle)
     assert got["filters"] == want["filters"] and sorted(sum(got["filters"], [])) == [0, 1, 2]
     for c, tr in enumerate(want["clusters"]):
         assert (got["cycles"][c], got["reads"][c], got["requests"][c]) == \

@@ -10,6 +10,7 @@ import pytest
 
 from golden.barista import group_schedule
 from hw.barista.config import SMALL
+from hw.barista.dispatch import TaskDispatch
 from sim.run_barista import check_layer, run_group, task_costs
 
 SEED = int(os.environ.get("SEED", "0"))
@@ -25,7 +26,8 @@ def test_group_is_bit_exact_and_follows_the_schedule(seed, C, P, colours, tile, 
     a = np.where(rng.random((P, C)) < da, rng.integers(1, 128, (P, C)), 0)
     got = run_group(cfg, w, a, tile)
     assert got["value"] == (a @ w).tolist(), f"SEED={SEED}"
-    want = group_schedule(task_costs(w, a, cfg.chunk), cfg.units_per_cluster, tile, colours)
+    want = group_schedule(task_costs(w, a, cfg.chunk), cfg.units_per_cluster, tile, colours,
+                          **TaskDispatch.latencies())
     assert got["start"] == want["start"] and got["unit"] == want["unit"], f"SEED={SEED}"
     assert got["end"] == want["end"]
 

@@ -37,8 +37,10 @@ The exact cycle behaviour is :func:`golden.barista.cluster_trace`; every rule ab
 
 Timing: a pair requested in cycle ``t`` reaches the compute unit at ``t + ChunkFetch.latency`` at
 best; a result is in the unit's result register :attr:`BaristaCluster.result_latency` cycles after
-its task's last join beat. Not pipelined for the clock: the grant's ranking, the granted position
-and the tap-offset address arithmetic are one path (13.4 ns on sky130 hd, ``make area``).
+its task's last join beat. One task is granted per cycle (:attr:`BaristaCluster.grants_per_cycle`):
+the granted task is the cursor's head, whose tap bounds are registers, so no cursor arithmetic
+follows a grant; the path left is a unit's ``fin`` into the dispatcher's next state (6.8 ns on
+sky130 hd, ``docs/timing.md``; 13.4 ns before).
 """
 
 import dataclasses
@@ -152,7 +154,7 @@ class BaristaCluster(wiring.Component):
         self._cu = cu_config(config)
         self.aw = addr_width(config)
         #: The blocks, for observability and tests.
-        self.dispatch = TaskDispatch(config, colour_free=True)
+        self.dispatch = TaskDispatch(config, colour_free=True, max_grants=self.grants_per_cycle)
         self.outbuf = ColourBuffer(config)
         super().__init__({
             "load": In(stream.Signature(load_layout(config))),
@@ -164,6 +166,11 @@ class BaristaCluster(wiring.Component):
             "reads": Out(COUNTER_WIDTH),
             "requests": Out(COUNTER_WIDTH),
         })
+
+    #: Tasks granted per cycle at most *(ours)*: one, so that the granted task is the cursor's
+    #: head, whose valid taps and addresses are registers (no cursor arithmetic after a grant).
+    #: :func:`golden.barista.cluster_trace` takes it as ``grants_per_cycle``.
+    grants_per_cycle = 1
 
     @property
     def result_latency(self):
@@ -225,45 +232,53 @@ class BaristaCluster(wiring.Component):
         m.d.comb += [disp.start.eq(self.start), disp.n_tasks.eq(self.desc.n_tasks),
                      disp.tile_size.eq(self.desc.tile_size)]
 
-        # Task cursor: the next task to grant and its successors, as the output position
-        # (y, x), its top-left input pixel (iy, ix) (negative in the padding), the activation
-        # address of that pixel (abase, and arow at x = 0) and the filter's base address. Kept by
-        # additions only, so a grant needs no multiplier wider than a tap offset.
+        # Task cursor: the next task to grant, as the output position (y, x), its top-left input
+        # pixel (iy, ix) (negative in the padding), the activation address of that pixel (abase,
+        # and arow at x = 0), the filter's base address and the task's valid taps (r/s lo..hi).
+        # Kept by additions only and one step per grant, so a grant finds all of it in registers.
         sw = signed(DIM_WIDTH + KERNEL_WIDTH + 2)
         names = ("y", "x", "iy", "ix", "abase", "arow", "wbase")
         shapes = (DIM_WIDTH, DIM_WIDTH, sw, sw, sa, sa, aw + 1)
+        taps = ("r_lo", "r_hi", "s_lo", "s_hi")
 
         def cursor(tag):
-            return {k: Signal(sh, name=f"{tag}_{k}") for k, sh in zip(names, shapes)}
-        cur = cursor("cur")
-        cur_idx = Signal(TASK_WIDTH)
-        succ = [cur]
-        for r in range(n):
-            c0, c1 = succ[-1], cursor(f"succ{r + 1}")
-            wrap_x = c0["x"] == d.out_w - 1
-            wrap_y = wrap_x & (c0["y"] == d.out_h - 1)
-            m.d.comb += [
-                c1["x"].eq(Mux(wrap_x, 0, c0["x"] + 1)),
-                c1["y"].eq(Mux(wrap_y, 0, Mux(wrap_x, c0["y"] + 1, c0["y"]))),
-                c1["ix"].eq(Mux(wrap_x, -d.pad, c0["ix"] + d.stride)),
-                c1["iy"].eq(Mux(wrap_y, -d.pad, Mux(wrap_x, c0["iy"] + d.stride, c0["iy"]))),
-                c1["arow"].eq(Mux(wrap_y, a_org, Mux(wrap_x, c0["arow"] + step_y, c0["arow"]))),
-                c1["abase"].eq(Mux(wrap_y, a_org, Mux(wrap_x, c0["arow"] + step_y,
-                                                      c0["abase"] + step_x))),
-                c1["wbase"].eq(Mux(wrap_y, c0["wbase"] + fstride, c0["wbase"])),
-            ]
-            succ.append(c1)
-        n_grant = Signal(range(n + 1))
-        m.d.comb += n_grant.eq(sum(disp.grant[i] for i in range(n)))
-        for r in range(n + 1):
-            with m.If(n_grant == r):
-                m.d.sync += [cur[k].eq(succ[r][k]) for k in names]
-        m.d.sync += cur_idx.eq(cur_idx + n_grant)
+            c = {k: Signal(sh, name=f"{tag}_{k}") for k, sh in zip(names, shapes)}
+            c.update({k: Signal(KERNEL_WIDTH, name=f"{tag}_{k}") for k in taps})
+            return c
+
+        def lo_hi(c, o0, size, tag):
+            top = Signal(signed(DIM_WIDTH + KERNEL_WIDTH + 3), name=f"{tag}_top")
+            m.d.comb += [c[f"{tag[0]}_lo"].eq(Mux(o0 < 0, -o0, 0)), top.eq(size - 1 - o0),
+                         c[f"{tag[0]}_hi"].eq(Mux(top < d.kernel - 1, top, d.kernel - 1))]
+
+        cur, nxt_c = cursor("cur"), cursor("succ")
+        wrap_x = cur["x"] == d.out_w - 1
+        wrap_y = wrap_x & (cur["y"] == d.out_h - 1)
+        m.d.comb += [
+            nxt_c["x"].eq(Mux(wrap_x, 0, cur["x"] + 1)),
+            nxt_c["y"].eq(Mux(wrap_y, 0, Mux(wrap_x, cur["y"] + 1, cur["y"]))),
+            nxt_c["ix"].eq(Mux(wrap_x, -d.pad, cur["ix"] + d.stride)),
+            nxt_c["iy"].eq(Mux(wrap_y, -d.pad, Mux(wrap_x, cur["iy"] + d.stride, cur["iy"]))),
+            nxt_c["arow"].eq(Mux(wrap_y, a_org, Mux(wrap_x, cur["arow"] + step_y, cur["arow"]))),
+            nxt_c["abase"].eq(Mux(wrap_y, a_org, Mux(wrap_x, cur["arow"] + step_y,
+                                                     cur["abase"] + step_x))),
+            nxt_c["wbase"].eq(Mux(wrap_y, cur["wbase"] + fstride, cur["wbase"])),
+        ]
+        lo_hi(nxt_c, nxt_c["iy"], d.height, "r_n")
+        lo_hi(nxt_c, nxt_c["ix"], d.width, "s_n")
+        with m.If(disp.granting):
+            m.d.sync += [cur[k].eq(nxt_c[k]) for k in names + taps]
         with m.If(self.start):
             first_a = -((ds.pad * ds.width + ds.pad) * ds.nc)
+            hi0 = Mux(ds.kernel - 1 < ds.height + ds.pad - 1, ds.kernel - 1,
+                      ds.height + ds.pad - 1)
+            hs0 = Mux(ds.kernel - 1 < ds.width + ds.pad - 1, ds.kernel - 1,
+                      ds.width + ds.pad - 1)
             m.d.sync += [cur["y"].eq(0), cur["x"].eq(0), cur["iy"].eq(-ds.pad),
                          cur["ix"].eq(-ds.pad), cur["abase"].eq(first_a),
-                         cur["arow"].eq(first_a), cur["wbase"].eq(ds.fbase), cur_idx.eq(0)]
+                         cur["arow"].eq(first_a), cur["wbase"].eq(ds.fbase),
+                         cur["r_lo"].eq(ds.pad), cur["s_lo"].eq(ds.pad),
+                         cur["r_hi"].eq(hi0), cur["s_hi"].eq(hs0)]
 
         # Colours: free until a tile opens into them, free again once drained.
         free = Signal(ncol)
@@ -302,30 +317,14 @@ class BaristaCluster(wiring.Component):
             t_slot = Signal(cbits, name=f"t_slot{i}")
             t_off = Signal(oaw, name=f"t_off{i}")
 
-            # The granted task's position and its valid taps.
+            # The granted task is the cursor's head (one grant per cycle).
             g = disp.grant[i]
-            rank = Signal(range(n), name=f"rank{i}")
-            m.d.comb += rank.eq(disp.task[i] - cur_idx)
-            gc = cursor(f"g{i}")
-            for r in range(n):
-                with m.If(rank == r):
-                    m.d.comb += [gc[k].eq(succ[r][k]) for k in names]
-            iy0, ix0 = gc["iy"], gc["ix"]
-
-            def lo_hi(o0, size, tag):
-                lo = Signal(KERNEL_WIDTH, name=f"{tag}_lo_n{i}")
-                hi = Signal(KERNEL_WIDTH, name=f"{tag}_hi_n{i}")
-                top = Signal(signed(DIM_WIDTH + KERNEL_WIDTH + 3), name=f"{tag}_top{i}")
-                m.d.comb += [lo.eq(Mux(o0 < 0, -o0, 0)), top.eq(size - 1 - o0),
-                             hi.eq(Mux(top < d.kernel - 1, top, d.kernel - 1))]
-                return lo, hi
-            gr_lo, gr_hi = lo_hi(iy0, d.height, "r")
-            gs_lo, gs_hi = lo_hi(ix0, d.width, "s")
+            gr_lo, gr_hi, gs_lo, gs_hi = (cur[k] for k in taps)
             g_arow = Signal(aw + 1, name=f"g_arow{i}")
             g_wrow = Signal(aw + 1, name=f"g_wrow{i}")
             m.d.comb += [
-                g_arow.eq(gc["abase"] + gr_lo * row_a + gs_lo * d.nc),
-                g_wrow.eq(gc["wbase"] + gr_lo * row_w + gs_lo * d.nc),
+                g_arow.eq(cur["abase"] + gr_lo * row_a + gs_lo * d.nc),
+                g_wrow.eq(cur["wbase"] + gr_lo * row_w + gs_lo * d.nc),
             ]
 
             # Private queue of requested pairs: banks, framing and the result's place.
@@ -378,12 +377,17 @@ class BaristaCluster(wiring.Component):
                                      w_addr.eq(w_addr + 1)]
                 with m.Else():
                     m.d.sync += [j.eq(j + 1), a_addr.eq(a_addr + 1), w_addr.eq(w_addr + 1)]
-            with m.If(g):
-                m.d.sync += [active.eq(1), first.eq(1), j.eq(0), r_cur.eq(gr_lo), r_hi.eq(gr_hi),
+            # A unit that is idle or ends its task now takes the head's walk whether it is
+            # granted or not (its fetcher state is dead until it is), so the ranking's grant
+            # only sets ``active``: a ``fin`` does not reach the walk's registers through it.
+            with m.If(~active | fin):
+                m.d.sync += [first.eq(1), j.eq(0), r_cur.eq(gr_lo), r_hi.eq(gr_hi),
                              s_cur.eq(gs_lo), s_lo.eq(gs_lo), s_hi.eq(gs_hi),
                              a_row.eq(g_arow), a_addr.eq(g_arow), w_row.eq(g_wrow),
                              w_addr.eq(g_wrow), t_slot.eq(disp.slot[i]),
                              t_off.eq(disp.offset[i])]
+            with m.If(g):
+                m.d.sync += active.eq(1)
 
             # The head pair to the compute unit, once both chunks have arrived.
             head = Signal(qlay, name=f"head{i}")

@@ -17,8 +17,9 @@ and the compute unit takes a chunk every ``max(1, ceil(m / M))`` cycles (SparTen
 reports ``fin`` one cycle before the last beat of the task's last chunk, at ``t + cost(p)``, and
 can be granted again in that cycle, so the next task's first chunk meets the compute unit in that
 last beat: tasks cost exactly their chunk costs, back to back, and the run follows
-:func:`golden.barista.group_schedule`. Results leave on each unit's ``res`` (the compute unit's,
-``addr`` = the task) ``result_latency`` cycles after that last beat.
+:func:`golden.barista.group_schedule` (with ``TaskDispatch.latencies()``). Results leave on each
+unit's ``res`` (the compute unit's, ``addr`` = the task) ``result_latency`` cycles after that last
+beat.
 """
 
 import dataclasses
@@ -28,6 +29,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from ..common.bits import popcount
 from ..sparten.config import SparTenConfig
 from ..sparten.cu import ComputeUnit, chunk_word, result_layout
 from .dispatch import TASK_WIDTH, TaskDispatch
@@ -102,6 +104,20 @@ class BaristaGroup(wiring.Component):
         nch = Signal(range(FILTER_DEPTH + 1))
         with m.If(self.start):
             m.d.sync += nch.eq(self.n_chunks)
+        # The chunk base of the dispatcher's next task (task * n_chunks), kept by additions: a
+        # grant's read address is that plus rank * n_chunks, no multiplier after the grant.
+        base_w = self.act_aw + 1
+        next_base = Signal(base_w)
+        times = [Signal(base_w, name=f"nch_x{r}") for r in range(n + 1)]
+        m.d.comb += [t.eq(r * nch) for r, t in enumerate(times)]
+        n_granted = Signal(range(n + 1))
+        m.d.comb += n_granted.eq(popcount(disp.grant))
+        with m.Switch(n_granted):
+            for r in range(n + 1):
+                with m.Case(r):
+                    m.d.sync += next_base.eq(next_base + times[r])
+        with m.If(self.start):
+            m.d.sync += next_base.eq(0)
         m.d.comb += [disp.start.eq(self.start), disp.n_tasks.eq(self.n_tasks),
                      disp.tile_size.eq(self.tile_size), self.grant.eq(disp.grant),
                      self.idle.eq(disp.idle)]
@@ -115,23 +131,31 @@ class BaristaGroup(wiring.Component):
             j = Signal(range(FILTER_DEPTH + 1), name=f"j{i}")    # next chunk to read
             pv = Signal(name=f"pv{i}")                           # a chunk is on the read ports
             pj = Signal(range(FILTER_DEPTH), name=f"pj{i}")
+            plast = Signal(name=f"plast{i}")                     # pj == n_chunks - 1
             active = Signal(name=f"active{i}")
+            more = Signal(name=f"more{i}")                       # active and j < n_chunks
             sent = Signal(name=f"sent{i}")                       # the task's last chunk was taken
             g = disp.grant[i]
             advance = Signal(name=f"advance{i}")
             issue = Signal(name=f"issue{i}")
             m.d.comb += [advance.eq(~pv | cu.i.ready),
-                         issue.eq(g | (active & (j < nch) & advance))]
+                         issue.eq(g | (more & advance))]
             new_base = Signal.like(base, name=f"new_base{i}")
-            m.d.comb += new_base.eq(disp.task[i] * nch)
+            with m.Switch(disp.rank[i]):
+                for r in range(n):
+                    with m.Case(r):
+                        m.d.comb += new_base.eq(next_base + times[r])
+            # A unit is granted only once it has read all its chunks: the filter address is then
+            # chunk 0 already, so the grant does not reach the filter memory.
+            m.d.comb += wrp.addr.eq(Mux(more, j, 0))
             with m.If(g):
-                m.d.comb += [arp.addr.eq(new_base), wrp.addr.eq(0)]
+                m.d.comb += arp.addr.eq(new_base)
             with m.Else():
-                m.d.comb += [arp.addr.eq(base + j), wrp.addr.eq(j)]
+                m.d.comb += arp.addr.eq(base + j)
             m.d.comb += [arp.en.eq(advance), wrp.en.eq(advance)]
             m.d.comb += [cu.i.valid.eq(pv), cu.i.payload.act.eq(arp.data),
                          cu.i.payload.wgt.eq(wrp.data), cu.i.payload.first.eq(pj == 0),
-                         cu.i.payload.last.eq(pj == nch - 1), cu.i.payload.out_addr.eq(task),
+                         cu.i.payload.last.eq(plast), cu.i.payload.out_addr.eq(task),
                          cu.clear.eq(self.start), cu.others_busy.eq(0),
                          self.res[i].eq(cu.res)]
             # The task ends, for the dispatcher, one cycle before the compute unit's last beat:
@@ -148,14 +172,14 @@ class BaristaGroup(wiring.Component):
             m.d.comb += ccost.eq(Mux(m_now == 0, 1, (m_now + (mpc - 1)) >> shift))
             rem = Signal(range(self._cu.chunk + 1), name=f"rem{i}")
             last_take = Signal(name=f"last_take{i}")
-            m.d.comb += last_take.eq(pv & cu.i.ready & (pj == nch - 1))
+            m.d.comb += last_take.eq(pv & cu.i.ready & plast)
             fin = Signal(name=f"fin{i}")
             m.d.comb += fin.eq((last_take & (ccost == 1)) | (sent & (rem == 1)))
             fins.append(fin)
             with m.If(advance):
-                m.d.sync += [pv.eq(issue), pj.eq(0)]
+                m.d.sync += [pv.eq(issue), pj.eq(0), plast.eq(nch == 1)]
                 with m.If(~g):
-                    m.d.sync += pj.eq(j)
+                    m.d.sync += [pj.eq(j), plast.eq(j == nch - 1)]
             with m.If(last_take):
                 m.d.sync += active.eq(0)
                 with m.If(ccost > 1):
@@ -165,9 +189,10 @@ class BaristaGroup(wiring.Component):
                 with m.If(rem == 1):
                     m.d.sync += sent.eq(0)
             with m.If(g):
-                m.d.sync += [task.eq(disp.task[i]), base.eq(new_base), j.eq(1), active.eq(1)]
+                m.d.sync += [task.eq(disp.task[i]), base.eq(new_base), j.eq(1), active.eq(1),
+                             more.eq(nch > 1)]
             with m.Elif(issue):
-                m.d.sync += j.eq(j + 1)
+                m.d.sync += [j.eq(j + 1), more.eq(j + 1 < nch)]
         for i, f in enumerate(fins):
             m.d.comb += [disp.fin[i].eq(f), self.fin[i].eq(f)]
         return m

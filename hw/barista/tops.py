@@ -16,34 +16,22 @@ from .config import CLUSTER, ENGINE, PAPER, SMALL
 FETCH_PAPER = dataclasses.replace(PAPER, units_per_cluster=8, input_buffer_chunks=128)
 
 
-def _dispatch(config):
-    from .dispatch import TaskDispatch
-    return TaskDispatch(config)
+def _lazy(module, name):
+    """A factory ``config -> hw.barista.<module>.<name>(config)`` that imports the block only
+    when a top is built."""
+    def build(config):
+        import importlib
+        return getattr(importlib.import_module(f".{module}", __package__), name)(config)
+    build.__name__ = f"_{module}"
+    return build
 
 
-def _group(config):
-    from .group import BaristaGroup
-    return BaristaGroup(config)
-
-
-def _outbuf(config):
-    from .outbuf import ColourBuffer
-    return ColourBuffer(config)
-
-
-def _fetch(config):
-    from .fetch import ChunkFetch
-    return ChunkFetch(config)
-
-
-def _cluster(config):
-    from .cluster import BaristaCluster
-    return BaristaCluster(config)
-
-
-def _engine(config):
-    from .engine import BaristaEngine
-    return BaristaEngine(config)
+_dispatch = _lazy("dispatch", "TaskDispatch")
+_group = _lazy("group", "BaristaGroup")
+_outbuf = _lazy("outbuf", "ColourBuffer")
+_fetch = _lazy("fetch", "ChunkFetch")
+_cluster = _lazy("cluster", "BaristaCluster")
+_engine = _lazy("engine", "BaristaEngine")
 
 
 def _baselines():

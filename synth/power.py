@@ -311,13 +311,15 @@ def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None, reuse_sy
         log(f"  {d.name}: {len(mod['cells'])} cells, {len(models['checked'])} cell models "
             f"checked against their Liberty functions; building the gate-level model")
         gate = native.build_verilog(nv.read_text() + cells_v.read_text(), d.name, trace="saif",
-                                    profile="power", trace_depth=1, folder=work / "sim" / "gate")
+                                    profile="power", trace_depth=1, folder=work / "sim" / "gate",
+                                    log=lambda m: log(f"    gate {m}"))
         t[d.name]["gate_build"] = time.monotonic() - t0
         rtl_model = None
         if rtl:
             t0 = time.monotonic()
             rtl_model = native.build_verilog(Path(d.verilog).read_text(), d.name, trace="saif",
-                                             profile="power", folder=work / "sim" / "rtl")
+                                             profile="power", folder=work / "sim" / "rtl",
+                                             log=lambda m: log(f"    RTL {m}"))
             t[d.name]["rtl_build"] = time.monotonic() - t0
         log(f"  {d.name}: built (gate {t[d.name]['gate_build']:.0f} s"
             + (f", RTL {t[d.name]['rtl_build']:.0f} s)" if rtl else ")"))
@@ -385,6 +387,7 @@ def measure(job, built, lib_power, clock_mhz, window, work=None, rtl=True):
         "toggles_per_cycle": p["toggles_per_cycle"], "checks": checked,
         "cell_models_checked": len(built.models["checked"]),
         "gate_sim_seconds": res.seconds,
+        "gate_build": native.build_stats(built.gate),
     }
     if rtl and built.rtl is not None:
         out["representativeness"] = representativeness(built, job, first, last, total,
@@ -445,6 +448,9 @@ def register(sub):
                    help="skip the SparTen cluster and its dense MAC array")
     p.add_argument("--no-rtl", action="store_true",
                    help="skip the RTL runs that measure how representative the window is")
+    p.add_argument("--reuse-synth", action="store_true",
+                   help="read back a synthesis of the same Verilog, library and flow code "
+                        "instead of running Yosys again (make power-paper)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
     p.set_defaults(func=run)
 
@@ -470,7 +476,8 @@ def run(args):
 
     def log(msg):
         print(f"[{time.monotonic() - t0:5.0f} s] {msg}", flush=True)
-    built = build_designs(jobs, lib, lib_power, log=log, rtl=not args.no_rtl)
+    built = build_designs(jobs, lib, lib_power, log=log, rtl=not args.no_rtl,
+                          reuse_synth=args.reuse_synth)
     rows = []
     for k, job in enumerate(jobs, 1):
         r = measure(job, built[job.design], lib_power, args.clock_mhz, args.window,

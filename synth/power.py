@@ -446,6 +446,8 @@ def register(sub):
     p.add_argument("--lanes", type=int, default=None, help="EUREKA lanes L (default: 8)")
     p.add_argument("--no-sparten", action="store_true",
                    help="skip the SparTen cluster and its dense MAC array")
+    p.add_argument("--no-barista", action="store_true",
+                   help="skip the BARISTA cluster and its dense MAC array")
     p.add_argument("--no-rtl", action="store_true",
                    help="skip the RTL runs that measure how representative the window is")
     p.add_argument("--reuse-synth", action="store_true",
@@ -472,7 +474,8 @@ def run(args):
     lib = area.prepare_liberty(src)
     lib_power = read_power(lib.path)
     print(f"library: {lib.name} [{lib.corner}] from {src}; clock {args.clock_mhz:g} MHz")
-    jobs = power_work.eureka_jobs(cfg) + ([] if args.no_sparten else power_work.sparten_jobs())
+    jobs = (power_work.eureka_jobs(cfg) + ([] if args.no_sparten else power_work.sparten_jobs())
+            + ([] if args.no_barista else power_work.barista_jobs()))
 
     def log(msg):
         print(f"[{time.monotonic() - t0:5.0f} s] {msg}", flush=True)

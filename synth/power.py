@@ -444,6 +444,8 @@ def register(sub):
                         "the middle of the run, all of it if shorter)")
     p.add_argument("--rows", type=int, default=None, help="EUREKA rows R (default: 4, the tests' core)")
     p.add_argument("--lanes", type=int, default=None, help="EUREKA lanes L (default: 8)")
+    p.add_argument("--no-eureka", action="store_true",
+                   help="skip the EUREKA core and its baselines")
     p.add_argument("--no-sparten", action="store_true",
                    help="skip the SparTen cluster and its dense MAC array")
     p.add_argument("--no-barista", action="store_true",
@@ -464,6 +466,8 @@ def run(args):
     if not args.clock_mhz > 0 or args.clock_mhz > 10_000:
         raise ValueError(f"--clock-mhz must be in (0, 10000] MHz, not {args.clock_mhz!r}")
     check_int("--window", args.window, 16, 10_000_000)
+    if args.no_eureka and args.no_sparten and args.no_barista:
+        raise ValueError("--no-eureka, --no-sparten and --no-barista leave nothing to measure")
     cfg = dataclasses.replace(SMALL, rows=SMALL.rows if args.rows is None else args.rows,
                               lanes=SMALL.lanes if args.lanes is None else args.lanes)
     t0 = time.monotonic()
@@ -474,7 +478,8 @@ def run(args):
     lib = area.prepare_liberty(src)
     lib_power = read_power(lib.path)
     print(f"library: {lib.name} [{lib.corner}] from {src}; clock {args.clock_mhz:g} MHz")
-    jobs = (power_work.eureka_jobs(cfg) + ([] if args.no_sparten else power_work.sparten_jobs())
+    jobs = (([] if args.no_eureka else power_work.eureka_jobs(cfg))
+            + ([] if args.no_sparten else power_work.sparten_jobs())
             + ([] if args.no_barista else power_work.barista_jobs()))
 
     def log(msg):

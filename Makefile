@@ -43,7 +43,7 @@ power: $(STAMP)
 # first time; synthesis and models are cached, so a rerun rebuilds nothing). Every run is shorter
 # than the SAIF window, so the window is the whole run and the RTL runs are skipped.
 power-paper: $(STAMP)
-	nice -n 5 $(BIN)/sparse-hw power --rows 8 --lanes 32 --no-sparten --no-barista --no-rtl \
+	nice -n 5 $(BIN)/sparse-hw power --rows 8 --lanes 32 --no-sparten --no-rtl \
 		--reuse-synth --out build/reports/power-paper
 
 clean:

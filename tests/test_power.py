@@ -250,7 +250,7 @@ def test_cli_rejects_bad_options(capsys):
     assert "--clock-mhz" in capsys.readouterr().err
     assert cli.main(["power", "--window", "3"]) == 2
     assert "--window" in capsys.readouterr().err
-    assert cli.main(["power", "--no-eureka", "--no-sparten", "--no-barista"]) == 2
+    assert cli.main(["power", "--no-eureka", "--no-sparten"]) == 2
     assert "nothing to measure" in capsys.readouterr().err
     assert cli.main(["power", "--rows", "0"]) == 2
     assert "rows" in capsys.readouterr().err

@@ -11,9 +11,9 @@ from .schema import ReportError, _fields_from, _need, _number, read_json
 
 __all__ = ["COMPARISONS", "PowerComparison", "read_power_comparisons"]
 
-#: The comparisons ``power.json`` must hold (issue 12, item 4).
+#: The comparisons ``power.json`` must hold (issue 12, item 4; BARISTA's beside them).
 COMPARISONS = ("eureka_vs_dense_energy", "eureka_vs_ampere24_energy", "eureka_vs_ampere24_power",
-               "sparten_vs_dense_energy")
+               "sparten_vs_dense_energy", "barista_vs_dense_energy")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -59,6 +59,7 @@ options) under a file lock, so pytest-xdist workers asking for one model build i
 
 import dataclasses
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -71,7 +72,7 @@ from .native_driver import RESET_CYCLES, driver_source
 from .saif import SAIF_COMMANDS, read_saif
 from .verilator import _locked, build_dir, convert, verilator_env
 
-__all__ = ["build", "build_verilog", "NativeModel", "NativeResult", "NativeError", "Port",
+__all__ = ["build", "build_verilog", "build_stats", "NativeModel", "NativeResult", "NativeError", "Port",
            "driver_source", "parse_ports", "read_saif", "RESET_CYCLES", "PROFILES"]
 
 
@@ -347,13 +348,64 @@ class NativeModel:
         return NativeResult(streams, peeks, sim_cycles, seconds, peeked, windows, watched)
 
 
+#: Seconds between the progress lines of a running build phase (``build_verilog(log=...)``).
+HEARTBEAT = 300
+
+
+def _rss_mb(pid):
+    """Resident memory of ``pid`` and its descendants now, in MB (0 when they are gone)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) if "VmRSS" in status else 0
+            for t in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (t / "children").read_text().split()]
+        except (OSError, AttributeError, ValueError):
+            continue
+    return total / 1024
+
+
+def _measured(cmd, cwd, env, out, label, log):
+    """Run ``cmd`` (output to the file ``out``); its wall and CPU seconds and peak resident
+    memory (of the process and its descendants, from ``wait4``), and its return code."""
+    t0 = time.monotonic()
+    if log:
+        log(f"{label} started")
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    beat = t0
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.5)
+        if log and time.monotonic() - beat >= HEARTBEAT:
+            beat = time.monotonic()
+            log(f"{label} running, {beat - t0:.0f} s, {_rss_mb(proc.pid):.0f} MB resident")
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    res = {"wall_s": round(time.monotonic() - t0, 1), "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
+           "peak_mb": round(ru.ru_maxrss / 1024), "returncode": proc.returncode}
+    if log:
+        log(f"{label} {'done' if proc.returncode == 0 else 'FAILED'} in {res['wall_s']:.0f} s "
+            f"({res['cpu_s']:.0f} s CPU, peak {res['peak_mb']} MB)")
+    return res
+
+
+def build_stats(model):
+    """The ``build_stats.json`` of a built :class:`NativeModel` (None for a model built before
+    builds were measured)."""
+    f = model.dir / "build_stats.json"
+    return json.loads(f.read_text()) if f.exists() else None
+
+
 def build(component, name, config=None, trace=None, threads=1):
     """Convert ``component`` (module ``name``) and build or reuse its native model."""
     return build_verilog(convert(component, name), name, config, trace=trace, threads=threads)
 
 
 def build_verilog(text, name, config=None, trace=None, threads=1, profile="run", trace_depth=None,
-                  folder=None, extra_args=(), cxx_opt=None):
+                  folder=None, extra_args=(), cxx_opt=None, log=None):
     """Build or reuse the native model of Verilog ``text`` whose top module is ``name``.
 
     Parameters
@@ -372,6 +424,12 @@ def build_verilog(text, name, config=None, trace=None, threads=1, profile="run",
         Where the model folders go (default ``build/native``).
     extra_args, cxx_opt : further Verilator options; the C++ optimisation instead of the
         profile's (build-time measurements).
+    log : callable or None
+        Called with a line when each build phase (Verilator convert, C++ build) starts and ends,
+        and every :data:`HEARTBEAT` seconds while it runs (elapsed time, resident memory).
+
+    A new build writes ``build_stats.json`` beside the model: per phase, wall and CPU seconds
+    (user + system of the phase's processes) and peak resident memory; the C++ files and MB.
     """
     if trace not in TRACE_FORMATS:
         raise ValueError(f"trace must be one of {list(TRACE_FORMATS)!r}, not {trace!r}")
@@ -410,24 +468,36 @@ def build_verilog(text, name, config=None, trace=None, threads=1, profile="run",
             (model_dir / f"{name}.v").write_text(text)
             (model_dir / "driver.cpp").write_text(driver)
             if config is not None:
-                import json
                 (model_dir / f"{name}.json").write_text(
                     json.dumps({"top": name, "config": config.to_dict()}, indent=2) + "\n")
-            t0 = time.monotonic()
             jobs = str(max(1, min(2, os.cpu_count() or 1)))
-            cmd = [str(exe), "--cc", "--exe", "--build", "-j", jobs, "--top-module", name,
-                   "-Mdir", "obj", *args, "-CFLAGS", "-std=c++17",
-                   f"{name}.v", "driver.cpp"]
             # make variables in MAKEFLAGS act as command-line ones and override verilated.mk's
             env = dict(os.environ)
             env["MAKEFLAGS"] = (f"{env.get('MAKEFLAGS', '')} OPT_FAST={opt} OPT_GLOBAL={opt}"
                                 + (f" OPT_SLOW={opt}" if profile != "run" or cxx_opt else ""))
-            proc = subprocess.run(cmd, cwd=model_dir, capture_output=True, text=True, env=env)
-            (model_dir / "build.log").write_text(proc.stdout + proc.stderr)
-            if proc.returncode != 0:
-                raise NativeError(f"native Verilator build of {name} failed (log "
-                                  f"{model_dir / 'build.log'}): "
-                                  f"{(proc.stderr or proc.stdout).strip()[-3000:]}")
-            (model_dir / "build_seconds").write_text(f"{time.monotonic() - t0:.1f}\n")
+            # two phases, each measured: Verilator's conversion, then the C++ build (the
+            # executable's target: the default one races the precompiled header under -j)
+            phases = (("Verilator convert", [str(exe), "--cc", "--exe", "--top-module", name,
+                                             "-Mdir", "obj", *args, "-CFLAGS", "-std=c++17",
+                                             f"{name}.v", "driver.cpp"]),
+                      ("C++ build", ["make", "-j", jobs, "-C", "obj", "-f", f"V{name}.mk",
+                                     f"V{name}"]))
+            stats = {}
+            with open(model_dir / "build.log", "w") as out:
+                for what, cmd in phases:
+                    stats[what] = _measured(cmd, model_dir, env, out, f"{name}: {what}", log)
+                    if stats[what]["returncode"] != 0:
+                        out.flush()
+                        tail = (model_dir / "build.log").read_text(errors="replace")[-3000:]
+                        raise NativeError(f"native Verilator build of {name} failed in "
+                                          f"{what} (log {model_dir / 'build.log'}): "
+                                          f"{tail.strip()}")
+                    if what == "Verilator convert":
+                        cpp = list((model_dir / "obj").glob("*.cpp"))
+                        stats["cpp_files"] = len(cpp)
+                        stats["cpp_mb"] = round(sum(f.stat().st_size for f in cpp) / 1e6, 2)
+            (model_dir / "build_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+            wall = sum(v["wall_s"] for v in stats.values() if isinstance(v, dict))
+            (model_dir / "build_seconds").write_text(f"{wall:.1f}\n")
             (model_dir / ".built").write_text("ok\n")
     return NativeModel(name, model_dir, ports, trace)

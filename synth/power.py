@@ -1,11 +1,12 @@
 """``sparse-hw power``: energy and power from simulated switching activity, on the area's cells.
 
 Designs and workloads (:mod:`synth.power_work`): the EUREKA core, its dense and Ampere-like 2:4
-baselines (the tests' 4x8 size, G=8; ``--rows/--lanes`` for others) on a GEMM at d_w 0.2 and a
-2:4 GEMM, and a SparTen cluster with the dense MAC array of as many MACs (4 units, chunk 8) on a
-VGG-like layer. The paper-sized 8x32 core has 7.4x the cells (219,710); its gate-level Verilator
-build needs ~250 MB of C++ and several GB in Verilator, ~30 min for the trio, which does not fit
-``make power``'s budget (measured in ``docs/power.md``, :mod:`synth.power_buildtime`). For each:
+baselines (the tests' 4x8 size, G=8; ``--rows/--lanes`` for others, ``make power-paper`` for the
+paper's 8x32) on a GEMM at d_w 0.2 and a 2:4 GEMM, a SparTen cluster with the dense MAC array of
+as many MACs (4 units, chunk 8) on a VGG-like layer, and with ``--barista`` a BARISTA cluster
+(memories of 64 words, so all cells) with its dense MAC array on a VGG-like layer. The 8x32 trio
+and the BARISTA cluster (115k cells) take far longer to build than ``make power``'s budget
+(measured in ``docs/power.md``); every model is cached, so a rerun builds nothing. For each:
 
 1. Synthesis with the area flow itself (:func:`synth.area.synthesize`, ``asic`` flow, same ABC
    script and Liberty file as ``make area``; sky130 hd TT by default).
@@ -311,13 +312,15 @@ def build_designs(jobs, lib, lib_power, log=print, rtl=True, work=None, reuse_sy
         log(f"  {d.name}: {len(mod['cells'])} cells, {len(models['checked'])} cell models "
             f"checked against their Liberty functions; building the gate-level model")
         gate = native.build_verilog(nv.read_text() + cells_v.read_text(), d.name, trace="saif",
-                                    profile="power", trace_depth=1, folder=work / "sim" / "gate")
+                                    profile="power", trace_depth=1, folder=work / "sim" / "gate",
+                                    log=lambda m: log(f"    gate {m}"))
         t[d.name]["gate_build"] = time.monotonic() - t0
         rtl_model = None
         if rtl:
             t0 = time.monotonic()
             rtl_model = native.build_verilog(Path(d.verilog).read_text(), d.name, trace="saif",
-                                             profile="power", folder=work / "sim" / "rtl")
+                                             profile="power", folder=work / "sim" / "rtl",
+                                             log=lambda m: log(f"    RTL {m}"))
             t[d.name]["rtl_build"] = time.monotonic() - t0
         log(f"  {d.name}: built (gate {t[d.name]['gate_build']:.0f} s"
             + (f", RTL {t[d.name]['rtl_build']:.0f} s)" if rtl else ")"))
@@ -385,6 +388,7 @@ def measure(job, built, lib_power, clock_mhz, window, work=None, rtl=True):
         "toggles_per_cycle": p["toggles_per_cycle"], "checks": checked,
         "cell_models_checked": len(built.models["checked"]),
         "gate_sim_seconds": res.seconds,
+        "gate_build": native.build_stats(built.gate),
     }
     if rtl and built.rtl is not None:
         out["representativeness"] = representativeness(built, job, first, last, total,
@@ -429,9 +433,11 @@ def register(sub):
     p = sub.add_parser(
         "power", help="power and energy from gate-level switching activity (SAIF) on the area's "
                       "cell library",
-        description="Synthesise the EUREKA core and its dense and Ampere-like 2:4 baselines with "
-                    "the area flow, simulate the mapped netlists in Verilator with SAIF on a "
-                    "GEMM workload, and write build/reports/power.{md,json,png}.")
+        description="Synthesise the EUREKA core and its dense and Ampere-like 2:4 baselines, the "
+                    "SparTen cluster and (--barista) the BARISTA cluster, each with its dense "
+                    "array, with the area flow, simulate the mapped netlists in Verilator with "
+                    "SAIF on GEMMs and VGG-like layers, and write "
+                    "build/reports/power.{md,json,png}.")
     p.add_argument("--liberty", default=None, metavar="PATH",
                    help="Liberty file (default as `sparse-hw area`: sky130 hd TT)")
     p.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ, metavar="F",
@@ -441,10 +447,18 @@ def register(sub):
                         "the middle of the run, all of it if shorter)")
     p.add_argument("--rows", type=int, default=None, help="EUREKA rows R (default: 4, the tests' core)")
     p.add_argument("--lanes", type=int, default=None, help="EUREKA lanes L (default: 8)")
+    p.add_argument("--no-eureka", action="store_true",
+                   help="skip the EUREKA core and its baselines")
     p.add_argument("--no-sparten", action="store_true",
                    help="skip the SparTen cluster and its dense MAC array")
+    p.add_argument("--barista", action="store_true",
+                   help="also the BARISTA cluster and its dense MAC array (115k cells: outside "
+                        "make power's budget, docs/power.md)")
     p.add_argument("--no-rtl", action="store_true",
                    help="skip the RTL runs that measure how representative the window is")
+    p.add_argument("--reuse-synth", action="store_true",
+                   help="read back a synthesis of the same Verilog, library and flow code "
+                        "instead of running Yosys again (make power-paper)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default build/reports)")
     p.set_defaults(func=run)
 
@@ -456,6 +470,9 @@ def run(args):
     if not args.clock_mhz > 0 or args.clock_mhz > 10_000:
         raise ValueError(f"--clock-mhz must be in (0, 10000] MHz, not {args.clock_mhz!r}")
     check_int("--window", args.window, 16, 10_000_000)
+    if args.no_eureka and args.no_sparten and not args.barista:
+        raise ValueError("--no-eureka and --no-sparten without --barista leave nothing to "
+                         "measure")
     cfg = dataclasses.replace(SMALL, rows=SMALL.rows if args.rows is None else args.rows,
                               lanes=SMALL.lanes if args.lanes is None else args.lanes)
     t0 = time.monotonic()
@@ -466,11 +483,14 @@ def run(args):
     lib = area.prepare_liberty(src)
     lib_power = read_power(lib.path)
     print(f"library: {lib.name} [{lib.corner}] from {src}; clock {args.clock_mhz:g} MHz")
-    jobs = power_work.eureka_jobs(cfg) + ([] if args.no_sparten else power_work.sparten_jobs())
+    jobs = (([] if args.no_eureka else power_work.eureka_jobs(cfg))
+            + ([] if args.no_sparten else power_work.sparten_jobs())
+            + (power_work.barista_jobs() if args.barista else []))
 
     def log(msg):
         print(f"[{time.monotonic() - t0:5.0f} s] {msg}", flush=True)
-    built = build_designs(jobs, lib, lib_power, log=log, rtl=not args.no_rtl)
+    built = build_designs(jobs, lib, lib_power, log=log, rtl=not args.no_rtl,
+                          reuse_synth=args.reuse_synth)
     rows = []
     for k, job in enumerate(jobs, 1):
         r = measure(job, built[job.design], lib_power, args.clock_mhz, args.window,

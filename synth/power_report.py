@@ -2,10 +2,10 @@
 figures, the report text and the plot (:mod:`synth.power` measures the rows).
 """
 
-import json
 from pathlib import Path
 
 from hw.emit import build_dir
+from report.schema import write_json
 
 __all__ = ["PAPER", "PAIRS", "comparisons", "write_reports"]
 
@@ -22,6 +22,9 @@ PAPER = {
     "sparten_vs_dense_energy": {"target": None, "paper": None, "kind": "energy",
                                 "better": "higher",
                                 "what": "energy, dense MAC array / SparTen cluster (VGG-like layer)"},
+    "barista_vs_dense_energy": {"target": None, "paper": None, "kind": "energy",
+                                "better": "higher",
+                                "what": "energy, dense MAC array / BARISTA cluster (VGG-like layer)"},
 }
 #: (comparison, engine (design role, workload), baseline (role, workload)) per engine.
 PAIRS = {
@@ -31,6 +34,7 @@ PAIRS = {
     "eureka_vs_ampere24_power": ("eureka", ("engine", "gemm_dw0.2"),
                                  ("sparse-baseline", "gemm_2to4")),
     "sparten_vs_dense_energy": ("sparten", ("engine", "vgg_layer"), ("dense-baseline", "vgg_layer")),
+    "barista_vs_dense_energy": ("barista", ("engine", "vgg_layer"), ("dense-baseline", "vgg_layer")),
 }
 
 
@@ -87,7 +91,7 @@ def write_reports(rows, lib, clock_mhz, elapsed=None, out_dir=None, extra=None):
     doc = {"library": lib.name, "corner": lib.corner, "clock_mhz": clock_mhz,
            "designs": designs, "comparisons": values, "comparison_details": detail,
            "model": __doc__.split("Reports:")[0].strip(), "elapsed_s": elapsed, **(extra or {})}
-    (out_dir / "power.json").write_text(json.dumps(doc, indent=2) + "\n")
+    write_json(out_dir / "power.json", doc)
     (out_dir / "power.md").write_text(_markdown(doc))
     try:
         _plot(doc, out_dir / "power.png")

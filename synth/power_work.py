@@ -9,13 +9,17 @@ EUREKA (``eureka_jobs``): one GEMM ``W[M,K] x A[K,N]`` with uniform random d_w =
 (balanced column order, as the bench's headline) and by the dense core in dense mode; one 2:4
 GEMM of the same shape (:func:`sim.bench_eureka._nm`) run by the Ampere-like core and by the
 EUREKA core in 2:4 mode. Activations are dense random int8 (EUREKA is one-sided).
+
+SparTen (``sparten_jobs``) and BARISTA (``barista_jobs``): one VGG-like 3x3 layer run by the
+engine and by the dense MAC array of as many MACs (zeros multiplied).
 """
 
 import dataclasses
 
 import numpy as np
 
-__all__ = ["Job", "eureka_jobs", "EUREKA_SHAPE", "DENSITY"]
+__all__ = ["Job", "eureka_jobs", "sparten_jobs", "barista_jobs", "barista_config", "EUREKA_SHAPE",
+           "DENSITY", "SPARTEN_LAYER", "BARISTA_LAYER"]
 
 #: GEMM of the power workload at the measured core size (M rows of W, K, N columns of A).
 EUREKA_SHAPE = (16, 1024, 16)
@@ -283,3 +287,93 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED, arrays=None, workl
             expected_cycles=dense_cycles, check=check_dense, macs=macs, dense_macs=dense_macs,
             peek=()),
     ]
+
+
+# -- BARISTA --------------------------------------------------------------------------------------
+
+#: BARISTA's layer: SparTen's (densities, 3x3, 6x6 map, one filter per unit) with 24 channels, the
+#: most (in whole chunks) whose map and filters fit the cluster's banks of :func:`barista_config`
+#: (6x6x3 + 4x9x3 = 216 of 256 chunks).
+BARISTA_LAYER = dict(SPARTEN_LAYER, channels=24)
+
+
+def barista_config():
+    """The ``barista_cluster`` top's config (``hw.barista.tops``' CLUSTER) with memories the area
+    flow maps to cells: every bank and each colour of the output buffer ``MACRO_MIN_DEPTH`` words
+    (CLUSTER's 256-word ones are SRAM macros there, with no cells to simulate or Liberty energy)."""
+    from hw.barista.tops import CLUSTER
+    from .yosys import MACRO_MIN_DEPTH
+    return dataclasses.replace(CLUSTER, input_buffer_chunks=CLUSTER.banks * MACRO_MIN_DEPTH,
+                               output_buffer_entries=MACRO_MIN_DEPTH)
+
+
+def _barista_check(design, cfg, lay, golden, want):
+    """The check of a ``BaristaCluster`` run: the drained results, in the order and colours of
+    :func:`golden.barista.cluster_trace` (``want``), equal to the golden convolution, and the
+    cluster's ``cycles``/``reads``/``requests`` counters equal to the trace's."""
+    from hw.barista.outbuf import write_layout
+    from sim.run_barista import outputs_of
+    wl = write_layout(cfg)
+
+    def check(res):
+        drained = [(int(p.colour), int(p.addr), int(p.value))
+                   for p in (wl.from_bits(v) for v in res.streams.get("o", []))]
+        try:
+            out = outputs_of(drained, lay, cfg.colours)
+        except ValueError as e:
+            raise AssertionError(f"{design}: {e}") from None
+        if not np.array_equal(out, golden):
+            bad = np.argwhere(out != golden)[0].tolist()
+            raise AssertionError(f"{design}: output {bad} = {out[tuple(bad)]}, golden "
+                                 f"{golden[tuple(bad)]}")
+        got = {k: res.peeked.get(k, [None])[-1] for k in ("cycles", "reads", "requests")}
+        trace = {k: want[k] for k in got}
+        if got != trace:
+            raise AssertionError(f"{design}: counters {got}, golden cluster_trace {trace}")
+        if drained != list(want["out"]):
+            raise AssertionError(f"{design}: drain order differs from golden cluster_trace")
+        return {"bit_exact": True, "busy_cycles": got["cycles"], "model_cycles": want["cycles"],
+                "reads": got["reads"], "requests": got["requests"], "results": len(drained)}
+    return check
+
+
+def barista_jobs(config=None, layer=BARISTA_LAYER, seed=SEED, workload="vgg_layer"):
+    """The BARISTA cluster (default :func:`barista_config`) and the dense MAC array of as many
+    MACs (``barista_dense_array``) on one VGG-like layer (stride 1, no padding).
+
+    Cluster: every chunk word loaded on ``load`` (:func:`sim.run_barista.cluster_words`), the
+    descriptor set, ``start`` pulsed, run until ``done``; checked by :func:`_barista_check`
+    against the golden convolution and :func:`golden.barista.cluster_trace`, which also gives the
+    expected cycles (nothing here is a hard-coded cycle count). Dense array: as
+    :func:`sparten_jobs`' (same tensors), checked against the same golden convolution.
+    """
+    from golden.barista import cluster_trace
+    from hw.barista.cluster import BaristaCluster
+    from hw.barista.tops import SPARTEN_BASELINE
+    from hw.sparten.cu import ComputeUnit
+    from sim.run_barista import cluster_words
+    cfg = config or barista_config()
+    if (cfg.n_units, cfg.chunk) != (SPARTEN_BASELINE.n_units, SPARTEN_BASELINE.chunk):
+        raise ValueError(f"barista_jobs: the dense baseline has {SPARTEN_BASELINE.n_units} MACs "
+                         f"of chunk {SPARTEN_BASELINE.chunk}; config has {cfg.n_units}, "
+                         f"chunk {cfg.chunk}")
+    w, a, golden, macs = _sparten_layer(cfg, layer, seed)
+    lay, beats, desc = cluster_words(w, a, cfg)
+    want = cluster_trace(w, a, cfg, result_latency=ComputeUnit.result_latency)
+    design = f"barista_cluster_i{cfg.input_buffer_chunks}o{cfg.output_buffer_entries}"
+    k, c, r, _ = w.shape
+    text = (f"VGG-like conv layer {k}x{c}x{r}x{r} on {c}x{layer['size']}x{layer['size']}, "
+            f"d_w {layer['weight_density']}, d_a {layer['act_density']}")
+    engine = Job(design=design, engine="barista", role="engine", config=cfg,
+                 make=lambda: BaristaCluster(cfg), workload=workload,
+                 description=text + ", two-sided, request/response banks",
+                 setup=[("feed", "load", beats), ("poke", "desc", desc), ("drain", "o"),
+                        ("pulse", "start")],
+                 finish=[("until", "done", 20 * want["cycles"] + 1000)],
+                 expected_cycles=want["cycles"], check=_barista_check(design, cfg, lay, golden,
+                                                                      want),
+                 macs=macs, dense_macs=k * lay["out_h"] * lay["out_w"] * c * r * r,
+                 peek=("cycles", "reads", "requests"))
+    dense = sparten_jobs(SPARTEN_BASELINE, arrays=(w, a), workload=workload,
+                         names=(None, "barista_dense_array"), desc=text)[1]
+    return [engine, dataclasses.replace(dense, engine="barista")]

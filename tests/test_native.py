@@ -153,3 +153,22 @@ def test_saif_windows_and_the_power_commands(tmp_path):
         model.run([("drain", "o"), ("feed_bg", "i", [1, 2]), ("until_beats", "o", 5, 30)])
     with pytest.raises(native.NativeError, match="needs a model built with trace='saif'"):
         native.build(StreamRegister(8), "native_reg8_vcd", trace="vcd").run([("saif", path)])
+
+
+def test_build_phases_are_measured(tmp_path, monkeypatch):
+    """``_measured`` (each phase of a native build): CPU seconds and peak memory of the child,
+    progress lines while it runs, its return code."""
+    import sys
+    lines = []
+    monkeypatch.setattr(native, "HEARTBEAT", 0.2)
+    with open(tmp_path / "log", "w") as out:
+        res = native._measured([sys.executable, "-c", "import time; b = bytearray(150_000_000); "
+                                "b[::4096] = b'x' * len(b[::4096]); time.sleep(1)"],
+                               tmp_path, None, out, "toy", lines.append)
+    assert res["returncode"] == 0 and res["peak_mb"] >= 150 and res["wall_s"] >= 1
+    assert lines[0] == "toy started" and lines[-1].startswith("toy done in ")
+    assert any("running" in m and "MB resident" in m for m in lines[1:-1])
+    with open(tmp_path / "log", "w") as out:
+        bad = native._measured([sys.executable, "-c", "raise SystemExit(3)"], tmp_path, None,
+                               out, "bad", lines.append)
+    assert bad["returncode"] == 3 and lines[-1].startswith("bad FAILED")

@@ -184,8 +184,8 @@ def test_opensta_vectorless_beside_ours(lib, bank):
     assert 0.3 < got["total_w"] / ours["total_w"] < 3.0
 
 
-def _row(design, role, workload, total_mw, cycles, blocks):
-    return {"design": design, "engine": "eureka", "role": role, "workload": workload,
+def _row(design, role, workload, total_mw, cycles, blocks, engine="eureka"):
+    return {"design": design, "engine": engine, "role": role, "workload": workload,
             "cycles": cycles, "dynamic_mw": total_mw, "leakage_mw": 0.0, "total_mw": total_mw,
             "energy_nj": total_mw * cycles / 200e6 * 1e6, "pj_per_mac": 1.0, "blocks": blocks,
             "block_toggles": {}, "window_cycles": cycles, "checks": {"bit_exact": True}}
@@ -199,7 +199,9 @@ def test_report_contract_and_bench_rows(tmp_path):
     rows = [_row("e", "engine", "gemm_dw0.2", 10.0, 100, {"multipliers": 6.0, "select muxes": 4.0}),
             _row("d", "dense-baseline", "gemm_dw0.2", 8.0, 400, {"multipliers": 8.0}),
             _row("a", "sparse-baseline", "gemm_2to4", 9.0, 200, {"multipliers": 8.0,
-                                                                  "select muxes": 1.0})]
+                                                                  "select muxes": 1.0}),
+            _row("b", "engine", "vgg_layer", 2.0, 300, {"banks": 2.0}, "barista"),
+            _row("bd", "dense-baseline", "vgg_layer", 1.5, 1200, {"multipliers": 1.5}, "barista")]
     lib = types.SimpleNamespace(name="lib_x", corner="tt")
     js, md = power.write_reports(rows, lib, 200.0, 1.0, tmp_path)
     import json
@@ -208,8 +210,22 @@ def test_report_contract_and_bench_rows(tmp_path):
     assert set(doc["designs"][0]) >= {"design", "workload", "cycles", "dynamic_mw", "leakage_mw",
                                       "total_mw", "energy_nj", "pj_per_mac", "blocks"}
     c = doc["comparisons"]
+    from report.power import COMPARISONS, read_power_comparisons
+    from report.schema import ReportError
     assert set(c) == {"eureka_vs_dense_energy", "eureka_vs_ampere24_energy",
-                      "eureka_vs_ampere24_power", "sparten_vs_dense_energy"}
+                      "eureka_vs_ampere24_power", "sparten_vs_dense_energy",
+                      "barista_vs_dense_energy"} == set(COMPARISONS)
+    assert c["barista_vs_dense_energy"] == pytest.approx(1.5 * 1200 / (2.0 * 300))
+    read = read_power_comparisons(js)
+    assert read["barista_vs_dense_energy"].value == pytest.approx(3.0)
+    assert read["barista_vs_dense_energy"].engine == "b / vgg_layer"
+    assert read["sparten_vs_dense_energy"] is None
+    # the strict reader: a power.json without the BARISTA comparison is refused, naming it
+    bad = json.loads(js.read_text())
+    del bad["comparisons"]["barista_vs_dense_energy"]
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(ReportError, match="barista_vs_dense_energy"):
+        read_power_comparisons(tmp_path / "bad.json")
     assert c["eureka_vs_dense_energy"] == pytest.approx(8.0 * 400 / (10.0 * 100))
     assert c["eureka_vs_ampere24_energy"] == pytest.approx(9.0 * 200 / (10.0 * 100))
     assert c["eureka_vs_ampere24_power"] == pytest.approx(10.0 / 9.0)
@@ -234,5 +250,46 @@ def test_cli_rejects_bad_options(capsys):
     assert "--clock-mhz" in capsys.readouterr().err
     assert cli.main(["power", "--window", "3"]) == 2
     assert "--window" in capsys.readouterr().err
+    assert cli.main(["power", "--no-eureka", "--no-sparten"]) == 2
+    assert "nothing to measure" in capsys.readouterr().err
     assert cli.main(["power", "--rows", "0"]) == 2
     assert "rows" in capsys.readouterr().err
+
+
+def test_barista_job_checks_results_order_and_counters():
+    """The BARISTA power job: its config maps every memory to cells (no macro), the dense
+    baseline runs the same tensors, and its check passes the golden trace's own outcome and
+    fails a wrong value, a wrong drain order and a wrong counter (runs faked from
+    golden.barista.cluster_trace; the netlist runs are make power's)."""
+    from golden.barista import cluster_trace
+    from hw.barista.outbuf import write_layout
+    from hw.barista.tops import DENSE_BASELINE
+    from hw.sparten.cu import ComputeUnit
+    from synth import power_work
+    from synth.yosys import MACRO_MIN_DEPTH
+    engine, dense = power_work.barista_jobs()
+    cfg = engine.config
+    assert cfg.input_buffer_chunks // cfg.banks <= MACRO_MIN_DEPTH
+    assert cfg.output_buffer_entries <= MACRO_MIN_DEPTH
+    assert dense.design == "barista_dense_array" and dense.config == DENSE_BASELINE
+    assert (engine.macs, engine.dense_macs) == (dense.macs, dense.dense_macs)
+    w, a, _, _ = power_work._sparten_layer(cfg, power_work.BARISTA_LAYER, power_work.SEED)
+    want = cluster_trace(w, a, cfg, result_latency=ComputeUnit.result_latency)
+    assert engine.expected_cycles == want["cycles"]
+    wl = write_layout(cfg)
+
+    def fake(out, **counters):
+        peeked = {k: [counters.get(k, want[k])] for k in ("cycles", "reads", "requests")}
+        beats = [wl.const({"colour": c, "addr": ad, "value": v}).as_value().value
+                 for c, ad, v in out]
+        return types.SimpleNamespace(streams={"o": beats}, peeked=peeked)
+    out = list(want["out"])
+    got = engine.check(fake(out))
+    assert got["bit_exact"] and got["busy_cycles"] == want["cycles"] == got["model_cycles"]
+    c, ad, v = out[5]
+    with pytest.raises(AssertionError, match=r"output \[.*\] = .*, golden"):
+        engine.check(fake(out[:5] + [(c, ad, v + 1)] + out[6:]))
+    with pytest.raises(AssertionError, match="drained as"):
+        engine.check(fake(out[1:] + out[:1]))
+    with pytest.raises(AssertionError, match="counters"):
+        engine.check(fake(out, reads=want["reads"] + 1))

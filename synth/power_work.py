@@ -337,6 +337,17 @@ def _barista_check(design, cfg, lay, golden, want):
     return check
 
 
+def barista_trace(w, a, cfg):
+    """:func:`golden.barista.cluster_trace` of the layer with the hardware's published latencies
+    (``ComputeUnit.result_latency``, ``BaristaCluster.grants_per_cycle``): the job's expected
+    run."""
+    from golden.barista import cluster_trace
+    from hw.barista.cluster import BaristaCluster
+    from hw.sparten.cu import ComputeUnit
+    return cluster_trace(w, a, cfg, result_latency=ComputeUnit.result_latency,
+                         grants_per_cycle=BaristaCluster.grants_per_cycle)
+
+
 def barista_jobs(config=None, layer=BARISTA_LAYER, seed=SEED, workload="vgg_layer"):
     """The BARISTA cluster (default :func:`barista_config`) and the dense MAC array of as many
     MACs (``barista_dense_array``) on one VGG-like layer (stride 1, no padding).
@@ -347,10 +358,8 @@ def barista_jobs(config=None, layer=BARISTA_LAYER, seed=SEED, workload="vgg_laye
     expected cycles (nothing here is a hard-coded cycle count). Dense array: as
     :func:`sparten_jobs`' (same tensors), checked against the same golden convolution.
     """
-    from golden.barista import cluster_trace
     from hw.barista.cluster import BaristaCluster
     from hw.barista.tops import SPARTEN_BASELINE
-    from hw.sparten.cu import ComputeUnit
     from sim.run_barista import cluster_words
     cfg = config or barista_config()
     if (cfg.n_units, cfg.chunk) != (SPARTEN_BASELINE.n_units, SPARTEN_BASELINE.chunk):
@@ -359,7 +368,7 @@ def barista_jobs(config=None, layer=BARISTA_LAYER, seed=SEED, workload="vgg_laye
                          f"chunk {cfg.chunk}")
     w, a, golden, macs = _sparten_layer(cfg, layer, seed)
     lay, beats, desc = cluster_words(w, a, cfg)
-    want = cluster_trace(w, a, cfg, result_latency=ComputeUnit.result_latency)
+    want = barista_trace(w, a, cfg)
     design = f"barista_cluster_i{cfg.input_buffer_chunks}o{cfg.output_buffer_entries}"
     k, c, r, _ = w.shape
     text = (f"VGG-like conv layer {k}x{c}x{r}x{r} on {c}x{layer['size']}x{layer['size']}, "

@@ -261,10 +261,8 @@ def test_barista_job_checks_results_order_and_counters():
     baseline runs the same tensors, and its check passes the golden trace's own outcome and
     fails a wrong value, a wrong drain order and a wrong counter (runs faked from
     golden.barista.cluster_trace; the netlist runs are make power's)."""
-    from golden.barista import cluster_trace
     from hw.barista.outbuf import write_layout
     from hw.barista.tops import DENSE_BASELINE
-    from hw.sparten.cu import ComputeUnit
     from synth import power_work
     from synth.yosys import MACRO_MIN_DEPTH
     engine, dense = power_work.barista_jobs()
@@ -274,7 +272,7 @@ def test_barista_job_checks_results_order_and_counters():
     assert dense.design == "barista_dense_array" and dense.config == DENSE_BASELINE
     assert (engine.macs, engine.dense_macs) == (dense.macs, dense.dense_macs)
     w, a, _, _ = power_work._sparten_layer(cfg, power_work.BARISTA_LAYER, power_work.SEED)
-    want = cluster_trace(w, a, cfg, result_latency=ComputeUnit.result_latency)
+    want = power_work.barista_trace(w, a, cfg)
     assert engine.expected_cycles == want["cycles"]
     wl = write_layout(cfg)
 

@@ -44,6 +44,8 @@ sky130 hd, ``docs/timing.md``; 13.4 ns before).
 """
 
 import dataclasses
+import functools
+import operator
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
@@ -56,6 +58,14 @@ from .dispatch import TASK_WIDTH, TaskDispatch
 from .fetch import ChunkFetch
 from .group import cu_config
 from .outbuf import ColourBuffer
+
+
+def _one_hot(ports, sel):
+    """The payload of the port whose ``sel`` bit is set (AND-OR: one level, no priority)."""
+    width = len(ports[0].payload)
+    return functools.reduce(operator.or_, (p.payload & sel[b].replicate(width)
+                                           for b, p in enumerate(ports)))
+
 
 __all__ = ["BaristaCluster", "check_config", "desc_layout", "load_layout", "bank_config",
            "DIM_WIDTH", "KERNEL_WIDTH", "COUNTER_WIDTH"]
@@ -171,6 +181,16 @@ class BaristaCluster(wiring.Component):
     #: head, whose valid taps and addresses are registers (no cursor arithmetic after a grant).
     #: :func:`golden.barista.cluster_trace` takes it as ``grants_per_cycle``.
     grants_per_cycle = 1
+    #: Cycles from a unit's last request of a task to the dispatcher's ``fin`` *(ours)*: one (a
+    #: register), so a unit requesting its last pair in cycle ``t`` is granted from ``t + 1`` on;
+    #: its private queue still feeds its compute unit meanwhile.
+    fin_latency = 1
+
+    @classmethod
+    def latencies(cls):
+        """``{"grants_per_cycle", "fin_latency"}``: the keywords of
+        :func:`golden.barista.cluster_trace` and :func:`golden.barista.engine_trace`."""
+        return {"grants_per_cycle": cls.grants_per_cycle, "fin_latency": cls.fin_latency}
 
     @property
     def result_latency(self):
@@ -354,15 +374,18 @@ class BaristaCluster(wiring.Component):
                 m.d.comb += [pa[b].valid.eq(issue & (ba == b)), pa[b].payload.eq(word_of(a_addr)),
                              pw[b].valid.eq(issue & (bw == b)), pw[b].payload.eq(word_of(w_addr))]
             n_req.append(issue)
+            # ``fin`` reaches the dispatcher through a register (``fin_latency``): the bank
+            # ready -> issue path ends there, not in the dispatcher's next-state selects.
             fin = Signal(name=f"fin{i}")
-            m.d.comb += fin.eq(issue & last)
+            m.d.sync += fin.eq(issue & last)
             fins.append(fin)
+            new = Signal(qlay, name=f"q_new{i}")
+            m.d.comb += [new.ba.eq(ba), new.bw.eq(bw), new.first.eq(first), new.last.eq(last),
+                         new.slot.eq(t_slot), new.off.eq(t_off)]
             with m.If(issue):
                 for e in range(D):
                     with m.If(q_wp == e):
-                        m.d.sync += [q[e].ba.eq(ba), q[e].bw.eq(bw), q[e].first.eq(first),
-                                     q[e].last.eq(last), q[e].slot.eq(t_slot),
-                                     q[e].off.eq(t_off)]
+                        m.d.sync += q[e].eq(new)
                 m.d.sync += [q_wp.eq(Mux(q_wp == D - 1, 0, q_wp + 1)), first.eq(0)]
                 with m.If(j == d.nc - 1):
                     m.d.sync += j.eq(0)
@@ -377,10 +400,10 @@ class BaristaCluster(wiring.Component):
                                      w_addr.eq(w_addr + 1)]
                 with m.Else():
                     m.d.sync += [j.eq(j + 1), a_addr.eq(a_addr + 1), w_addr.eq(w_addr + 1)]
-            # A unit that is idle or ends its task now takes the head's walk whether it is
-            # granted or not (its fetcher state is dead until it is), so the ranking's grant
-            # only sets ``active``: a ``fin`` does not reach the walk's registers through it.
-            with m.If(~active | fin):
+            # An idle unit (its last request was in an earlier cycle) takes the head's walk
+            # whether it is granted or not (its fetcher state is dead until it is), so the
+            # ranking's grant only sets ``active``.
+            with m.If(~active):
                 m.d.sync += [first.eq(1), j.eq(0), r_cur.eq(gr_lo), r_hi.eq(gr_hi),
                              s_cur.eq(gs_lo), s_lo.eq(gs_lo), s_hi.eq(gs_hi),
                              a_row.eq(g_arow), a_addr.eq(g_arow), w_row.eq(g_wrow),
@@ -389,20 +412,16 @@ class BaristaCluster(wiring.Component):
             with m.If(g):
                 m.d.sync += active.eq(1)
 
-            # The head pair to the compute unit, once both chunks have arrived.
+            # The head pair to the compute unit, once both chunks have arrived. The head entry
+            # (``q[q_rp]``) is a register with one-hot bank selects, kept a cycle ahead, so the
+            # chunk select in front of the join starts at flip-flops (issue 11).
             head = Signal(qlay, name=f"head{i}")
-            for e in range(D):
-                with m.If(q_rp == e):
-                    m.d.comb += head.eq(q[e])
-            va = Signal(name=f"va{i}")
-            vw_ = Signal(name=f"vw{i}")
-            da = Signal(cw, name=f"da{i}")
-            dw = Signal(cw, name=f"dw{i}")
-            for b in range(B):
-                with m.If(head.ba == b if bb else 1):
-                    m.d.comb += [va.eq(qa[b].valid), da.eq(qa[b].payload)]
-                with m.If(head.bw == b if bb else 1):
-                    m.d.comb += [vw_.eq(qw[b].valid), dw.eq(qw[b].payload)]
+            hsa, hsw = Signal(B, name=f"hsa{i}"), Signal(B, name=f"hsw{i}")
+            va, vw_ = Signal(name=f"va{i}"), Signal(name=f"vw{i}")
+            da, dw = Signal(cw, name=f"da{i}"), Signal(cw, name=f"dw{i}")
+            m.d.comb += [va.eq(Cat(qa[b].valid & hsa[b] for b in range(B)).any()),
+                         vw_.eq(Cat(qw[b].valid & hsw[b] for b in range(B)).any()),
+                         da.eq(_one_hot(qa, hsa)), dw.eq(_one_hot(qw, hsw))]
             inflight = Signal(name=f"inflight{i}")       # last chunk handed, result not back
             rv = Signal(name=f"rv{i}")                   # result register full
             rslot = Signal(cbits, name=f"rslot{i}")
@@ -417,10 +436,23 @@ class BaristaCluster(wiring.Component):
                          cu.clear.eq(self.start), cu.others_busy.eq(0),
                          xfer.eq(offer & cu.i.ready)]
             for b in range(B):
-                m.d.comb += [qa[b].ready.eq(xfer & ((head.ba == b) if bb else 1)),
-                             qw[b].ready.eq(xfer & ((head.bw == b) if bb else 1))]
+                m.d.comb += [qa[b].ready.eq(xfer & hsa[b]), qw[b].ready.eq(xfer & hsw[b])]
+            rp1 = Signal(range(D), name=f"q_rp1_{i}")
+            after, hnext = Signal(qlay, name=f"after{i}"), Signal(qlay, name=f"hnext{i}")
+            m.d.comb += rp1.eq(Mux(q_rp == D - 1, 0, q_rp + 1))
+            for e in range(D):
+                with m.If(rp1 == e):
+                    m.d.comb += after.eq(q[e])
+            with m.If(issue & (q_wp == Mux(xfer, rp1, q_rp))):
+                m.d.comb += hnext.eq(new)
+            with m.Elif(xfer):
+                m.d.comb += hnext.eq(after)
+            with m.Else():
+                m.d.comb += hnext.eq(head)
+            m.d.sync += [head.eq(hnext), hsa.eq(Cat(hnext.ba == b for b in range(B))),
+                         hsw.eq(Cat(hnext.bw == b for b in range(B)))]
             with m.If(xfer):
-                m.d.sync += q_rp.eq(Mux(q_rp == D - 1, 0, q_rp + 1))
+                m.d.sync += q_rp.eq(rp1)
                 with m.If(head.last):
                     m.d.sync += inflight.eq(1)
             m.d.sync += q_n.eq(q_n + issue - xfer)
@@ -439,7 +471,7 @@ class BaristaCluster(wiring.Component):
             res_val.append(rval)
             with m.If(self.start):
                 m.d.sync += [active.eq(0), q_n.eq(0), q_wp.eq(0), q_rp.eq(0), inflight.eq(0),
-                             rv.eq(0)]
+                             rv.eq(0), fin.eq(0)]
 
         for i, f in enumerate(fins):
             m.d.comb += disp.fin[i].eq(f)

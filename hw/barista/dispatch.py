@@ -223,16 +223,19 @@ class TaskDispatch(wiring.Component):
         # units' grants, shifted past the idle units'), so after a ``fin`` only a small popcount,
         # a compare and multiplexers remain.
         avail = st["avail"]
-        tab = self._tables(m, st, n)
+        # A cycle grants at most ``mx`` (rank ``mx`` and above is never granted), so the tables
+        # and the grant counts stop there.
+        mx = self._max
+        tab = self._tables(m, st, mx)
         n_idle = Signal(range(n + 1), init=n)       # popcount(~ubusy), kept as a register
-        idle_g, slack = (Signal(range(n + 1), name=k) for k in ("idle_g", "slack"))
+        idle_g, slack = (Signal(range(mx + 1), name=k) for k in ("idle_g", "slack"))
         m.d.comb += [idle_g.eq(Mux(avail < n_idle, avail, n_idle)),
                      slack.eq(avail - idle_g)]
-        fin_tab = {key: [self._pick(m, {key: [v[min(r + k, n)] for r in range(n + 1)]}, idle_g,
-                                    f"fin{k}")[key] for k in range(n + 1)]
+        fin_tab = {key: [self._pick(m, {key: [v[min(r + k, mx)] for r in range(mx + 1)]}, idle_g,
+                                    f"fin{k}")[key] for k in range(mx + 1)]
                    for key, v in tab.items()}
         n_fin = Signal(range(n + 1))
-        fin_g = Signal(range(n + 1))
+        fin_g = Signal(range(mx + 1))
         m.d.comb += [n_fin.eq(popcount(fin)), fin_g.eq(Mux(n_fin < slack, n_fin, slack))]
         # Idle units next cycle: those not granted now plus the finishing ones not granted.
         kept, excess = (Signal(range(n + 1), name=k) for k in ("idle_kept", "fin_kept"))

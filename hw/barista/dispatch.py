@@ -32,7 +32,10 @@ the input ``free`` (one bit per colour, a register of the cluster) then decides 
 tile may open, and ``opening`` says which colour a tile took this cycle.
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal
+import functools
+import operator
+
+from amaranth import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
@@ -190,6 +193,15 @@ class TaskDispatch(wiring.Component):
             out[key] = sig
         return out
 
+    @staticmethod
+    def _and_or(m, vals, sel, name):
+        """``vals[r]`` for the one-hot ``sel``, as an AND-OR (no priority, no decode)."""
+        width = max(len(Value.cast(v)) for v in vals)
+        sig = Signal(width, name=name)
+        m.d.comb += sig.eq(functools.reduce(operator.or_, (
+            Value.cast(v)[:width] & sel[r].replicate(width) for r, v in enumerate(vals))))
+        return sig
+
     def elaborate(self, platform):
         m = Module()
         n, ncol, tw = self._n, self._colours, TASK_WIDTH
@@ -231,12 +243,8 @@ class TaskDispatch(wiring.Component):
         idle_g, slack = (Signal(range(mx + 1), name=k) for k in ("idle_g", "slack"))
         m.d.comb += [idle_g.eq(Mux(avail < n_idle, avail, n_idle)),
                      slack.eq(avail - idle_g)]
-        fin_tab = {key: [self._pick(m, {key: [v[min(r + k, mx)] for r in range(mx + 1)]}, idle_g,
-                                    f"fin{k}")[key] for k in range(mx + 1)]
-                   for key, v in tab.items()}
         n_fin = Signal(range(n + 1))
-        fin_g = Signal(range(mx + 1))
-        m.d.comb += [n_fin.eq(popcount(fin)), fin_g.eq(Mux(n_fin < slack, n_fin, slack))]
+        m.d.comb += n_fin.eq(popcount(fin))
         # Idle units next cycle: those not granted now plus the finishing ones not granted.
         kept, excess = (Signal(range(n + 1), name=k) for k in ("idle_kept", "fin_kept"))
         m.d.comb += [kept.eq(n_idle - idle_g),
@@ -271,7 +279,19 @@ class TaskDispatch(wiring.Component):
                 with m.Elif(fin[j]):
                     m.d.sync += ahead[i][j].eq(0)
 
-        after = self._pick(m, fin_tab, fin_g, "next")
+        # The next state is ``tab[idle_g + fin_g]`` = ``tab[min(avail, n_idle + n_fin)]``: for
+        # each value of ``n_fin`` that choice, one-hot, is a function of registers only, so a
+        # ``fin`` reaches the next state through its count's decode and two AND-OR levels.
+        sel = Signal(mx + 1)
+        choice = []
+        for f in range(n + 1):
+            c = Signal(mx + 1, name=f"choice_f{f}")
+            tot = Signal(range(n + f + 1), name=f"tot_f{f}")
+            m.d.comb += [tot.eq(n_idle + f),
+                         c.eq(Cat(Mux(tot < avail, tot, avail) == r for r in range(mx + 1)))]
+            choice.append(c & (n_fin == f).replicate(mx + 1))
+        m.d.comb += sel.eq(functools.reduce(operator.or_, choice))
+        after = {key: self._and_or(m, vals, sel, f"{key}_next") for key, vals in tab.items()}
         m.d.sync += [st["nxt"].eq(after["task"]), st["off"].eq(after["off"]),
                      st["slot"].eq(after["slot"]), st["room"].eq(after["room"]),
                      st["avail"].eq(after["avail"]), st["pend"].eq(st["added"]),

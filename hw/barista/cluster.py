@@ -272,8 +272,13 @@ class BaristaCluster(wiring.Component):
                          c[f"{tag[0]}_hi"].eq(Mux(top < d.kernel - 1, top, d.kernel - 1))]
 
         cur, nxt_c = cursor("cur"), cursor("succ")
-        wrap_x = cur["x"] == d.out_w - 1
-        wrap_y = wrap_x & (cur["y"] == d.out_h - 1)
+        # The head's wraps are registers too (their compares fan out into the whole cursor).
+        wrap_x, wrap_y = Signal(), Signal()
+        with m.If(disp.granting):
+            m.d.sync += [wrap_x.eq(nxt_c["x"] == d.out_w - 1),
+                         wrap_y.eq((nxt_c["x"] == d.out_w - 1) & (nxt_c["y"] == d.out_h - 1))]
+        with m.If(self.start):
+            m.d.sync += [wrap_x.eq(ds.out_w == 1), wrap_y.eq((ds.out_w == 1) & (ds.out_h == 1))]
         m.d.comb += [
             nxt_c["x"].eq(Mux(wrap_x, 0, cur["x"] + 1)),
             nxt_c["y"].eq(Mux(wrap_y, 0, Mux(wrap_x, cur["y"] + 1, cur["y"]))),
@@ -289,16 +294,20 @@ class BaristaCluster(wiring.Component):
         with m.If(disp.granting):
             m.d.sync += [cur[k].eq(nxt_c[k]) for k in names + taps]
         with m.If(self.start):
-            first_a = -((ds.pad * ds.width + ds.pad) * ds.nc)
             hi0 = Mux(ds.kernel - 1 < ds.height + ds.pad - 1, ds.kernel - 1,
                       ds.height + ds.pad - 1)
             hs0 = Mux(ds.kernel - 1 < ds.width + ds.pad - 1, ds.kernel - 1,
                       ds.width + ds.pad - 1)
             m.d.sync += [cur["y"].eq(0), cur["x"].eq(0), cur["iy"].eq(-ds.pad),
-                         cur["ix"].eq(-ds.pad), cur["abase"].eq(first_a),
-                         cur["arow"].eq(first_a), cur["wbase"].eq(ds.fbase),
+                         cur["ix"].eq(-ds.pad), cur["wbase"].eq(ds.fbase),
                          cur["r_lo"].eq(ds.pad), cur["s_lo"].eq(ds.pad),
                          cur["r_hi"].eq(hi0), cur["s_hi"].eq(hs0)]
+        # The first position's base comes from ``a_org`` in cycle 0, which grants nothing (no
+        # tile has been released yet), so no multiplier runs from ``desc`` into the cursor.
+        init = Signal()
+        m.d.sync += init.eq(self.start)
+        with m.If(init):
+            m.d.sync += [cur["abase"].eq(a_org), cur["arow"].eq(a_org)]
 
         # Colours: free until a tile opens into them, free again once drained.
         free = Signal(ncol)

@@ -241,11 +241,19 @@ class BaristaCluster(wiring.Component):
         a_org = Signal(sa)              # (-pad * W - pad) * nc: the first position's base
         running = Signal()
         ds = self.desc
+        # One multiplier per cycle: the products of two factors at ``start``, those of three in
+        # cycle 0 (``init``), the cursor's base in cycle 1; nothing is granted before cycle 2
+        # (``TaskDispatch.release_latency``).
+        assert TaskDispatch.release_latency >= 2, "the staged products need two cycles"
+        pw = Signal(2 * DIM_WIDTH)      # pad * W + pad
+        init = Signal(2)
+        m.d.sync += init.eq(Cat(self.start, init[0]))
         with m.If(self.start):
             m.d.sync += [row_a.eq(ds.width * ds.nc), row_w.eq(ds.kernel * ds.nc),
-                         fstride.eq(ds.kernel * ds.kernel * ds.nc),
-                         step_x.eq(ds.stride * ds.nc), step_y.eq(ds.stride * ds.width * ds.nc),
-                         a_org.eq(-((ds.pad * ds.width + ds.pad) * ds.nc))]
+                         step_x.eq(ds.stride * ds.nc), pw.eq(ds.pad * ds.width + ds.pad)]
+        with m.If(init[0]):
+            m.d.sync += [fstride.eq(d.kernel * row_w), step_y.eq(d.stride * row_a),
+                         a_org.eq(-(pw * d.nc))]
         with m.If(running):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
@@ -302,11 +310,7 @@ class BaristaCluster(wiring.Component):
                          cur["ix"].eq(-ds.pad), cur["wbase"].eq(ds.fbase),
                          cur["r_lo"].eq(ds.pad), cur["s_lo"].eq(ds.pad),
                          cur["r_hi"].eq(hi0), cur["s_hi"].eq(hs0)]
-        # The first position's base comes from ``a_org`` in cycle 0, which grants nothing (no
-        # tile has been released yet), so no multiplier runs from ``desc`` into the cursor.
-        init = Signal()
-        m.d.sync += init.eq(self.start)
-        with m.If(init):
+        with m.If(init[1]):
             m.d.sync += [cur["abase"].eq(a_org), cur["arow"].eq(a_org)]
 
         # Colours: free until a tile opens into them, free again once drained.

@@ -78,6 +78,9 @@ class TaskDispatch(wiring.Component):
         The colour of the granted task's tile and its place in the tile (valid with ``grant``).
     granting : Out(1)
         Some unit is granted in this cycle (``grant != 0``, from the counts, not the ranking).
+    granted : Out(max_grants + 1)
+        One-hot: bit ``r``, ``r`` units are granted in this cycle (``popcount(grant)``, from the
+        counts, so a user can select among values precomputed per count).
     fin : In(n_units)
         Bit ``i``: unit ``i`` ends its task in this cycle (it may be granted the next one in the
         same cycle).
@@ -124,6 +127,7 @@ class TaskDispatch(wiring.Component):
             "slot": Out(range(self._colours)).array(self._n),
             "offset": Out(TASK_WIDTH).array(self._n),
             "granting": Out(1),
+            "granted": Out(self._max + 1),
             "fin": In(self._n),
             "idle": Out(1),
             "opened": Out(TASK_WIDTH),
@@ -194,7 +198,7 @@ class TaskDispatch(wiring.Component):
         return out
 
     @staticmethod
-    def _and_or(m, vals, sel, name):
+    def and_or(m, vals, sel, name):
         """``vals[r]`` for the one-hot ``sel``, as an AND-OR (no priority, no decode)."""
         width = max(len(Value.cast(v)) for v in vals)
         sig = Signal(width, name=name)
@@ -290,8 +294,8 @@ class TaskDispatch(wiring.Component):
             m.d.comb += [tot.eq(n_idle + f),
                          c.eq(Cat(Mux(tot < avail, tot, avail) == r for r in range(mx + 1)))]
             choice.append(c & (n_fin == f).replicate(mx + 1))
-        m.d.comb += sel.eq(functools.reduce(operator.or_, choice))
-        after = {key: self._and_or(m, vals, sel, f"{key}_next") for key, vals in tab.items()}
+        m.d.comb += [sel.eq(functools.reduce(operator.or_, choice)), self.granted.eq(sel)]
+        after = {key: self.and_or(m, vals, sel, f"{key}_next") for key, vals in tab.items()}
         m.d.sync += [st["nxt"].eq(after["task"]), st["off"].eq(after["off"]),
                      st["slot"].eq(after["slot"]), st["room"].eq(after["room"]),
                      st["avail"].eq(after["avail"]), st["pend"].eq(st["added"]),

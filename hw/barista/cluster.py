@@ -511,25 +511,27 @@ class BaristaCluster(wiring.Component):
                 m.d.sync += wcnt[k].eq(wcnt[k] + 1)
         cslot = Signal(range(ncol))
         ctile = Signal(TASK_WIDTH)
-        cl_start = Signal(TASK_WIDTH + 1)
+        # Tasks not in a closed tile, the next tile's count and "all closed" are registers.
         rest = Signal(TASK_WIDTH + 1)
         ccount = Signal(oaw + 1)
-        m.d.comb += [rest.eq(d.n_tasks - cl_start),
-                     ccount.eq(Mux(rest < d.tile_size, rest, d.tile_size))]
+        all_closed = Signal()
         wc = Signal(oaw + 1)
         for k in range(ncol):
             with m.If(cslot == k):
                 m.d.comb += wc.eq(wcnt[k])
-        all_closed = Signal()
-        m.d.comb += all_closed.eq(cl_start >= d.n_tasks)
+        rest_n = Signal(TASK_WIDTH + 1)
+        m.d.comb += rest_n.eq(Mux(rest > d.tile_size, rest - d.tile_size, 0))
         m.d.comb += [ob.close.valid.eq(running & ~all_closed & (ctile < disp.opened)
                                        & (wc == ccount)),
                      ob.close.payload.colour.eq(cslot), ob.close.payload.count.eq(ccount)]
         with m.If(ob.close.valid & ob.close.ready):
-            m.d.sync += [ctile.eq(ctile + 1), cl_start.eq(cl_start + d.tile_size),
+            m.d.sync += [ctile.eq(ctile + 1), rest.eq(rest_n), all_closed.eq(rest_n == 0),
+                         ccount.eq(Mux(rest_n < d.tile_size, rest_n, d.tile_size)),
                          cslot.eq(Mux(cslot == ncol - 1, 0, cslot + 1) if ncol > 1 else 0)]
         with m.If(self.start):
-            m.d.sync += [ctile.eq(0), cl_start.eq(0), cslot.eq(0)]
+            m.d.sync += [ctile.eq(0), cslot.eq(0), rest.eq(ds.n_tasks),
+                         all_closed.eq(ds.n_tasks == 0),
+                         ccount.eq(Mux(ds.n_tasks < ds.tile_size, ds.n_tasks, ds.tile_size))]
         wiring.connect(m, wiring.flipped(self.o), ob.o)
 
         with m.If(running & all_closed & ob.close.ready):

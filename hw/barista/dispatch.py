@@ -301,8 +301,11 @@ class TaskDispatch(wiring.Component):
                      st["avail"].eq(after["avail"]), st["pend"].eq(st["added"]),
                      ubusy.eq(Cat(*grants) | (ubusy & ~fin))]
         for k in range(ncol):
+            # ``todo - done`` for every count of tasks ending, chosen by the count, one-hot.
             done_k = popcount(Cat(fin[i] & (uslot[i] == k) for i in range(n)))
-            m.d.sync += st["todo"][k].eq(Mux(self.opening[k], st["size"], st["todo"][k] - done_k))
+            left = self.and_or(m, [st["todo"][k] - c for c in range(n + 1)],
+                               Cat(done_k == c for c in range(n + 1)), f"todo_left{k}")
+            m.d.sync += st["todo"][k].eq(Mux(self.opening[k], st["size"], left))
         m.d.comb += self.idle.eq((st["nxt"] == st["ntask"]) & (ubusy == 0))
 
         with m.If(self.start):

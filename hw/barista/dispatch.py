@@ -249,11 +249,6 @@ class TaskDispatch(wiring.Component):
                      slack.eq(avail - idle_g)]
         n_fin = Signal(range(n + 1))
         m.d.comb += n_fin.eq(popcount(fin))
-        # Idle units next cycle: those not granted now plus the finishing ones not granted.
-        kept, excess = (Signal(range(n + 1), name=k) for k in ("idle_kept", "fin_kept"))
-        m.d.comb += [kept.eq(n_idle - idle_g),
-                     excess.eq(Mux(n_fin > slack, n_fin - slack, 0))]
-        m.d.sync += n_idle.eq(kept + excess)
         m.d.comb += self.granting.eq((avail != 0) & ((n_idle != 0) | fin.any()))
         grants = []
         for i in range(n):
@@ -286,15 +281,19 @@ class TaskDispatch(wiring.Component):
         # The next state is ``tab[idle_g + fin_g]`` = ``tab[min(avail, n_idle + n_fin)]``: for
         # each value of ``n_fin`` that choice, one-hot, is a function of registers only, so a
         # ``fin`` reaches the next state through its count's decode and two AND-OR levels.
+        # Likewise the idle units left: ``max(n_idle + n_fin - avail, 0)``.
         sel = Signal(mx + 1)
-        choice = []
+        choice, left = [], []
         for f in range(n + 1):
             c = Signal(mx + 1, name=f"choice_f{f}")
             tot = Signal(range(n + f + 1), name=f"tot_f{f}")
             m.d.comb += [tot.eq(n_idle + f),
                          c.eq(Cat(Mux(tot < avail, tot, avail) == r for r in range(mx + 1)))]
             choice.append(c & (n_fin == f).replicate(mx + 1))
+            left.append(Mux(tot > avail, tot - avail, 0))
         m.d.comb += [sel.eq(functools.reduce(operator.or_, choice)), self.granted.eq(sel)]
+        m.d.sync += n_idle.eq(self.and_or(m, left, Cat(n_fin == f for f in range(n + 1)),
+                                          "n_idle_next"))
         after = {key: self.and_or(m, vals, sel, f"{key}_next") for key, vals in tab.items()}
         m.d.sync += [st["nxt"].eq(after["task"]), st["off"].eq(after["off"]),
                      st["slot"].eq(after["slot"]), st["room"].eq(after["room"]),

@@ -19,8 +19,9 @@ What it joins (each block as written and tested on its own):
   padding taps are skipped: the valid taps of a position are a rectangle, computed at the grant),
   requests both chunks of a pair in one cycle when both ports are free and its private queue
   (``private_chunks`` pairs) has room, and hands the pairs, in order, to its compute unit as both
-  responses arrive. It reports ``fin`` to the dispatcher in the cycle it requests the task's last
-  pair, so the next task's chunks are requested while the compute unit still works.
+  responses arrive. It reports ``fin`` to the dispatcher through a register, the cycle after it
+  requests the task's last pair (:attr:`BaristaCluster.fin_latency`), so the next task's chunks
+  are requested while the compute unit still works on the queued pairs.
 * a result register per unit and a fixed-priority merge (lowest unit first) into the
   :class:`~.outbuf.ColourBuffer`, one write per cycle. *(ours)*: a unit hands a task's last chunk
   to its compute unit only when its previous result has been written (no result is ever lost,
@@ -39,8 +40,10 @@ Timing: a pair requested in cycle ``t`` reaches the compute unit at ``t + ChunkF
 best; a result is in the unit's result register :attr:`BaristaCluster.result_latency` cycles after
 its task's last join beat. One task is granted per cycle (:attr:`BaristaCluster.grants_per_cycle`):
 the granted task is the cursor's head, whose tap bounds are registers, so no cursor arithmetic
-follows a grant; the path left is a unit's ``fin`` into the dispatcher's next state (6.8 ns on
-sky130 hd, ``docs/timing.md``; 13.4 ns before).
+follows a grant. ``fin`` is a register, the queue's head entry and the closing state are kept
+in registers and the descriptor's products take one multiplier per cycle (the first grant is in
+cycle 2); 5.2 ns on sky130 hd, ``docs/timing.md`` (13.4 ns, then 6.8 ns before); what is left
+is the cursor head's addresses (two small products) into an idle unit's walk.
 """
 
 import dataclasses

@@ -19,7 +19,7 @@ from two cycles after it opened (through a register into the registered count of
 :func:`golden.barista.group_schedule` and the scheduling rule of :func:`golden.barista.layer_cycles`
 take as keywords (:meth:`TaskDispatch.latencies`); ``hw.barista`` tests drive the block with units
 that stay busy for each task's cost and compare every grant. So no path runs from a ``fin`` through
-the tile state into a grant (issue 11: that chain made the group 18.3 ns; it is 6.0 ns now,
+the tile state into a grant (issue 11: that chain made the group 18.3 ns; it is 5.1 ns now,
 ``docs/timing.md``).
 
 *(ours)*: the ranking by free time (a queue of free units in the order they freed) is what
@@ -235,9 +235,8 @@ class TaskDispatch(wiring.Component):
 
         # Grants: every idle unit ranks by ``ahead`` (registers); the units finishing now come
         # after the ``n_idle`` idle ones, and ``slack`` of them are granted. Every value a grant
-        # selects is tabulated from registers (``tab`` by rank, ``fin_tab`` by the finishing
-        # units' grants, shifted past the idle units'), so after a ``fin`` only a small popcount,
-        # a compare and multiplexers remain.
+        # selects is tabulated from registers (``tab``, by rank and by grant count), so after a
+        # ``fin`` only a small popcount, its decode and AND-OR selects remain.
         avail = st["avail"]
         # A cycle grants at most ``mx`` (rank ``mx`` and above is never granted), so the tables
         # and the grant counts stop there.

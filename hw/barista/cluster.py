@@ -47,8 +47,6 @@ is the cursor head's addresses (two small products) into an idle unit's walk.
 """
 
 import dataclasses
-import functools
-import operator
 
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
@@ -61,13 +59,6 @@ from .dispatch import TASK_WIDTH, TaskDispatch
 from .fetch import ChunkFetch
 from .group import cu_config
 from .outbuf import ColourBuffer
-
-
-def _one_hot(ports, sel):
-    """The payload of the port whose ``sel`` bit is set (AND-OR: one level, no priority)."""
-    width = len(ports[0].payload)
-    return functools.reduce(operator.or_, (p.payload & sel[b].replicate(width)
-                                           for b, p in enumerate(ports)))
 
 
 __all__ = ["BaristaCluster", "check_config", "desc_layout", "load_layout", "bank_config",
@@ -437,7 +428,8 @@ class BaristaCluster(wiring.Component):
             da, dw = Signal(cw, name=f"da{i}"), Signal(cw, name=f"dw{i}")
             m.d.comb += [va.eq(Cat(qa[b].valid & hsa[b] for b in range(B)).any()),
                          vw_.eq(Cat(qw[b].valid & hsw[b] for b in range(B)).any()),
-                         da.eq(_one_hot(qa, hsa)), dw.eq(_one_hot(qw, hsw))]
+                         da.eq(TaskDispatch.and_or(m, [p.payload for p in qa], hsa, f"da_{i}")),
+                         dw.eq(TaskDispatch.and_or(m, [p.payload for p in qw], hsw, f"dw_{i}"))]
             inflight = Signal(name=f"inflight{i}")       # last chunk handed, result not back
             rv = Signal(name=f"rv{i}")                   # result register full
             rslot = Signal(cbits, name=f"rslot{i}")

@@ -265,7 +265,7 @@ def _bank_words(w, a, lay, cfg):
 
 
 def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
-                  result_latency=2, grants_per_cycle=None, max_cycles=10 ** 6):
+                  result_latency=2, grants_per_cycle=None, fin_latency=0, max_cycles=10 ** 6):
     """Cycle-exact behaviour of ``hw.barista.cluster.BaristaCluster`` on one layer.
 
     Parameters
@@ -280,6 +280,9 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
     grants_per_cycle : int or None
         The dispatcher's grants per cycle at most (``BaristaCluster.grants_per_cycle``; None:
         every unit).
+    fin_latency : int
+        Cycles from a unit's last request of a task to its ``fin`` at the dispatcher, 0 or 1
+        (``BaristaCluster.fin_latency``; ``BaristaCluster.latencies()`` gives both keywords).
 
     Returns
     -------
@@ -312,6 +315,9 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
     dsp = dict(nxt=0, cur_off=0, cur_slot=0, opened=0, rest=ntask, size=min(ntask, tsize),
                open_slot=0, room=0, pend=0, now=0)
     ubusy, ts = [False] * n, [0] * n
+    if fin_latency not in (0, 1):
+        raise ValueError(f"fin_latency must be 0 or 1, not {fin_latency!r}")
+    fin_reg = [False] * n               # the fetchers' fin of the cycle before
     free = [True] * ncol
 
     def inc(s):
@@ -373,6 +379,8 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
         if open_now:
             opening[dsp["open_slot"]] = True
         avail = min(dsp["room"], grants_per_cycle or n)
+        fin_now, fin = fin, (fin_reg if fin_latency else fin)
+        fin_reg = fin_now
         waiting = [not ubusy[i] or fin[i] for i in range(n)]
         ts_eff = [dsp["now"] if fin[i] else ts[i] for i in range(n)]
         grant = [False] * n
@@ -516,7 +524,7 @@ def engine_filters(w, n_clusters):
 
 
 def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
-                 result_latency=2, grants_per_cycle=None):
+                 result_latency=2, grants_per_cycle=None, fin_latency=0):
     """Cycle-exact behaviour of ``hw.barista.engine.BaristaEngine``: every cluster runs
     :func:`cluster_trace` on its filters (:func:`engine_filters`) with its own output ``ready``
     pattern (``ready[c]``, or None). Returns ``{"filters", "clusters" (the traces), "cycles"
@@ -525,7 +533,7 @@ def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
     w = np.asarray(w)
     traces = [cluster_trace(w[f], a, config, stride, padding, tile_size,
                             None if ready is None else ready[c], result_latency,
-                            grants_per_cycle)
+                            grants_per_cycle, fin_latency)
               for c, f in enumerate(filters)]
     return {"filters": filters, "clusters": traces,
             "cycles": max(t["cycles"] for t in traces)}

@@ -301,7 +301,7 @@ def check_cluster_layer(model, config, w, a, stride=1, padding=0, tile_size=None
     ready = lfsr_pattern(seed, threshold, got["cycles"] + 16)
     want = cluster_trace(w, a, config, stride, padding, tile_size, ready,
                          ComputeUnit.result_latency,
-                        BaristaCluster.grants_per_cycle)
+                         **BaristaCluster.latencies())
     ref = conv2d_dense(np.asarray(a), np.asarray(w), stride, padding)
     exact = bool(np.array_equal(got["outputs"], ref))
     one = dataclasses.replace(config, n_clusters=1, min_tasks_per_unit=0)
@@ -555,7 +555,7 @@ def check_engine_layer(model, config, w, a, stride=1, padding=0, tile_size=None,
     ready = [lfsr_pattern(s, threshold, max(got["cycles"]) + 16) for s in seeds]
     want = engine_trace(w, a, config, stride, padding, tile_size, ready,
                         ComputeUnit.result_latency,
-                        BaristaCluster.grants_per_cycle)
+                        **BaristaCluster.latencies())
     exact = bool(np.array_equal(got["outputs"], conv2d_dense(np.asarray(a), np.asarray(w),
                                                               stride, padding)))
     tr = want["clusters"]

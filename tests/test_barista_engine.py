@@ -30,7 +30,7 @@ def test_engine_is_bit_exact_and_each_cluster_follows_its_trace():
     got = run_engine_pysim(ENGINE, w, a, 2, 1, None, ready)
     np.testing.assert_array_equal(got["outputs"], conv2d_dense(a, w, 2, 1))
     want = engine_trace(w, a, ENGINE, 2, 1, None, ready, ComputeUnit.result_latency,
-                         BaristaCluster.grants_per_cycle)
+                         **BaristaCluster.latencies())
     assert got["filters"] == want["filters"] and sorted(sum(got["filters"], [])) == [0, 1, 2]
     for c, tr in enumerate(want["clusters"]):
         assert (got["cycles"][c], got["reads"][c], got["requests"][c]) == \

@@ -19,8 +19,9 @@ What it joins (each block as written and tested on its own):
   padding taps are skipped: the valid taps of a position are a rectangle, computed at the grant),
   requests both chunks of a pair in one cycle when both ports are free and its private queue
   (``private_chunks`` pairs) has room, and hands the pairs, in order, to its compute unit as both
-  responses arrive. It reports ``fin`` to the dispatcher in the cycle it requests the task's last
-  pair, so the next task's chunks are requested while the compute unit still works.
+  responses arrive. It reports ``fin`` to the dispatcher through a register, the cycle after it
+  requests the task's last pair (:attr:`BaristaCluster.fin_latency`), so the next task's chunks
+  are requested while the compute unit still works on the queued pairs.
 * a result register per unit and a fixed-priority merge (lowest unit first) into the
   :class:`~.outbuf.ColourBuffer`, one write per cycle. *(ours)*: a unit hands a task's last chunk
   to its compute unit only when its previous result has been written (no result is ever lost,
@@ -39,8 +40,10 @@ Timing: a pair requested in cycle ``t`` reaches the compute unit at ``t + ChunkF
 best; a result is in the unit's result register :attr:`BaristaCluster.result_latency` cycles after
 its task's last join beat. One task is granted per cycle (:attr:`BaristaCluster.grants_per_cycle`):
 the granted task is the cursor's head, whose tap bounds are registers, so no cursor arithmetic
-follows a grant; the path left is a unit's ``fin`` into the dispatcher's next state (6.8 ns on
-sky130 hd, ``docs/timing.md``; 13.4 ns before).
+follows a grant. ``fin`` is a register, the queue's head entry and the closing state are kept
+in registers and the descriptor's products take one multiplier per cycle (the first grant is in
+cycle 2); 5.2 ns on sky130 hd, ``docs/timing.md`` (13.4 ns, then 6.8 ns before); what is left
+is the cursor head's addresses (two small products) into an idle unit's walk.
 """
 
 import dataclasses
@@ -56,6 +59,7 @@ from .dispatch import TASK_WIDTH, TaskDispatch
 from .fetch import ChunkFetch
 from .group import cu_config
 from .outbuf import ColourBuffer
+
 
 __all__ = ["BaristaCluster", "check_config", "desc_layout", "load_layout", "bank_config",
            "DIM_WIDTH", "KERNEL_WIDTH", "COUNTER_WIDTH"]
@@ -171,6 +175,16 @@ class BaristaCluster(wiring.Component):
     #: head, whose valid taps and addresses are registers (no cursor arithmetic after a grant).
     #: :func:`golden.barista.cluster_trace` takes it as ``grants_per_cycle``.
     grants_per_cycle = 1
+    #: Cycles from a unit's last request of a task to the dispatcher's ``fin`` *(ours)*: one (a
+    #: register), so a unit requesting its last pair in cycle ``t`` is granted from ``t + 1`` on;
+    #: its private queue still feeds its compute unit meanwhile.
+    fin_latency = 1
+
+    @classmethod
+    def latencies(cls):
+        """``{"grants_per_cycle", "fin_latency"}``: the keywords of
+        :func:`golden.barista.cluster_trace` and :func:`golden.barista.engine_trace`."""
+        return {"grants_per_cycle": cls.grants_per_cycle, "fin_latency": cls.fin_latency}
 
     @property
     def result_latency(self):
@@ -221,11 +235,19 @@ class BaristaCluster(wiring.Component):
         a_org = Signal(sa)              # (-pad * W - pad) * nc: the first position's base
         running = Signal()
         ds = self.desc
+        # One multiplier per cycle: the products of two factors at ``start``, those of three in
+        # cycle 0 (``init``), the cursor's base in cycle 1; nothing is granted before cycle 2
+        # (``TaskDispatch.release_latency``).
+        assert TaskDispatch.release_latency >= 2, "the staged products need two cycles"
+        pw = Signal(2 * DIM_WIDTH)      # pad * W + pad
+        init = Signal(2)
+        m.d.sync += init.eq(Cat(self.start, init[0]))
         with m.If(self.start):
             m.d.sync += [row_a.eq(ds.width * ds.nc), row_w.eq(ds.kernel * ds.nc),
-                         fstride.eq(ds.kernel * ds.kernel * ds.nc),
-                         step_x.eq(ds.stride * ds.nc), step_y.eq(ds.stride * ds.width * ds.nc),
-                         a_org.eq(-((ds.pad * ds.width + ds.pad) * ds.nc))]
+                         step_x.eq(ds.stride * ds.nc), pw.eq(ds.pad * ds.width + ds.pad)]
+        with m.If(init[0]):
+            m.d.sync += [fstride.eq(d.kernel * row_w), step_y.eq(d.stride * row_a),
+                         a_org.eq(-(pw * d.nc))]
         with m.If(running):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
@@ -252,8 +274,13 @@ class BaristaCluster(wiring.Component):
                          c[f"{tag[0]}_hi"].eq(Mux(top < d.kernel - 1, top, d.kernel - 1))]
 
         cur, nxt_c = cursor("cur"), cursor("succ")
-        wrap_x = cur["x"] == d.out_w - 1
-        wrap_y = wrap_x & (cur["y"] == d.out_h - 1)
+        # The head's wraps are registers too (their compares fan out into the whole cursor).
+        wrap_x, wrap_y = Signal(), Signal()
+        with m.If(disp.granting):
+            m.d.sync += [wrap_x.eq(nxt_c["x"] == d.out_w - 1),
+                         wrap_y.eq((nxt_c["x"] == d.out_w - 1) & (nxt_c["y"] == d.out_h - 1))]
+        with m.If(self.start):
+            m.d.sync += [wrap_x.eq(ds.out_w == 1), wrap_y.eq((ds.out_w == 1) & (ds.out_h == 1))]
         m.d.comb += [
             nxt_c["x"].eq(Mux(wrap_x, 0, cur["x"] + 1)),
             nxt_c["y"].eq(Mux(wrap_y, 0, Mux(wrap_x, cur["y"] + 1, cur["y"]))),
@@ -269,16 +296,16 @@ class BaristaCluster(wiring.Component):
         with m.If(disp.granting):
             m.d.sync += [cur[k].eq(nxt_c[k]) for k in names + taps]
         with m.If(self.start):
-            first_a = -((ds.pad * ds.width + ds.pad) * ds.nc)
             hi0 = Mux(ds.kernel - 1 < ds.height + ds.pad - 1, ds.kernel - 1,
                       ds.height + ds.pad - 1)
             hs0 = Mux(ds.kernel - 1 < ds.width + ds.pad - 1, ds.kernel - 1,
                       ds.width + ds.pad - 1)
             m.d.sync += [cur["y"].eq(0), cur["x"].eq(0), cur["iy"].eq(-ds.pad),
-                         cur["ix"].eq(-ds.pad), cur["abase"].eq(first_a),
-                         cur["arow"].eq(first_a), cur["wbase"].eq(ds.fbase),
+                         cur["ix"].eq(-ds.pad), cur["wbase"].eq(ds.fbase),
                          cur["r_lo"].eq(ds.pad), cur["s_lo"].eq(ds.pad),
                          cur["r_hi"].eq(hi0), cur["s_hi"].eq(hs0)]
+        with m.If(init[1]):
+            m.d.sync += [cur["abase"].eq(a_org), cur["arow"].eq(a_org)]
 
         # Colours: free until a tile opens into them, free again once drained.
         free = Signal(ncol)
@@ -354,15 +381,18 @@ class BaristaCluster(wiring.Component):
                 m.d.comb += [pa[b].valid.eq(issue & (ba == b)), pa[b].payload.eq(word_of(a_addr)),
                              pw[b].valid.eq(issue & (bw == b)), pw[b].payload.eq(word_of(w_addr))]
             n_req.append(issue)
+            # ``fin`` reaches the dispatcher through a register (``fin_latency``): the bank
+            # ready -> issue path ends there, not in the dispatcher's next-state selects.
             fin = Signal(name=f"fin{i}")
-            m.d.comb += fin.eq(issue & last)
+            m.d.sync += fin.eq(issue & last)
             fins.append(fin)
+            new = Signal(qlay, name=f"q_new{i}")
+            m.d.comb += [new.ba.eq(ba), new.bw.eq(bw), new.first.eq(first), new.last.eq(last),
+                         new.slot.eq(t_slot), new.off.eq(t_off)]
             with m.If(issue):
                 for e in range(D):
                     with m.If(q_wp == e):
-                        m.d.sync += [q[e].ba.eq(ba), q[e].bw.eq(bw), q[e].first.eq(first),
-                                     q[e].last.eq(last), q[e].slot.eq(t_slot),
-                                     q[e].off.eq(t_off)]
+                        m.d.sync += q[e].eq(new)
                 m.d.sync += [q_wp.eq(Mux(q_wp == D - 1, 0, q_wp + 1)), first.eq(0)]
                 with m.If(j == d.nc - 1):
                     m.d.sync += j.eq(0)
@@ -377,10 +407,10 @@ class BaristaCluster(wiring.Component):
                                      w_addr.eq(w_addr + 1)]
                 with m.Else():
                     m.d.sync += [j.eq(j + 1), a_addr.eq(a_addr + 1), w_addr.eq(w_addr + 1)]
-            # A unit that is idle or ends its task now takes the head's walk whether it is
-            # granted or not (its fetcher state is dead until it is), so the ranking's grant
-            # only sets ``active``: a ``fin`` does not reach the walk's registers through it.
-            with m.If(~active | fin):
+            # An idle unit (its last request was in an earlier cycle) takes the head's walk
+            # whether it is granted or not (its fetcher state is dead until it is), so the
+            # ranking's grant only sets ``active``.
+            with m.If(~active):
                 m.d.sync += [first.eq(1), j.eq(0), r_cur.eq(gr_lo), r_hi.eq(gr_hi),
                              s_cur.eq(gs_lo), s_lo.eq(gs_lo), s_hi.eq(gs_hi),
                              a_row.eq(g_arow), a_addr.eq(g_arow), w_row.eq(g_wrow),
@@ -389,20 +419,17 @@ class BaristaCluster(wiring.Component):
             with m.If(g):
                 m.d.sync += active.eq(1)
 
-            # The head pair to the compute unit, once both chunks have arrived.
+            # The head pair to the compute unit, once both chunks have arrived. The head entry
+            # (``q[q_rp]``) is a register with one-hot bank selects, kept a cycle ahead, so the
+            # chunk select in front of the join starts at flip-flops (issue 11).
             head = Signal(qlay, name=f"head{i}")
-            for e in range(D):
-                with m.If(q_rp == e):
-                    m.d.comb += head.eq(q[e])
-            va = Signal(name=f"va{i}")
-            vw_ = Signal(name=f"vw{i}")
-            da = Signal(cw, name=f"da{i}")
-            dw = Signal(cw, name=f"dw{i}")
-            for b in range(B):
-                with m.If(head.ba == b if bb else 1):
-                    m.d.comb += [va.eq(qa[b].valid), da.eq(qa[b].payload)]
-                with m.If(head.bw == b if bb else 1):
-                    m.d.comb += [vw_.eq(qw[b].valid), dw.eq(qw[b].payload)]
+            hsa, hsw = Signal(B, name=f"hsa{i}"), Signal(B, name=f"hsw{i}")
+            va, vw_ = Signal(name=f"va{i}"), Signal(name=f"vw{i}")
+            da, dw = Signal(cw, name=f"da{i}"), Signal(cw, name=f"dw{i}")
+            m.d.comb += [va.eq(Cat(qa[b].valid & hsa[b] for b in range(B)).any()),
+                         vw_.eq(Cat(qw[b].valid & hsw[b] for b in range(B)).any()),
+                         da.eq(TaskDispatch.and_or(m, [p.payload for p in qa], hsa, f"da_{i}")),
+                         dw.eq(TaskDispatch.and_or(m, [p.payload for p in qw], hsw, f"dw_{i}"))]
             inflight = Signal(name=f"inflight{i}")       # last chunk handed, result not back
             rv = Signal(name=f"rv{i}")                   # result register full
             rslot = Signal(cbits, name=f"rslot{i}")
@@ -417,10 +444,23 @@ class BaristaCluster(wiring.Component):
                          cu.clear.eq(self.start), cu.others_busy.eq(0),
                          xfer.eq(offer & cu.i.ready)]
             for b in range(B):
-                m.d.comb += [qa[b].ready.eq(xfer & ((head.ba == b) if bb else 1)),
-                             qw[b].ready.eq(xfer & ((head.bw == b) if bb else 1))]
+                m.d.comb += [qa[b].ready.eq(xfer & hsa[b]), qw[b].ready.eq(xfer & hsw[b])]
+            rp1 = Signal(range(D), name=f"q_rp1_{i}")
+            after, hnext = Signal(qlay, name=f"after{i}"), Signal(qlay, name=f"hnext{i}")
+            m.d.comb += rp1.eq(Mux(q_rp == D - 1, 0, q_rp + 1))
+            for e in range(D):
+                with m.If(rp1 == e):
+                    m.d.comb += after.eq(q[e])
+            with m.If(issue & (q_wp == Mux(xfer, rp1, q_rp))):
+                m.d.comb += hnext.eq(new)
+            with m.Elif(xfer):
+                m.d.comb += hnext.eq(after)
+            with m.Else():
+                m.d.comb += hnext.eq(head)
+            m.d.sync += [head.eq(hnext), hsa.eq(Cat(hnext.ba == b for b in range(B))),
+                         hsw.eq(Cat(hnext.bw == b for b in range(B)))]
             with m.If(xfer):
-                m.d.sync += q_rp.eq(Mux(q_rp == D - 1, 0, q_rp + 1))
+                m.d.sync += q_rp.eq(rp1)
                 with m.If(head.last):
                     m.d.sync += inflight.eq(1)
             m.d.sync += q_n.eq(q_n + issue - xfer)
@@ -439,7 +479,7 @@ class BaristaCluster(wiring.Component):
             res_val.append(rval)
             with m.If(self.start):
                 m.d.sync += [active.eq(0), q_n.eq(0), q_wp.eq(0), q_rp.eq(0), inflight.eq(0),
-                             rv.eq(0)]
+                             rv.eq(0), fin.eq(0)]
 
         for i, f in enumerate(fins):
             m.d.comb += disp.fin[i].eq(f)
@@ -466,25 +506,27 @@ class BaristaCluster(wiring.Component):
                 m.d.sync += wcnt[k].eq(wcnt[k] + 1)
         cslot = Signal(range(ncol))
         ctile = Signal(TASK_WIDTH)
-        cl_start = Signal(TASK_WIDTH + 1)
+        # Tasks not in a closed tile, the next tile's count and "all closed" are registers.
         rest = Signal(TASK_WIDTH + 1)
         ccount = Signal(oaw + 1)
-        m.d.comb += [rest.eq(d.n_tasks - cl_start),
-                     ccount.eq(Mux(rest < d.tile_size, rest, d.tile_size))]
+        all_closed = Signal()
         wc = Signal(oaw + 1)
         for k in range(ncol):
             with m.If(cslot == k):
                 m.d.comb += wc.eq(wcnt[k])
-        all_closed = Signal()
-        m.d.comb += all_closed.eq(cl_start >= d.n_tasks)
+        rest_n = Signal(TASK_WIDTH + 1)
+        m.d.comb += rest_n.eq(Mux(rest > d.tile_size, rest - d.tile_size, 0))
         m.d.comb += [ob.close.valid.eq(running & ~all_closed & (ctile < disp.opened)
                                        & (wc == ccount)),
                      ob.close.payload.colour.eq(cslot), ob.close.payload.count.eq(ccount)]
         with m.If(ob.close.valid & ob.close.ready):
-            m.d.sync += [ctile.eq(ctile + 1), cl_start.eq(cl_start + d.tile_size),
+            m.d.sync += [ctile.eq(ctile + 1), rest.eq(rest_n), all_closed.eq(rest_n == 0),
+                         ccount.eq(Mux(rest_n < d.tile_size, rest_n, d.tile_size)),
                          cslot.eq(Mux(cslot == ncol - 1, 0, cslot + 1) if ncol > 1 else 0)]
         with m.If(self.start):
-            m.d.sync += [ctile.eq(0), cl_start.eq(0), cslot.eq(0)]
+            m.d.sync += [ctile.eq(0), cslot.eq(0), rest.eq(ds.n_tasks),
+                         all_closed.eq(ds.n_tasks == 0),
+                         ccount.eq(Mux(ds.n_tasks < ds.tile_size, ds.n_tasks, ds.tile_size))]
         wiring.connect(m, wiring.flipped(self.o), ob.o)
 
         with m.If(running & all_closed & ob.close.ready):

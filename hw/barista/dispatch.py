@@ -19,7 +19,7 @@ from two cycles after it opened (through a register into the registered count of
 :func:`golden.barista.group_schedule` and the scheduling rule of :func:`golden.barista.layer_cycles`
 take as keywords (:meth:`TaskDispatch.latencies`); ``hw.barista`` tests drive the block with units
 that stay busy for each task's cost and compare every grant. So no path runs from a ``fin`` through
-the tile state into a grant (issue 11: that chain made the group 18.3 ns; it is 6.0 ns now,
+the tile state into a grant (issue 11: that chain made the group 18.3 ns; it is 5.1 ns now,
 ``docs/timing.md``).
 
 *(ours)*: the ranking by free time (a queue of free units in the order they freed) is what
@@ -32,7 +32,10 @@ the input ``free`` (one bit per colour, a register of the cluster) then decides 
 tile may open, and ``opening`` says which colour a tile took this cycle.
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal
+import functools
+import operator
+
+from amaranth import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
@@ -75,6 +78,9 @@ class TaskDispatch(wiring.Component):
         The colour of the granted task's tile and its place in the tile (valid with ``grant``).
     granting : Out(1)
         Some unit is granted in this cycle (``grant != 0``, from the counts, not the ranking).
+    granted : Out(max_grants + 1)
+        One-hot: bit ``r``, ``r`` units are granted in this cycle (``popcount(grant)``, from the
+        counts, so a user can select among values precomputed per count).
     fin : In(n_units)
         Bit ``i``: unit ``i`` ends its task in this cycle (it may be granted the next one in the
         same cycle).
@@ -121,6 +127,7 @@ class TaskDispatch(wiring.Component):
             "slot": Out(range(self._colours)).array(self._n),
             "offset": Out(TASK_WIDTH).array(self._n),
             "granting": Out(1),
+            "granted": Out(self._max + 1),
             "fin": In(self._n),
             "idle": Out(1),
             "opened": Out(TASK_WIDTH),
@@ -190,6 +197,15 @@ class TaskDispatch(wiring.Component):
             out[key] = sig
         return out
 
+    @staticmethod
+    def and_or(m, vals, sel, name):
+        """``vals[r]`` for the one-hot ``sel``, as an AND-OR (no priority, no decode)."""
+        width = max(len(Value.cast(v)) for v in vals)
+        sig = Signal(width, name=name)
+        m.d.comb += sig.eq(functools.reduce(operator.or_, (
+            Value.cast(v)[:width] & sel[r].replicate(width) for r, v in enumerate(vals))))
+        return sig
+
     def elaborate(self, platform):
         m = Module()
         n, ncol, tw = self._n, self._colours, TASK_WIDTH
@@ -219,26 +235,19 @@ class TaskDispatch(wiring.Component):
 
         # Grants: every idle unit ranks by ``ahead`` (registers); the units finishing now come
         # after the ``n_idle`` idle ones, and ``slack`` of them are granted. Every value a grant
-        # selects is tabulated from registers (``tab`` by rank, ``fin_tab`` by the finishing
-        # units' grants, shifted past the idle units'), so after a ``fin`` only a small popcount,
-        # a compare and multiplexers remain.
+        # selects is tabulated from registers (``tab``, by rank and by grant count), so after a
+        # ``fin`` only a small popcount, its decode and AND-OR selects remain.
         avail = st["avail"]
-        tab = self._tables(m, st, n)
+        # A cycle grants at most ``mx`` (rank ``mx`` and above is never granted), so the tables
+        # and the grant counts stop there.
+        mx = self._max
+        tab = self._tables(m, st, mx)
         n_idle = Signal(range(n + 1), init=n)       # popcount(~ubusy), kept as a register
-        idle_g, slack = (Signal(range(n + 1), name=k) for k in ("idle_g", "slack"))
+        idle_g, slack = (Signal(range(mx + 1), name=k) for k in ("idle_g", "slack"))
         m.d.comb += [idle_g.eq(Mux(avail < n_idle, avail, n_idle)),
                      slack.eq(avail - idle_g)]
-        fin_tab = {key: [self._pick(m, {key: [v[min(r + k, n)] for r in range(n + 1)]}, idle_g,
-                                    f"fin{k}")[key] for k in range(n + 1)]
-                   for key, v in tab.items()}
         n_fin = Signal(range(n + 1))
-        fin_g = Signal(range(n + 1))
-        m.d.comb += [n_fin.eq(popcount(fin)), fin_g.eq(Mux(n_fin < slack, n_fin, slack))]
-        # Idle units next cycle: those not granted now plus the finishing ones not granted.
-        kept, excess = (Signal(range(n + 1), name=k) for k in ("idle_kept", "fin_kept"))
-        m.d.comb += [kept.eq(n_idle - idle_g),
-                     excess.eq(Mux(n_fin > slack, n_fin - slack, 0))]
-        m.d.sync += n_idle.eq(kept + excess)
+        m.d.comb += n_fin.eq(popcount(fin))
         m.d.comb += self.granting.eq((avail != 0) & ((n_idle != 0) | fin.any()))
         grants = []
         for i in range(n):
@@ -268,14 +277,33 @@ class TaskDispatch(wiring.Component):
                 with m.Elif(fin[j]):
                     m.d.sync += ahead[i][j].eq(0)
 
-        after = self._pick(m, fin_tab, fin_g, "next")
+        # The next state is ``tab[idle_g + fin_g]`` = ``tab[min(avail, n_idle + n_fin)]``: for
+        # each value of ``n_fin`` that choice, one-hot, is a function of registers only, so a
+        # ``fin`` reaches the next state through its count's decode and two AND-OR levels.
+        # Likewise the idle units left: ``max(n_idle + n_fin - avail, 0)``.
+        sel = Signal(mx + 1)
+        choice, left = [], []
+        for f in range(n + 1):
+            c = Signal(mx + 1, name=f"choice_f{f}")
+            tot = Signal(range(n + f + 1), name=f"tot_f{f}")
+            m.d.comb += [tot.eq(n_idle + f),
+                         c.eq(Cat(Mux(tot < avail, tot, avail) == r for r in range(mx + 1)))]
+            choice.append(c & (n_fin == f).replicate(mx + 1))
+            left.append(Mux(tot > avail, tot - avail, 0))
+        m.d.comb += [sel.eq(functools.reduce(operator.or_, choice)), self.granted.eq(sel)]
+        m.d.sync += n_idle.eq(self.and_or(m, left, Cat(n_fin == f for f in range(n + 1)),
+                                          "n_idle_next"))
+        after = {key: self.and_or(m, vals, sel, f"{key}_next") for key, vals in tab.items()}
         m.d.sync += [st["nxt"].eq(after["task"]), st["off"].eq(after["off"]),
                      st["slot"].eq(after["slot"]), st["room"].eq(after["room"]),
                      st["avail"].eq(after["avail"]), st["pend"].eq(st["added"]),
                      ubusy.eq(Cat(*grants) | (ubusy & ~fin))]
         for k in range(ncol):
+            # ``todo - done`` for every count of tasks ending, chosen by the count, one-hot.
             done_k = popcount(Cat(fin[i] & (uslot[i] == k) for i in range(n)))
-            m.d.sync += st["todo"][k].eq(Mux(self.opening[k], st["size"], st["todo"][k] - done_k))
+            left = self.and_or(m, [st["todo"][k] - c for c in range(n + 1)],
+                               Cat(done_k == c for c in range(n + 1)), f"todo_left{k}")
+            m.d.sync += st["todo"][k].eq(Mux(self.opening[k], st["size"], left))
         m.d.comb += self.idle.eq((st["nxt"] == st["ntask"]) & (ubusy == 0))
 
         with m.If(self.start):

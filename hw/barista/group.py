@@ -29,7 +29,6 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..common.bits import popcount
 from ..sparten.config import SparTenConfig
 from ..sparten.cu import ComputeUnit, chunk_word, result_layout
 from .dispatch import TASK_WIDTH, TaskDispatch
@@ -110,12 +109,8 @@ class BaristaGroup(wiring.Component):
         next_base = Signal(base_w)
         times = [Signal(base_w, name=f"nch_x{r}") for r in range(n + 1)]
         m.d.comb += [t.eq(r * nch) for r, t in enumerate(times)]
-        n_granted = Signal(range(n + 1))
-        m.d.comb += n_granted.eq(popcount(disp.grant))
-        with m.Switch(n_granted):
-            for r in range(n + 1):
-                with m.Case(r):
-                    m.d.sync += next_base.eq(next_base + times[r])
+        m.d.sync += next_base.eq(TaskDispatch.and_or(m, [next_base + t for t in times],
+                                                     disp.granted, "next_base_n"))
         with m.If(self.start):
             m.d.sync += next_base.eq(0)
         m.d.comb += [disp.start.eq(self.start), disp.n_tasks.eq(self.n_tasks),

@@ -339,13 +339,12 @@ def _barista_check(design, cfg, lay, golden, want):
 
 def barista_trace(w, a, cfg):
     """:func:`golden.barista.cluster_trace` of the layer with the hardware's published latencies
-    (``ComputeUnit.result_latency``, ``BaristaCluster.grants_per_cycle``): the job's expected
-    run."""
+    (``ComputeUnit.result_latency``, ``BaristaCluster.latencies()``): the job's expected run."""
     from golden.barista import cluster_trace
     from hw.barista.cluster import BaristaCluster
     from hw.sparten.cu import ComputeUnit
     return cluster_trace(w, a, cfg, result_latency=ComputeUnit.result_latency,
-                         grants_per_cycle=BaristaCluster.grants_per_cycle)
+                         **BaristaCluster.latencies())
 
 
 def barista_jobs(config=None, layer=BARISTA_LAYER, seed=SEED, workload="vgg_layer"):

@@ -21,7 +21,7 @@ from pathlib import Path
 from hw.emit import ROOT, build_dir
 
 __all__ = ["Library", "find_liberty", "prepare_liberty", "read_liberty", "liberty_cached",
-           "cell_pins", "table_templates", "lookup", "SKY130_PDK_LIB", "SHARED_LIB"]
+           "cell_pins", "cell_groups", "table_templates", "lookup", "SKY130_PDK_LIB", "SHARED_LIB"]
 
 SKY130_PDK_LIB = "sky130A/libs.ref/sky130_fd_sc_hd/lib/sky130_fd_sc_hd__tt_025C_1v80.lib"
 SHARED_LIB = ROOT.parent / "shared" / "pdk" / "sky130hd_tt.lib.gz"
@@ -210,6 +210,13 @@ def _table(g, templates):
     return (i1, i2, rows)
 
 
+def cell_groups(lib):
+    """``(name, attributes, subgroups)`` of each ``cell`` group of a parsed Liberty library."""
+    for g in lib[3]:
+        if g[0] == "cell":
+            yield g[1][0], g[2], g[3]
+
+
 def table_templates(lib):
     """``{name: {"variable_1", "index_1", ...}}`` of the ``lu_table_template`` and
     ``power_lut_template`` groups of a parsed Liberty library."""
@@ -272,10 +279,7 @@ def read_liberty(path, cache_dir=None):
     def build(lib):
         templates = table_templates(lib)
         cells = {}
-        for g in lib[3]:
-            if g[0] != "cell":
-                continue
-            name, attrs, sub = g[1][0], g[2], g[3]
+        for name, attrs, sub in cell_groups(lib):
             cell = {"area": float(attrs.get("area", 0) or 0), "seq": False, "inputs": {},
                     "outputs": {}, "setup": {}, "setup_rf": {}}
             for sg in sub:

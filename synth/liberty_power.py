@@ -15,6 +15,7 @@ import itertools
 import re
 from pathlib import Path
 
+from .liberty import cell_groups
 from .sta import _table, liberty_cached, lookup, table_templates
 
 __all__ = ["read_power", "parse_bool", "eval_bool", "bool_vars", "probability", "energy",
@@ -80,10 +81,7 @@ def read_power(path, cache_dir=None):
         units["energy_j"] = v_unit * cap_f   # internal_power table unit: V x (capacitive_load_unit)
         templates = table_templates(lib)
         cells = {}
-        for g in lib[3]:
-            if g[0] != "cell":
-                continue
-            name, attrs, sub = g[1][0], g[2], g[3]
+        for name, attrs, sub in cell_groups(lib):
             c = {"inputs": {}, "in_power": {}, "out_power": {}, "functions": {}, "outputs": [],
                  "leakage": float(attrs.get("cell_leakage_power", 0) or 0), "leakage_when": [],
                  "seq": False, "ff": None}

@@ -50,6 +50,13 @@ def _number(v, where):
     return float(v)
 
 
+def _choice(v, choices, where, name):
+    """``v`` if it is one of ``choices``, else the one-line ``ReportError`` naming ``name``."""
+    if v not in choices:
+        raise ReportError(f"{where}: {name} must be one of {', '.join(choices)}, got {v!r}")
+    return v
+
+
 def _fields_from(cls, doc, where):
     """``cls(**doc)`` with every field of ``cls`` that has no default required in ``doc``."""
     kw = {}

@@ -10,7 +10,7 @@ mirror field for field.
 
 import dataclasses
 
-from .schema import ReportError, _fields_from, _need, _number, read_json
+from .schema import ReportError, _choice, _fields_from, _need, _number, read_json
 
 __all__ = ["ENGINES", "STATUSES", "SweepRow", "ParetoFront", "SweepSummary", "SweepReport",
            "read_sweep"]
@@ -89,12 +89,8 @@ class SweepRow(_Record):
 
     def __post_init__(self):
         where = f"sweep row {self.workload} {self.digest}"
-        if self.engine not in ENGINES:
-            raise ReportError(f"{where}: engine must be one of {', '.join(ENGINES)}, "
-                              f"got {self.engine!r}")
-        if self.status not in STATUSES:
-            raise ReportError(f"{where}: status must be one of {', '.join(STATUSES)}, "
-                              f"got {self.status!r}")
+        _choice(self.engine, ENGINES, where, "engine")
+        _choice(self.status, STATUSES, where, "status")
         for name in ("config", "errors"):
             if not isinstance(getattr(self, name), dict):
                 raise ReportError(f"{where}: field {name!r} must be an object")

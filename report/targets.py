@@ -13,7 +13,7 @@ path lies in (``path_block``, from the engines' block tables in synth/).
 
 import dataclasses
 
-from .schema import ReportError, _fields_from, _need, _number, read_json
+from .schema import ReportError, _choice, _fields_from, _need, _number, read_json
 
 __all__ = ["Target", "TARGETS", "target", "Limit", "Verdict", "LIMITS_SHOWN", "evaluate", "verdict",
            "targets_of", "read_targets", "markdown", "summary"]
@@ -48,12 +48,8 @@ class Target:
     reports: tuple = ("area",)
 
     def __post_init__(self):
-        if self.figure not in FIGURES:
-            raise ValueError(f"target {self.name}: figure {self.figure!r} is not one of "
-                             f"{', '.join(FIGURES)}")
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"target {self.name}: direction {self.direction!r} is not one of "
-                             f"{', '.join(DIRECTIONS)}")
+        _choice(self.figure, FIGURES, f"target {self.name}", "figure")
+        _choice(self.direction, DIRECTIONS, f"target {self.name}", "direction")
 
     def met_by(self, value):
         """Whether ``value`` meets the bound."""

@@ -17,8 +17,13 @@ env: $(STAMP)
 verilog: $(STAMP)
 	$(BIN)/sparse-hw verilog
 
+# worksteal: each worker starts on its own half of the suite, in file order (so the tests of one
+# module, sharing its module-scoped builds, mostly stay on one worker instead of one worker
+# waiting on the other's build lock), and an idle worker takes tests from the busy one.
+DIST ?= worksteal
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist $(DIST)
 
 formal: $(STAMP)
 	$(BIN)/python -m pytest -m formal -n $(JOBS)

@@ -47,7 +47,7 @@ def build_dir():
 
 
 @contextlib.contextmanager
-def fast_memory_init():
+def fast_memory_init(zero_marker=False):
     """Make Amaranth's RTLIL writer emit memory initial contents in one string (same text).
 
     Amaranth 0.5's ``ModuleEmitter.emit_memory`` builds one netlist object per bit of a memory's
@@ -56,18 +56,53 @@ def fast_memory_init():
     ``<bits>'<binary digits, last word's top bit first>``; this writes the same constant directly.
     The RTLIL (hence the Verilog) is byte-identical (tests/test_harness.py compares both writers).
     If Amaranth's emitter is not the expected one, nothing is patched.
+
+    ``zero_marker=True`` (:func:`convert`): an all-zero initialisation of a memory of ``depth`` > 1
+    words is written as its last word only, which Yosys writes as a one-line ``initial`` block
+    at the memory's declaration; :func:`_expand_zero_markers` turns that back into the block of
+    every word, so the Verilog is the same. Yosys spends ~0.8 s on each 1024 x 1152-bit
+    all-zero initialisation (a paper-sized SparTen cluster has 32 banks) and none on a marker.
     """
     from amaranth.back import rtlil
     emitter = getattr(rtlil, "ModuleEmitter", None)
     orig = getattr(emitter, "emit_memory", None)
-    if orig is None or getattr(orig, "_sparse_hw_fast", False):
-        yield
-        return
+    outer = getattr(_markers, "on", False)
+    _markers.on = zero_marker       # this thread's conversions only
+    try:
+        if orig is None or getattr(orig, "_sparse_hw_fast", False):
+            yield
+        else:
+            with _patched(emitter, orig):
+                yield
+    finally:
+        _markers.on = outer
+
+
+_markers = threading.local()
+
+
+@contextlib.contextmanager
+def _patched(emitter, orig):
+    """``emitter.emit_memory`` replaced by the one-string writer of :func:`fast_memory_init`."""
 
     def emit_memory(self, cell_idx, cell):
         width, depth, init = cell.width, cell.depth, list(cell.init)
         if width * depth == 0 or len(init) != depth:
             return orig(self, cell_idx, cell)
+        if getattr(_markers, "on", False) and depth > 1 and not any(init):
+            abits = depth.bit_length()
+            self.builder.cell("$meminit_v2", ports={
+                "ADDR": f"{abits}'{depth - 1:0{abits}b}",
+                "DATA": f"{width}'{'0' * width}",
+                "EN": self.sigspec(_nir_ones(width)),
+            }, parameters={
+                "MEMID": self.memories[cell_idx].memid,
+                "ABITS": abits,
+                "WIDTH": width,
+                "WORDS": 1,
+                "PRIORITY": 0,
+            }, src_loc=cell.src_loc)
+            return
         mask = (1 << width) - 1
         digits = "".join(format(row & mask, f"0{width}b") for row in reversed(init))
         self.builder.cell("$meminit_v2", ports={
@@ -116,6 +151,25 @@ def strip_zero_init(text):
     return _ZERO_LOOP.sub("", _ZERO_WORDS.sub("", text))
 
 
+_ZERO_MARKER = re.compile(r"^  initial begin\n    (\\\S+ |[^\s\[]+)\[(\d+)\] = (\d+'[hbd]0+);\n  end\n",
+                          re.MULTILINE)
+
+
+def _expand_zero_markers(text):
+    """The ``initial`` block of every word, zero, in place of each one-line block that
+    ``fast_memory_init(zero_marker=True)`` has Yosys write for an all-zero memory (its last word;
+    a real initialisation always starts at word 0). Every word is written as Yosys wrote the
+    marker's (``72'h00..0``, ``32'd0``: its format depends on the width only)."""
+    def expand(m):
+        name, last, zero = m.group(1), int(m.group(2)), m.group(3)
+        if last == 0:
+            return m.group(0)
+        return ("  initial begin\n"
+                + "".join(f"    {name}[{i}] = {zero};\n" for i in range(last + 1))
+                + "  end\n")
+    return _ZERO_MARKER.sub(expand, text)
+
+
 def compact_zero_init(text):
     """Rewrite every ``initial`` block that sets words 0..n-1 of one memory to zero, one line per
     word as Yosys writes it, as a loop doing the same (``zero_init_<k>`` blocks). Same meaning,
@@ -143,11 +197,11 @@ def convert(component, name):
     :class:`hw.common.shared.SharedModule` s it instantiates (each once); all-zero memory
     initialisations are written as loops (:func:`compact_zero_init`)."""
     from hw.common.shared import collecting
-    with fast_memory_init(), collecting(name) as shared:
+    with fast_memory_init(zero_marker=True), collecting(name) as shared:
         text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
         # definitions convert on first use, inside the same collection (nested ones included)
         defs = [s.verilog(n) for s, n in shared]
-    return compact_zero_init("".join([text, *defs]))
+    return compact_zero_init(_expand_zero_markers("".join([text, *defs])))
 
 
 def emit_verilog(component, name, config, out_dir, extra=None):

@@ -22,12 +22,18 @@ def register(sub):
 def write_all(out, names=None, log=print):
     """Every top (or ``names``) with :func:`hw.emit.write_tops`, then ``files.f`` and the FuseSoC
     core listing them; returns the Verilog paths."""
-    tops = select_tops(names=names)
     written = write_tops(out, names, log)
+    write_listing(out, written, names)
+    return written
+
+
+def write_listing(out, written, names=None):
+    """``files.f`` and the FuseSoC core of the tops (or ``names``) whose Verilog paths are
+    ``written`` (in registry order), as :func:`write_all` writes them."""
+    tops = select_tops(names=names)
     files = sorted(p.name for p in written)
     (out / "files.f").write_text("".join(f"{f}\n" for f in files))
     write_core(out, [(t.name, v.name) for t, v in zip(tops, written)])
-    return written
 
 
 def run(args):

@@ -404,6 +404,79 @@ def build(component, name, config=None, trace=None, threads=1):
     return build_verilog(convert(component, name), name, config, trace=trace, threads=threads)
 
 
+def _check_build_options(trace, profile, trace_depth, threads):
+    """Raise ValueError naming the first of :func:`build_verilog`'s options out of range."""
+    if trace not in TRACE_FORMATS:
+        raise ValueError(f"trace must be one of {list(TRACE_FORMATS)!r}, not {trace!r}")
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {list(PROFILES)!r}, not {profile!r}")
+    if trace_depth is not None and (isinstance(trace_depth, bool) or not isinstance(trace_depth, int)
+                                    or trace_depth < 1):
+        raise ValueError(f"trace_depth must be None or an int >= 1, not {trace_depth!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
+        raise ValueError(f"threads must be an int in 1..64, not {threads!r}")
+
+
+def _verilator_args(profile, trace, trace_depth, extra_args, threads, cxx_opt):
+    """``(Verilator options, C++ optimisation)`` of a build."""
+    base_args, opt = PROFILES[profile]
+    opt = cxx_opt or opt
+    args = [*base_args, *TRACE_FORMATS[trace]]
+    if trace_depth is not None:
+        args += ["--trace-depth", str(trace_depth)]
+    args += list(extra_args)
+    if threads > 1:
+        args += ["--threads", str(threads)]
+    return args, opt
+
+
+def _write_model_dir(model_dir, name, text, driver, config):
+    """A fresh ``model_dir`` holding the Verilog, the driver and the config's sidecar."""
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    model_dir.mkdir(parents=True)
+    (model_dir / f"{name}.v").write_text(text)
+    (model_dir / "driver.cpp").write_text(driver)
+    if config is not None:
+        (model_dir / f"{name}.json").write_text(
+            json.dumps({"top": name, "config": config.to_dict()}, indent=2) + "\n")
+
+
+def _build_model(model_dir, exe, name, args, opt, slow, log):
+    """Verilate and compile the model in ``model_dir``, measuring each phase; write
+    ``build_stats.json``, ``build_seconds`` and the ``.built`` stamp."""
+    jobs = str(max(1, min(2, os.cpu_count() or 1)))
+    # make variables in MAKEFLAGS act as command-line ones and override verilated.mk's
+    env = dict(os.environ)
+    env["MAKEFLAGS"] = (f"{env.get('MAKEFLAGS', '')} OPT_FAST={opt} OPT_GLOBAL={opt}"
+                        + (f" OPT_SLOW={opt}" if slow else ""))
+    # two phases, each measured: Verilator's conversion, then the C++ build (the
+    # executable's target: the default one races the precompiled header under -j)
+    phases = (("Verilator convert", [str(exe), "--cc", "--exe", "--top-module", name,
+                                     "-Mdir", "obj", *args, "-CFLAGS", "-std=c++17",
+                                     f"{name}.v", "driver.cpp"]),
+              ("C++ build", ["make", "-j", jobs, "-C", "obj", "-f", f"V{name}.mk",
+                             f"V{name}"]))
+    stats = {}
+    with open(model_dir / "build.log", "w") as out:
+        for what, cmd in phases:
+            stats[what] = _measured(cmd, model_dir, env, out, f"{name}: {what}", log)
+            if stats[what]["returncode"] != 0:
+                out.flush()
+                tail = (model_dir / "build.log").read_text(errors="replace")[-3000:]
+                raise NativeError(f"native Verilator build of {name} failed in "
+                                  f"{what} (log {model_dir / 'build.log'}): "
+                                  f"{tail.strip()}")
+            if what == "Verilator convert":
+                cpp = list((model_dir / "obj").glob("*.cpp"))
+                stats["cpp_files"] = len(cpp)
+                stats["cpp_mb"] = round(sum(f.stat().st_size for f in cpp) / 1e6, 2)
+    (model_dir / "build_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+    wall = sum(v["wall_s"] for v in stats.values() if isinstance(v, dict))
+    (model_dir / "build_seconds").write_text(f"{wall:.1f}\n")
+    (model_dir / ".built").write_text("ok\n")
+
+
 def build_verilog(text, name, config=None, trace=None, threads=1, profile="run", trace_depth=None,
                   folder=None, extra_args=(), cxx_opt=None, log=None):
     """Build or reuse the native model of Verilog ``text`` whose top module is ``name``.
@@ -431,29 +504,14 @@ def build_verilog(text, name, config=None, trace=None, threads=1, profile="run",
     A new build writes ``build_stats.json`` beside the model: per phase, wall and CPU seconds
     (user + system of the phase's processes) and peak resident memory; the C++ files and MB.
     """
-    if trace not in TRACE_FORMATS:
-        raise ValueError(f"trace must be one of {list(TRACE_FORMATS)!r}, not {trace!r}")
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {list(PROFILES)!r}, not {profile!r}")
-    if trace_depth is not None and (isinstance(trace_depth, bool) or not isinstance(trace_depth, int)
-                                    or trace_depth < 1):
-        raise ValueError(f"trace_depth must be None or an int >= 1, not {trace_depth!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 64:
-        raise ValueError(f"threads must be an int in 1..64, not {threads!r}")
+    _check_build_options(trace, profile, trace_depth, threads)
     exe = verilator_env()
     ports = parse_ports(text, name)
     for need in ("clk", "rst"):
         if need not in {p.name for p in ports}:
             raise NativeError(f"{name} has no {need!r} port; the native driver needs clk and rst")
     driver = driver_source(name, ports, trace)
-    base_args, opt = PROFILES[profile]
-    opt = cxx_opt or opt
-    args = [*base_args, *TRACE_FORMATS[trace]]
-    if trace_depth is not None:
-        args += ["--trace-depth", str(trace_depth)]
-    args += list(extra_args)
-    if threads > 1:
-        args += ["--threads", str(threads)]
+    args, opt = _verilator_args(profile, trace, trace_depth, extra_args, threads, cxx_opt)
     h = hashlib.sha256()
     for part in (text, driver, repr(args), opt):
         h.update(part.encode())
@@ -462,42 +520,8 @@ def build_verilog(text, name, config=None, trace=None, threads=1, profile="run",
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / f".{model_dir.name}.lock"):
         if not (model_dir / ".built").exists():
-            if model_dir.exists():
-                shutil.rmtree(model_dir)
-            model_dir.mkdir(parents=True)
-            (model_dir / f"{name}.v").write_text(text)
-            (model_dir / "driver.cpp").write_text(driver)
-            if config is not None:
-                (model_dir / f"{name}.json").write_text(
-                    json.dumps({"top": name, "config": config.to_dict()}, indent=2) + "\n")
-            jobs = str(max(1, min(2, os.cpu_count() or 1)))
-            # make variables in MAKEFLAGS act as command-line ones and override verilated.mk's
-            env = dict(os.environ)
-            env["MAKEFLAGS"] = (f"{env.get('MAKEFLAGS', '')} OPT_FAST={opt} OPT_GLOBAL={opt}"
-                                + (f" OPT_SLOW={opt}" if profile != "run" or cxx_opt else ""))
-            # two phases, each measured: Verilator's conversion, then the C++ build (the
-            # executable's target: the default one races the precompiled header under -j)
-            phases = (("Verilator convert", [str(exe), "--cc", "--exe", "--top-module", name,
-                                             "-Mdir", "obj", *args, "-CFLAGS", "-std=c++17",
-                                             f"{name}.v", "driver.cpp"]),
-                      ("C++ build", ["make", "-j", jobs, "-C", "obj", "-f", f"V{name}.mk",
-                                     f"V{name}"]))
-            stats = {}
-            with open(model_dir / "build.log", "w") as out:
-                for what, cmd in phases:
-                    stats[what] = _measured(cmd, model_dir, env, out, f"{name}: {what}", log)
-                    if stats[what]["returncode"] != 0:
-                        out.flush()
-                        tail = (model_dir / "build.log").read_text(errors="replace")[-3000:]
-                        raise NativeError(f"native Verilator build of {name} failed in "
-                                          f"{what} (log {model_dir / 'build.log'}): "
-                                          f"{tail.strip()}")
-                    if what == "Verilator convert":
-                        cpp = list((model_dir / "obj").glob("*.cpp"))
-                        stats["cpp_files"] = len(cpp)
-                        stats["cpp_mb"] = round(sum(f.stat().st_size for f in cpp) / 1e6, 2)
-            (model_dir / "build_stats.json").write_text(json.dumps(stats, indent=1) + "\n")
-            wall = sum(v["wall_s"] for v in stats.values() if isinstance(v, dict))
-            (model_dir / "build_seconds").write_text(f"{wall:.1f}\n")
-            (model_dir / ".built").write_text("ok\n")
+            _write_model_dir(model_dir, name, text, driver, config)
+            # OPT_SLOW too when the profile or the caller sets the optimisation
+            slow = profile != "run" or bool(cxx_opt)
+            _build_model(model_dir, exe, name, args, opt, slow, log)
     return NativeModel(name, model_dir, ports, trace)

@@ -299,36 +299,10 @@ def tile_script(config, plan, w, a, mode):
     return script, operands
 
 
-def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_cycle=None,
-                   k_windows=None, n_block=None, progress=None, seed=0, idle=0.0,
-                   backpressure=0.0, check=True, permute=False):
-    """Run ``D = W x A`` of any size on the preload top, tile by tile; ``(out int64[M,N], stats)``.
-
-    Parameters
-    ----------
-    w, a : int arrays ``[M,K]``, ``[K,N]`` (values within the core's ``value_width``)
-    mode : a mode the core runs
-    config : EurekaGemmConfig, EurekaConfig, preset name (``"small"``, ``"paper"``) or JSON file;
-        None: ``"paper"``
-    sim : ``"native"`` or ``"amaranth"`` (:data:`SIMS`)
-    dram_bytes_per_cycle : off-chip bytes per cycle for ``bound_cycles`` (default
-        :data:`golden.plan.DEFAULT_DRAM_BYTES_PER_CYCLE`)
-    k_windows, n_block : force the planner's blocks (see :func:`golden.eureka_plan.plan_gemm`)
-    permute : unstructured modes: the balanced column order (one row tile per round, activations
-        gathered per row tile; see :func:`golden.eureka_plan.plan_gemm`)
-    progress : callable(str) or None, called once per tile with its check
-    seed, idle, backpressure : flow-control stress (``sim="amaranth"`` only)
-    check : raise ``AssertionError`` naming the tile on a result or cycle mismatch
-
-    Every tile is compared with golden bit for bit and its ``beats`` counter with the tile's model
-    cycles (and ``cycles = beats + stalls + latency``); the whole result with golden and
-    ``torch.matmul`` in int64.
-    """
-    from golden.eureka_plan import plan_gemm
+def _gemm_options(config, sim, idle, backpressure, dram_bytes_per_cycle):
+    """``(config, DRAM bytes per cycle)`` of :func:`run_gemm_tiled`, its options validated."""
     from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
     from hw.eureka.config import resolve_gemm
-    from hw.eureka.preload import EurekaGemm
-    from hw.eureka import preload_image as pi
 
     config = resolve_gemm("paper" if config is None else config)
     if sim not in SIMS:
@@ -339,29 +313,29 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
     bpc = DEFAULT_DRAM_BYTES_PER_CYCLE if dram_bytes_per_cycle is None else dram_bytes_per_cycle
     if isinstance(bpc, bool) or not isinstance(bpc, (int, float)) or not bpc > 0:
         raise ValueError(f"dram_bytes_per_cycle must be a positive number, not {bpc!r}")
-    core = config.core
-    w = ge.check_weights(w, core)
-    a = ge.check_activations(a, w.shape[1], core)
-    M, K = w.shape
-    N = a.shape[1]
-    golden = ge.gemm(w, a, acc_width=core.acc_width)
-    plan = plan_gemm(w, N, mode, config, k_windows=k_windows, n_block=n_block, permute=permute)
-    script, operands = tile_script(config, plan, w, a, mode)
-    latency = EurekaGemm.latency
-    build_seconds = None
-    say = progress or (lambda msg: None)
-    say(f"plan: {len(plan.tiles)} tile(s) of {M}x{K} x {K}x{N} ({mode}), {plan.cycles} model "
-        f"cycles; {sim} model of {gemm_model_name(config)}")
+    return config, bpc
+
+
+def _run_gemm_script(config, script, sim, say, seed, idle, backpressure):
+    """``(result, native build seconds or None)`` of ``script`` on the preload top."""
+    from hw.eureka.preload import EurekaGemm
     if sim == "native":
         model = build_gemm(config)
-        build_seconds = model.build_seconds
-        say(f"native model ready (built in {build_seconds} s); running every tile in one process")
-        res = model.run(script)
-    else:
-        from .pysim_script import run_script
-        res = run_script(EurekaGemm(config), script, seed=seed, idle=idle, backpressure=backpressure)
+        say(f"native model ready (built in {model.build_seconds} s); running every tile in one "
+            f"process")
+        return model.run(script), model.build_seconds
+    from .pysim_script import run_script
+    res = run_script(EurekaGemm(config), script, seed=seed, idle=idle, backpressure=backpressure)
+    return res, None
+
+
+def _check_tiles(config, plan, operands, res, out, say, progress):
+    """Decode every tile's results into ``out`` (partial sums added) and compare each with
+    golden and its cycle counters with the model; ``(per-tile dicts, failure messages)``."""
+    from hw.eureka import preload_image as pi
+    from hw.eureka.preload import EurekaGemm
+    core, latency = config.core, EurekaGemm.latency
     outs = res.streams.get("o", [])
-    out = np.zeros((M, N), np.int64)
     tiles, failures, pos = [], [], 0
     for i, (tile, (_, w_blk, a_blk, rows)) in enumerate(zip(plan.tiles, operands)):
         c = tile.coords
@@ -392,13 +366,17 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
                      f"{'bit-exact' if exact else 'MISMATCH'}")
     if pos != len(outs):
         failures.append(f"{len(outs)} results left the top, the plan expects {pos}")
-    import torch
-    ref = torch.matmul(torch.from_numpy(w), torch.from_numpy(a)).numpy()
-    bit_exact = not failures and bool(np.array_equal(out, golden))
-    torch_exact = bool(np.array_equal(out, ref))
+    return tiles, failures
+
+
+def _gemm_stats(config, plan, operands, tiles, res, w, N, mode, permute, sim, bpc):
+    """The stats dict of :func:`run_gemm_tiled` (without the exactness flags)."""
+    from hw.eureka.preload import EurekaGemm
+    core = config.core
+    M, K = w.shape
     whole = ge.cycle_model(w, N, mode, core, permute=permute)
     cycles = sum(t["cycles"] for t in tiles)
-    stats = {
+    return {
         "mode": mode, "permute": permute, "config": config.to_dict(), "M": M, "K": K, "N": N,
         "sim": sim,
         "cycles": cycles, "model_cycles": int(plan.cycles),
@@ -408,16 +386,65 @@ def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_
         "displaced": int(sum(t.displaced for o in operands if o[0] is not None for t in o[0])),
         "utilization": float(whole["macs"] / (cycles * core.macs)),
         "weight_density": float((w != 0).mean()),
-        "bit_exact": bit_exact, "torch_exact": torch_exact,
+        "bit_exact": None, "torch_exact": None,
         "cycle_exact": all(t["cycle_exact"] for t in tiles),
         "n_tiles": len(tiles), "psum": plan.psum, "plan": plan.layer,
         "traffic": plan.traffic, "bytes_moved": int(plan.bytes_moved),
         "dram_bytes_per_cycle": bpc, "bound_cycles": int(plan.bound_cycles(bpc)),
-        "latency": latency, "tiles": tiles,
+        "latency": EurekaGemm.latency, "tiles": tiles,
         "sim_cycles": int(res.sim_cycles), "sim_seconds": float(res.seconds),
         "sim_cycles_per_second": res.sim_cycles / res.seconds if res.seconds else None,
-        "build_seconds": build_seconds,
     }
+
+
+def run_gemm_tiled(w, a, mode="suds", config=None, sim="native", dram_bytes_per_cycle=None,
+                   k_windows=None, n_block=None, progress=None, seed=0, idle=0.0,
+                   backpressure=0.0, check=True, permute=False):
+    """Run ``D = W x A`` of any size on the preload top, tile by tile; ``(out int64[M,N], stats)``.
+
+    Parameters
+    ----------
+    w, a : int arrays ``[M,K]``, ``[K,N]`` (values within the core's ``value_width``)
+    mode : a mode the core runs
+    config : EurekaGemmConfig, EurekaConfig, preset name (``"small"``, ``"paper"``) or JSON file;
+        None: ``"paper"``
+    sim : ``"native"`` or ``"amaranth"`` (:data:`SIMS`)
+    dram_bytes_per_cycle : off-chip bytes per cycle for ``bound_cycles`` (default
+        :data:`golden.plan.DEFAULT_DRAM_BYTES_PER_CYCLE`)
+    k_windows, n_block : force the planner's blocks (see :func:`golden.eureka_plan.plan_gemm`)
+    permute : unstructured modes: the balanced column order (one row tile per round, activations
+        gathered per row tile; see :func:`golden.eureka_plan.plan_gemm`)
+    progress : callable(str) or None, called once per tile with its check
+    seed, idle, backpressure : flow-control stress (``sim="amaranth"`` only)
+    check : raise ``AssertionError`` naming the tile on a result or cycle mismatch
+
+    Every tile is compared with golden bit for bit and its ``beats`` counter with the tile's model
+    cycles (and ``cycles = beats + stalls + latency``); the whole result with golden and
+    ``torch.matmul`` in int64.
+    """
+    from golden.eureka_plan import plan_gemm
+
+    config, bpc = _gemm_options(config, sim, idle, backpressure, dram_bytes_per_cycle)
+    core = config.core
+    w = ge.check_weights(w, core)
+    a = ge.check_activations(a, w.shape[1], core)
+    M, K = w.shape
+    N = a.shape[1]
+    golden = ge.gemm(w, a, acc_width=core.acc_width)
+    plan = plan_gemm(w, N, mode, config, k_windows=k_windows, n_block=n_block, permute=permute)
+    script, operands = tile_script(config, plan, w, a, mode)
+    say = progress or (lambda msg: None)
+    say(f"plan: {len(plan.tiles)} tile(s) of {M}x{K} x {K}x{N} ({mode}), {plan.cycles} model "
+        f"cycles; {sim} model of {gemm_model_name(config)}")
+    res, build_seconds = _run_gemm_script(config, script, sim, say, seed, idle, backpressure)
+    out = np.zeros((M, N), np.int64)
+    tiles, failures = _check_tiles(config, plan, operands, res, out, say, progress)
+    import torch
+    ref = torch.matmul(torch.from_numpy(w), torch.from_numpy(a)).numpy()
+    stats = _gemm_stats(config, plan, operands, tiles, res, w, N, mode, permute, sim, bpc)
+    stats["bit_exact"] = not failures and bool(np.array_equal(out, golden))
+    stats["torch_exact"] = torch_exact = bool(np.array_equal(out, ref))
+    stats["build_seconds"] = build_seconds
     if check and (failures or not torch_exact):
         raise AssertionError("; ".join(failures) or "result differs from torch.matmul")
     return out, stats

@@ -316,13 +316,7 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     run.run_all(prepare, sim, seed, check)
 
     def post(x):
-        """What follows the last input-channel block, as the hardware or the host does it."""
-        if relu:
-            x = golden_relu(x)
-        if requant is not None:
-            # host sums of several blocks may exceed acc_width; they are exact in int64
-            x = requantize(x, *requant, out_bits=config.value_width, acc_bits=64)
-        return x
+        return _after_last_block(config, x, relu, requant)
 
     # Single input-channel block: ReLU was done per tile in hardware (applying it again is a
     # no-op); one tile with requant: the hardware output path did all of it.
@@ -332,13 +326,7 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
     bit_exact = bool(np.array_equal(out, gold)) and not run.bad
     torch_exact = bool(np.array_equal(out, ref))
     stats = {
-        "shape": {"K": w.shape[0], "C": w.shape[1], "H": a.shape[1], "W": a.shape[2],
-                  "R": w.shape[2], "S": w.shape[3], "Ho": plan.layer["Ho"],
-                  "Wo": plan.layer["Wo"]},
-        "kind": "fc" if fc else "conv",
-        "stride": stride, "padding": padding, "relu": bool(relu), "balance": balance,
-        "requant": list(requant) if requant else None,
-        "requant_on": None if requant is None else ("hardware" if run.hw_requant else "host"),
+        **_tiled_layer_facts(w, a, plan, fc, stride, padding, relu, balance, requant, run),
         "bit_exact": bit_exact, "torch_exact": torch_exact,
         "dram_bytes_per_cycle": dram_bytes_per_cycle,
         "bound_cycles": int(plan.bound_cycles(dram_bytes_per_cycle)),
@@ -353,6 +341,30 @@ def run_tiled(w, a, stride=1, padding=0, relu=False, balance="none", config=None
             else "layer differs from torch.nn.functional.conv2d")
         raise SimFailure(f"sparten tiled run ({sim}, seed={seed}): {why}")
     return out.astype(np.int8 if requant else np.int32), stats
+
+
+def _after_last_block(config, x, relu, requant):
+    """What follows the last input-channel block of :func:`run_tiled`, as the hardware or the
+    host does it: ReLU, then requantisation."""
+    if relu:
+        x = golden_relu(x)
+    if requant is not None:
+        # host sums of several blocks may exceed acc_width; they are exact in int64
+        x = requantize(x, *requant, out_bits=config.value_width, acc_bits=64)
+    return x
+
+
+def _tiled_layer_facts(w, a, plan, fc, stride, padding, relu, balance, requant, run):
+    """The layer's shape and options, the first keys of :func:`run_tiled`'s stats."""
+    return {
+        "shape": {"K": w.shape[0], "C": w.shape[1], "H": a.shape[1], "W": a.shape[2],
+                  "R": w.shape[2], "S": w.shape[3], "Ho": plan.layer["Ho"],
+                  "Wo": plan.layer["Wo"]},
+        "kind": "fc" if fc else "conv",
+        "stride": stride, "padding": padding, "relu": bool(relu), "balance": balance,
+        "requant": list(requant) if requant else None,
+        "requant_on": None if requant is None else ("hardware" if run.hw_requant else "host"),
+    }
 
 
 def _tiled_operands(config, w, a, sim, idle, backpressure, requant, dram_bytes_per_cycle):

@@ -58,36 +58,11 @@ def _block(cname, top, engine, seq):
     return classify(f"{top}.{inst}", top, engine)
 
 
-def netlist_power(net_json, top, lib_power, saif_nets, cycles, clock_hz, engine="common",
-                  slews=None):
-    """Power of module ``top`` of ``net_json`` over a SAIF window of ``cycles`` clock cycles.
-
-    Parameters
-    ----------
-    lib_power : dict
-        :func:`synth.liberty_power.read_power`.
-    saif_nets : dict
-        ``{net name: (T0, T1, TC)}`` (:func:`sim.native.read_saif`).
-    slews : dict or None
-        ``{bit: ns}`` from :func:`synth.sta.critical_path`; missing bits use ``INPUT_SLEW_NS``.
-
-    Returns
-    -------
-    dict with ``dynamic_w``, ``leakage_w``, ``total_w``, ``blocks`` ``{name: {"dynamic_w",
-    "leakage_w", "toggles"}}``, ``nets``, ``nets_missing`` (bits without a SAIF entry),
-    ``macros``, ``unknown_cells``, ``toggles_per_cycle``.
-    """
-    if cycles <= 0:
-        raise ValueError(f"cycles must be positive, not {cycles!r}")
-    mod = net_json["modules"][top]
-    cells_lib = lib_power["cells"]
-    u = lib_power["units"]
-    v2 = u["voltage"] ** 2
-    ej = u["energy_j"]          # table units -> J
-    cj = u["cap_f"]             # pF -> F
-    slews = slews or {}
-    names = bit_names(mod)
-
+def _cells(mod, cells_lib, top, engine):
+    """``(drivers, sinks, info, unknown, macros)`` of the netlist's cells: ``drivers`` ``{bit:
+    (cell, output pin)}``, ``sinks`` ``{bit: [(cell, input pin)]}``, ``info`` ``{cell: (type,
+    Liberty cell, {pin: bit}, block)}``, the cell types without Liberty data and the count of
+    memory macros."""
     drivers, sinks = {}, {}
     info = {}
     unknown, macros = set(), 0
@@ -110,23 +85,44 @@ def netlist_power(net_json, top, lib_power, saif_nets, cycles, clock_hz, engine=
             elif pin in lc["inputs"]:
                 sinks.setdefault(b, []).append((cname, pin))
         info[cname] = (c["type"], lc, pins, _block(cname, top, engine, lc["seq"]))
+    return drivers, sinks, info, unknown, macros
+
+
+def _port_dirs(mod):
+    """``{bit: (port name, direction)}`` of the module's ports."""
     port_dir = {}
     for pname, p in mod["ports"].items():
         for b in p["bits"]:
             if not isinstance(b, str):
                 port_dir[b] = (pname, p["direction"])
+    return port_dir
 
-    def stat(b):
-        return saif_nets.get(names.get(b))
 
-    blocks = {}
+class _Blocks(dict):
+    """``{block: {"dynamic_w", "leakage_w", "toggles"}}``, accumulated by :meth:`add`."""
 
-    def add(block, dyn=0.0, leak=0.0, tog=0):
-        e = blocks.setdefault(block, {"dynamic_w": 0.0, "leakage_w": 0.0, "toggles": 0})
+    def add(self, block, dyn=0.0, leak=0.0, tog=0):
+        e = self.setdefault(block, {"dynamic_w": 0.0, "leakage_w": 0.0, "toggles": 0})
         e["dynamic_w"] += dyn
         e["leakage_w"] += leak
         e["toggles"] += tog
 
+
+def _net_energy(b, sl, load, drivers, info, slews):
+    """Driver internal energy of a toggle of net ``b`` (0 when no cell drives it)."""
+    cname, pin = drivers[b]
+    _, lc, pins, _ = info[cname]
+    per = lc["out_power"].get(pin, {})
+    es = [energy(tabs, slews.get(pins.get(rp), INPUT_SLEW_NS) if rp else sl, load)
+          for rp, tabs in per.items()]
+    return sum(es) / len(es) if es else 0.0
+
+
+def _dynamic(blocks, nl, stat, cycles, clock_hz, u, slews):
+    """Charge every toggling net's dynamic power to ``blocks``; return ``(nets with a SAIF entry,
+    nets without one, toggles)``."""
+    drivers, sinks, info, port_dir = nl
+    v2, ej = u["voltage"] ** 2, u["energy_j"]   # table energy units -> J
     missing, nets, toggles = 0, 0, 0
     for b in set(drivers) | set(sinks):
         s = stat(b)
@@ -143,24 +139,24 @@ def netlist_power(net_json, top, lib_power, saif_nets, cycles, clock_hz, engine=
         load = sum(info[c][1]["inputs"].get(p, 0.0) for c, p in sinks.get(b, ()))
         e_sw = 0.5 * load * v2                   # pF x V^2 = table energy units (pJ)
         if b in drivers:
-            cname, pin = drivers[b]
-            ctype, lc, pins, blk = info[cname]
-            per = lc["out_power"].get(pin, {})
-            es = [energy(tabs, slews.get(pins.get(rp), INPUT_SLEW_NS) if rp else sl, load)
-                  for rp, tabs in per.items()]
-            e_drv = sum(es) / len(es) if es else 0.0
-            add(blk, dyn=(e_drv + e_sw) * ej * rate, tog=tc)
+            e_drv = _net_energy(b, sl, load, drivers, info, slews)
+            blocks.add(info[drivers[b][0]][3], dyn=(e_drv + e_sw) * ej * rate, tog=tc)
         else:
             pname = port_dir.get(b, ("?", ""))[0]
-            add(CLOCK_BLOCK if pname in CLOCK_PORTS else PORT_BLOCK, dyn=e_sw * ej * rate,
-                tog=tc)
+            blocks.add(CLOCK_BLOCK if pname in CLOCK_PORTS else PORT_BLOCK, dyn=e_sw * ej * rate,
+                       tog=tc)
         for cname, pin in sinks.get(b, ()):
-            ctype, lc, pins, blk = info[cname]
+            _, lc, _, blk = info[cname]
             tabs = lc["in_power"].get(pin)
             if tabs:
                 e_in = energy(tabs, sl)
-                add(CLOCK_BLOCK if port_dir.get(b, ("",))[0] in CLOCK_PORTS else blk,
-                    dyn=e_in * ej * rate)
+                blocks.add(CLOCK_BLOCK if port_dir.get(b, ("",))[0] in CLOCK_PORTS else blk,
+                           dyn=e_in * ej * rate)
+    return nets, missing, toggles
+
+
+def _leakage(blocks, info, stat, leak_w):
+    """Charge every cell's leakage (pin probabilities from the SAIF) to its block."""
     for cname, (ctype, lc, pins, blk) in info.items():
         p_one = {}
         for pin, b in pins.items():
@@ -170,10 +166,45 @@ def netlist_power(net_json, top, lib_power, saif_nets, cycles, clock_hz, engine=
             s = stat(b)
             if s is not None and s[0] + s[1] > 0:
                 p_one[pin] = s[1] / (s[0] + s[1])
-        add(blk, leak=leakage_nw(lc, p_one) * u["leak_w"])
+        blocks.add(blk, leak=leakage_nw(lc, p_one) * leak_w)
+
+
+def netlist_power(net_json, top, lib_power, saif_nets, cycles, clock_hz, engine="common",
+                  slews=None):
+    """Power of module ``top`` of ``net_json`` over a SAIF window of ``cycles`` clock cycles.
+
+    Parameters
+    ----------
+    lib_power : dict
+        :func:`synth.liberty_power.read_power`.
+    saif_nets : dict
+        ``{net name: (T0, T1, TC)}`` (:func:`sim.native.read_saif`).
+    slews : dict or None
+        ``{bit: ns}`` from :func:`synth.sta.critical_path`; missing bits use ``INPUT_SLEW_NS``.
+
+    Returns
+    -------
+    dict with ``dynamic_w``, ``leakage_w``, ``total_w``, ``blocks`` ``{name: {"dynamic_w",
+    "leakage_w", "toggles"}}``, ``nets``, ``nets_missing`` (bits without a SAIF entry),
+    ``macros``, ``unknown_cells``, ``toggles_per_cycle``.
+    """
+    if cycles <= 0:
+        raise ValueError(f"cycles must be positive, not {cycles!r}")
+    mod = net_json["modules"][top]
+    u = lib_power["units"]
+    slews = slews or {}
+    names = bit_names(mod)
+    drivers, sinks, info, unknown, macros = _cells(mod, lib_power["cells"], top, engine)
+
+    def stat(b):
+        return saif_nets.get(names.get(b))
+
+    blocks = _Blocks()
+    nets, missing, toggles = _dynamic(blocks, (drivers, sinks, info, _port_dirs(mod)), stat,
+                                      cycles, clock_hz, u, slews)
+    _leakage(blocks, info, stat, u["leak_w"])
     dyn = sum(e["dynamic_w"] for e in blocks.values())
     leak = sum(e["leakage_w"] for e in blocks.values())
-    del cj
     return {"dynamic_w": dyn, "leakage_w": leak, "total_w": dyn + leak,
             "blocks": dict(sorted(blocks.items(), key=lambda kv: -(kv[1]["dynamic_w"]
                                                                + kv[1]["leakage_w"]))),

@@ -159,82 +159,75 @@ def _conv_valid(w, a):
     return out, macs
 
 
-def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED, arrays=None, workload="vgg_layer",
-                 names=None, desc=None):
-    """The SparTen cluster and the dense MAC array of as many MACs on one VGG-like layer.
-
-    ``arrays`` = ``(w[n_units, C, R, S], a[C, H, W])`` runs those tensors instead of the seeded
-    layer (stride 1, no padding; a sweep point's sample, :mod:`synth.power_sweep`), under
-    ``workload`` and the design ``names`` (cluster, dense array) given.
-
-    Cluster: every unit's filter bank is written through ``w_wr`` (one word per cycle), then one
-    broadcast chunk per (output position, tap, channel chunk) with the bank address of the
-    matching filter chunk; each unit's result strobes (``res``) are recorded and checked against
-    the golden convolution, the units' ``matched`` counters against the number of non-zero
-    pairs. Dense array: per chunk, the filter chunk of every unit (``f``), then the activation
-    chunk (``a``), zeros included; its sums (``o``) are checked likewise.
-    """
-    from hw.sparten.cluster import Cluster, cluster_input_layout, weight_write_layout
-    from hw.sparten.config import SMALL
-    from hw.sparten.cu import result_layout
-    from hw.sparten.dense_baseline import DenseMacArray, DenseMacConfig
-    from hw.sparten.memmap import pack_chunk
-    cfg = config or SMALL
-    n = cfg.chunk
+def _sparten_tensors(cfg, layer, seed, arrays):
+    """``(w, a, golden, useful MACs)``: the seeded layer, or the given ``arrays`` checked."""
     if arrays is None:
-        w, a, golden, macs = _sparten_layer(cfg, layer, seed)
-    else:
-        w, a = (np.asarray(x, np.int64) for x in arrays)
-        if w.shape[0] != cfg.n_units or w.shape[2] != w.shape[3]:
-            raise ValueError(f"sparten_jobs: filters must be [n_units={cfg.n_units}, C, R, R], "
-                             f"not {w.shape}")
-        golden, macs = _conv_valid(w, a)
-    k, c, r, _ = w.shape
-    ho, wo = golden.shape[1], golden.shape[2]
-    nc = -(-c // n)
-    taps = [(ty, tx, j) for ty in range(r) for tx in range(r) for j in range(nc)]
+        return _sparten_layer(cfg, layer, seed)
+    w, a = (np.asarray(x, np.int64) for x in arrays)
+    if w.shape[0] != cfg.n_units or w.shape[2] != w.shape[3]:
+        raise ValueError(f"sparten_jobs: filters must be [n_units={cfg.n_units}, C, R, R], "
+                         f"not {w.shape}")
+    return (w, a, *_conv_valid(w, a))
+
+
+def _sparten_chunker(cfg):
+    """``chunk(vec) -> (values zero-padded to a chunk, packed SparseMap word)``."""
+    from hw.sparten.memmap import pack_chunk
+    n = cfg.chunk
 
     def chunk(vec):
         v = np.zeros(n, np.int64)
         v[:len(vec)] = vec
         nz = np.flatnonzero(v)
         return v, pack_chunk(sum(1 << int(i) for i in nz), v[nz], cfg)
+    return chunk
 
-    ww = weight_write_layout(cfg)
-    writes = []
-    for u in range(k):
-        for addr, (ty, tx, j) in enumerate(taps):
-            writes.append(_pack(ww, en=1, unit=u, addr=addr,
-                                data=chunk(w[u, j * n:(j + 1) * n, ty, tx])[1]))
-    writes.append(0)
-    il = cluster_input_layout(cfg)
-    beats, positions = [], []
-    da = DenseMacArray(DenseMacConfig.like(cfg))    # for its layouts only
-    da._MustUse__silence = True
-    seq = []
-    for y in range(ho):
-        for x in range(wo):
-            p = y * wo + x
-            positions.append((y, x))
-            for t, (ty, tx, j) in enumerate(taps):
-                vals, word = chunk(a[j * n:(j + 1) * n, y + ty, x + tx])
-                first, last = t == 0, t == len(taps) - 1
-                beats.append(_pack(il, act=word, w_addr=t, first=first, last=last, out_addr=p))
-                for u in range(k):
-                    fv = np.zeros(n, np.int64)
-                    fv[:min(n, c - j * n)] = w[u, j * n:(j + 1) * n, ty, tx]
-                    seq.append(("f", da._f_layout.const({"unit": u, "values": fv.tolist()})
-                                .as_bits()))
-                seq.append(("a", da._a_layout.const({"values": vals.tolist(), "first": first,
-                                                     "last": last}).as_bits()))
-    P = ho * wo
-    mask = (1 << result_layout(cfg).size) - 1
+
+def _sparten_writes(cfg, w, taps):
+    """The cluster's filter-bank writes (``w_wr`` words, one per unit and tap), then an idle 0."""
+    from hw.sparten.cluster import weight_write_layout
+    n, chunk, ww = cfg.chunk, _sparten_chunker(cfg), weight_write_layout(cfg)
+    writes = [_pack(ww, en=1, unit=u, addr=addr, data=chunk(w[u, j * n:(j + 1) * n, ty, tx])[1])
+              for u in range(w.shape[0]) for addr, (ty, tx, j) in enumerate(taps)]
+    return writes + [0]
+
+
+def _sparten_streams(cfg, da, w, a, taps, positions):
+    """``(beats, seq)``: the cluster's broadcast chunks and the dense array's ``f``/``a`` beats,
+    per output position in ``positions`` and per tap."""
+    from hw.sparten.cluster import cluster_input_layout
+    n, chunk, il = cfg.chunk, _sparten_chunker(cfg), cluster_input_layout(cfg)
+    k, c = w.shape[:2]
+    wo = max(x for _, x in positions) + 1
+    beats, seq = [], []
+    for y, x in positions:
+        p = y * wo + x
+        for t, (ty, tx, j) in enumerate(taps):
+            vals, word = chunk(a[j * n:(j + 1) * n, y + ty, x + tx])
+            first, last = t == 0, t == len(taps) - 1
+            beats.append(_pack(il, act=word, w_addr=t, first=first, last=last, out_addr=p))
+            for u in range(k):
+                fv = np.zeros(n, np.int64)
+                fv[:min(n, c - j * n)] = w[u, j * n:(j + 1) * n, ty, tx]
+                seq.append(("f", da._f_layout.const({"unit": u, "values": fv.tolist()})
+                            .as_bits()))
+            seq.append(("a", da._a_layout.const({"values": vals.tolist(), "first": first,
+                                                 "last": last}).as_bits()))
+    return beats, seq
+
+
+def _sparten_checks(cfg, da, golden, positions):
+    """``(check_cluster, check_dense)``: each compares a run's results with ``golden``."""
+    from hw.sparten.cu import result_layout
+    k, P = golden.shape[0], len(positions)
+    rl = result_layout(cfg)
+    mask = (1 << rl.size) - 1
 
     def check_cluster(res):
         got = {}
         for _, v in res.watched.get("res", []):
             for u in range(k):
-                f = result_layout(cfg).from_bits((v >> (u * result_layout(cfg).size)) & mask)
+                f = rl.from_bits((v >> (u * rl.size)) & mask)
                 if f.valid:
                     got[(u, int(f.addr))] = int(f.value)
         want = {(u, p): int(golden[u, y, x]) for u in range(k) for p, (y, x) in enumerate(positions)}
@@ -254,19 +247,59 @@ def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED, arrays=None, workl
                     raise AssertionError(f"dense array: unit {u} position {p} = "
                                          f"{int(sums[p].sums[u])}, golden {golden[u, y, x]}")
         return {"bit_exact": True, "results": P * k}
+    return check_cluster, check_dense
 
+
+def _sparten_cluster_cycles(n, w, a, taps, positions):
+    """Cycle estimate of the cluster (window placement): a chunk occupies it for the most
+    matches any unit has in it (at least 1 cycle)."""
+    cycles = 0
+    for y, x in positions:
+        for ty, tx, j in taps:
+            m = ((w[:, j * n:(j + 1) * n, ty, tx] != 0)
+                 & (a[None, j * n:(j + 1) * n, y + ty, x + tx] != 0)).sum(axis=1)
+            cycles += max(1, int(m.max()))
+    return cycles
+
+
+def sparten_jobs(config=None, layer=SPARTEN_LAYER, seed=SEED, arrays=None, workload="vgg_layer",
+                 names=None, desc=None):
+    """The SparTen cluster and the dense MAC array of as many MACs on one VGG-like layer.
+
+    ``arrays`` = ``(w[n_units, C, R, S], a[C, H, W])`` runs those tensors instead of the seeded
+    layer (stride 1, no padding; a sweep point's sample, :mod:`synth.power_sweep`), under
+    ``workload`` and the design ``names`` (cluster, dense array) given.
+
+    Cluster: every unit's filter bank is written through ``w_wr`` (one word per cycle), then one
+    broadcast chunk per (output position, tap, channel chunk) with the bank address of the
+    matching filter chunk; each unit's result strobes (``res``) are recorded and checked against
+    the golden convolution, the units' ``matched`` counters against the number of non-zero
+    pairs. Dense array: per chunk, the filter chunk of every unit (``f``), then the activation
+    chunk (``a``), zeros included; its sums (``o``) are checked likewise.
+    """
+    from hw.sparten.cluster import Cluster
+    from hw.sparten.config import SMALL
+    from hw.sparten.dense_baseline import DenseMacArray, DenseMacConfig
+    cfg = config or SMALL
+    n = cfg.chunk
+    w, a, golden, macs = _sparten_tensors(cfg, layer, seed, arrays)
+    k, c, r, _ = w.shape
+    ho, wo = golden.shape[1], golden.shape[2]
+    nc = -(-c // n)
+    taps = [(ty, tx, j) for ty in range(r) for tx in range(r) for j in range(nc)]
+    positions = [(y, x) for y in range(ho) for x in range(wo)]
+    writes = _sparten_writes(cfg, w, taps)
+    da = DenseMacArray(DenseMacConfig.like(cfg))    # for its layouts only
+    da._MustUse__silence = True
+    beats, seq = _sparten_streams(cfg, da, w, a, taps, positions)
+    P = ho * wo
+    check_cluster, check_dense = _sparten_checks(cfg, da, golden, positions)
     if desc is None:
         desc = (f"VGG-like conv layer {k}x{c}x{r}x{r} on {c}x{layer['size']}x{layer['size']}, "
                 f"d_w {layer['weight_density']}, d_a {layer['act_density']}")
     dense_macs = k * P * c * r * r
     # cycle estimates (window placement): dense chunk+1 per chunk; cluster from the matches
-    # a chunk occupies the cluster for the most matches any unit has in it (at least 1 cycle)
-    cl_cycles = 0
-    for y, x in positions:
-        for ty, tx, j in taps:
-            m = ((w[:, j * n:(j + 1) * n, ty, tx] != 0)
-                 & (a[None, j * n:(j + 1) * n, y + ty, x + tx] != 0)).sum(axis=1)
-            cl_cycles += max(1, int(m.max()))
+    cl_cycles = _sparten_cluster_cycles(n, w, a, taps, positions)
     dcfg = DenseMacConfig.like(cfg)
     dense_cycles = len(taps) * P * (dcfg.chunk + 1 + k)
     tail = 2 * n + 16     # the last results leave the units a few cycles after the last chunk

@@ -27,23 +27,66 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("seed", f"SEED={item.funcargs.get('seed')} reproduces this test"))
 
 
+def _verilog_root(tmp_path_factory):
+    """Where the session's Verilog goes: a folder every xdist worker of the run shares (their
+    base temp folders have one parent), or this session's own."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.getbasetemp().parent
+    return tmp_path_factory.getbasetemp()
+
+
+def _emit_once(root, name, wait=True):
+    """Write top ``name`` into ``root/verilog`` unless a worker of the run did; True when it is
+    there. ``wait=False``: give up (False) at once while another worker is writing it."""
+    from hw.emit import write_tops
+    (root / "verilog-locks").mkdir(exist_ok=True)
+    with open(root / "verilog-locks" / f"{name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        done = root / "verilog-locks" / f"{name}.done"
+        if not done.exists():
+            write_tops(root / "verilog", [name], log=lambda *_: None)
+            done.write_text("ok\n")
+    return True
+
+
+@pytest.fixture(scope="session")
+def emitted_top(tmp_path_factory):
+    """``emitted_top(name)``: the path of top ``name``'s Verilog, as ``sparse-hw verilog`` writes
+    it, converted once per run: a test of one top converts only that top (the paper-sized
+    cluster alone takes ~40 s), while the other xdist worker goes on with other tests."""
+    root = _verilog_root(tmp_path_factory)
+
+    def get(name):
+        _emit_once(root, name)
+        return root / "verilog" / f"{name}.v"
+    return get
+
+
 @pytest.fixture(scope="session")
 def emitted_verilog(tmp_path_factory):
-    """Every registered top written once per test session, as ``sparse-hw verilog`` writes it."""
-    from sim.cmd_verilog import write_all
+    """Every registered top written once per run, with ``files.f`` and the FuseSoC core, as
+    ``sparse-hw verilog`` writes them: ``(folder, Verilog paths)``.
 
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        out = tmp_path_factory.mktemp("verilog")
-        return out, write_all(out, log=lambda *_: None)
-    # Under xdist the workers of one run share a parent folder: the first worker writes the
-    # Verilog (the paper-sized cluster alone takes ~40 s), the others wait for it and read it.
-    root = tmp_path_factory.getbasetemp().parent
+    Under xdist the workers share the work: each first takes the tops no other worker is
+    writing, then waits for the rest; the last listing written is the same whoever writes it."""
+    from hw.top import all_tops
+    from sim.cmd_verilog import write_listing
+
+    root = _verilog_root(tmp_path_factory)
+    names = [t.name for t in all_tops()]
+    for name in names:
+        _emit_once(root, name, wait=False)
+    for name in names:
+        _emit_once(root, name)
     out = root / "verilog"
-    with open(root / "verilog.lock", "w") as lock:
+    written = [out / f"{n}.v" for n in names]
+    with open(root / "verilog-locks" / "listing.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        done = out / "written.txt"
+        done = root / "verilog-locks" / "listing.done"
         if not done.exists():
-            written = write_all(out, log=lambda *_: None)
-            done.write_text("".join(f"{p.name}\n" for p in written))
-        written = [out / n for n in done.read_text().split()]
+            write_listing(out, written)
+            done.write_text("ok\n")
     return out, written

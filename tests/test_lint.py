@@ -7,8 +7,8 @@ from sim.lint import lint_file
 
 
 @pytest.mark.parametrize("top", [t.name for t in all_tops()])
-def test_top_is_lint_clean(emitted_verilog, top):
-    findings = lint_file(emitted_verilog[0] / f"{top}.v", top)
+def test_top_is_lint_clean(emitted_top, top):
+    findings = lint_file(emitted_top(top), top)
     assert not findings, "\n".join(findings)
 
 

@@ -2,7 +2,7 @@
 
 Verilator and Yosys read our Verilog already; slang is stricter about the language (declarations,
 widths of ports, duplicate names) and is what many SystemVerilog tools build on. The Verilog is the
-``emitted_verilog`` fixture's (``sparse-hw verilog``'s files), not emitted again here.
+``emitted_top`` fixture's (``sparse-hw verilog``'s files), not emitted again here.
 """
 
 import pytest
@@ -30,8 +30,8 @@ def slang_errors(text, name):
 
 
 @pytest.mark.parametrize("top", [t.name for t in all_tops()])
-def test_top_elaborates_in_slang(emitted_verilog, top):
-    text = (emitted_verilog[0] / f"{top}.v").read_text()
+def test_top_elaborates_in_slang(emitted_top, top):
+    text = emitted_top(top).read_text()
     errors = slang_errors(text, top)
     assert errors == [], "\n".join(errors[:20])
 

@@ -276,7 +276,7 @@ class BaristaCluster(wiring.Component):
         cur, nxt_c = cursor("cur"), cursor("succ")
         # The head's wraps are registers too (their compares fan out into the whole cursor).
         wrap_x, wrap_y = Signal(), Signal()
-        with m.If(disp.granting):
+        with m.If(disp.granting | init[1]):
             m.d.sync += [wrap_x.eq(nxt_c["x"] == d.out_w - 1),
                          wrap_y.eq((nxt_c["x"] == d.out_w - 1) & (nxt_c["y"] == d.out_h - 1))]
         with m.If(self.start):
@@ -293,8 +293,18 @@ class BaristaCluster(wiring.Component):
         ]
         lo_hi(nxt_c, nxt_c["iy"], d.height, "r_n")
         lo_hi(nxt_c, nxt_c["ix"], d.width, "s_n")
-        with m.If(disp.granting):
+        # The granted task is ``head``: the taps of the cursor's previous place and the
+        # addresses of its first valid tap, registers computed from the cursor's registers
+        # when it advances, so a grant loads an idle unit's walk from flip-flops. The cursor
+        # runs one task ahead of the head: cycle 1 (``init[1]``) moves task 0 into the head.
+        hd = {k: Signal(KERNEL_WIDTH, name=f"head_{k}") for k in taps}
+        hd["arow"] = Signal(aw + 1, name="head_arow")
+        hd["wrow"] = Signal(aw + 1, name="head_wrow")
+        with m.If(disp.granting | init[1]):
             m.d.sync += [cur[k].eq(nxt_c[k]) for k in names + taps]
+            m.d.sync += [hd[k].eq(cur[k]) for k in taps]
+            m.d.sync += [hd["arow"].eq(cur["abase"] + cur["r_lo"] * row_a + cur["s_lo"] * d.nc),
+                         hd["wrow"].eq(cur["wbase"] + cur["r_lo"] * row_w + cur["s_lo"] * d.nc)]
         with m.If(self.start):
             hi0 = Mux(ds.kernel - 1 < ds.height + ds.pad - 1, ds.kernel - 1,
                       ds.height + ds.pad - 1)
@@ -304,8 +314,8 @@ class BaristaCluster(wiring.Component):
                          cur["ix"].eq(-ds.pad), cur["wbase"].eq(ds.fbase),
                          cur["r_lo"].eq(ds.pad), cur["s_lo"].eq(ds.pad),
                          cur["r_hi"].eq(hi0), cur["s_hi"].eq(hs0)]
-        with m.If(init[1]):
-            m.d.sync += [cur["abase"].eq(a_org), cur["arow"].eq(a_org)]
+        with m.If(init[0]):
+            m.d.sync += [cur["abase"].eq(-(pw * d.nc)), cur["arow"].eq(-(pw * d.nc))]
 
         # Colours: free until a tile opens into them, free again once drained.
         free = Signal(ncol)
@@ -346,13 +356,8 @@ class BaristaCluster(wiring.Component):
 
             # The granted task is the cursor's head (one grant per cycle).
             g = disp.grant[i]
-            gr_lo, gr_hi, gs_lo, gs_hi = (cur[k] for k in taps)
-            g_arow = Signal(aw + 1, name=f"g_arow{i}")
-            g_wrow = Signal(aw + 1, name=f"g_wrow{i}")
-            m.d.comb += [
-                g_arow.eq(cur["abase"] + gr_lo * row_a + gs_lo * d.nc),
-                g_wrow.eq(cur["wbase"] + gr_lo * row_w + gs_lo * d.nc),
-            ]
+            gr_lo, gr_hi, gs_lo, gs_hi = (hd[k] for k in taps)
+            g_arow, g_wrow = hd["arow"], hd["wrow"]
 
             # Private queue of requested pairs: banks, framing and the result's place.
             qlay = data.StructLayout({"ba": unsigned(max(1, bb)), "bw": unsigned(max(1, bb)),

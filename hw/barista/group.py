@@ -140,13 +140,12 @@ class BaristaGroup(wiring.Component):
                 for r in range(n):
                     with m.Case(r):
                         m.d.comb += new_base.eq(next_base + times[r])
-            # A unit is granted only once it has read all its chunks: the filter address is then
-            # chunk 0 already, so the grant does not reach the filter memory.
+            # A unit is granted only once it has read all its chunks (``~more``): its chunk cursor
+            # is then dead, so it reads and loads the dispatcher's task for it whether granted or
+            # not, and the grant (late: it follows the other units' ``fin``) only sets ``pv``,
+            # ``more`` and ``active`` (issue 11: it fanned out into the whole cursor).
             m.d.comb += wrp.addr.eq(Mux(more, j, 0))
-            with m.If(g):
-                m.d.comb += arp.addr.eq(new_base)
-            with m.Else():
-                m.d.comb += arp.addr.eq(base + j)
+            m.d.comb += arp.addr.eq(Mux(more, base + j, new_base))
             m.d.comb += [arp.en.eq(advance), wrp.en.eq(advance)]
             m.d.comb += [cu.i.valid.eq(pv), cu.i.payload.act.eq(arp.data),
                          cu.i.payload.wgt.eq(wrp.data), cu.i.payload.first.eq(pj == 0),
@@ -173,8 +172,10 @@ class BaristaGroup(wiring.Component):
             fins.append(fin)
             with m.If(advance):
                 m.d.sync += [pv.eq(issue), pj.eq(0), plast.eq(nch == 1)]
-                with m.If(~g):
+                with m.If(more):
                     m.d.sync += [pj.eq(j), plast.eq(j == nch - 1)]
+                with m.Else():
+                    m.d.sync += task.eq(disp.task[i])
             with m.If(last_take):
                 m.d.sync += active.eq(0)
                 with m.If(ccost > 1):
@@ -183,11 +184,14 @@ class BaristaGroup(wiring.Component):
                 m.d.sync += rem.eq(rem - 1)
                 with m.If(rem == 1):
                     m.d.sync += sent.eq(0)
-            with m.If(g):
-                m.d.sync += [task.eq(disp.task[i]), base.eq(new_base), j.eq(1), active.eq(1),
-                             more.eq(nch > 1)]
+            with m.If(~more):
+                m.d.sync += [base.eq(new_base), j.eq(1)]
             with m.Elif(issue):
-                m.d.sync += [j.eq(j + 1), more.eq(j + 1 < nch)]
+                m.d.sync += j.eq(j + 1)
+            with m.If(g):
+                m.d.sync += [active.eq(1), more.eq(nch > 1)]
+            with m.Elif(issue):
+                m.d.sync += more.eq(j + 1 < nch)
         for i, f in enumerate(fins):
             m.d.comb += [disp.fin[i].eq(f), self.fin[i].eq(f)]
         return m

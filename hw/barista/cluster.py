@@ -39,11 +39,11 @@ The exact cycle behaviour is :func:`golden.barista.cluster_trace`; every rule ab
 Timing: a pair requested in cycle ``t`` reaches the compute unit at ``t + ChunkFetch.latency`` at
 best; a result is in the unit's result register :attr:`BaristaCluster.result_latency` cycles after
 its task's last join beat. One task is granted per cycle (:attr:`BaristaCluster.grants_per_cycle`):
-the granted task is the cursor's head, whose tap bounds are registers, so no cursor arithmetic
-follows a grant. ``fin`` is a register, the queue's head entry and the closing state are kept
-in registers and the descriptor's products take one multiplier per cycle (the first grant is in
-cycle 2); 5.2 ns on sky130 hd, ``docs/timing.md`` (13.4 ns, then 6.8 ns before); what is left
-is the cursor head's addresses (two small products) into an idle unit's walk.
+the granted task is the head, whose tap bounds and first-tap addresses are registers (computed
+from the cursor, one task ahead, when it advances), so no cursor arithmetic follows a grant.
+``fin`` is a register, the queue's head entry and the closing state are kept in registers and
+the descriptor's products take one multiplier per cycle (the first grant is in cycle 2); 4.96 ns
+on sky130 hd, ``docs/timing.md`` (13.4 ns, then 6.8 and 5.2 ns before).
 """
 
 import dataclasses
@@ -268,9 +268,9 @@ class BaristaCluster(wiring.Component):
         a_org = Signal(sa)              # (-pad * W - pad) * nc: the first position's base
         running = Signal()
         ds = self.desc
-        # One multiplier per cycle: the products of two factors at ``start``, those of three in
-        # cycle 0 (``init``), the cursor's base in cycle 1; nothing is granted before cycle 2
-        # (``TaskDispatch.release_latency``).
+        # One multiplier per cycle: the products of two factors at ``start``, those of three
+        # and the cursor's base in cycle 0 (``init``), the head's addresses in cycle 1; nothing
+        # is granted before cycle 2 (``TaskDispatch.release_latency``).
         assert TaskDispatch.release_latency >= 2, "the staged products need two cycles"
         pw = Signal(2 * DIM_WIDTH)      # pad * W + pad
         init = Signal(2)

@@ -19,7 +19,7 @@ from two cycles after it opened (through a register into the registered count of
 :func:`golden.barista.group_schedule` and the scheduling rule of :func:`golden.barista.layer_cycles`
 take as keywords (:meth:`TaskDispatch.latencies`); ``hw.barista`` tests drive the block with units
 that stay busy for each task's cost and compare every grant. So no path runs from a ``fin`` through
-the tile state into a grant (issue 11: that chain made the group 18.3 ns; it is 5.1 ns now,
+the tile state into a grant (issue 11: that chain made the group 18.3 ns; it is 4.98 ns now,
 ``docs/timing.md``).
 
 *(ours)*: the ranking by free time (a queue of free units in the order they freed) is what

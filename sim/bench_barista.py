@@ -473,9 +473,7 @@ def _markdown(data, cfg, rc, quick, seconds):
                f" / {_pct(v['bank_utilization'])} / {_pct(v['output_occupancy'])} | "
                f"{rn['utilization']:.2f} / {_pct(rn['bank_utilization'])} / "
                f"{_pct(rn['output_occupancy'])} | — |")
-    out.append("")
-    out.append(f"Iso-area SparTen: {data['isoarea_note']}.")
-    out.append("")
+    out += ["", f"Iso-area SparTen: {data['isoarea_note']}.", ""]
     out.append(f"Whole cluster in RTL against SparTen's whole engine of the same 4 MACs (area per "
                f"MAC): {data['cluster_area_note']}. Measured at the RTL's chunk 8, it does not "
                f"replace the chunk-128 estimate above.")
@@ -487,28 +485,34 @@ def _markdown(data, cfg, rc, quick, seconds):
                    "iso-area SparTen gets more MACs than the naive one and the figure falls below "
                    "the naive one; the paper's 2.5x over 1.7x says the opposite holds with its "
                    "buffers counted (the naive design's buffering is what BARISTA removes).")
-    out.append("")
-    out.append(f"**Target** (issue 13): at least {_pct(TARGET_FRACTION)} of the ideal on the whole "
-               f"VGG-16: **{'met' if v['fraction_of_ideal'] >= TARGET_FRACTION else 'not met'}** "
-               f"({_pct(v['fraction_of_ideal'])}).")
-    out.append("")
-    out.append(_limits(data))
-    out.append("")
-    out.append("Ablation (each technique off in turn, same tensors):")
-    out.append("")
+    out += ["", f"**Target** (issue 13): at least {_pct(TARGET_FRACTION)} of the ideal on the "
+            f"whole VGG-16: **{'met' if v['fraction_of_ideal'] >= TARGET_FRACTION else 'not met'}"
+            f"** ({_pct(v['fraction_of_ideal'])})."]
+    out += ["", _limits(data)]
+    out += _ablation_table(data["ablation"]) + _rtl_table(rc)
+    out += ["", f"(section took {seconds:.0f} s)"]
+    return "\n".join(out) + "\n"
+
+
+def _ablation_table(rows):
+    """The ablation rows (each technique off in turn)."""
+    out = ["", "Ablation (each technique off in turn, same tensors):", ""]
     out.append("| layer | variant | cycles | vs dense | % of ideal | bank use | bank-bound steps | "
                "input reads / requests | filter reads / requests |")
     out.append("|---|---|---|---|---|---|---|---|---|")
-    for r in data["ablation"]:
+    for r in rows:
         out.append(f"| {r['layer']} | {r['variant']} | {r['cycles']} | "
                    f"{r['speedup_vs_dense']:.2f}x | {_pct(r['fraction_of_ideal'])} | "
                    f"{_pct(r['bank_utilization'])} | {r['bank_bound_steps']}/{r['steps']} | "
                    f"{r['bank_reads']['input']} / {r['bank_requests']['input']} | "
                    f"{r['bank_reads']['filter']} / {r['bank_requests']['filter']} |")
-    out.append("")
-    out.append("RTL check (`barista_cluster` on Verilator, random load idle and output "
-               f"backpressure {RTL_READY}/256): reduced layers through the whole cluster")
-    out.append("")
+    return out + [""]
+
+
+def _rtl_table(rc):
+    """The RTL check's rows (the whole cluster on Verilator)."""
+    out = ["RTL check (`barista_cluster` on Verilator, random load idle and output "
+           f"backpressure {RTL_READY}/256): reduced layers through the whole cluster", ""]
     out.append("| layer | clusters | K x C, map | kernel / stride / pad | RTL cycles | trace | "
                "layer model | bank reads / requests | bit-exact | equal |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
@@ -521,9 +525,7 @@ def _markdown(data, cfg, rc, quick, seconds):
     out.append("")
     out.append(f"{'Every row equal' if rc.all_equal else 'MISMATCH (see bench.json)'}. "
                f"Scope: {rc.scope}.")
-    out.append("")
-    out.append(f"(section took {seconds:.0f} s)")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _layer_table(net, layers):

@@ -19,7 +19,7 @@ from two cycles after it opened (through a register into the registered count of
 :func:`golden.barista.group_schedule` and the scheduling rule of :func:`golden.barista.layer_cycles`
 take as keywords (:meth:`TaskDispatch.latencies`); ``hw.barista`` tests drive the block with units
 that stay busy for each task's cost and compare every grant. So no path runs from a ``fin`` through
-the tile state into a grant (issue 11: that chain made the group 18.3 ns; it is 5.1 ns now,
+the tile state into a grant (issue 11: that chain made the group 18.3 ns; it is 4.98 ns now,
 ``docs/timing.md``).
 
 *(ours)*: the ranking by free time (a queue of free units in the order they freed) is what
@@ -33,6 +33,7 @@ tile may open, and ``opening`` says which colour a tile took this cycle.
 """
 
 import functools
+import types
 import operator
 
 from amaranth import Cat, Const, Module, Mux, Signal, Value
@@ -233,6 +234,30 @@ class TaskDispatch(wiring.Component):
 
         opening, st["added"] = self._open_tiles(m, st)
 
+        v = types.SimpleNamespace()
+        v.ahead, v.fin, v.n, v.ncol = ahead, fin, n, ncol
+        v.ubusy, v.uslot = ubusy, uslot
+        self._grants(m, st, v)
+        self._next_state(m, st, v)
+        n_idle = v.n_idle
+
+        with m.If(self.start):
+            m.d.sync += [st["ntask"].eq(self.n_tasks), st["tsize"].eq(self.tile_size),
+                         st["nxt"].eq(0), st["room"].eq(0), st["pend"].eq(0), st["avail"].eq(0),
+                         st["off"].eq(0),
+                         st["slot"].eq(0), st["opened"].eq(0), st["rest"].eq(self.n_tasks),
+                         st["size"].eq(Mux(self.n_tasks < self.tile_size, self.n_tasks,
+                                           self.tile_size)),
+                         st["open_slot"].eq(0), ubusy.eq(0), n_idle.eq(n)]
+            m.d.sync += [c.eq(0) for c in st["todo"]]
+            m.d.sync += [ahead[i][j].eq(j < i) for i in range(n) for j in range(n) if j != i]
+        return m
+
+    def _grants(self, m, st, v):
+        """This cycle's grants: each unit's rank, grant and granted task, and the idle units'
+        order (``v``: the shared signals; adds ``tab``, ``n_idle``, ``n_fin``, ``grants``...)."""
+        ahead, fin, n, ubusy = v.ahead, v.fin, v.n, v.ubusy
+        uslot = v.uslot
         # Grants: every idle unit ranks by ``ahead`` (registers); the units finishing now come
         # after the ``n_idle`` idle ones, and ``slack`` of them are granted. Every value a grant
         # selects is tabulated from registers (``tab``, by rank and by grant count), so after a
@@ -276,7 +301,15 @@ class TaskDispatch(wiring.Component):
                     m.d.sync += ahead[i][j].eq(~fin[j] | (j < i))
                 with m.Elif(fin[j]):
                     m.d.sync += ahead[i][j].eq(0)
+        v.avail, v.grants, v.mx, v.n_fin = avail, grants, mx, n_fin
+        v.n_idle, v.tab = n_idle, tab
 
+    def _next_state(self, m, st, v):
+        """The next task state, chosen one-hot by the grant count, the idle count and the
+        per-colour unfinished tasks."""
+        avail, fin, grants, mx = v.avail, v.fin, v.grants, v.mx
+        n, n_fin, n_idle, ncol = v.n, v.n_fin, v.n_idle, v.ncol
+        tab, ubusy, uslot = v.tab, v.ubusy, v.uslot
         # The next state is ``tab[idle_g + fin_g]`` = ``tab[min(avail, n_idle + n_fin)]``: for
         # each value of ``n_fin`` that choice, one-hot, is a function of registers only, so a
         # ``fin`` reaches the next state through its count's decode and two AND-OR levels.
@@ -305,15 +338,3 @@ class TaskDispatch(wiring.Component):
                                Cat(done_k == c for c in range(n + 1)), f"todo_left{k}")
             m.d.sync += st["todo"][k].eq(Mux(self.opening[k], st["size"], left))
         m.d.comb += self.idle.eq((st["nxt"] == st["ntask"]) & (ubusy == 0))
-
-        with m.If(self.start):
-            m.d.sync += [st["ntask"].eq(self.n_tasks), st["tsize"].eq(self.tile_size),
-                         st["nxt"].eq(0), st["room"].eq(0), st["pend"].eq(0), st["avail"].eq(0),
-                         st["off"].eq(0),
-                         st["slot"].eq(0), st["opened"].eq(0), st["rest"].eq(self.n_tasks),
-                         st["size"].eq(Mux(self.n_tasks < self.tile_size, self.n_tasks,
-                                           self.tile_size)),
-                         st["open_slot"].eq(0), ubusy.eq(0), n_idle.eq(n)]
-            m.d.sync += [c.eq(0) for c in st["todo"]]
-            m.d.sync += [ahead[i][j].eq(j < i) for i in range(n) for j in range(n) if j != i]
-        return m

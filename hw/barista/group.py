@@ -23,6 +23,7 @@ beat.
 """
 
 import dataclasses
+import types
 
 from amaranth import Module, Mux, Signal
 from amaranth.lib import memory, wiring
@@ -116,78 +117,95 @@ class BaristaGroup(wiring.Component):
         m.d.comb += [disp.start.eq(self.start), disp.n_tasks.eq(self.n_tasks),
                      disp.tile_size.eq(self.tile_size), self.grant.eq(disp.grant),
                      self.idle.eq(disp.idle)]
-        fins = []
-        for i in range(n):
-            cu = ComputeUnit(self._cu)
-            m.submodules[f"cu{i}"] = cu
-            arp, wrp = act.read_port(), wgt.read_port()
-            task = Signal(TASK_WIDTH, name=f"task{i}")
-            base = Signal(self.act_aw + 1, name=f"base{i}")      # task * n_chunks
-            j = Signal(range(FILTER_DEPTH + 1), name=f"j{i}")    # next chunk to read
-            pv = Signal(name=f"pv{i}")                           # a chunk is on the read ports
-            pj = Signal(range(FILTER_DEPTH), name=f"pj{i}")
-            plast = Signal(name=f"plast{i}")                     # pj == n_chunks - 1
-            active = Signal(name=f"active{i}")
-            more = Signal(name=f"more{i}")                       # active and j < n_chunks
-            sent = Signal(name=f"sent{i}")                       # the task's last chunk was taken
-            g = disp.grant[i]
-            advance = Signal(name=f"advance{i}")
-            issue = Signal(name=f"issue{i}")
-            m.d.comb += [advance.eq(~pv | cu.i.ready),
-                         issue.eq(g | (more & advance))]
-            new_base = Signal.like(base, name=f"new_base{i}")
-            with m.Switch(disp.rank[i]):
-                for r in range(n):
-                    with m.Case(r):
-                        m.d.comb += new_base.eq(next_base + times[r])
-            # A unit is granted only once it has read all its chunks: the filter address is then
-            # chunk 0 already, so the grant does not reach the filter memory.
-            m.d.comb += wrp.addr.eq(Mux(more, j, 0))
-            with m.If(g):
-                m.d.comb += arp.addr.eq(new_base)
-            with m.Else():
-                m.d.comb += arp.addr.eq(base + j)
-            m.d.comb += [arp.en.eq(advance), wrp.en.eq(advance)]
-            m.d.comb += [cu.i.valid.eq(pv), cu.i.payload.act.eq(arp.data),
-                         cu.i.payload.wgt.eq(wrp.data), cu.i.payload.first.eq(pj == 0),
-                         cu.i.payload.last.eq(plast), cu.i.payload.out_addr.eq(task),
-                         cu.clear.eq(self.start), cu.others_busy.eq(0),
-                         self.res[i].eq(cu.res)]
-            # The task ends, for the dispatcher, one cycle before the compute unit's last beat:
-            # the next task's first chunk, read in the grant cycle, then meets the unit in that
-            # last beat (when it takes a chunk), so tasks follow each other without a bubble.
-            # The last chunk's cost is its matches (SparTen's join cost), counted here.
-            m_now = Signal(range(self._cu.chunk + 1), name=f"m{i}")
-            m_and = Signal(self._cu.chunk, name=f"and{i}")
-            m.d.comb += [m_and.eq(arp.data.mask & wrp.data.mask),
-                         m_now.eq(sum(m_and[b] for b in range(self._cu.chunk)))]
-            mpc = self._cu.matches_per_cycle
-            ccost = Signal(range(self._cu.chunk + 2), name=f"ccost{i}")
-            shift = {1: 0, 2: 1, 4: 2}[mpc]
-            m.d.comb += ccost.eq(Mux(m_now == 0, 1, (m_now + (mpc - 1)) >> shift))
-            rem = Signal(range(self._cu.chunk + 1), name=f"rem{i}")
-            last_take = Signal(name=f"last_take{i}")
-            m.d.comb += last_take.eq(pv & cu.i.ready & plast)
-            fin = Signal(name=f"fin{i}")
-            m.d.comb += fin.eq((last_take & (ccost == 1)) | (sent & (rem == 1)))
-            fins.append(fin)
-            with m.If(advance):
-                m.d.sync += [pv.eq(issue), pj.eq(0), plast.eq(nch == 1)]
-                with m.If(~g):
-                    m.d.sync += [pj.eq(j), plast.eq(j == nch - 1)]
-            with m.If(last_take):
-                m.d.sync += active.eq(0)
-                with m.If(ccost > 1):
-                    m.d.sync += [sent.eq(1), rem.eq(ccost - 1)]
-            with m.Elif(sent):
-                m.d.sync += rem.eq(rem - 1)
-                with m.If(rem == 1):
-                    m.d.sync += sent.eq(0)
-            with m.If(g):
-                m.d.sync += [task.eq(disp.task[i]), base.eq(new_base), j.eq(1), active.eq(1),
-                             more.eq(nch > 1)]
-            with m.Elif(issue):
-                m.d.sync += [j.eq(j + 1), more.eq(j + 1 < nch)]
+        ctx = types.SimpleNamespace()
+        ctx.act, ctx.disp, ctx.n = act, disp, n
+        ctx.nch, ctx.next_base, ctx.times, ctx.wgt = nch, next_base, times, wgt
+        fins = [self._unit(m, ctx, i) for i in range(n)]
         for i, f in enumerate(fins):
             m.d.comb += [disp.fin[i].eq(f), self.fin[i].eq(f)]
         return m
+
+    def _unit(self, m, ctx, i):
+        """Unit ``i``: its compute unit, read ports and chunk cursor; returns its ``fin``."""
+        act, disp, n = ctx.act, ctx.disp, ctx.n
+        nch, next_base, times, wgt = ctx.nch, ctx.next_base, ctx.times, ctx.wgt
+        cu = ComputeUnit(self._cu)
+        m.submodules[f"cu{i}"] = cu
+        arp, wrp = act.read_port(), wgt.read_port()
+        task = Signal(TASK_WIDTH, name=f"task{i}")
+        base = Signal(self.act_aw + 1, name=f"base{i}")      # task * n_chunks
+        j = Signal(range(FILTER_DEPTH + 1), name=f"j{i}")    # next chunk to read
+        pv = Signal(name=f"pv{i}")                           # a chunk is on the read ports
+        pj = Signal(range(FILTER_DEPTH), name=f"pj{i}")
+        plast = Signal(name=f"plast{i}")                     # pj == n_chunks - 1
+        active = Signal(name=f"active{i}")
+        more = Signal(name=f"more{i}")                       # active and j < n_chunks
+        sent = Signal(name=f"sent{i}")                       # the task's last chunk was taken
+        g = disp.grant[i]
+        advance = Signal(name=f"advance{i}")
+        issue = Signal(name=f"issue{i}")
+        m.d.comb += [advance.eq(~pv | cu.i.ready),
+                     issue.eq(g | (more & advance))]
+        new_base = Signal.like(base, name=f"new_base{i}")
+        with m.Switch(disp.rank[i]):
+            for r in range(n):
+                with m.Case(r):
+                    m.d.comb += new_base.eq(next_base + times[r])
+        # A unit is granted only once it has read all its chunks (``~more``): its chunk cursor
+        # is then dead, so it reads and loads the dispatcher's task for it whether granted or
+        # not, and the grant (late: it follows the other units' ``fin``) only sets ``pv``,
+        # ``more`` and ``active`` (issue 11: it fanned out into the whole cursor).
+        m.d.comb += wrp.addr.eq(Mux(more, j, 0))
+        m.d.comb += arp.addr.eq(Mux(more, base + j, new_base))
+        m.d.comb += [arp.en.eq(advance), wrp.en.eq(advance)]
+        m.d.comb += [cu.i.valid.eq(pv), cu.i.payload.act.eq(arp.data),
+                     cu.i.payload.wgt.eq(wrp.data), cu.i.payload.first.eq(pj == 0),
+                     cu.i.payload.last.eq(plast), cu.i.payload.out_addr.eq(task),
+                     cu.clear.eq(self.start), cu.others_busy.eq(0),
+                     self.res[i].eq(cu.res)]
+        fin, last_take, ccost, rem = self._fin(m, i, cu, arp, wrp, pv, plast, sent)
+        with m.If(advance):
+            m.d.sync += [pv.eq(issue), pj.eq(0), plast.eq(nch == 1)]
+            with m.If(more):
+                m.d.sync += [pj.eq(j), plast.eq(j == nch - 1)]
+            with m.Else():
+                m.d.sync += task.eq(disp.task[i])
+        with m.If(last_take):
+            m.d.sync += active.eq(0)
+            with m.If(ccost > 1):
+                m.d.sync += [sent.eq(1), rem.eq(ccost - 1)]
+        with m.Elif(sent):
+            m.d.sync += rem.eq(rem - 1)
+            with m.If(rem == 1):
+                m.d.sync += sent.eq(0)
+        with m.If(~more):
+            m.d.sync += [base.eq(new_base), j.eq(1)]
+        with m.Elif(issue):
+            m.d.sync += j.eq(j + 1)
+        with m.If(g):
+            m.d.sync += [active.eq(1), more.eq(nch > 1)]
+        with m.Elif(issue):
+            m.d.sync += more.eq(j + 1 < nch)
+        return fin
+
+    def _fin(self, m, i, cu, arp, wrp, pv, plast, sent):
+        """Unit ``i``'s task end: ``fin`` one cycle before its last beat, from the last chunk's
+        match count (SparTen's join cost); returns ``fin, last_take, ccost, rem``."""
+        # The task ends, for the dispatcher, one cycle before the compute unit's last beat:
+        # the next task's first chunk, read in the grant cycle, then meets the unit in that
+        # last beat (when it takes a chunk), so tasks follow each other without a bubble.
+        # The last chunk's cost is its matches (SparTen's join cost), counted here.
+        m_now = Signal(range(self._cu.chunk + 1), name=f"m{i}")
+        m_and = Signal(self._cu.chunk, name=f"and{i}")
+        m.d.comb += [m_and.eq(arp.data.mask & wrp.data.mask),
+                     m_now.eq(sum(m_and[b] for b in range(self._cu.chunk)))]
+        mpc = self._cu.matches_per_cycle
+        ccost = Signal(range(self._cu.chunk + 2), name=f"ccost{i}")
+        shift = {1: 0, 2: 1, 4: 2}[mpc]
+        m.d.comb += ccost.eq(Mux(m_now == 0, 1, (m_now + (mpc - 1)) >> shift))
+        rem = Signal(range(self._cu.chunk + 1), name=f"rem{i}")
+        last_take = Signal(name=f"last_take{i}")
+        m.d.comb += last_take.eq(pv & cu.i.ready & plast)
+        fin = Signal(name=f"fin{i}")
+        m.d.comb += fin.eq((last_take & (ccost == 1)) | (sent & (rem == 1)))
+        return fin, last_take, ccost, rem

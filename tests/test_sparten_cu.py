@@ -136,3 +136,79 @@ def test_cluster_barrier_cycles(seed):
     gaps = [b - a for a, b in zip(taken, taken[1:])]
     assert gaps[1:] == costs[:len(gaps) - 1], (gaps, costs)
     assert pack_chunk(0, [], cfg) == 0
+
+
+def _run_cluster(dut, cfg, filters, beats, seed):
+    """Load ``filters[addr][unit]`` into the banks, then drive ``beats`` with random idle cycles;
+    returns every result strobe as ``(edge, unit, addr, value)`` and the transfer edges."""
+    n = cfg.n_units
+    rand = random.Random(seed)
+    driver = Driver(dut.i, beats, idle=0.4, rand=rand)
+    events = []
+
+    async def load_then_drive(ctx):
+        for t, row in enumerate(filters):
+            for u in range(n):
+                m, v = compact(row[u])
+                ctx.set(dut.w_wr, {"en": 1, "unit": u, "addr": t, "data": {
+                    "mask": m, "values": list(v) + [0] * (cfg.chunk - len(v))}})
+                await ctx.tick()
+        ctx.set(dut.w_wr.en, 0)
+        await driver.run(ctx)
+
+    async def monitor(ctx):
+        want = n * sum(b["last"] for b in beats)
+        for t in range(20000):
+            await ctx.tick()
+            for u in range(n):
+                if ctx.get(dut.res[u].valid):
+                    events.append((t, u, ctx.get(dut.res[u].addr), ctx.get(dut.res[u].value)))
+            if len(events) == want:
+                break
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(load_then_drive)
+    sim.add_testbench(monitor)
+    sim.run()
+    return events, driver.cycles
+
+
+def test_cluster_shared_act_matches_private(seed):
+    """The activation chunk held once in the cluster (the default at unit_fifo_depth 0) gives the
+    same dot products, at the same edges, as a copy in every unit; both equal the golden sums."""
+    cfg = SMALL
+    n = cfg.n_units
+    rand = random.Random(f"{seed}:shared")
+    filters = [[rand_chunk(rand, cfg.chunk, rand.choice([0.2, 0.6, 1.0])) for _ in range(n)]
+               for _ in range(8)]
+    beats, want = [], {}
+    for p in range(10):
+        k = rand.randint(1, 3)
+        for i in range(k):
+            addr = rand.randrange(len(filters))
+            act = rand_chunk(rand, cfg.chunk, rand.choice([0.0, 0.5, 1.0]))
+            am, av = chunk_fields(act)
+            beats.append({"act": {"mask": am, "values": av}, "w_addr": addr, "first": i == 0,
+                          "last": i == k - 1, "out_addr": p})
+            for u in range(n):
+                want[u, p] = want.get((u, p), 0) + int(np.dot(filters[addr][u], act))
+    shared = Cluster(cfg)
+    assert shared.share_act
+    got_s, taken_s = _run_cluster(shared, cfg, filters, beats, seed)
+    got_p, taken_p = _run_cluster(Cluster(cfg, share_act=False), cfg, filters, beats, seed)
+    assert got_s == got_p, f"seed={seed}"
+    assert taken_s == taken_p, f"seed={seed}"
+    assert {(u, a): v for _, u, a, v in got_s} == want, f"seed={seed}"
+    assert len(got_s) == len(want)
+
+
+def test_shared_act_needs_barrier():
+    cfg = dataclasses.replace(SMALL, unit_fifo_depth=2)
+    private = Cluster(cfg)
+    private._MustUse__silence = True
+    assert not private.share_act
+    with pytest.raises(ValueError, match="unit_fifo_depth"):
+        Cluster(cfg, share_act=True)
+    with pytest.raises(ValueError, match="unit_fifo_depth"):
+        ComputeUnit(cfg, shared_act=True)

@@ -83,11 +83,19 @@ class InnerJoin(wiring.Component):
     extra : layout or None
         Side data carried unchanged from an input beat to each of its output beats (the compute unit
         passes the packed values and framing through here).
+    shared_mask_a : bool
+        ``False`` (default): the join registers the accepted chunk's ``mask_a``. ``True``: it keeps
+        no copy and reads the held chunk's activation mask from the ``mask_a_held`` port instead,
+        for joins side by side that always accept the same activation chunk in the same cycle
+        (the SparTen cluster with its barrier holds that mask once for all its units).
 
     Members
     -------
     i : In(stream.Signature(input_layout(chunk, extra)))
     o : Out(stream.Signature(output_layout(chunk, matches_per_cycle, extra)))
+    mask_a_held : In(chunk)
+        Only with ``shared_mask_a``: the ``mask_a`` of the last chunk accepted, from the cycle after
+        its transfer on (a register outside, loaded exactly on ``i.valid & i.ready``).
 
     Contract
     --------
@@ -119,16 +127,20 @@ class InnerJoin(wiring.Component):
     #: priority encoder + popcount of 8 bits before the registers, a sum of 16 counts after.
     GROUP = 8
 
-    def __init__(self, chunk, matches_per_cycle=1, extra=None):
+    def __init__(self, chunk, matches_per_cycle=1, extra=None, shared_mask_a=False):
         check_pow2("chunk", chunk, 8, 256)
         check_choice("matches_per_cycle", matches_per_cycle, {1, 2, 4})
         self._chunk = chunk
         self._mpc = matches_per_cycle
         self._extra = extra
-        super().__init__({
+        self._shared_mask_a = bool(shared_mask_a)
+        ports = {
             "i": In(stream.Signature(input_layout(chunk, extra))),
             "o": Out(stream.Signature(output_layout(chunk, matches_per_cycle, extra))),
-        })
+        }
+        if self._shared_mask_a:
+            ports["mask_a_held"] = In(chunk)
+        super().__init__(ports)
 
     @property
     def chunk(self):
@@ -150,7 +162,7 @@ class InnerJoin(wiring.Component):
         more = Signal()           # matches remain after the beat on the output
         rem = Signal(n)           # those matches
         mask_f = Signal(n)
-        mask_a = Signal(n)
+        mask_a = self.mask_a_held if self._shared_mask_a else Signal(n)
         chunk_last = Signal()
         extra = Signal(self._extra) if self._extra is not None else None
 
@@ -186,8 +198,9 @@ class InnerJoin(wiring.Component):
             m.d.comb += self.o.payload.extra.eq(extra)
 
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [busy.eq(1), mask_f.eq(p.mask_f), mask_a.eq(p.mask_a),
-                         chunk_last.eq(p.last)] + load_next()
+            m.d.sync += [busy.eq(1), mask_f.eq(p.mask_f), chunk_last.eq(p.last)] + load_next()
+            if not self._shared_mask_a:
+                m.d.sync += mask_a.eq(p.mask_a)
             if extra is not None:
                 m.d.sync += extra.eq(p.extra)
         with m.Elif(self.o.valid & self.o.ready):

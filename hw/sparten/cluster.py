@@ -6,6 +6,12 @@ matching filter chunk (``w_addr``, the same for every unit: tap and channel chun
 round); the cluster's input stage reads all banks in parallel while it holds the activation chunk,
 then hands every unit its pair at once. The next chunk is taken only when every unit can take it:
 the implicit barrier that makes a chunk cost as long as its slowest unit (SparTen's load imbalance).
+
+With that barrier (``unit_fifo_depth`` = 0) every unit works on the same activation chunk from the
+same cycle on, so the cluster holds that chunk once (``held``, loaded when the units take a chunk)
+and every unit reads its mask and values by wire (``ComputeUnit(shared_act=True)``), as the dense
+MAC array holds one activation chunk for all its MACs. With per-unit queues the units run apart and
+keep their own copies. See docs/sparten_area.md.
 """
 
 from amaranth import Module, Signal
@@ -56,6 +62,10 @@ class Cluster(wiring.Component):
         of that name (:class:`hw.common.shared.SharedModule`), written once into the Verilog, so
         that a paper-sized cluster elaborates and synthesises its unit once, not ``n_units`` times.
         Same ports and behaviour; for synthesis (Amaranth's simulator cannot run it).
+    share_act : bool or None
+        Hold the units' current activation chunk once in the cluster (``True``) or in every unit
+        (``False``). ``None`` (default): shared exactly when ``config.unit_fifo_depth`` is 0, the
+        only case it is allowed. Same results and cycles either way.
 
     Members
     -------
@@ -79,11 +89,19 @@ class Cluster(wiring.Component):
     them. ``i.ready`` does not depend on ``i.valid``.
     """
 
-    def __init__(self, config, unit_module=None):
+    def __init__(self, config, unit_module=None, share_act=None):
+        if share_act is None:
+            share_act = config.unit_fifo_depth == 0
+        if share_act and config.unit_fifo_depth:
+            self._MustUse__silence = True       # never built: no "created but never used"
+            raise ValueError(f"share_act needs unit_fifo_depth 0 (units that take every chunk "
+                             f"together), not {config.unit_fifo_depth!r}")
         self._cfg = config
+        self._share_act = bool(share_act)
         self._shared = None
         if unit_module is not None:
-            self._shared = SharedModule(unit_module, lambda: ComputeUnit(config))
+            self._shared = SharedModule(unit_module,
+                                        lambda: ComputeUnit(config, shared_act=self._share_act))
         n = config.n_units
         super().__init__({
             "i": In(stream.Signature(cluster_input_layout(config))),
@@ -106,6 +124,11 @@ class Cluster(wiring.Component):
     def latency_of(cls, config):
         """:attr:`latency` of the cluster of ``config`` (without building one)."""
         return cls.INPUT_LATENCY + (cls.FIFO_LATENCY if config.fifo_depth else 0)
+
+    @property
+    def share_act(self):
+        """The units' current activation chunk is held once, in the cluster."""
+        return self._share_act
 
     @property
     def latency(self):
@@ -135,7 +158,8 @@ class Cluster(wiring.Component):
 
         units = []
         for u in range(n):
-            cu = ComputeUnit(cfg) if self._shared is None else self._shared.instance()
+            cu = (ComputeUnit(cfg, shared_act=self._share_act) if self._shared is None
+                  else self._shared.instance())
             m.submodules[f"cu{u}"] = cu
             units.append(cu)
 
@@ -152,6 +176,15 @@ class Cluster(wiring.Component):
         m.d.comb += [adv.eq(~sv | all_ready), src_ready.eq(adv)]
         with m.If(adv):
             m.d.sync += [sv.eq(src_valid), s.eq(src_payload)]
+        take = Signal()
+        m.d.comb += take.eq(sv & all_ready)
+        if self._share_act:
+            # The chunk every unit is working on: loaded exactly when they all take one.
+            held = Signal(chunk_word(cfg))
+            with m.If(take):
+                m.d.sync += held.eq(s.act)
+            for cu in units:
+                m.d.comb += cu.act_held.eq(held)
 
         for u, cu in enumerate(units):
             bank = memory.Memory(shape=chunk_word(cfg), depth=cfg.weight_depth, init=[])
@@ -164,7 +197,7 @@ class Cluster(wiring.Component):
                 wp.data.eq(self.w_wr.data),
                 rp.en.eq(adv),
                 rp.addr.eq(src_payload.w_addr),
-                cu.i.valid.eq(sv & all_ready),
+                cu.i.valid.eq(take),
                 cu.i.payload.act.eq(s.act),
                 cu.i.payload.wgt.eq(rp.data),
                 cu.i.payload.first.eq(s.first),

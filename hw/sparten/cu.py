@@ -66,6 +66,13 @@ class ComputeUnit(wiring.Component):
     Parameters
     ----------
     config : SparTenConfig
+    shared_act : bool
+        ``False`` (default; the stand-alone unit): the unit keeps its own copy of the activation
+        chunk it works on (mask and values, registered in its join). ``True``: it keeps none and
+        reads the chunk from ``act_held``, which the cluster holds once for all its units: with the
+        cluster's barrier (``unit_fifo_depth`` = 0) every unit takes the same chunk in the same
+        cycle. Same results and cycles. Needs ``config.unit_fifo_depth == 0`` (with a queue the
+        units run apart).
 
     Members
     -------
@@ -87,6 +94,10 @@ class ComputeUnit(wiring.Component):
         The join holds a chunk.
     idle : Out(1)
         Nothing in flight (join, MAC stage and result register empty).
+    act_held : In(chunk_word(config))
+        Only with ``shared_act``: ``act`` of the last chunk the unit took, from the cycle after the
+        transfer on (a register outside, loaded exactly on ``i.valid & i.ready``). ``i.payload.act``
+        still brings the incoming chunk's mask (its values are not used).
 
     Timing
     ------
@@ -102,9 +113,14 @@ class ComputeUnit(wiring.Component):
     #: chunk of cost ``c`` adds ``c - 1``): the join's latency, then :attr:`result_latency`.
     latency = InnerJoin.latency + result_latency
 
-    def __init__(self, config):
+    def __init__(self, config, shared_act=False):
+        if shared_act and config.unit_fifo_depth:
+            self._MustUse__silence = True       # never built: no "created but never used"
+            raise ValueError(f"shared_act needs unit_fifo_depth 0 (units that take every chunk "
+                             f"together), not {config.unit_fifo_depth!r}")
         self._cfg = config
-        super().__init__({
+        self._shared_act = bool(shared_act)
+        ports = {
             "i": In(stream.Signature(cu_input_layout(config))),
             "res": Out(result_layout(config)),
             "count": Out(counter_layout()),
@@ -112,18 +128,26 @@ class ComputeUnit(wiring.Component):
             "clear": In(1),
             "busy": Out(1),
             "idle": Out(1),
-        })
+        }
+        if self._shared_act:
+            ports["act_held"] = In(chunk_word(config))
+        super().__init__(ports)
+
+    @property
+    def shared_act(self):
+        """The unit reads the held activation chunk from ``act_held`` (see Parameters)."""
+        return self._shared_act
 
     def elaborate(self, platform):
         cfg = self._cfg
         m = Module()
-        extra = data.StructLayout({
-            "vals_f": data.ArrayLayout(signed(cfg.value_width), cfg.chunk),
-            "vals_a": data.ArrayLayout(signed(cfg.value_width), cfg.chunk),
-            "first": 1,
-            "out_addr": out_addr_width(cfg),
-        })
-        m.submodules.join = join = InnerJoin(cfg.chunk, cfg.matches_per_cycle, extra=extra)
+        vals = data.ArrayLayout(signed(cfg.value_width), cfg.chunk)
+        fields = {"vals_f": vals, "first": 1, "out_addr": out_addr_width(cfg)}
+        if not self._shared_act:
+            fields["vals_a"] = vals
+        extra = data.StructLayout(fields)
+        m.submodules.join = join = InnerJoin(cfg.chunk, cfg.matches_per_cycle, extra=extra,
+                                             shared_mask_a=self._shared_act)
         if cfg.unit_fifo_depth:
             p, q_empty = self._queue(m, join)
         else:
@@ -134,13 +158,18 @@ class ComputeUnit(wiring.Component):
             join.i.payload.mask_a.eq(p.act.mask),
             join.i.payload.last.eq(p.last),
             join.i.payload.extra.vals_f.eq(p.wgt.values),
-            join.i.payload.extra.vals_a.eq(p.act.values),
             join.i.payload.extra.first.eq(p.first),
             join.i.payload.extra.out_addr.eq(p.out_addr),
             join.o.ready.eq(1),           # the MAC pipeline never stalls
             self.busy.eq(join.o.valid),
         ]
-        s1_valid, mid, s1 = self._operands(m, join.o)
+        if self._shared_act:
+            m.d.comb += join.mask_a_held.eq(self.act_held.mask)
+            vals_a = self.act_held.values
+        else:
+            m.d.comb += join.i.payload.extra.vals_a.eq(p.act.values)
+            vals_a = join.o.payload.extra.vals_a
+        s1_valid, mid, s1 = self._operands(m, join.o, vals_a)
         s2_valid = self._multiply_accumulate(m, s1_valid, *s1)
         self._counters(m, join.o, mid)
         m.d.comb += self.idle.eq(q_empty & ~join.o.valid & ~s1_valid & ~s2_valid & ~self.res.valid)
@@ -181,8 +210,9 @@ class ComputeUnit(wiring.Component):
             m.d.sync += count.eq(0)
         return head, q_empty
 
-    def _operands(self, m, jo):
-        """Stage 1: select the two operands of each lane by their prefix offsets and register
+    def _operands(self, m, jo, vals_a):
+        """Stage 1: select the two operands of each lane by their prefix offsets (the activation
+        values from ``vals_a``: the join's copy or the cluster's held chunk) and register
         them. The multiply is in stage 2 with the accumulation: inner join -> operand select ->
         multiply in one cycle was the unit's critical path (15.7 ns on sky130 hd); split this way
         each stage has part of it, with the same latency and the same register bits (two
@@ -211,7 +241,7 @@ class ComputeUnit(wiring.Component):
             # word_select is one shift cell (Yosys $shiftx) instead of a chunk-way case tree:
             # the same mux, far cheaper to elaborate for chunk 128.
             f = beat.extra.vals_f.as_value().word_select(lane.off_f, vw).as_signed()
-            a = beat.extra.vals_a.as_value().word_select(lane.off_a, vw).as_signed()
+            a = vals_a.as_value().word_select(lane.off_a, vw).as_signed()
             # An invalid lane (past the last match, or the no-match beat) contributes nothing:
             # its activation operand is zeroed, so its product is 0.
             m.d.sync += [s1_f[k].eq(f), s1_a[k].eq(Mux(lane.valid, a, 0))]

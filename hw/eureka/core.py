@@ -151,8 +151,21 @@ class RowSelect(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        for l in range(self._config.lanes):
-            m.d.comb += self.x[l].eq(Mux(self.valid[l], self.a[l][self.sel[l]], 0))
+        cfg = self._config
+        for l in range(cfg.lanes):
+            if cfg.select == "mux":
+                m.d.comb += self.x[l].eq(Mux(self.valid[l], self.a[l][self.sel[l]], 0))
+                continue
+            # "onehot": G enables (valid folded in), then a balanced OR of the G AND terms; its
+            # structure is what ABC maps to AOI22/NAND4 (a chained OR or a[sel] map larger).
+            en = [Signal(name=f"en{l}_{g}") for g in range(cfg.group)]
+            m.d.comb += [en[g].eq(self.valid[l] & (self.sel[l] == g)) for g in range(cfg.group)]
+            terms = [self.a[l][g].as_unsigned() & en[g].replicate(cfg.value_width)
+                     for g in range(cfg.group)]
+            while len(terms) > 1:
+                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                         for i in range(0, len(terms), 2)]
+            m.d.comb += self.x[l].eq(terms[0])
         return m
 
 

@@ -174,17 +174,7 @@ def cycle_model(w, n_cols, mode, config, lockstep=None, permute=False):
         config = dataclasses.replace(config, disp_budget=0)
     counts = window_counts(w, config)
     lanes = lane_cycles(counts, kind, config, n, m)            # [tile, win, lane]
-    if permute:
-        from .eureka_perm import balance_tiles
-        R = config.rows
-        wp = np.zeros((counts.shape[0] * R, w.shape[1]), np.int64)
-        wp[:w.shape[0]] = w[row_order(w)]
-        tile = np.array([T.sum() for _, T in balance_tiles(wp.reshape(-1, R, w.shape[1]), config,
-                                                            kind)], np.int64)
-    elif lockstep:
-        tile = window_cycles(counts, kind, config, n, m).sum(axis=1)
-    else:
-        tile = np.maximum(lanes.sum(axis=1).max(axis=-1), 1)
+    tile = _tile_cycles(w, counts, lanes, kind, config, n, m, lockstep, permute)
     M, K = w.shape
     tiles = counts.shape[0]
     dense_tile = -(-K // config.lanes)
@@ -206,21 +196,40 @@ def cycle_model(w, n_cols, mode, config, lockstep=None, permute=False):
         "disp_budget": config.disp_budget,
     }
     if kind == "suds" and not permute:
-        T = window_cycles(counts, kind, config, n, m)[:, :, None] if lockstep else lanes
-        d, _ = suds_pushdown(counts, T, axis=1)
-        out["displaced"] = int(d.sum())
-        nos = counts.max(axis=1)                                 # [tile, win, lane]
-        bal = -(-counts.sum(axis=1) // config.rows)
-        suds = lanes
-        imbalanced = nos > bal
-        if lockstep:
-            imbalanced = imbalanced.any(axis=-1)
-            removed = (suds.max(axis=-1) == bal.max(axis=-1)) & imbalanced
-        else:
-            removed = (suds == bal) & imbalanced
-        n_imb = int(imbalanced.sum())
-        out["suds_removed"] = float(removed.sum() / n_imb) if n_imb else 1.0
+        out.update(_suds_stats(counts, lanes, config, n, m, lockstep))
     return out
+
+
+def _tile_cycles(w, counts, lanes, kind, config, n, m, lockstep, permute):
+    """Busy cycles of every row tile for one output column (the balanced order's, the lock-step
+    windows' or the independent lanes' sum)."""
+    if permute:
+        from .eureka_perm import balance_tiles
+        R = config.rows
+        wp = np.zeros((counts.shape[0] * R, w.shape[1]), np.int64)
+        wp[:w.shape[0]] = w[row_order(w)]
+        return np.array([T.sum() for _, T in balance_tiles(wp.reshape(-1, R, w.shape[1]), config,
+                                                            kind)], np.int64)
+    if lockstep:
+        return window_cycles(counts, kind, config, n, m).sum(axis=1)
+    return np.maximum(lanes.sum(axis=1).max(axis=-1), 1)
+
+
+def _suds_stats(counts, lanes, config, n, m, lockstep):
+    """SUDS mode: ``displaced`` weights of one pass and ``suds_removed`` (see cycle_model)."""
+    T = window_cycles(counts, "suds", config, n, m)[:, :, None] if lockstep else lanes
+    d, _ = suds_pushdown(counts, T, axis=1)
+    nos = counts.max(axis=1)                                     # [tile, win, lane]
+    bal = -(-counts.sum(axis=1) // config.rows)
+    imbalanced = nos > bal
+    if lockstep:
+        imbalanced = imbalanced.any(axis=-1)
+        removed = (lanes.max(axis=-1) == bal.max(axis=-1)) & imbalanced
+    else:
+        removed = (lanes == bal) & imbalanced
+    n_imb = int(imbalanced.sum())
+    return {"displaced": int(d.sum()),
+            "suds_removed": float(removed.sum() / n_imb) if n_imb else 1.0}
 
 
 # -- packer ------------------------------------------------------------------------------------

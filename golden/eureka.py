@@ -174,17 +174,7 @@ def cycle_model(w, n_cols, mode, config, lockstep=None, permute=False):
         config = dataclasses.replace(config, disp_budget=0)
     counts = window_counts(w, config)
     lanes = lane_cycles(counts, kind, config, n, m)            # [tile, win, lane]
-    if permute:
-        from .eureka_perm import balance_tiles
-        R = config.rows
-        wp = np.zeros((counts.shape[0] * R, w.shape[1]), np.int64)
-        wp[:w.shape[0]] = w[row_order(w)]
-        tile = np.array([T.sum() for _, T in balance_tiles(wp.reshape(-1, R, w.shape[1]), config,
-                                                            kind)], np.int64)
-    elif lockstep:
-        tile = window_cycles(counts, kind, config, n, m).sum(axis=1)
-    else:
-        tile = np.maximum(lanes.sum(axis=1).max(axis=-1), 1)
+    tile = _tile_cycles(w, counts, lanes, kind, config, n, m, lockstep, permute)
     M, K = w.shape
     tiles = counts.shape[0]
     dense_tile = -(-K // config.lanes)
@@ -206,21 +196,40 @@ def cycle_model(w, n_cols, mode, config, lockstep=None, permute=False):
         "disp_budget": config.disp_budget,
     }
     if kind == "suds" and not permute:
-        T = window_cycles(counts, kind, config, n, m)[:, :, None] if lockstep else lanes
-        d, _ = suds_pushdown(counts, T, axis=1)
-        out["displaced"] = int(d.sum())
-        nos = counts.max(axis=1)                                 # [tile, win, lane]
-        bal = -(-counts.sum(axis=1) // config.rows)
-        suds = lanes
-        imbalanced = nos > bal
-        if lockstep:
-            imbalanced = imbalanced.any(axis=-1)
-            removed = (suds.max(axis=-1) == bal.max(axis=-1)) & imbalanced
-        else:
-            removed = (suds == bal) & imbalanced
-        n_imb = int(imbalanced.sum())
-        out["suds_removed"] = float(removed.sum() / n_imb) if n_imb else 1.0
+        out.update(_suds_stats(counts, lanes, config, n, m, lockstep))
     return out
+
+
+def _tile_cycles(w, counts, lanes, kind, config, n, m, lockstep, permute):
+    """Busy cycles of every row tile for one output column (the balanced order's, the lock-step
+    windows' or the independent lanes' sum)."""
+    if permute:
+        from .eureka_perm import balance_tiles
+        R = config.rows
+        wp = np.zeros((counts.shape[0] * R, w.shape[1]), np.int64)
+        wp[:w.shape[0]] = w[row_order(w)]
+        return np.array([T.sum() for _, T in balance_tiles(wp.reshape(-1, R, w.shape[1]), config,
+                                                            kind)], np.int64)
+    if lockstep:
+        return window_cycles(counts, kind, config, n, m).sum(axis=1)
+    return np.maximum(lanes.sum(axis=1).max(axis=-1), 1)
+
+
+def _suds_stats(counts, lanes, config, n, m, lockstep):
+    """SUDS mode: ``displaced`` weights of one pass and ``suds_removed`` (see cycle_model)."""
+    T = window_cycles(counts, "suds", config, n, m)[:, :, None] if lockstep else lanes
+    d, _ = suds_pushdown(counts, T, axis=1)
+    nos = counts.max(axis=1)                                     # [tile, win, lane]
+    bal = -(-counts.sum(axis=1) // config.rows)
+    imbalanced = nos > bal
+    if lockstep:
+        imbalanced = imbalanced.any(axis=-1)
+        removed = (lanes.max(axis=-1) == bal.max(axis=-1)) & imbalanced
+    else:
+        removed = (lanes == bal) & imbalanced
+    n_imb = int(imbalanced.sum())
+    return {"displaced": int(d.sum()),
+            "suds_removed": float(removed.sum() / n_imb) if n_imb else 1.0}
 
 
 # -- packer ------------------------------------------------------------------------------------
@@ -396,66 +405,14 @@ def _pack_tile(w4, counts, T, kind, n, m, config):
     S = max(int(TL.sum(axis=0).max(initial=0)), 1)
     offset = np.cumsum(TL, axis=0) - TL                  # first beat of each lane-window
     shape = (S, R, L)
-    ws = np.zeros(shape, np.int64)
-    sel = np.zeros(shape, np.int64)
-    valid = np.zeros(shape, bool)
-    disp = np.zeros(shape, bool)
-    r_i, w_i, l_i, g_i = np.indices(w4.shape)
+    slots = (np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape, bool),
+             np.zeros(shape, bool))                      # w, sel, valid, disp [beat, R, L]
     if kind == "dense":
-        beat = offset[w_i, l_i] + g_i
-        ws[beat, r_i, l_i] = w4
-        sel[beat, r_i, l_i] = g_i
-        valid[beat, r_i, l_i] = True
+        _place_dense(slots, w4, offset)
     elif kind == "nm":
-        from .nm import nm_compress
-        per = n * G // m                                 # values per lane-window
-        vals, idx = nm_compress(w4.reshape(R, -1), n, m)  # groups of m along K, in K order
-        vals = vals.reshape(R, nwin, L, per)
-        idx = idx.reshape(R, nwin, L, G // m, n)
-        idx = (idx + m * np.arange(G // m)[:, None]).reshape(R, nwin, L, per)
-        r_i, w_i, l_i, t_i = np.indices(vals.shape)
-        beat = offset[w_i, l_i] + t_i
-        ws[beat, r_i, l_i] = vals
-        sel[beat, r_i, l_i] = idx
-        valid[beat, r_i, l_i] = vals != 0
+        _place_nm(slots, w4, offset, n, m)
     else:
-        nz = w4 != 0
-        rank = np.cumsum(nz, axis=-1) - 1
-        if kind == "suds":
-            d, ok = suds_pushdown(counts, TL, axis=0)
-            assert ok.all()
-        else:
-            d = np.zeros_like(counts)
-        keep = counts - d                                # [R, win, L]
-        own = nz & (rank < keep[..., None])
-        moved = nz & ~own
-        # Where row r hosts the weights of row r-1 in lane l: cycles [start, start + host) of the
-        # window. Without a budget right after its own weights; with one, the lanes of a segment
-        # take disjoint cycles (exclusive prefix sum of host over the segment), own weights around.
-        host = np.zeros_like(d)
-        host[1:] = d[:-1]
-        budget = getattr(config, "disp_budget", 0)
-        if budget:
-            seg = host.reshape(R, nwin, budget, L // budget)
-            start = (np.cumsum(seg, axis=-1) - seg).reshape(R, nwin, L)
-        else:
-            start = keep
-        r, wi, li, gi = np.nonzero(own)
-        j = rank[r, wi, li, gi]
-        beat = offset[wi, li] + np.where(j < start[r, wi, li], j, j + host[r, wi, li])
-        ws[beat, r, li] = w4[r, wi, li, gi]
-        sel[beat, r, li] = gi
-        valid[beat, r, li] = True
-        r, wi, li, gi = np.nonzero(moved)
-        if len(r):
-            assert r.max() < R - 1, "the bottom row never pushes down"
-            cyc = start[r + 1, wi, li] + rank[r, wi, li, gi] - keep[r, wi, li]
-            assert np.all(cyc < TL[wi, li])
-            beat = offset[wi, li] + cyc
-            ws[beat, r + 1, li] = w4[r, wi, li, gi]
-            sel[beat, r + 1, li] = gi
-            valid[beat, r + 1, li] = True
-            disp[beat, r + 1, li] = True
+        _place_unstructured(slots, w4, counts, TL, offset, kind, config)
     if indep:
         last = np.zeros((S, L), bool)
         wi, li = np.nonzero(TL)
@@ -466,8 +423,80 @@ def _pack_tile(w4, counts, T, kind, n, m, config):
         used = np.nonzero(T)[0]
         last[offset[used, 0] + T[used] - 1] = True
         windows = used.astype(np.int64)
+    ws, sel, valid, disp = slots
     return TileSchedule(w=ws, sel=sel, valid=valid, disp=disp, last_window=last,
                         windows=windows, T=T.astype(np.int64))
+
+
+def _place_dense(slots, w4, offset):
+    """Dense mode: weight g of every lane-window in its beat g (zeros included)."""
+    ws, sel, valid, _ = slots
+    r_i, w_i, l_i, g_i = np.indices(w4.shape)
+    beat = offset[w_i, l_i] + g_i
+    ws[beat, r_i, l_i] = w4
+    sel[beat, r_i, l_i] = g_i
+    valid[beat, r_i, l_i] = True
+
+
+def _place_nm(slots, w4, offset, n, m):
+    """N:M mode: the N kept values of every group of M, in K order, with their indices."""
+    from .nm import nm_compress
+    ws, sel, valid, _ = slots
+    R, nwin, L, G = w4.shape
+    per = n * G // m                                     # values per lane-window
+    vals, idx = nm_compress(w4.reshape(R, -1), n, m)      # groups of m along K, in K order
+    vals = vals.reshape(R, nwin, L, per)
+    idx = idx.reshape(R, nwin, L, G // m, n)
+    idx = (idx + m * np.arange(G // m)[:, None]).reshape(R, nwin, L, per)
+    r_i, w_i, l_i, t_i = np.indices(vals.shape)
+    beat = offset[w_i, l_i] + t_i
+    ws[beat, r_i, l_i] = vals
+    sel[beat, r_i, l_i] = idx
+    valid[beat, r_i, l_i] = vals != 0
+
+
+def _place_unstructured(slots, w4, counts, TL, offset, kind, config):
+    """Unstructured modes: every row's own non-zeros, and (SUDS) the weights pushed down into
+    the row below, in the cycles the budget leaves them."""
+    ws, sel, valid, disp = slots
+    R, nwin, L, G = w4.shape
+    nz = w4 != 0
+    rank = np.cumsum(nz, axis=-1) - 1
+    if kind == "suds":
+        d, ok = suds_pushdown(counts, TL, axis=0)
+        assert ok.all()
+    else:
+        d = np.zeros_like(counts)
+    keep = counts - d                                    # [R, win, L]
+    own = nz & (rank < keep[..., None])
+    moved = nz & ~own
+    # Where row r hosts the weights of row r-1 in lane l: cycles [start, start + host) of the
+    # window. Without a budget right after its own weights; with one, the lanes of a segment
+    # take disjoint cycles (exclusive prefix sum of host over the segment), own weights around.
+    host = np.zeros_like(d)
+    host[1:] = d[:-1]
+    budget = getattr(config, "disp_budget", 0)
+    if budget:
+        seg = host.reshape(R, nwin, budget, L // budget)
+        start = (np.cumsum(seg, axis=-1) - seg).reshape(R, nwin, L)
+    else:
+        start = keep
+    r, wi, li, gi = np.nonzero(own)
+    j = rank[r, wi, li, gi]
+    beat = offset[wi, li] + np.where(j < start[r, wi, li], j, j + host[r, wi, li])
+    ws[beat, r, li] = w4[r, wi, li, gi]
+    sel[beat, r, li] = gi
+    valid[beat, r, li] = True
+    r, wi, li, gi = np.nonzero(moved)
+    if len(r):
+        assert r.max() < R - 1, "the bottom row never pushes down"
+        cyc = start[r + 1, wi, li] + rank[r, wi, li, gi] - keep[r, wi, li]
+        assert np.all(cyc < TL[wi, li])
+        beat = offset[wi, li] + cyc
+        ws[beat, r + 1, li] = w4[r, wi, li, gi]
+        sel[beat, r + 1, li] = gi
+        valid[beat, r + 1, li] = True
+        disp[beat, r + 1, li] = True
 
 
 def tile_activation_windows(a, config, tile):

@@ -132,63 +132,81 @@ def plan_gemm(w, n_cols, mode, config, k_windows=None, n_block=None, permute=Fal
         return _plan_permuted(w, int(n_cols), mode, kind, config, k_windows, n_block)
     M, K = w.shape
     N = int(n_cols)
-    R, LG = core.rows, core.window
     T = ge.lane_cycles(ge.window_counts(w, core), kind, core, n, m).max(axis=-1)   # [tiles, win]
     n_tiles, nwin = T.shape
 
-    if k_windows is None:
-        kw = min(nwin, config.act_depth)
-        while block_beats(T, kw).max() > config.weight_depth:
-            kw -= 1                                     # ends by weight_depth // G (T <= G)
-    else:
-        kw = min(int(k_windows), nwin)
-        if kw > config.act_depth:
-            raise PlanError(f"a K block of {kw} windows needs {kw} activation words per column, "
-                            f"the activation buffer holds {config.act_depth}")
-        bb = block_beats(T, kw)
-        t, b = np.unravel_index(int(bb.argmax()), bb.shape)
-        if bb[t, b] > config.weight_depth:
-            raise PlanError(f"row tile {t} of K block {b} needs {int(bb[t, b])} weight words, the "
-                            f"weight buffer holds {config.weight_depth}")
+    kw = _k_block(T, nwin, k_windows, config)
     beats = block_beats(T, kw)                         # [row tile, K block]
     nk = beats.shape[1]
     col_blocks = _column_blocks(N, kw, n_block, config)
-    wb, ab, ob = (word_bytes(config.weight_word_bits), word_bytes(config.act_word_bits),
-                  word_bytes(config.out_word_bits))
     tiles = []
     for b in range(nk):
-        k0, k1 = b * kw * LG, min((b + 1) * kw * LG, K)
-        win_b = -(-(k1 - k0) // LG)
-        rounds = _rounds(beats[:, b], config.weight_depth)
-        order = _order(rounds, beats[:, b], col_blocks, win_b, wb, ab)
-        prev_w = prev_a = None
-        for r, j in order:
-            t0, t1 = rounds[r]
-            r0, r1 = t0 * R, min(t1 * R, M)
-            n0, n1 = col_blocks[j]
-            words = int(beats[t0:t1, b].sum())
-            cyc = ge.cycle_model(w[r0:r1, k0:k1], n1 - n0, mode, core)["cycles"]
-            assert cyc == words * (n1 - n0), "plan beats disagree with the cycle model"
-            load_w, load_a = prev_w != r, prev_a != j
-            prev_w, prev_a = r, j
-            out_bytes = (t1 - t0) * (n1 - n0) * ob
-            split = nk > 1 and b < nk - 1
-            tiles.append(Tile(
-                coords={"kblock": b, "round": r, "nblock": j, "rows": [r0, r1], "k": [k0, k1],
-                        "cols": [n0, n1], "row_tiles": t1 - t0, "k_windows": win_b,
-                        "weight_words": words, "act_words": win_b * (n1 - n0),
-                        "load_weights": load_w, "load_acts": load_a},
-                cycles=int(cyc),
-                traffic={"weights": words * wb if load_w else 0,
-                         "activations": win_b * (n1 - n0) * ab if load_a else 0,
-                         "psums_in": 0,
-                         "psums_out": out_bytes if split else 0,
-                         "outputs": 0 if split else out_bytes}))
+        tiles += _k_block_tiles(w, b, kw, beats, col_blocks, mode, config)
     return Plan(engine="eureka",
                 layer={"M": M, "K": K, "N": N, "mode": mode, "k_windows": kw,
                        "n_block": col_blocks[0][1] - col_blocks[0][0],
                        "k_blocks": nk},
                 tiles=tuple(tiles), psum="host" if nk > 1 else "none")
+
+
+def _k_block(T, nwin, k_windows, config):
+    """Windows of a K block: ``k_windows`` checked against both buffers, or (None) the most that
+    fit them."""
+    if k_windows is None:
+        kw = min(nwin, config.act_depth)
+        while block_beats(T, kw).max() > config.weight_depth:
+            kw -= 1                                     # ends by weight_depth // G (T <= G)
+        return kw
+    kw = min(int(k_windows), nwin)
+    if kw > config.act_depth:
+        raise PlanError(f"a K block of {kw} windows needs {kw} activation words per column, "
+                        f"the activation buffer holds {config.act_depth}")
+    bb = block_beats(T, kw)
+    t, b = np.unravel_index(int(bb.argmax()), bb.shape)
+    if bb[t, b] > config.weight_depth:
+        raise PlanError(f"row tile {t} of K block {b} needs {int(bb[t, b])} weight words, the "
+                        f"weight buffer holds {config.weight_depth}")
+    return kw
+
+
+def _k_block_tiles(w, b, kw, beats, col_blocks, mode, config):
+    """The tiles of K block ``b``: its rounds of row tiles times the column blocks, in the order
+    that loads least (:func:`_order`), each checked against the cycle model."""
+    core = config.core
+    M, K = w.shape
+    R, LG = core.rows, core.window
+    nk = beats.shape[1]
+    wb, ab, ob = (word_bytes(config.weight_word_bits), word_bytes(config.act_word_bits),
+                  word_bytes(config.out_word_bits))
+    tiles = []
+    k0, k1 = b * kw * LG, min((b + 1) * kw * LG, K)
+    win_b = -(-(k1 - k0) // LG)
+    rounds = _rounds(beats[:, b], config.weight_depth)
+    order = _order(rounds, beats[:, b], col_blocks, win_b, wb, ab)
+    prev_w = prev_a = None
+    for r, j in order:
+        t0, t1 = rounds[r]
+        r0, r1 = t0 * R, min(t1 * R, M)
+        n0, n1 = col_blocks[j]
+        words = int(beats[t0:t1, b].sum())
+        cyc = ge.cycle_model(w[r0:r1, k0:k1], n1 - n0, mode, core)["cycles"]
+        assert cyc == words * (n1 - n0), "plan beats disagree with the cycle model"
+        load_w, load_a = prev_w != r, prev_a != j
+        prev_w, prev_a = r, j
+        out_bytes = (t1 - t0) * (n1 - n0) * ob
+        split = nk > 1 and b < nk - 1
+        tiles.append(Tile(
+            coords={"kblock": b, "round": r, "nblock": j, "rows": [r0, r1], "k": [k0, k1],
+                    "cols": [n0, n1], "row_tiles": t1 - t0, "k_windows": win_b,
+                    "weight_words": words, "act_words": win_b * (n1 - n0),
+                    "load_weights": load_w, "load_acts": load_a},
+            cycles=int(cyc),
+            traffic={"weights": words * wb if load_w else 0,
+                     "activations": win_b * (n1 - n0) * ab if load_a else 0,
+                     "psums_in": 0,
+                     "psums_out": out_bytes if split else 0,
+                     "outputs": 0 if split else out_bytes}))
+    return tiles
 
 
 def _rounds(beats, depth):

@@ -8,7 +8,9 @@ size after the main report.
 
 Columns:
 
-* area (µm²) and area / Ampere-like 2:4 core of the same R x L (issue 11's target: at most 1.06);
+* area (µm²) and area / Ampere-like 2:4 core of the same R x L (issue 11's target: at most 1.06),
+  the 2:4 core whose select is written the same way (``select``: ``ampere24`` one-hot, the
+  default; ``ampere24-mux`` for the rows measured with the indexed mux);
 * critical path (:mod:`synth.sta`; target at most 5.0 ns);
 * speed-up over the dense core, SUDS mode, d_w 0.1..0.5, from :func:`golden.eureka.cycle_model`
   on the bench's workload (:mod:`sim.bench_eureka`: ``W[M,K]`` uniform random, same seed), in
@@ -19,7 +21,7 @@ Independent lanes (``lane_sync="independent"``) have no balanced order (it is a 
 packing): their row gives the natural order only, and their iso-area speed-up is the natural one.
 
 A variant is a set of :class:`hw.eureka.config.EurekaConfig` fields (``group``, ``steer``,
-``disp_budget``) over the paper's fields. Trees shared between rows are not a variant: a row makes
+``disp_budget``, ``select``) over the paper's fields. Trees shared between rows are not a variant: a row makes
 L products per cycle in every mode (dense, N:M and SUDS keep the slots full), so R rows need R
 trees of L inputs per cycle; a tree shared by two rows halves the throughput. The table states it
 with its model figures (half the speed-up, the area without the removed trees is an upper bound).
@@ -44,22 +46,26 @@ __all__ = ["VARIANTS", "SIZES", "variant_configs", "speedups", "measure", "table
 
 #: name -> (EurekaConfig fields over the size's base config, one-line description).
 VARIANTS = {
-    "g8-before": ({"group": 8, "steer": "before", "disp_budget": 0},
+    "g8-before": ({"group": 8, "steer": "before", "disp_budget": 0, "select": "mux"},
                   "G=8, own/moved products registered separately, two full trees"),
-    "g8-after": ({"group": 8, "steer": "after", "disp_budget": 0},
+    "g8-after": ({"group": 8, "steer": "after", "disp_budget": 0, "select": "mux"},
                  "G=8, one product register, steer after it, full moved tree"),
-    "g8-after-d4": ({"group": 8, "steer": "after", "disp_budget": 4},
+    "g8-after-d4": ({"group": 8, "steer": "after", "disp_budget": 4, "select": "mux"},
                     "G=8, steer after, budget D=4 (OR per 1/4 of the lanes + 4-input adder)"),
-    "g8-after-d2": ({"group": 8, "steer": "after", "disp_budget": 2},
+    "g8-after-d2": ({"group": 8, "steer": "after", "disp_budget": 2, "select": "mux"},
                     "G=8, steer after, budget D=2"),
-    "g8-after-d1": ({"group": 8, "steer": "after", "disp_budget": 1},
+    "g8-after-d1": ({"group": 8, "steer": "after", "disp_budget": 1, "select": "mux"},
                     "G=8, steer after, budget D=1 (one moved slot per row and cycle)"),
-    "g4-before": ({"group": 4, "steer": "before", "disp_budget": 0}, "G=4, two full trees"),
-    "g4-after-d2": ({"group": 4, "steer": "after", "disp_budget": 2},
+    "g8-d1-onehot": ({"group": 8, "steer": "after", "disp_budget": 1, "select": "onehot"},
+                     "G=8, steer after, D=1, one-hot AND-OR select (valid in the decode)"),
+    "g4-before": ({"group": 4, "steer": "before", "disp_budget": 0, "select": "mux"},
+                  "G=4, two full trees"),
+    "g4-after-d2": ({"group": 4, "steer": "after", "disp_budget": 2, "select": "mux"},
                     "G=4, steer after, budget D=2"),
-    "g4-after-d1": ({"group": 4, "steer": "after", "disp_budget": 1},
+    "g4-after-d1": ({"group": 4, "steer": "after", "disp_budget": 1, "select": "mux"},
                     "G=4, steer after, budget D=1"),
-    "independent": ({"group": 8, "steer": "after", "disp_budget": 0, "lane_sync": "independent"},
+    "independent": ({"group": 8, "steer": "after", "disp_budget": 0, "lane_sync": "independent",
+                     "select": "mux"},
                     "G=8, independent lanes (own window counter and activation stream per lane), "
                     "steer after, full moved tree"),
 }
@@ -86,8 +92,10 @@ def variant_configs(size="paper", only=None):
     out = [(n, dataclasses.replace(base, **VARIANTS[n][0]), VARIANTS[n][1], "engine")
            for n in names]
     out.append(("dense", base.dense_baseline(), "dense core (no muxes)", "dense-baseline"))
-    out.append(("ampere24", base.ampere24_baseline(), "Ampere-like 2:4 core (G=4)",
+    out.append(("ampere24", base.ampere24_baseline(), "Ampere-like 2:4 core (G=4, one-hot select)",
                 "sparse-baseline"))
+    out.append(("ampere24-mux", dataclasses.replace(base, select="mux").ampere24_baseline(),
+                "Ampere-like 2:4 core, indexed-mux select (the rows marked mux)", "sparse-baseline-mux"))
     return out
 
 
@@ -139,7 +147,7 @@ def _verilog(name, cfg, folder):
 
 #: Fields an ``area.json`` config written before the SUDS options existed lacks; their values are
 #: the hardware it described.
-LEGACY_FIELDS = {"steer": "before", "disp_budget": 0, "lane_sync": "lockstep"}
+LEGACY_FIELDS = {"steer": "before", "disp_budget": 0, "lane_sync": "lockstep", "select": "mux"}
 
 
 def from_area_json(path, cfg, lib):
@@ -209,10 +217,12 @@ def iso_area(speedup, area, dense_area):
 def table(configs, areas, speeds, headline=0.2):
     """The rows of the report (one per config; baselines have no SUDS speed-ups)."""
     dense = areas["dense"]["area_um2"]
-    amp = areas["ampere24"]["area_um2"]
     rows = []
     for name, cfg, desc, role in configs:
         a = areas[name]
+        # a row is compared with the 2:4 core whose select is written the same way
+        amp = areas["ampere24-mux" if cfg.select == "mux" and "ampere24-mux" in areas
+                    else "ampere24"]["area_um2"]
         sp = speeds.get(name)
         head = (sp or {}).get(headline, {})
         best = head.get("permuted") or head.get("natural")

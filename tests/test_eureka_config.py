@@ -115,6 +115,16 @@ def test_suds_options_derived_and_baselines():
         assert (b.steer, b.disp_budget) == ("before", 0)
 
 
+def test_select_validated_and_kept_by_baselines():
+    with pytest.raises(ConfigError, match=r"select must be one of \['mux', 'onehot'\], not 'tree'"):
+        EurekaConfig(rows=4, lanes=8, select="tree")
+    c = EurekaConfig(rows=4, lanes=8, select="mux")
+    assert EurekaConfig().select == "onehot" and EurekaConfig.from_dict(c.to_dict()) == c
+    # the 2:4 baseline's select is written the same way as the core it is compared with
+    assert c.ampere24_baseline().select == "mux"
+    assert EurekaConfig().ampere24_baseline().select == "onehot"
+
+
 # -- independent lanes (issue 11 item 2) -------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """synth/suds_variants.py: the variant table's arithmetic, its choice of default, its area reuse."""
 
+import dataclasses
 import json
 
 import pytest
@@ -11,7 +12,9 @@ from synth import suds_variants as sv
 def test_variant_configs_are_valid_and_named():
     cfgs = sv.variant_configs("small")
     names = [n for n, *_ in cfgs]
-    assert names == [*sv.VARIANTS, "dense", "ampere24"]
+    assert names == [*sv.VARIANTS, "dense", "ampere24", "ampere24-mux"]
+    by = {n: c for n, c, *_ in cfgs}
+    assert (by["ampere24"].select, by["ampere24-mux"].select) == ("onehot", "mux")
     for name, cfg, _, role in cfgs:
         assert (cfg.rows, cfg.lanes) == (4, 8)
         if role == "engine":
@@ -27,7 +30,8 @@ def test_table_iso_area_and_default_pick():
     areas = {"g8-before": {"area_um2": 300.0, "critical_path_ns": 4.0},
              "g8-after-d1": {"area_um2": 250.0, "critical_path_ns": 4.1},
              "dense": {"area_um2": 200.0, "critical_path_ns": 3.0},
-             "ampere24": {"area_um2": 220.0, "critical_path_ns": 3.5}}
+             "ampere24": {"area_um2": 210.0, "critical_path_ns": 3.5},
+             "ampere24-mux": {"area_um2": 220.0, "critical_path_ns": 3.5}}
     speeds = {"g8-before": {0.2: {"natural": 2.0, "permuted": 5.0}},
               "g8-after-d1": {0.2: {"natural": 1.9, "permuted": 4.4}}}
     rows = sv.table(cfgs, areas, speeds)
@@ -60,8 +64,9 @@ def test_area_json_reuse_reads_legacy_configs(tmp_path):
 
     class Lib:
         name = "lib"
-    before = EurekaConfig(rows=4, lanes=8, steer="before", disp_budget=0)
-    after = EurekaConfig(rows=4, lanes=8, steer="after", disp_budget=1)
+    before = EurekaConfig(rows=4, lanes=8, steer="before", disp_budget=0, select="mux")
+    after = EurekaConfig(rows=4, lanes=8, steer="after", disp_budget=1, select="mux")
+    assert sv.from_area_json(path, dataclasses.replace(before, select="onehot"), Lib()) is None
     assert sv.from_area_json(path, before, Lib())["area_um2"] == 123.0
     assert sv.from_area_json(path, after, Lib()) is None
     Lib.name = "other"

@@ -26,6 +26,11 @@ Datapath per cycle (one weight beat):
   most one moved product per segment and cycle, by the scheduler) and a D-input adder, not a full
   tree (for D=1 the tree is one register).
 
+``config.select`` chooses how the G:1 select of ``sel{r}`` is written (same function):
+``"onehot"`` (default) decodes ``sel`` and ``valid`` into G enables and ORs the G AND terms as a
+balanced tree (AOI22 + NAND4 cells on sky130 hd: 11,371 µm² a row at 1x32, G=8), ``"mux"`` is the
+indexed ``a[sel]`` gated by ``valid`` (17,136 µm²).
+
 ``config.lane_sync`` chooses how the lanes step through their windows:
 
 * ``"lockstep"`` (default): one activation stream of whole windows (``L*G`` values); every lane
@@ -151,8 +156,21 @@ class RowSelect(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        for l in range(self._config.lanes):
-            m.d.comb += self.x[l].eq(Mux(self.valid[l], self.a[l][self.sel[l]], 0))
+        cfg = self._config
+        for l in range(cfg.lanes):
+            if cfg.select == "mux":
+                m.d.comb += self.x[l].eq(Mux(self.valid[l], self.a[l][self.sel[l]], 0))
+                continue
+            # "onehot": G enables (valid folded in), then a balanced OR of the G AND terms; its
+            # structure is what ABC maps to AOI22/NAND4 (a chained OR or a[sel] map larger).
+            en = [Signal(name=f"en{l}_{g}") for g in range(cfg.group)]
+            m.d.comb += [en[g].eq(self.valid[l] & (self.sel[l] == g)) for g in range(cfg.group)]
+            terms = [self.a[l][g].as_unsigned() & en[g].replicate(cfg.value_width)
+                     for g in range(cfg.group)]
+            while len(terms) > 1:
+                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
+                         for i in range(0, len(terms), 2)]
+            m.d.comb += self.x[l].eq(terms[0])
         return m
 
 
@@ -318,7 +336,6 @@ class EurekaCore(wiring.Component):
 
     def elaborate(self, platform):
         cfg = self._config
-        R, L = cfg.rows, cfg.lanes
         m = Module()
 
         # The pipeline moves unless a finished output waits for the consumer.
@@ -336,11 +353,41 @@ class EurekaCore(wiring.Component):
         with m.If(fire):
             m.d.sync += self.busy.eq(self.busy + 1)
 
-        # Stage 1: select, multiply and (steer "before") split into own / moved products
-        # (combinational submodules per row), registered in own1 / mov1; with steer "after" the
-        # products are registered once (own1) with their disp bits (disp1).
+        st1 = self._stage_products(m, en, fire, acts)
+        st2 = self._stage_trees(m, en, *st1)
+        self._stage_accumulate(m, en, *st2)
+        return m
+
+    @property
+    def _after(self):
+        """SUDS with ``steer="after"``: one product register and a disp bit per slot."""
+        return self._config.has_suds and self._config.steer == "after"
+
+    def _row_products(self, m, r, acts):
+        """Row r's select (if any) and multipliers; returns the L products and the row's slots."""
+        cfg, L = self._config, self._config.lanes
+        slots = [self.w.payload.slot[r][l] for l in range(L)]
+        mul = m.submodules[f"mul{r}"] = RowMultiply(cfg)
+        m.d.comb += [mul.w[l].eq(slots[l].w) for l in range(L)]
+        if cfg.has_mux:
+            sel = m.submodules[f"sel{r}"] = RowSelect(cfg)
+            m.d.comb += sel.a.eq(acts)
+            m.d.comb += [sel.sel[l].eq(slots[l].sel) for l in range(L)]
+            m.d.comb += [sel.valid[l].eq(slots[l].valid) for l in range(L)]
+            m.d.comb += mul.x.eq(sel.x)
+        else:
+            m.d.comb += [mul.x[l].eq(acts[l][0]) for l in range(L)]
+        return mul.p, slots
+
+    def _stage_products(self, m, en, fire, acts):
+        """Stage 1: select, multiply and (steer "before") split into own / moved products
+        (combinational submodules per row), registered in own1 / mov1; with steer "after" the
+        products are registered once (own1) with their disp bits (disp1).
+        Returns ``(own1, mov1, disp1, v1, last1)``."""
+        cfg = self._config
+        R, L = cfg.rows, cfg.lanes
         pshape = signed(2 * cfg.value_width)
-        after = cfg.has_suds and cfg.steer == "after"
+        after = self._after
         own1 = [[Signal(pshape, name=f"own1_{r}_{l}") for l in range(L)] for r in range(R)]
         mov1 = [[Signal(pshape, name=f"mov1_{r}_{l}") for l in range(L)] for r in range(1, R)] \
             if cfg.has_suds and not after else []
@@ -350,60 +397,55 @@ class EurekaCore(wiring.Component):
         with m.If(en):
             m.d.sync += [v1.eq(fire), last1.eq(self.w.payload.last)]
         for r in range(R):
-            slots = [self.w.payload.slot[r][l] for l in range(L)]
-            mul = m.submodules[f"mul{r}"] = RowMultiply(cfg)
-            m.d.comb += [mul.w[l].eq(slots[l].w) for l in range(L)]
-            if cfg.has_mux:
-                sel = m.submodules[f"sel{r}"] = RowSelect(cfg)
-                m.d.comb += sel.a.eq(acts)
-                m.d.comb += [sel.sel[l].eq(slots[l].sel) for l in range(L)]
-                m.d.comb += [sel.valid[l].eq(slots[l].valid) for l in range(L)]
-                m.d.comb += mul.x.eq(sel.x)
-            else:
-                m.d.comb += [mul.x[l].eq(acts[l][0]) for l in range(L)]
+            p, slots = self._row_products(m, r, acts)
             if after and r > 0:
-                own, mov = mul.p, None
+                own, mov = p, None
                 with m.If(en):
                     m.d.sync += [disp1[r - 1][l].eq(slots[l].disp) for l in range(L)]
             elif cfg.has_suds and r > 0:
                 # Row 0 has no steering: nothing can be displaced out of the top row.
                 steer = m.submodules[f"suds{r}"] = RowSteer(cfg)
-                m.d.comb += steer.p.eq(mul.p)
+                m.d.comb += steer.p.eq(p)
                 m.d.comb += [steer.disp[l].eq(slots[l].disp) for l in range(L)]
                 own, mov = steer.own, steer.mov
             else:
-                own, mov = mul.p, None
+                own, mov = p, None
             with m.If(en):
                 m.d.sync += [own1[r][l].eq(own[l]) for l in range(L)]
                 if mov is not None:
                     m.d.sync += [mov1[r - 1][l].eq(mov[l]) for l in range(L)]
+        return own1, mov1, disp1, v1, last1
 
-        # Stage 2: per-row reduction trees (own products; products held for the row above), each
-        # registered once inside (TREE_STAGES) and once at its output.
+    def _reduce(self, m, en, values, name):
+        """An adder tree of ``values`` (products), registered once inside; returns its sum."""
+        n = len(values)
+        tree = m.submodules[name] = AdderTree(n, 2 * self._config.value_width, is_signed=True,
+                                              register_at=(min(self.tree_cut(self._config.lanes),
+                                                               tree_depth(n)),))
+        assert tree.latency == self.TREE_STAGES
+        m.d.comb += [tree.i[l].eq(v) for l, v in enumerate(values)]
+        m.d.comb += tree.en.eq(en)
+        return tree.o
+
+    def _stage_trees(self, m, en, own1, mov1, disp1, v1, last1):
+        """Stage 2: per-row reduction trees (own products; products held for the row above),
+        each registered once inside (TREE_STAGES) and once at its output.
+        Returns ``(own2, mov2, v2, last2)``."""
+        cfg = self._config
+        R, L = cfg.rows, cfg.lanes
         vt, lastt = Signal(), Signal()
         v2, last2 = Signal(), Signal()
         own2, mov2 = [], []
         with m.If(en):
             m.d.sync += [vt.eq(v1), lastt.eq(last1), v2.eq(vt), last2.eq(lastt)]
-
-        def reduce(values, name):
-            n = len(values)
-            tree = m.submodules[name] = AdderTree(n, pshape.width, is_signed=True,
-                                                  register_at=(min(self.tree_cut(L),
-                                                                   tree_depth(n)),))
-            assert tree.latency == self.TREE_STAGES
-            m.d.comb += [tree.i[l].eq(v) for l, v in enumerate(values)]
-            m.d.comb += tree.en.eq(en)
-            return tree.o
-
         for r in range(R):
-            s = reduce(own1[r], f"own_tree{r}")
+            s = self._reduce(m, en, own1[r], f"own_tree{r}")
             reg = Signal(s.shape(), name=f"own2_{r}")
             with m.If(en):
                 m.d.sync += reg.eq(s)
             own2.append(reg)
         for r in range(1, R if cfg.has_suds else 1):
-            if after:
+            if self._after:
                 # own_tree{r} summed all of row r's products; the moved ones are taken out of
                 # row r's total and added to row r-1's (stage 3).
                 pick = m.submodules[f"suds{r}"] = RowMoved(cfg)
@@ -412,13 +454,17 @@ class EurekaCore(wiring.Component):
                 moved = [pick.seg[k] for k in range(L // cfg.segment)]
             else:
                 moved = mov1[r - 1]
-            s = reduce(moved, f"mov_tree{r}")
+            s = self._reduce(m, en, moved, f"mov_tree{r}")
             reg = Signal(s.shape(), name=f"mov2_{r}")
             with m.If(en):
                 m.d.sync += reg.eq(s)
             mov2.append(reg)
+        return own2, mov2, v2, last2
 
-        # Stage 3: accumulate; a beat with `last` emits the sums and clears the accumulators.
+    def _stage_accumulate(self, m, en, own2, mov2, v2, last2):
+        """Stage 3: accumulate; a beat with `last` emits the sums and clears the accumulators."""
+        cfg = self._config
+        R = cfg.rows
         acc = [Signal(signed(cfg.acc_width), name=f"acc{r}") for r in range(R)]
         with m.If(en):
             m.d.sync += self.o.valid.eq(0)
@@ -427,7 +473,7 @@ class EurekaCore(wiring.Component):
                     total = acc[r] + own2[r]
                     if cfg.has_suds and r + 1 < R:
                         total = total + mov2[r]          # mov2[r] holds row r+1's moved products
-                    if after and r > 0:
+                    if self._after and r > 0:
                         total = total - mov2[r - 1]      # row r's own moved products
                     with m.If(last2):
                         m.d.sync += [acc[r].eq(0), self.o.payload.acc[r].eq(total)]
@@ -435,4 +481,3 @@ class EurekaCore(wiring.Component):
                         m.d.sync += acc[r].eq(total)
                 with m.If(last2):
                     m.d.sync += self.o.valid.eq(1)
-        return m

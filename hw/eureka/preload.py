@@ -145,11 +145,19 @@ class EurekaGemm(wiring.Component):
 
 
     def elaborate(self, platform):
-        cfg = self._config
         m = Module()
-        m.submodules.core = core = EurekaCore(cfg.core)
+        m.submodules.core = core = EurekaCore(self._config.core)
         wiring.connect(m, wiring.flipped(self.o), core.o)
+        w_rp, c_rp, a_rp = self._buffers(m)
+        start, v1, v2, fire = self._sequencer(m, core, w_rp, c_rp, a_rp)
+        self._run_end(m, core, w_rp, start, v1, v2, fire)
+        return m
 
+    def _buffers(self, m):
+        """The three buffers and their load port; returns their read ports (weights, control,
+        activations)."""
+        cfg = self._config
+        running = self.running
         m.submodules.wbuf = wbuf = memory.Memory(shape=weight_word_layout(cfg),
                                                   depth=cfg.weight_depth, init=[])
         m.submodules.cbuf = cbuf = memory.Memory(shape=ctrl_layout(cfg), depth=cfg.weight_depth,
@@ -159,9 +167,6 @@ class EurekaGemm(wiring.Component):
         w_wp, w_rp = wbuf.write_port(), wbuf.read_port()
         c_wp, c_rp = cbuf.write_port(), cbuf.read_port()
         a_wp, a_rp = abuf.write_port(), abuf.read_port()
-
-        running = self.running
-        d = self.desc
 
         # -- load ---------------------------------------------------------------------------
         ld = self.load.payload
@@ -175,6 +180,14 @@ class EurekaGemm(wiring.Component):
             a_wp.en.eq(wr & (ld.target == TARGET_ACT)), a_wp.addr.eq(ld.addr),
             a_wp.data.eq(ld.data[:a_wp.data.shape().size]),
         ]
+        return w_rp, c_rp, a_rp
+
+    def _sequencer(self, m, core, w_rp, c_rp, a_rp):
+        """Stages 1-2: the control word, the sequencer's counters and the core's inputs; returns
+        ``(start, v1, v2, fire)``."""
+        cfg = self._config
+        running = self.running
+        d = self.desc
 
         # -- stage 1: control word of beat p1 (c_rp.data), sequencer counters ---------------
         v1 = Signal()
@@ -227,7 +240,11 @@ class EurekaGemm(wiring.Component):
                 with m.Elif(ctrl.last):
                     m.d.sync += [col.eq(0), col_base.eq(0), tile.eq(tile + 1),
                                  tile_start.eq(p1 + 1)]
+        return start, v1, v2, fire
 
+    def _run_end(self, m, core, w_rp, start, v1, v2, fire):
+        """Results in flight, the end of a run (``done``) and the counters."""
+        running = self.running
         # -- results in flight, end of run, counters ----------------------------------------
         pending = Signal(range(EurekaCore.latency + 3))
         out_fire = core.o.valid & core.o.ready
@@ -243,4 +260,3 @@ class EurekaGemm(wiring.Component):
                 m.d.sync += self.beats.eq(self.beats + 1)
             with m.If(core.o.valid & ~core.o.ready):
                 m.d.sync += self.stalls.eq(self.stalls + 1)
-        return m

@@ -75,6 +75,8 @@ Baselines from the same match counts (same total MACs ``n_clusters * units_per_c
   modelled (optimistic for the baseline).
 """
 
+import types
+
 import numpy as np
 
 from .balance import assign
@@ -235,16 +237,36 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=
         cycles).
     """
     w, a = check_conv_operands(w, a)
-    K, C, R, S = w.shape
     cfg = config
-    chunk, mpc, U = cfg.chunk, cfg.matches_per_cycle, cfg.units_per_cluster
+    lay = _layer_nnz(w, a, cfg.chunk, stride, padding)
+    clusters = cluster_filters(lay.nnz_k, cfg.n_clusters)
+    plans = _cluster_plans(clusters, lay.nnz_k, cfg.units_per_cluster)
+    # Work pieces *(ours)*: when a filter's group has fewer than min_tasks_per_unit tasks per unit
+    # (few positions, many units: VGG-16's conv5 at 32K MACs), each task is cut into pieces of
+    # consecutive chunk pairs, dealt like tasks; the output entry of the colour adds the pieces'
+    # partial sums (an adder at the output buffer, no MAC cycle). Same pieces for the whole layer.
+    g_top = max((int(g.max()) for pl in plans for _, g in pl), default=1)
+    pieces = 1
+    if cfg.min_tasks_per_unit:
+        pieces = int(min(lay.n_ch, max(1, -(-cfg.min_tasks_per_unit * g_top // lay.P))))
+    naive_table = assign(w, NAIVE_UNITS, "gbh", chunk=cfg.chunk)
+    cost, matched_k, naive_items = _layer_stats(w, a, cfg.chunk, cfg.matches_per_cycle, stride,
+                                                padding, naive_table, pieces, progress)
+    run = _LayerRun(cfg, lay, cost, pieces, open_latency, release_latency)
+    for rounds in plans:
+        run.cluster(rounds)
+    return _summary(run, lay, cfg, clusters, cost, matched_k, naive_items)
+
+
+def _layer_nnz(w, a, chunk, stride, padding):
+    """The layer's shapes, its chunks' non-zeros (activations per padded pixel and chunk, filters
+    per filter, tap and chunk) and the padded pixel each tap of each output position reads."""
+    K, C, R, S = w.shape
     _, H, W = a.shape
     ho, wo = conv_output_shape(H, W, R, S, stride, padding)
     P = ho * wo
     nc = -(-C // chunk)
     n_ch = R * S * nc
-
-    # Chunk non-zeros: activations per (padded pixel, chunk), filters per (k, tap, chunk).
     Hp, Wp = H + 2 * padding, W + 2 * padding
     apad = np.zeros((nc * chunk, Hp, Wp), dtype=bool)
     apad[:C, padding:padding + H, padding:padding + W] = a != 0
@@ -255,9 +277,18 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=
     wb = np.zeros((K, nc * chunk, R, S), dtype=bool)
     wb[:, :C] = w != 0
     f_nnz = wb.reshape(K, nc, chunk, R, S).sum(axis=2).transpose(0, 2, 3, 1).reshape(K, n_ch)
-    nnz_k = f_nnz.sum(axis=1)
+    # Pixel (padded coordinates) read by each tap of each output position: [P, R*S].
+    yo, xo = np.divmod(np.arange(P), wo)
+    rr, ss = np.divmod(np.arange(R * S), S)
+    pix = (yo[:, None] * stride + rr[None, :]) * Wp + (xo[:, None] * stride + ss[None, :])
+    return types.SimpleNamespace(K=K, C=C, R=R, S=S, H=H, W=W, stride=stride, ho=ho, wo=wo,
+                                 P=P, nc=nc, n_ch=n_ch, Hp=Hp, Wp=Wp, a_nnz=a_nnz, f_nnz=f_nnz,
+                                 nnz_k=f_nnz.sum(axis=1), pix=pix, pix_in=inside[pix])
 
-    clusters = cluster_filters(nnz_k, cfg.n_clusters)
+
+def _cluster_plans(clusters, nnz_k, U):
+    """Each cluster's rounds: ``(filters, units per filter)``, all its filters at once when they
+    fit its ``U`` units, else ``U`` filters of one unit each at a time."""
     plans = []
     for filt in clusters:
         if len(filt) == 0:
@@ -267,66 +298,50 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=
         else:
             plans.append([(filt[i:i + U], np.ones(len(filt[i:i + U]), dtype=np.int64))
                           for i in range(0, len(filt), U)])
-    # Work pieces *(ours)*: when a filter's group has fewer than min_tasks_per_unit tasks per unit
-    # (few positions, many units: VGG-16's conv5 at 32K MACs), each task is cut into pieces of
-    # consecutive chunk pairs, dealt like tasks; the output entry of the colour adds the pieces'
-    # partial sums (an adder at the output buffer, no MAC cycle). Same pieces for the whole layer.
-    g_top = max((int(g.max()) for pl in plans for _, g in pl), default=1)
-    pieces = 1
-    if cfg.min_tasks_per_unit:
-        pieces = int(min(n_ch, max(1, -(-cfg.min_tasks_per_unit * g_top // P))))
-    naive_table = assign(w, NAIVE_UNITS, "gbh", chunk=chunk)
-    cost, matched_k, naive_items = _layer_stats(w, a, chunk, mpc, stride, padding, naive_table,
-                                                pieces, progress)
-    busy = int(cost.sum())
-    matched = int(matched_k.sum())
+    return plans
 
-    # Pixel (padded coordinates) read by each tap of each output position: [P, R*S].
-    yo, xo = np.divmod(np.arange(P), wo)
-    rr, ss = np.divmod(np.arange(R * S), S)
-    pix = (yo[:, None] * stride + rr[None, :]) * Wp + (xo[:, None] * stride + ss[None, :])
-    pix_in = inside[pix]
-    piece_of = np.arange(n_ch) * pieces // n_ch
-    piece_chunks = [np.flatnonzero(piece_of == q) for q in range(pieces)]
 
-    rd_in = cfg.chunk_read_cycles(a_nnz).ravel()                        # [pixels * nc]
-    rd_f = cfg.chunk_read_cycles(f_nnz)                                 # [K, n_ch]
-    banks = cfg.banks
-    filt_base = Hp * Wp * nc
-    vb = cfg.value_bytes
-    W_comb = cfg.combine_window
+class _LayerRun:
+    """:func:`layer_cycles`' clusters, one after the other, and the totals of their steps."""
 
-    rows_fit = cfg.input_buffer_chunks // (cfg.colours + 1)
-    out = {"input": 0, "filter": 0}
-    req = {"input": 0, "filter": 0}
-    bank_busy = 0
-    cl_cycles = []
-    in_flight = 0
-    steps_all = 0
-    bound_steps = 0
-    peak_in = 0.0
-    n_tiles = []
-    dram = {"weights": 0, "activations": 0, "outputs": 0}
-    big = np.iinfo(np.int64).max // 4
-    for rounds in plans:
+    def __init__(self, cfg, lay, cost, pieces, open_latency, release_latency):
+        self.cfg, self.lay, self.cost, self.pieces = cfg, lay, cost, pieces
+        self.open_latency, self.release_latency = open_latency, release_latency
+        self.piece_of = np.arange(lay.n_ch) * pieces // lay.n_ch
+        self.piece_chunks = [np.flatnonzero(self.piece_of == q) for q in range(pieces)]
+        self.rd_in = cfg.chunk_read_cycles(lay.a_nnz).ravel()              # [pixels * nc]
+        self.rd_f = cfg.chunk_read_cycles(lay.f_nnz)                       # [K, n_ch]
+        self.filt_base = lay.Hp * lay.Wp * lay.nc
+        self.rows_fit = cfg.input_buffer_chunks // (cfg.colours + 1)
+        self.out = {"input": 0, "filter": 0}
+        self.req = {"input": 0, "filter": 0}
+        self.bank_busy, self.cl_cycles, self.in_flight, self.steps_all = 0, [], 0, 0
+        self.bound_steps, self.peak_in, self.n_tiles = 0, 0.0, []
+        self.dram = {"weights": 0, "activations": 0, "outputs": 0}
+
+    def cluster(self, rounds):
+        """One cluster's ``rounds`` (:func:`_cluster_plans`), tile by tile."""
+        cfg, lay = self.cfg, self.lay
         if not rounds:
-            cl_cycles.append(0)
-            n_tiles.append(0)
-            continue
+            self.cl_cycles.append(0)
+            self.n_tiles.append(0)
+            return
         out_fit = cfg.output_buffer_entries // max(len(f) for f, _ in rounds)
         try:
-            tiles = tile_positions(ho, wo, R, stride, W, nc, rows_fit, out_fit)
+            tiles = tile_positions(lay.ho, lay.wo, lay.R, lay.stride, lay.W, lay.nc,
+                                   self.rows_fit, out_fit)
         except ValueError as e:
-            raise ValueError(f"layer K={K} C={C} {H}x{W} R={R} on this config: {e} "
-                             f"(input_buffer_chunks={cfg.input_buffer_chunks}, colours="
-                             f"{cfg.colours}, output_buffer_entries="
+            raise ValueError(f"layer K={lay.K} C={lay.C} {lay.H}x{lay.W} R={lay.R} on this "
+                             f"config: {e} (input_buffer_chunks={cfg.input_buffer_chunks}, "
+                             f"colours={cfg.colours}, output_buffer_entries="
                              f"{cfg.output_buffer_entries})") from None
-        n_tiles.append(len(tiles))
-        free = np.zeros(U, dtype=np.int64)
-        bank_free = np.zeros(banks, dtype=np.int64)
+        self.n_tiles.append(len(tiles))
+        free = np.zeros(cfg.units_per_cluster, dtype=np.int64)
+        bank_free = np.zeros(cfg.banks, dtype=np.int64)
         opened = 0
         done = []
         starts_of = []
+        big = np.iinfo(np.int64).max // 4
         for filt_r, g in rounds:
             G = len(filt_r)
             gmax = int(g.max())
@@ -334,89 +349,113 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=
             unit_of = first[:, None] + np.arange(gmax)[None, :]            # [G, gmax]
             real = np.arange(gmax)[None, :] < g[:, None]
             unit_of = np.where(real, unit_of, 0)
-            rows_g = np.arange(G)
-            dram["weights"] += int((f_nnz[filt_r] * vb).sum() + G * n_ch * cfg.mask_bytes)
-            fb = (filt_base + filt_r[:, None] * n_ch + np.arange(n_ch)[None, :]) % banks
+            self.dram["weights"] += int((lay.f_nnz[filt_r] * cfg.value_bytes).sum()
+                                        + G * lay.n_ch * cfg.mask_bytes)
+            fb = (self.filt_base + filt_r[:, None] * lay.n_ch
+                  + np.arange(lay.n_ch)[None, :]) % cfg.banks
             for tile in tiles:
                 # Tiles open in order (a tile opens once the one before it has, and its colour
                 # is free: step s - colours completed), the dispatcher's rule (tile_open).
-                opened = tile_open(opened, len(done), done, cfg.colours, open_latency)
-                release = opened + release_latency
+                opened = tile_open(opened, len(done), done, cfg.colours, self.open_latency)
                 fg = np.where(real, free[unit_of], big)
-                worked = np.zeros((G, gmax), dtype=bool)
-                T = len(tile)
-                st = np.empty((T, pieces, G), dtype=np.int64)
-                ct = cost[tile][:, filt_r, :].transpose(0, 2, 1)             # [T, pieces, G]
-                n = 0
-                for i in range(T):
-                    for q in range(pieces):
-                        u = fg.argmin(axis=1) if cfg.dynamic else n % g
-                        t0 = np.maximum(fg[rows_g, u], release)
-                        st[i, q] = t0
-                        fg[rows_g, u] = t0 + ct[i, q]
-                        worked[rows_g, u] = True
-                        n += 1
+                st, ct, worked = self._deal(tile, filt_r, g, fg, opened + self.release_latency)
                 end = int((st + ct).max())
                 s0 = int(st.min())
-                # Input requests: (chunk, start) for every non-padding chunk of every task piece.
-                pt = pix[tile]                                               # [T, RS]
-                keys, times = [], []
-                for q, chs in enumerate(piece_chunks):
-                    tap, jj = chs // nc, chs % nc
-                    kq = pt[:, tap] * nc + jj[None, :]                       # [T, nq]
-                    keep = pix_in[tile][:, tap]
-                    keys.append(np.broadcast_to(kq[:, :, None], kq.shape + (G,))[keep])
-                    times.append(np.broadcast_to(st[:, q, None, :], kq.shape + (G,))[keep])
-                keys = np.concatenate(keys)
-                times = np.concatenate(times)
-                uch, rp = read_counts(keys, times, W_comb, cfg.combine)
-                req["input"] += int(keys.size)
-                out["input"] += int(rp.sum())
-                bcyc = np.bincount(uch % banks, weights=rp * rd_in[uch], minlength=banks)
-                # Filter requests: every task piece asks for its chunks of the group's filter;
-                # snarfing serves the group's requests within the window with one read.
-                if cfg.snarf:
-                    srt = np.sort(st, axis=0)                                # [T, pieces, G]
-                    rf = 1 + (np.diff(srt, axis=0) > W_comb).sum(axis=0)     # [pieces, G]
-                else:
-                    rf = np.full((pieces, G), T, dtype=np.int64)
-                rf_ch = rf[piece_of].T                                       # [G, n_ch]
-                req["filter"] += T * G * n_ch
-                out["filter"] += int(rf_ch.sum())
-                bcyc += np.bincount(fb.ravel(), weights=(rf_ch * rd_f[filt_r]).ravel(),
-                                    minlength=banks)
-                bcyc = bcyc.astype(np.int64)
-                bank_busy += int(bcyc.sum())
+                bcyc = self._bank_cycles(tile, filt_r, st, fb)
+                self.bank_busy += int(bcyc.sum())
                 used = bcyc > 0
                 bank_free[used] = np.maximum(bank_free[used], s0) + bcyc[used]
-                bw_end = int(bank_free.max())
-                stretch = max(0, bw_end - end)
+                stretch = max(0, int(bank_free.max()) - end)
                 if stretch:
-                    bound_steps += 1
+                    self.bound_steps += 1
                     fg = np.where(worked, fg + stretch, fg)
                 done.append(end + stretch)
                 starts_of.append(s0)
                 free[unit_of[real]] = fg[real]
-                # Footprint of the tile in the input buffer, DRAM bytes of it and of its outputs.
-                upix_in = np.unique(pt[pix_in[tile]])
-                foot = len(upix_in) * nc
-                peak_in = max(peak_in, foot * min(cfg.colours + 1, len(tiles) * len(rounds))
-                              / cfg.input_buffer_chunks)
-                a_rows = a_nnz[upix_in]
-                dram["activations"] += int((a_rows * vb).sum() + foot * cfg.mask_bytes)
-                dram["outputs"] += T * G * vb
+                self._footprint(tile, G, len(tiles) * len(rounds))
         span = max(done)
-        cl_cycles.append(span)
-        in_flight += sum(e - b for e, b in zip(done, starts_of)) / max(span, 1)
-        steps_all += len(done)
-    cycles = int(max(cl_cycles))
+        self.cl_cycles.append(span)
+        self.in_flight += sum(e - b for e, b in zip(done, starts_of)) / max(span, 1)
+        self.steps_all += len(done)
+
+    def _deal(self, tile, filt_r, g, fg, release):
+        """A tile's task pieces dealt over the group's units (``fg``: each unit's free cycle,
+        updated): their start cycles ``[T, pieces, G]``, costs and the units that worked."""
+        G, T, pieces = len(filt_r), len(tile), self.pieces
+        rows_g = np.arange(G)
+        worked = np.zeros(fg.shape, dtype=bool)
+        st = np.empty((T, pieces, G), dtype=np.int64)
+        ct = self.cost[tile][:, filt_r, :].transpose(0, 2, 1)             # [T, pieces, G]
+        n = 0
+        for i in range(T):
+            for q in range(pieces):
+                u = fg.argmin(axis=1) if self.cfg.dynamic else n % g
+                t0 = np.maximum(fg[rows_g, u], release)
+                st[i, q] = t0
+                fg[rows_g, u] = t0 + ct[i, q]
+                worked[rows_g, u] = True
+                n += 1
+        return st, ct, worked
+
+    def _bank_cycles(self, tile, filt_r, st, fb):
+        """A tile's bank reads (combining the input requests, snarfing the filter requests),
+        counted, and each bank's busy cycles for them."""
+        cfg, lay, banks, W_comb = self.cfg, self.lay, self.cfg.banks, self.cfg.combine_window
+        G, T, nc = len(filt_r), len(tile), lay.nc
+        # Input requests: (chunk, start) for every non-padding chunk of every task piece.
+        pt = lay.pix[tile]                                                   # [T, RS]
+        keys, times = [], []
+        for q, chs in enumerate(self.piece_chunks):
+            tap, jj = chs // nc, chs % nc
+            kq = pt[:, tap] * nc + jj[None, :]                               # [T, nq]
+            keep = lay.pix_in[tile][:, tap]
+            keys.append(np.broadcast_to(kq[:, :, None], kq.shape + (G,))[keep])
+            times.append(np.broadcast_to(st[:, q, None, :], kq.shape + (G,))[keep])
+        keys = np.concatenate(keys)
+        times = np.concatenate(times)
+        uch, rp = read_counts(keys, times, W_comb, cfg.combine)
+        self.req["input"] += int(keys.size)
+        self.out["input"] += int(rp.sum())
+        bcyc = np.bincount(uch % banks, weights=rp * self.rd_in[uch], minlength=banks)
+        # Filter requests: every task piece asks for its chunks of the group's filter;
+        # snarfing serves the group's requests within the window with one read.
+        if cfg.snarf:
+            srt = np.sort(st, axis=0)                                        # [T, pieces, G]
+            rf = 1 + (np.diff(srt, axis=0) > W_comb).sum(axis=0)             # [pieces, G]
+        else:
+            rf = np.full((self.pieces, G), T, dtype=np.int64)
+        rf_ch = rf[self.piece_of].T                                          # [G, n_ch]
+        self.req["filter"] += T * G * lay.n_ch
+        self.out["filter"] += int(rf_ch.sum())
+        bcyc += np.bincount(fb.ravel(), weights=(rf_ch * self.rd_f[filt_r]).ravel(),
+                            minlength=banks)
+        return bcyc.astype(np.int64)
+
+    def _footprint(self, tile, G, held):
+        """A tile's footprint in the input buffer (``held`` tiles at most at once) and the DRAM
+        bytes of its inputs and outputs."""
+        cfg, lay = self.cfg, self.lay
+        upix_in = np.unique(lay.pix[tile][lay.pix_in[tile]])
+        foot = len(upix_in) * lay.nc
+        self.peak_in = max(self.peak_in, foot * min(cfg.colours + 1, held)
+                           / cfg.input_buffer_chunks)
+        a_rows = lay.a_nnz[upix_in]
+        self.dram["activations"] += int((a_rows * cfg.value_bytes).sum() + foot * cfg.mask_bytes)
+        self.dram["outputs"] += len(tile) * G * cfg.value_bytes
+
+
+def _summary(run, lay, cfg, clusters, cost, matched_k, naive_items):
+    """:func:`layer_cycles`' result from its run's totals."""
+    cycles = int(max(run.cl_cycles))
     n_used = sum(1 for f in clusters if len(f))
+    mpc = cfg.matches_per_cycle
     macs = cfg.n_units * mpc
-    dense_macs = K * C * R * S * P
-    onesided_macs = P * int(nnz_k.sum())
+    matched = int(matched_k.sum())
+    dense_macs = lay.K * lay.C * lay.R * lay.S * lay.P
+    onesided_macs = lay.P * int(lay.nnz_k.sum())
     n_naive = max(1, macs // (NAIVE_UNITS * mpc))
     naive_cycles = _split_static(naive_items.T.ravel(), n_naive)
-    colours_avg = in_flight / max(n_used, 1)
+    colours_avg = run.in_flight / max(n_used, 1)
     return {
         "cycles": cycles,
         "dense_cycles": -(-dense_macs // macs),
@@ -427,20 +466,21 @@ def layer_cycles(w, a, config, stride=1, padding=0, progress=None, open_latency=
         "dense_macs": dense_macs,
         "ideal_cycles": -(-matched // macs),
         "utilization": matched / (cycles * macs) if cycles else 0.0,
-        "unit_busy": busy,
-        "tiles": n_tiles,
-        "pieces": pieces,
-        "steps": steps_all,
-        "bank_requests": req,
-        "bank_reads": out,
-        "bank_busy_cycles": bank_busy,
-        "bank_utilization": bank_busy / (banks * max(n_used, 1) * cycles) if cycles else 0.0,
-        "bank_bound_steps": bound_steps,
+        "unit_busy": int(cost.sum()),
+        "tiles": run.n_tiles,
+        "pieces": run.pieces,
+        "steps": run.steps_all,
+        "bank_requests": run.req,
+        "bank_reads": run.out,
+        "bank_busy_cycles": run.bank_busy,
+        "bank_utilization": (run.bank_busy / (cfg.banks * max(n_used, 1) * cycles)
+                             if cycles else 0.0),
+        "bank_bound_steps": run.bound_steps,
         "colours_in_flight": colours_avg,
         "output_occupancy": colours_avg / cfg.colours,
-        "input_buffer_peak": peak_in,
-        "dram_bytes": dram,
-        "clusters": [int(c) for c in cl_cycles],
+        "input_buffer_peak": run.peak_in,
+        "dram_bytes": run.dram,
+        "clusters": [int(c) for c in run.cl_cycles],
     }
 
 

@@ -21,12 +21,14 @@ On one-filter layers (the same schedule) the model is a lower bound of the trace
 with several filters it may be above it (a filter's group of one unit is slower than the RTL's
 sharing), see the benchmark's RTL rows.
 
-The layer model these traces are compared with is :mod:`golden.barista_layer`.
+The layer model these traces are compared with is :mod:`golden.barista_layer`; the cycle steps
+they are built of (a bank, the drain, the cluster's registers) are :mod:`golden.barista_steps`.
 """
 
 import numpy as np
 
 from .barista_layer import cluster_filters
+from .barista_steps import Bank, ClusterRun, drain_step
 from .conv import conv_output_shape
 from .sparsemap import check_int_array
 
@@ -59,7 +61,7 @@ def fetch_trace(mem, requests, offer, ready):
     n = len(requests)
     offer = np.asarray(offer, dtype=bool)
     ready = np.asarray(ready, dtype=bool)
-    bank = _Bank(n, [int(x) for x in mem])
+    bank = Bank(n, [int(x) for x in mem])
     hold = [False] * n
     nxt = [0] * n
     req_c = [[] for _ in range(n)]
@@ -89,29 +91,6 @@ def fetch_trace(mem, requests, offer, ready):
                        f"not taken")
 
 
-def _drain_step(st, rp, mem, depth, rdy):
-    """One cycle of ``ColourBuffer``'s drain (the rule of :func:`drain_trace` and
-    :func:`cluster_trace`): the next state, the next read-port words, the transfer on ``o``
-    (``(colour, addr, value)`` or None) and whether the colour is done."""
-    s = dict(st)
-    advance = (not st["ovalid"]) or rdy
-    sent = (st["colour"], st["oaddr"], st["odata"]) if st["ovalid"] and rdy else None
-    done = st["active"] and ((st["ovalid"] and rdy and st["last"]) or st["count"] == 0)
-    new_rp = list(rp)
-    if advance:
-        new_rp[st["colour"]] = mem[st["colour"]][st["raddr"] % depth]
-    if st["active"] and advance:
-        s.update(ovalid=st["pending"], oaddr=st["paddr"], odata=rp[st["colour"]],
-                 last=st["pending"] and st["paddr"] == st["count"] - 1)
-        if st["raddr"] < st["count"]:
-            s.update(pending=True, paddr=st["raddr"], raddr=st["raddr"] + 1)
-        else:
-            s.update(pending=False)
-    if done:
-        s.update(active=False, ovalid=False, pending=False)
-    return s, new_rp, sent, done
-
-
 def drain_trace(colours, depth, writes, closes, ready):
     """Cycle-exact behaviour of ``hw.barista.outbuf.ColourBuffer``.
 
@@ -139,7 +118,7 @@ def drain_trace(colours, depth, writes, closes, ready):
     out, freed, closed = [], [], []
     queue = list(closes)
     for t, rdy in enumerate(ready):
-        s, new_rp, sent, done = _drain_step(st, rp, mem, depth, rdy)
+        s, new_rp, sent, done = drain_step(st, rp, mem, depth, rdy)
         if sent:
             out.append((t,) + sent)
         if done:
@@ -198,72 +177,6 @@ def cluster_layout(w_shape, a_shape, config, stride=1, padding=0, tile_size=None
             "n_tasks": n_tasks, "tile_size": int(tile_size), "fbase": fbase, "chunks": chunks}
 
 
-class _Bank:
-    """One ``ChunkFetch`` bank, cycle by cycle: the one stepping rule of :func:`fetch_trace`
-    and :func:`cluster_trace`."""
-
-    def __init__(self, n_ports, mem):
-        self.n, self.mem = n_ports, mem
-        self.pend = [False] * n_ports
-        self.have = [False] * n_ports
-        self.paddr = [0] * n_ports
-        self.pdata = [0] * n_ports
-        self.bus_valid, self.bus_addr, self.rr, self.reads = False, 0, 0, 0
-
-    def step(self, req, taken):
-        """``req``: {port: addr} offered this cycle; ``taken``: ports whose response is taken."""
-        n = self.n
-        pend, have = list(self.pend), list(self.have)
-        cand = []
-        for i in range(n):
-            wait = self.pend[i] and not self.have[i]
-            hit = self.bus_valid and self.paddr[i] == self.bus_addr
-            cand.append(wait and not hit)
-            if wait and hit:
-                have[i], self.pdata[i] = True, self.mem[self.bus_addr]
-        for i, addr in req.items():
-            if not self.pend[i]:
-                pend[i], self.paddr[i] = True, addr
-        for i in taken:
-            pend[i] = have[i] = False
-        order = [i for i in range(self.rr, n) if cand[i]] + [i for i in range(self.rr) if cand[i]]
-        if order:
-            sel = order[0]
-            self.bus_valid, self.bus_addr = True, self.paddr[sel]
-            self.reads += 1
-            self.rr = 0 if sel == n - 1 else sel + 1
-        else:
-            self.bus_valid = False
-        self.pend, self.have = pend, have
-
-
-def _bank_words(w, a, lay, cfg):
-    """The mask of every chunk the cluster stores (values do not change the timing), per bank:
-    chunk ``i`` of :func:`cluster_layout`'s address space is word ``i // banks`` of bank
-    ``i mod banks``."""
-    K, C, R, H, W, nc, fbase = (lay[k] for k in ("K", "C", "R", "H", "W", "nc", "fbase"))
-    ch, B = cfg.chunk, cfg.banks
-
-    def masks(v):                               # v[..., C] -> [..., nc] masks
-        b = np.zeros(v.shape[:-1] + (nc * ch,), dtype=bool)
-        b[..., :C] = v != 0
-        b = b.reshape(v.shape[:-1] + (nc, ch))
-        return (b.astype(object) * (np.array([1 << i for i in range(ch)], dtype=object))).sum(-1)
-    mem = [0] * cfg.input_buffer_chunks
-    am = masks(a.transpose(1, 2, 0))            # [H, W, nc]
-    for y in range(H):
-        for x in range(W):
-            for j in range(nc):
-                mem[(y * W + x) * nc + j] = int(am[y, x, j])
-    wm = masks(w.transpose(0, 2, 3, 1))         # [K, R, R, nc]
-    for k in range(K):
-        for r in range(R):
-            for s in range(R):
-                for j in range(nc):
-                    mem[fbase + ((k * R + r) * R + s) * nc + j] = int(wm[k, r, s, j])
-    return [[mem[wd * B + b] for wd in range(cfg.input_buffer_chunks // B)] for b in range(B)]
-
-
 def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
                   result_latency=2, grants_per_cycle=None, fin_latency=0, max_cycles=10 ** 6):
     """Cycle-exact behaviour of ``hw.barista.cluster.BaristaCluster`` on one layer.
@@ -292,222 +205,17 @@ def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
         ``(cycle, unit)``), ``unit_busy`` (join cycles per unit), ``layout``
         (:func:`cluster_layout`) and ``values`` (per task, in task order).
     """
-    from .conv import conv2d_dense
     w = check_int_array(w, bits=None, name="weights")
     a = check_int_array(a, bits=None, name="activations")
     lay = cluster_layout(w.shape, a.shape, config, stride, padding, tile_size)
-    K, C, R, H, W, nc = (lay[k] for k in ("K", "C", "R", "H", "W", "nc"))
-    ho, wo, ntask, tsize, fbase = (lay[k] for k in ("out_h", "out_w", "n_tasks", "tile_size",
-                                                    "fbase"))
-    cfg = config
-    n, B, D, ncol = cfg.units_per_cluster, cfg.banks, cfg.private_chunks, cfg.colours
-    depth_o = cfg.output_buffer_entries
-    M, ch = cfg.matches_per_cycle, cfg.chunk
-    acc = cfg.acc_width
-    P = ho * wo
-
-    banks = [_Bank(2 * n, words) for words in _bank_words(w, a, lay, cfg)]
-    out_ref = conv2d_dense(a, w, stride, padding, acc_bits=64).reshape(K * P)
-    half = 1 << (acc - 1)
-    values = [int((v + half) % (1 << acc) - half) for v in out_ref]
-
-    # Dispatcher state (hw/barista/dispatch.py, colour_free).
-    dsp = dict(nxt=0, cur_off=0, cur_slot=0, opened=0, rest=ntask, size=min(ntask, tsize),
-               open_slot=0, room=0, pend=0, now=0)
-    ubusy, ts = [False] * n, [0] * n
-    if fin_latency not in (0, 1):
-        raise ValueError(f"fin_latency must be 0 or 1, not {fin_latency!r}")
-    fin_reg = [False] * n               # the fetchers' fin of the cycle before
-    free = [True] * ncol
-
-    def inc(s):
-        return 0 if s == ncol - 1 else s + 1
-
-    # Units.
-    U = [dict(active=False, first=False, a_addr=0, w_addr=0, a_row=0, w_row=0, r=0, r_hi=0,
-              s=0, s_lo=0, s_hi=0, j=0, slot=0, off=0, q=[], left=0, res_at=None, res=None,
-              inflight=False, rv=False, rslot=0, roff=0, rval=0) for _ in range(n)]
-    busy = [0] * n
-    # Output side.
-    wcnt = [0] * ncol
-    cslot, ctile, cl_start = 0, 0, 0
-    obm = [[0] * depth_o for _ in range(ncol)]
-    orp = [0] * ncol
-    ob = dict(active=False, colour=0, count=0, raddr=0, pending=False, paddr=0, ovalid=False,
-              oaddr=0, odata=0, last=False)
-    out, out_cycles, grants = [], [], [None] * ntask
-    requests = 0
-    row_a, row_w, fstride = W * nc, R * nc, R * R * nc
-
+    run = ClusterRun(w, a, lay, config, stride, padding, result_latency, grants_per_cycle,
+                     fin_latency)
     for t in range(max_cycles):
         rdy = True if ready is None else bool(ready[t]) if t < len(ready) else None
         if rdy is None:
             raise RuntimeError(f"the ready pattern ({len(ready)} cycles) ended before done")
-        # -- combinational -------------------------------------------------------------------
-        req = [dict() for _ in range(B)]
-        taken = [[] for _ in range(B)]
-        fin = [False] * n
-        issue_any = 0
-        xfer_info = [None] * n
-        for i, u in enumerate(U):
-            ba, bw = u["a_addr"] % B, u["w_addr"] % B
-            last = u["j"] == nc - 1 and u["s"] == u["s_hi"] and u["r"] == u["r_hi"]
-            issue = (u["active"] and len(u["q"]) < D and not banks[ba].pend[2 * i]
-                     and not banks[bw].pend[2 * i + 1])
-            u["issue"] = issue
-            if issue:
-                req[ba][2 * i] = u["a_addr"] // B
-                req[bw][2 * i + 1] = u["w_addr"] // B
-                u["new"] = dict(ba=ba, bw=bw, first=u["first"], last=last, slot=u["slot"],
-                                off=u["off"], task=u["task"], a=u["a_addr"], w=u["w_addr"])
-                fin[i] = last
-                issue_any += 1
-            if u["q"]:
-                h = u["q"][0]
-                offer = (banks[h["ba"]].have[2 * i] and banks[h["bw"]].have[2 * i + 1]
-                         and (not h["last"] or not (u["inflight"] or u["rv"])))
-                if offer and u["left"] <= 1:
-                    taken[h["ba"]].append(2 * i)
-                    taken[h["bw"]].append(2 * i + 1)
-                    both = banks[h["ba"]].pdata[2 * i] & banks[h["bw"]].pdata[2 * i + 1]
-                    m_ = bin(both).count("1")
-                    xfer_info[i] = (h, max(1, -(-m_ // M)))
-        # Dispatcher.
-        # (registered tile state: at most one tile opens, its tasks count two cycles later)
-        opening = [False] * ncol
-        open_now = dsp["rest"] > 0 and free[dsp["open_slot"]]
-        if open_now:
-            opening[dsp["open_slot"]] = True
-        avail = min(dsp["room"], grants_per_cycle or n)
-        fin_now, fin = fin, (fin_reg if fin_latency else fin)
-        fin_reg = fin_now
-        waiting = [not ubusy[i] or fin[i] for i in range(n)]
-        ts_eff = [dsp["now"] if fin[i] else ts[i] for i in range(n)]
-        grant = [False] * n
-        total = 0
-        for i in range(n):
-            rank = sum(1 for k in range(n) if k != i and waiting[k]
-                       and (ts_eff[k] < ts_eff[i] if k > i else ts_eff[k] <= ts_eff[i]))
-            if waiting[i] and rank < avail:
-                grant[i] = True
-                total += 1
-                task = dsp["nxt"] + rank
-                off = dsp["cur_off"] + rank
-                slot = inc(dsp["cur_slot"]) if off >= tsize else dsp["cur_slot"]
-                U[i]["grant"] = (task, slot, off - tsize if off >= tsize else off)
-                grants[task] = (t, i)
-        # Merge into the output buffer.
-        wsel = next((i for i in range(n) if U[i]["rv"]), None)
-        # Close and drain.
-        all_closed = cl_start >= ntask
-        rest = ntask - cl_start
-        ccount = min(rest, tsize)
-        close_valid = not all_closed and ctile < dsp["opened"] and wcnt[cslot] == ccount
-        close_taken = close_valid and not ob["active"]
-        done_run = all_closed and not ob["active"]
-        # -- sequential ----------------------------------------------------------------------
-        for b in range(B):
-            banks[b].step(req[b], taken[b])
-        requests += 2 * issue_any
-        for i, u in enumerate(U):
-            if u["left"] > 0:
-                busy[i] += 1
-            if xfer_info[i] is not None:
-                h, cost = xfer_info[i]
-                u["q"].pop(0)
-                u["left"] = cost
-                if h["last"]:
-                    u["inflight"] = True
-                    u["res_at"] = t + cost + result_latency
-                    u["res"] = (h["slot"], h["off"], values[h["task"]])
-            elif u["left"] > 0:
-                u["left"] -= 1
-            if u["res_at"] == t:                # res.valid now: the register fills
-                u["rv"], u["inflight"] = True, False
-                u["rslot"], u["roff"], u["rval"] = u["res"]
-                u["res_at"] = None
-            if wsel == i:
-                u["rv"] = False
-            if u["issue"]:
-                u["q"].append(u["new"])
-                u["first"] = False
-                if u["j"] == nc - 1:
-                    u["j"] = 0
-                    if u["s"] == u["s_hi"]:
-                        u["s"] = u["s_lo"]
-                        u["r"] += 1
-                        u["a_row"] += row_a
-                        u["w_row"] += row_w
-                        u["a_addr"], u["w_addr"] = u["a_row"], u["w_row"]
-                        if u["new"]["last"]:
-                            u["active"] = False
-                    else:
-                        u["s"] += 1
-                        u["a_addr"] += 1
-                        u["w_addr"] += 1
-                else:
-                    u["j"] += 1
-                    u["a_addr"] += 1
-                    u["w_addr"] += 1
-            if grant[i]:
-                task, slot, off = u["grant"]
-                k, p = divmod(task, P)
-                y, x = divmod(p, wo)
-                iy0, ix0 = y * stride - padding, x * stride - padding
-                r_lo, r_hi = max(0, -iy0), min(R - 1, H - 1 - iy0)
-                s_lo, s_hi = max(0, -ix0), min(R - 1, W - 1 - ix0)
-                arow = ((iy0 + r_lo) * W + ix0 + s_lo) * nc
-                wrow = fbase + k * fstride + (r_lo * R + s_lo) * nc
-                u.update(active=True, first=True, j=0, r=r_lo, r_hi=r_hi, s=s_lo, s_lo=s_lo,
-                         s_hi=s_hi, a_row=arow, a_addr=arow, w_row=wrow, w_addr=wrow, slot=slot,
-                         off=off, task=task)
-        # Dispatcher registers.
-        for i in range(n):
-            if fin[i] and not grant[i]:
-                ts[i] = dsp["now"]
-            ubusy[i] = grant[i] or (ubusy[i] and not fin[i])
-        off_next = dsp["cur_off"] + total
-        if off_next >= tsize:
-            dsp["cur_off"], dsp["cur_slot"] = off_next - tsize, inc(dsp["cur_slot"])
-        else:
-            dsp["cur_off"] = off_next
-        dsp.update(nxt=dsp["nxt"] + total, now=dsp["now"] + 1,
-                   room=dsp["room"] + dsp["pend"] - total,
-                   pend=dsp["size"] if open_now else 0)
-        if open_now:
-            rest = dsp["rest"] - dsp["size"]
-            dsp.update(opened=dsp["opened"] + 1, rest=rest, size=min(rest, tsize),
-                       open_slot=inc(dsp["open_slot"]))
-        # Colours and tiles.
-        wcol = U[wsel]["rslot"] if wsel is not None else None
-        for k in range(ncol):
-            if opening[k]:
-                wcnt[k] = 0
-            elif wcol == k:
-                wcnt[k] += 1
-        # The output buffer (hw/barista/outbuf.py; the rules of drain_trace).
-        s, new_rp, sent, done = _drain_step(ob, orp, obm, depth_o, rdy)
-        if sent:
-            out.append(sent)
-            out_cycles.append(t)
-        if done:
-            free[ob["colour"]] = True
-        for k in range(ncol):
-            if opening[k]:
-                free[k] = done and ob["colour"] == k
-        if close_taken:
-            s.update(active=True, colour=cslot, count=ccount, raddr=0, pending=False,
-                     ovalid=False, last=False)
-            ctile, cl_start, cslot = ctile + 1, cl_start + tsize, inc(cslot)
-        if wsel is not None:
-            u = U[wsel]
-            obm[u["rslot"]][u["roff"]] = u["rval"]
-        ob, orp = s, new_rp
-        if done_run:
-            reads = sum(b.reads for b in banks)
-            return {"cycles": t + 1, "out": out, "out_cycles": out_cycles, "reads": reads,
-                    "requests": requests, "grants": grants, "unit_busy": busy, "layout": lay,
-                    "values": values}
+        if run.cycle(t, rdy):
+            return run.result(t)
     raise RuntimeError(f"the cluster trace did not finish in {max_cycles} cycles")
 
 

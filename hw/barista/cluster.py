@@ -57,6 +57,7 @@ from amaranth.utils import ceil_log2
 from ..common.config import ConfigError
 from ..sparten.cu import ComputeUnit, chunk_word
 from .dispatch import TASK_WIDTH, TaskDispatch
+from .cluster_unit import feeder, fetcher
 from .fetch import ChunkFetch
 from .group import cu_config
 from .outbuf import ColourBuffer
@@ -199,13 +200,13 @@ class BaristaCluster(wiring.Component):
         self._descriptor(m, ctx)
         self._cursor(m, ctx)
         self._colours(m, ctx)
-        # Units.
+        # Units: a fetcher and a feeder each (:mod:`.cluster_unit`).
         ctx.res_v, ctx.res_slot, ctx.res_off, ctx.res_val, ctx.wsel = [], [], [], [], []
         ctx.n_req, ctx.fins = [], []
         for i in range(ctx.n):
             cu = ComputeUnit(self._cu)
             m.submodules[f"cu{i}"] = cu
-            self._feeder(m, ctx, i, cu, self._fetcher(m, ctx, i))
+            feeder(m, ctx, i, cu, fetcher(m, ctx, i), self.start)
 
         for i, f in enumerate(ctx.fins):
             m.d.comb += ctx.disp.fin[i].eq(f)
@@ -251,6 +252,7 @@ class BaristaCluster(wiring.Component):
         ctx.banks, ctx.bb, ctx.cbits, ctx.cfg = banks, bb, cbits, cfg
         ctx.cw, ctx.disp, ctx.n, ctx.ncol = cw, disp, n, ncol
         ctx.oaw, ctx.ob, ctx.word_of = oaw, ob, word_of
+        ctx.kernel_width = KERNEL_WIDTH
         return ctx
 
     def _descriptor(self, m, ctx):
@@ -371,197 +373,6 @@ class BaristaCluster(wiring.Component):
         with m.If(self.start):
             m.d.sync += free.eq((1 << ncol) - 1)
         m.d.comb += disp.free.eq(free)
-
-    def _fetcher(self, m, ctx, i):
-        """Unit ``i``'s fetcher: its task's walk, the pair requests and its private queue."""
-        B, D, aw, bank_of = ctx.B, ctx.D, ctx.aw, ctx.bank_of
-        banks, bb, cbits, d = ctx.banks, ctx.bb, ctx.cbits, ctx.d
-        disp, fins, hd, n_req = ctx.disp, ctx.fins, ctx.hd, ctx.n_req
-        oaw, row_a, row_w, taps = ctx.oaw, ctx.row_a, ctx.row_w, ctx.taps
-        word_of = ctx.word_of
-        pa = [f.req[2 * i] for f in banks]          # activation ports
-        pw = [f.req[2 * i + 1] for f in banks]      # filter ports
-        qa = [f.resp[2 * i] for f in banks]
-        qw = [f.resp[2 * i + 1] for f in banks]
-
-        # Fetcher state.
-        active = Signal(name=f"active{i}")
-        first = Signal(name=f"first{i}")
-        a_addr = Signal(aw + 1, name=f"a_addr{i}")
-        w_addr = Signal(aw + 1, name=f"w_addr{i}")
-        a_row = Signal(aw + 1, name=f"a_row{i}")
-        w_row = Signal(aw + 1, name=f"w_row{i}")
-        r_cur = Signal(KERNEL_WIDTH, name=f"r{i}")
-        r_hi = Signal(KERNEL_WIDTH, name=f"r_hi{i}")
-        s_cur = Signal(KERNEL_WIDTH, name=f"s{i}")
-        s_lo = Signal(KERNEL_WIDTH, name=f"s_lo{i}")
-        s_hi = Signal(KERNEL_WIDTH, name=f"s_hi{i}")
-        j = Signal(aw, name=f"j{i}")
-        t_slot = Signal(cbits, name=f"t_slot{i}")
-        t_off = Signal(oaw, name=f"t_off{i}")
-
-        # The granted task is the cursor's head (one grant per cycle).
-        g = disp.grant[i]
-        gr_lo, gr_hi, gs_lo, gs_hi = (hd[k] for k in taps)
-        g_arow, g_wrow = hd["arow"], hd["wrow"]
-
-        # Private queue of requested pairs: banks, framing and the result's place.
-        qlay = data.StructLayout({"ba": unsigned(max(1, bb)), "bw": unsigned(max(1, bb)),
-                                  "first": 1, "last": 1, "slot": unsigned(cbits),
-                                  "off": unsigned(oaw)})
-        q = [Signal(qlay, name=f"q{i}_{e}") for e in range(D)]
-        q_wp = Signal(range(D), name=f"q_wp{i}")
-        q_rp = Signal(range(D), name=f"q_rp{i}")
-        q_n = Signal(range(D + 1), name=f"q_n{i}")
-
-        ba, bw = bank_of(a_addr), bank_of(w_addr)
-        a_free = Signal(name=f"a_free{i}")
-        w_free = Signal(name=f"w_free{i}")
-        for b in range(B):
-            with m.If(ba == b):
-                m.d.comb += a_free.eq(pa[b].ready)
-            with m.If(bw == b):
-                m.d.comb += w_free.eq(pw[b].ready)
-        last = Signal(name=f"last{i}")
-        m.d.comb += last.eq((j == d.nc - 1) & (s_cur == s_hi) & (r_cur == r_hi))
-        issue = Signal(name=f"issue{i}")
-        # Both ports' ready depend only on their state (ChunkFetch), so offering the pair
-        # only when both are free makes no loop.
-        m.d.comb += issue.eq(active & (q_n < D) & a_free & w_free)
-        for b in range(B):
-            m.d.comb += [pa[b].valid.eq(issue & (ba == b)), pa[b].payload.eq(word_of(a_addr)),
-                         pw[b].valid.eq(issue & (bw == b)), pw[b].payload.eq(word_of(w_addr))]
-        n_req.append(issue)
-        # ``fin`` reaches the dispatcher through a register (``fin_latency``): the bank
-        # ready -> issue path ends there, not in the dispatcher's next-state selects.
-        fin = Signal(name=f"fin{i}")
-        m.d.sync += fin.eq(issue & last)
-        fins.append(fin)
-        new = Signal(qlay, name=f"q_new{i}")
-        m.d.comb += [new.ba.eq(ba), new.bw.eq(bw), new.first.eq(first), new.last.eq(last),
-                     new.slot.eq(t_slot), new.off.eq(t_off)]
-        self._walk(m, ctx, i, types.SimpleNamespace(a_addr=a_addr, a_row=a_row, active=active,
-            first=first, g=g, g_arow=g_arow, g_wrow=g_wrow, gr_hi=gr_hi, gr_lo=gr_lo, gs_hi=gs_hi,
-            gs_lo=gs_lo, issue=issue, j=j, last=last, new=new, q=q, q_wp=q_wp, r_cur=r_cur,
-            r_hi=r_hi, s_cur=s_cur, s_hi=s_hi, s_lo=s_lo, t_off=t_off, t_slot=t_slot,
-            w_addr=w_addr, w_row=w_row))
-        u = types.SimpleNamespace()
-        u.active, u.fin, u.issue, u.new = active, fin, issue, new
-        u.q, u.q_n, u.q_rp, u.q_wp = q, q_n, q_rp, q_wp
-        u.qa, u.qlay, u.qw = qa, qlay, qw
-        return u
-
-    def _walk(self, m, ctx, i, w):
-        """Unit ``i``'s walk: its queue write and next pair on a request, the granted task's
-        walk while idle."""
-        D, d, disp, row_a = ctx.D, ctx.d, ctx.disp, ctx.row_a
-        row_w = ctx.row_w
-        a_addr, a_row, active, first = w.a_addr, w.a_row, w.active, w.first
-        g, g_arow, g_wrow, gr_hi = w.g, w.g_arow, w.g_wrow, w.gr_hi
-        gr_lo, gs_hi, gs_lo, issue = w.gr_lo, w.gs_hi, w.gs_lo, w.issue
-        j, last, new, q = w.j, w.last, w.new, w.q
-        q_wp, r_cur, r_hi, s_cur = w.q_wp, w.r_cur, w.r_hi, w.s_cur
-        s_hi, s_lo, t_off, t_slot = w.s_hi, w.s_lo, w.t_off, w.t_slot
-        w_addr, w_row = w.w_addr, w.w_row
-        with m.If(issue):
-            for e in range(D):
-                with m.If(q_wp == e):
-                    m.d.sync += q[e].eq(new)
-            m.d.sync += [q_wp.eq(Mux(q_wp == D - 1, 0, q_wp + 1)), first.eq(0)]
-            with m.If(j == d.nc - 1):
-                m.d.sync += j.eq(0)
-                with m.If(s_cur == s_hi):
-                    m.d.sync += [s_cur.eq(s_lo), r_cur.eq(r_cur + 1),
-                                 a_row.eq(a_row + row_a), w_row.eq(w_row + row_w),
-                                 a_addr.eq(a_row + row_a), w_addr.eq(w_row + row_w)]
-                    with m.If(last):
-                        m.d.sync += active.eq(0)
-                with m.Else():
-                    m.d.sync += [s_cur.eq(s_cur + 1), a_addr.eq(a_addr + 1),
-                                 w_addr.eq(w_addr + 1)]
-            with m.Else():
-                m.d.sync += [j.eq(j + 1), a_addr.eq(a_addr + 1), w_addr.eq(w_addr + 1)]
-        # An idle unit (its last request was in an earlier cycle) takes the head's walk
-        # whether it is granted or not (its fetcher state is dead until it is), so the
-        # ranking's grant only sets ``active``.
-        with m.If(~active):
-            m.d.sync += [first.eq(1), j.eq(0), r_cur.eq(gr_lo), r_hi.eq(gr_hi),
-                         s_cur.eq(gs_lo), s_lo.eq(gs_lo), s_hi.eq(gs_hi),
-                         a_row.eq(g_arow), a_addr.eq(g_arow), w_row.eq(g_wrow),
-                         w_addr.eq(g_wrow), t_slot.eq(disp.slot[i]),
-                         t_off.eq(disp.offset[i])]
-        with m.If(g):
-            m.d.sync += active.eq(1)
-
-    def _feeder(self, m, ctx, i, cu, u):
-        """Unit ``i``'s queue head into its compute unit ``cu`` and its result register."""
-        B, D, cbits, cfg = ctx.B, ctx.D, ctx.cbits, ctx.cfg
-        cw, oaw, res_off, res_slot = ctx.cw, ctx.oaw, ctx.res_off, ctx.res_slot
-        res_v, res_val, wsel = ctx.res_v, ctx.res_val, ctx.wsel
-        active, fin, issue, new = u.active, u.fin, u.issue, u.new
-        q, q_n, q_rp, q_wp = u.q, u.q_n, u.q_rp, u.q_wp
-        qa, qlay, qw = u.qa, u.qlay, u.qw
-        # The head pair to the compute unit, once both chunks have arrived. The head entry
-        # (``q[q_rp]``) is a register with one-hot bank selects, kept a cycle ahead, so the
-        # chunk select in front of the join starts at flip-flops (issue 11).
-        head = Signal(qlay, name=f"head{i}")
-        hsa, hsw = Signal(B, name=f"hsa{i}"), Signal(B, name=f"hsw{i}")
-        va, vw_ = Signal(name=f"va{i}"), Signal(name=f"vw{i}")
-        da, dw = Signal(cw, name=f"da{i}"), Signal(cw, name=f"dw{i}")
-        m.d.comb += [va.eq(Cat(qa[b].valid & hsa[b] for b in range(B)).any()),
-                     vw_.eq(Cat(qw[b].valid & hsw[b] for b in range(B)).any()),
-                     da.eq(TaskDispatch.and_or(m, [p.payload for p in qa], hsa, f"da_{i}")),
-                     dw.eq(TaskDispatch.and_or(m, [p.payload for p in qw], hsw, f"dw_{i}"))]
-        inflight = Signal(name=f"inflight{i}")       # last chunk handed, result not back
-        rv = Signal(name=f"rv{i}")                   # result register full
-        rslot = Signal(cbits, name=f"rslot{i}")
-        roff = Signal(oaw, name=f"roff{i}")
-        rval = Signal(signed(cfg.acc_width), name=f"rval{i}")
-        offer = Signal(name=f"offer{i}")
-        m.d.comb += offer.eq((q_n > 0) & va & vw_ & (~head.last | ~(inflight | rv)))
-        xfer = Signal(name=f"xfer{i}")
-        m.d.comb += [cu.i.valid.eq(offer), cu.i.payload.act.eq(da), cu.i.payload.wgt.eq(dw),
-                     cu.i.payload.first.eq(head.first), cu.i.payload.last.eq(head.last),
-                     cu.i.payload.out_addr.eq(Cat(head.off, head.slot)),
-                     cu.clear.eq(self.start), cu.others_busy.eq(0),
-                     xfer.eq(offer & cu.i.ready)]
-        for b in range(B):
-            m.d.comb += [qa[b].ready.eq(xfer & hsa[b]), qw[b].ready.eq(xfer & hsw[b])]
-        rp1 = Signal(range(D), name=f"q_rp1_{i}")
-        after, hnext = Signal(qlay, name=f"after{i}"), Signal(qlay, name=f"hnext{i}")
-        m.d.comb += rp1.eq(Mux(q_rp == D - 1, 0, q_rp + 1))
-        for e in range(D):
-            with m.If(rp1 == e):
-                m.d.comb += after.eq(q[e])
-        with m.If(issue & (q_wp == Mux(xfer, rp1, q_rp))):
-            m.d.comb += hnext.eq(new)
-        with m.Elif(xfer):
-            m.d.comb += hnext.eq(after)
-        with m.Else():
-            m.d.comb += hnext.eq(head)
-        m.d.sync += [head.eq(hnext), hsa.eq(Cat(hnext.ba == b for b in range(B))),
-                     hsw.eq(Cat(hnext.bw == b for b in range(B)))]
-        with m.If(xfer):
-            m.d.sync += q_rp.eq(rp1)
-            with m.If(head.last):
-                m.d.sync += inflight.eq(1)
-        m.d.sync += q_n.eq(q_n + issue - xfer)
-
-        # Result register; written into the output buffer by the merge below.
-        with m.If(cu.res.valid):
-            m.d.sync += [rv.eq(1), inflight.eq(0), roff.eq(cu.res.addr[:oaw]),
-                         rslot.eq(cu.res.addr[oaw:oaw + cbits]), rval.eq(cu.res.value)]
-        w = Signal(name=f"wsel{i}")
-        wsel.append(w)
-        with m.If(w):
-            m.d.sync += rv.eq(0)
-        res_v.append(rv)
-        res_slot.append(rslot)
-        res_off.append(roff)
-        res_val.append(rval)
-        with m.If(self.start):
-            m.d.sync += [active.eq(0), q_n.eq(0), q_wp.eq(0), q_rp.eq(0), inflight.eq(0),
-                         rv.eq(0), fin.eq(0)]
 
     def _close(self, m, ctx):
         """The results' merge into the output buffer, the tiles' closing and the run's end."""

@@ -177,8 +177,8 @@ def cluster_layout(w_shape, a_shape, config, stride=1, padding=0, tile_size=None
             "n_tasks": n_tasks, "tile_size": int(tile_size), "fbase": fbase, "chunks": chunks}
 
 
-def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
-                  result_latency=2, grants_per_cycle=None, fin_latency=0, max_cycles=10 ** 6):
+def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None, *,
+                  result_latency, grants_per_cycle, fin_latency, max_cycles=10 ** 6):
     """Cycle-exact behaviour of ``hw.barista.cluster.BaristaCluster`` on one layer.
 
     Parameters
@@ -231,8 +231,8 @@ def engine_filters(w, n_clusters):
     return [[int(k) for k in f] for f in cluster_filters(nnz, n_clusters)]
 
 
-def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
-                 result_latency=2, grants_per_cycle=None, fin_latency=0):
+def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None, *,
+                 result_latency, grants_per_cycle, fin_latency):
     """Cycle-exact behaviour of ``hw.barista.engine.BaristaEngine``: every cluster runs
     :func:`cluster_trace` on its filters (:func:`engine_filters`) with its own output ``ready``
     pattern (``ready[c]``, or None). Returns ``{"filters", "clusters" (the traces), "cycles"
@@ -240,8 +240,8 @@ def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
     filters = engine_filters(w, config.n_clusters)
     w = np.asarray(w)
     traces = [cluster_trace(w[f], a, config, stride, padding, tile_size,
-                            None if ready is None else ready[c], result_latency,
-                            grants_per_cycle, fin_latency)
+                            None if ready is None else ready[c], result_latency=result_latency,
+                            grants_per_cycle=grants_per_cycle, fin_latency=fin_latency)
               for c, f in enumerate(filters)]
     return {"filters": filters, "clusters": traces,
             "cycles": max(t["cycles"] for t in traces)}

@@ -300,7 +300,7 @@ def check_cluster_layer(model, config, w, a, stride=1, padding=0, tile_size=None
                       idle_threshold)
     ready = lfsr_pattern(seed, threshold, got["cycles"] + 16)
     want = cluster_trace(w, a, config, stride, padding, tile_size, ready,
-                         ComputeUnit.result_latency,
+                         result_latency=ComputeUnit.result_latency,
                          **BaristaCluster.latencies())
     ref = conv2d_dense(np.asarray(a), np.asarray(w), stride, padding)
     exact = bool(np.array_equal(got["outputs"], ref))
@@ -554,7 +554,7 @@ def check_engine_layer(model, config, w, a, stride=1, padding=0, tile_size=None,
                      idle_threshold)
     ready = [lfsr_pattern(s, threshold, max(got["cycles"]) + 16) for s in seeds]
     want = engine_trace(w, a, config, stride, padding, tile_size, ready,
-                        ComputeUnit.result_latency,
+                        result_latency=ComputeUnit.result_latency,
                         **BaristaCluster.latencies())
     exact = bool(np.array_equal(got["outputs"], conv2d_dense(np.asarray(a), np.asarray(w),
                                                               stride, padding)))

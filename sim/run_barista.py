@@ -322,12 +322,11 @@ def _run_pysim(dut, beats, set_desc, cycle, on_done, max_cycles, what):
     after ``start``) until ``dut.done``, when ``on_done(ctx)`` reads the counters."""
     from amaranth.sim import Simulator
 
+    from .streams import stream_put
+
     async def bench(ctx):
         for b in beats:
-            ctx.set(dut.load.valid, 1)
-            ctx.set(dut.load.payload.as_value(), b)
-            await ctx.tick()
-        ctx.set(dut.load.valid, 0)
+            await stream_put(ctx, dut.load, b)
         set_desc(ctx)
         ctx.set(dut.start, 1)
         await ctx.tick()

@@ -346,6 +346,24 @@ RTL_SCOPE = ("reduced conv layers (3x3 and 7x7 with stride and padding, 1x1) thr
              "(hw/barista/engine.py, filters dealt between them) on one layer")
 
 
+def _check_layers(layers, check, model, config, seed0, note, where, progress):
+    """One row per reduced layer of ``layers`` from ``check(model, config, ...)`` (a
+    :mod:`sim.run_barista` checker), layer ``k`` with seed ``seed0 + k``."""
+    rows = []
+    for k, (net, name, K, C, side) in enumerate(layers):
+        w, a, stride, pad = _reduced(net, name, K, C, side)
+        t0 = time.monotonic()
+        r = check(model, config, w, a, stride, pad, seed=seed0 + k, threshold=RTL_READY,
+                  idle_threshold=RTL_IDLE)
+        r.update(name=f"{net} {name}", size=side, seconds=round(time.monotonic() - t0, 1),
+                 config=note)
+        rows.append(r)
+        if progress:
+            progress(f"RTL {name}{where}: rtl {r['rtl_cycles']} trace {r['trace_cycles']} "
+                     f"{'ok' if r['equal'] else 'MISMATCH'}")
+    return rows
+
+
 def rtl_check(layers=RTL_LAYERS, progress=None, engine_layers=()):
     """Model vs RTL on reduced conv layers through the whole cluster: ``barista_cluster``
     (hw/barista/config.py CLUSTER: 4 SparTen units, chunk 8, 4 banks, 2 colours) on the native
@@ -353,36 +371,15 @@ def rtl_check(layers=RTL_LAYERS, progress=None, engine_layers=()):
     :func:`sim.run_barista.check_cluster_layer`: results against golden conv2d, cycles, bank reads,
     requests and drain order against :func:`golden.barista.cluster_trace`, and
     :func:`golden.barista.layer_cycles` (one cluster) beside them."""
-    from hw.barista.config import CLUSTER
-    from sim.run_barista import check_cluster_layer, cluster_model
-    model = cluster_model(CLUSTER)
-    rows = []
-    for k, (net, name, K, C, side) in enumerate(layers):
-        w, a, stride, pad = _reduced(net, name, K, C, side)
-        t0 = time.monotonic()
-        r = check_cluster_layer(model, CLUSTER, w, a, stride, pad, seed=1 + k,
-                                threshold=RTL_READY, idle_threshold=RTL_IDLE)
-        r.update(name=f"{net} {name}", size=side, seconds=round(time.monotonic() - t0, 1),
-                 config="CLUSTER: 1 cluster x 4 units, chunk 8, 4 banks, 2 colours")
-        rows.append(r)
-        if progress:
-            progress(f"RTL {name}: rtl {r['rtl_cycles']} trace {r['trace_cycles']} model "
-                     f"{r['model_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
+    from hw.barista.config import CLUSTER, ENGINE
+    from sim.run_barista import check_cluster_layer, check_engine_layer, cluster_model, engine_model
+    rows = _check_layers(layers, check_cluster_layer, cluster_model(CLUSTER), CLUSTER, 1,
+                         "CLUSTER: 1 cluster x 4 units, chunk 8, 4 banks, 2 colours", "",
+                         progress)
     if engine_layers:
-        from hw.barista.config import ENGINE
-        from sim.run_barista import check_engine_layer, engine_model
-        emodel = engine_model(ENGINE)
-        for k, (net, name, K, C, side) in enumerate(engine_layers):
-            w, a, stride, pad = _reduced(net, name, K, C, side)
-            t0 = time.monotonic()
-            r = check_engine_layer(emodel, ENGINE, w, a, stride, pad, seed=11 + k,
-                                   threshold=RTL_READY, idle_threshold=RTL_IDLE)
-            r.update(name=f"{net} {name}", size=side, seconds=round(time.monotonic() - t0, 1),
-                     config=f"ENGINE: {ENGINE.n_clusters} clusters x 4 units, chunk 8")
-            rows.append(r)
-            if progress:
-                progress(f"RTL {name} on {ENGINE.n_clusters} clusters: rtl {r['rtl_cycles']} "
-                         f"trace {r['trace_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
+        rows += _check_layers(engine_layers, check_engine_layer, engine_model(ENGINE), ENGINE, 11,
+                              f"ENGINE: {ENGINE.n_clusters} clusters x 4 units, chunk 8",
+                              f" on {ENGINE.n_clusters} clusters", progress)
     return rows
 
 

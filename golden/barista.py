@@ -1,11 +1,13 @@
 """BARISTA's golden models, by job: the layer cycle model (:mod:`golden.barista_layer`:
-:func:`layer_cycles`, its tiling, filter deal and the scheduling rule :func:`group_schedule`) and
+:func:`layer_cycles` and its bank reads), the deal of its work and its scheduling rule
+(:mod:`golden.barista_schedule`: tiling, filter deal, :func:`group_schedule`) and
 the cycle-exact traces of the RTL blocks (:mod:`golden.barista_trace`: :func:`fetch_trace`,
 :func:`drain_trace`, :func:`cluster_trace`, :func:`engine_trace`). This module keeps the public
 names in one place for callers (``from golden import barista``)."""
 
-from .barista_layer import (NAIVE_UNITS, cluster_filters, group_schedule, layer_cycles,
-                            read_counts, tile_open, tile_positions, units_per_filter)
+from .barista_layer import NAIVE_UNITS, layer_cycles, read_counts
+from .barista_schedule import (cluster_filters, group_schedule, tile_open, tile_positions,
+                               units_per_filter)
 from .barista_trace import (cluster_layout, cluster_trace, drain_trace, engine_filters,
                             engine_trace, fetch_trace)
 

@@ -1,6 +1,6 @@
 """Cycle-exact traces of BARISTA's RTL blocks (pure Python, nothing imported from ``hw/``).
 
-RTL: ``hw.barista.dispatch.TaskDispatch`` gives :func:`golden.barista_layer.group_schedule`'s
+RTL: ``hw.barista.dispatch.TaskDispatch`` gives :func:`golden.barista.group_schedule`'s
 schedule cycle for cycle, and so does ``hw.barista.group.BaristaGroup`` (the dispatcher with
 SparTen's compute units, on 1x1 layers, task costs from the real chunk matches); that schedule is
 the scheduling rule of :func:`golden.barista_layer.layer_cycles` (a test ties them).
@@ -10,7 +10,7 @@ the scheduling rule of :func:`golden.barista_layer.layer_cycles` (a test ties th
 SparTen's units, the coloured buffer; KxK layers with stride and padding), follows
 :func:`cluster_trace` cycle for cycle under output backpressure (every grant, every drained result,
 cycles, bank reads), and ``hw.barista.engine.BaristaEngine`` (several clusters, the filters dealt by
-:func:`~golden.barista_layer.cluster_filters`) :func:`engine_trace`. Where the RTL is exact and the
+:func:`~golden.barista.cluster_filters`) :func:`engine_trace`. Where the RTL is exact and the
 layer model abstracts: the banks (the model's ``combine_window`` rule combines requests that meet
 within the window, the RTL's single-level network only those pending at once: on the benchmark's
 reduced 3x3 layers both read 68-93% of the requests, on its 1x1 layer the RTL 68%, the model 27%),
@@ -27,7 +27,7 @@ they are built of (a bank, the drain, the cluster's registers) are :mod:`golden.
 
 import numpy as np
 
-from .barista_layer import cluster_filters
+from .barista_schedule import cluster_filters
 from .barista_steps import Bank, ClusterRun, drain_step
 from .conv import conv_output_shape
 from .sparsemap import check_int_array
@@ -177,8 +177,8 @@ def cluster_layout(w_shape, a_shape, config, stride=1, padding=0, tile_size=None
             "n_tasks": n_tasks, "tile_size": int(tile_size), "fbase": fbase, "chunks": chunks}
 
 
-def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
-                  result_latency=2, grants_per_cycle=None, fin_latency=0, max_cycles=10 ** 6):
+def cluster_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None, *,
+                  result_latency, grants_per_cycle, fin_latency, max_cycles=10 ** 6):
     """Cycle-exact behaviour of ``hw.barista.cluster.BaristaCluster`` on one layer.
 
     Parameters
@@ -231,8 +231,8 @@ def engine_filters(w, n_clusters):
     return [[int(k) for k in f] for f in cluster_filters(nnz, n_clusters)]
 
 
-def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
-                 result_latency=2, grants_per_cycle=None, fin_latency=0):
+def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None, *,
+                 result_latency, grants_per_cycle, fin_latency):
     """Cycle-exact behaviour of ``hw.barista.engine.BaristaEngine``: every cluster runs
     :func:`cluster_trace` on its filters (:func:`engine_filters`) with its own output ``ready``
     pattern (``ready[c]``, or None). Returns ``{"filters", "clusters" (the traces), "cycles"
@@ -240,8 +240,8 @@ def engine_trace(w, a, config, stride=1, padding=0, tile_size=None, ready=None,
     filters = engine_filters(w, config.n_clusters)
     w = np.asarray(w)
     traces = [cluster_trace(w[f], a, config, stride, padding, tile_size,
-                            None if ready is None else ready[c], result_latency,
-                            grants_per_cycle, fin_latency)
+                            None if ready is None else ready[c], result_latency=result_latency,
+                            grants_per_cycle=grants_per_cycle, fin_latency=fin_latency)
               for c, f in enumerate(filters)]
     return {"filters": filters, "clusters": traces,
             "cycles": max(t["cycles"] for t in traces)}

@@ -46,11 +46,8 @@ from .balance import METHODS
 from .conv import conv_output_shape
 from .plan import Plan, PlanError, Tile
 
-__all__ = ["BALANCE", "hw_padding_ok", "tiling", "tile_tensors", "tile_perm", "stored_bytes",
+__all__ = ["hw_padding_ok", "tiling", "tile_tensors", "tile_perm", "stored_bytes",
            "plan_layer"]
-
-#: Filter-to-unit assignments a plan may use per output-channel group (golden/balance.py).
-BALANCE = METHODS   # the balancing methods are golden/balance.py's
 
 
 def _int(name, v, lo):
@@ -218,8 +215,8 @@ def _real_window(a, coords):
 def tile_perm(w_t, config, balance="none"):
     """The slot table a tile runs with: ``None`` (identity) or golden/balance.py's assignment of
     the tile's filters (each output-channel group is balanced on its own)."""
-    if balance not in BALANCE:
-        raise ValueError(f"balance must be one of {list(BALANCE)}, not {balance!r}")
+    if balance not in METHODS:
+        raise ValueError(f"balance must be one of {list(METHODS)}, not {balance!r}")
     if balance == "none":
         return None
     if not config.permute:
@@ -296,8 +293,8 @@ def plan_layer(config, w, a, stride=1, padding=0, balance="none", models=None, p
     from .sparten_model import layer_cycles
 
     w, a, kind = _as_conv(w, a)
-    if balance not in BALANCE:
-        raise ValueError(f"balance must be one of {list(BALANCE)}, not {balance!r}")
+    if balance not in METHODS:
+        raise ValueError(f"balance must be one of {list(METHODS)}, not {balance!r}")
     K, C, R, S = w.shape
     _, H, W = a.shape
     coords, blocks = tiling(config, K, C, H, W, R, S, stride, padding)

@@ -1,7 +1,8 @@
 """BARISTA benchmark: VGG-16 and a ResNet-50-shaped network on the cycle model at 32K MACs.
 
 :func:`section` is the BARISTA part of ``sparse-hw bench`` (``make bench``); run this module alone
-with ``python -m sim.bench_barista [--quick]``.
+with ``python -m sim.bench_barista [--quick]``. Its markdown and plot specs are
+:mod:`sim.bench_barista_report`.
 
 Workloads
 ---------
@@ -345,6 +346,24 @@ RTL_SCOPE = ("reduced conv layers (3x3 and 7x7 with stride and padding, 1x1) thr
              "(hw/barista/engine.py, filters dealt between them) on one layer")
 
 
+def _check_layers(layers, check, model, config, seed0, note, where, progress):
+    """One row per reduced layer of ``layers`` from ``check(model, config, ...)`` (a
+    :mod:`sim.run_barista` checker), layer ``k`` with seed ``seed0 + k``."""
+    rows = []
+    for k, (net, name, K, C, side) in enumerate(layers):
+        w, a, stride, pad = _reduced(net, name, K, C, side)
+        t0 = time.monotonic()
+        r = check(model, config, w, a, stride, pad, seed=seed0 + k, threshold=RTL_READY,
+                  idle_threshold=RTL_IDLE)
+        r.update(name=f"{net} {name}", size=side, seconds=round(time.monotonic() - t0, 1),
+                 config=note)
+        rows.append(r)
+        if progress:
+            progress(f"RTL {name}{where}: rtl {r['rtl_cycles']} trace {r['trace_cycles']} "
+                     f"{'ok' if r['equal'] else 'MISMATCH'}")
+    return rows
+
+
 def rtl_check(layers=RTL_LAYERS, progress=None, engine_layers=()):
     """Model vs RTL on reduced conv layers through the whole cluster: ``barista_cluster``
     (hw/barista/config.py CLUSTER: 4 SparTen units, chunk 8, 4 banks, 2 colours) on the native
@@ -352,36 +371,15 @@ def rtl_check(layers=RTL_LAYERS, progress=None, engine_layers=()):
     :func:`sim.run_barista.check_cluster_layer`: results against golden conv2d, cycles, bank reads,
     requests and drain order against :func:`golden.barista.cluster_trace`, and
     :func:`golden.barista.layer_cycles` (one cluster) beside them."""
-    from hw.barista.config import CLUSTER
-    from sim.run_barista import check_cluster_layer, cluster_model
-    model = cluster_model(CLUSTER)
-    rows = []
-    for k, (net, name, K, C, side) in enumerate(layers):
-        w, a, stride, pad = _reduced(net, name, K, C, side)
-        t0 = time.monotonic()
-        r = check_cluster_layer(model, CLUSTER, w, a, stride, pad, seed=1 + k,
-                                threshold=RTL_READY, idle_threshold=RTL_IDLE)
-        r.update(name=f"{net} {name}", size=side, seconds=round(time.monotonic() - t0, 1),
-                 config="CLUSTER: 1 cluster x 4 units, chunk 8, 4 banks, 2 colours")
-        rows.append(r)
-        if progress:
-            progress(f"RTL {name}: rtl {r['rtl_cycles']} trace {r['trace_cycles']} model "
-                     f"{r['model_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
+    from hw.barista.config import CLUSTER, ENGINE
+    from sim.run_barista import check_cluster_layer, check_engine_layer, cluster_model, engine_model
+    rows = _check_layers(layers, check_cluster_layer, cluster_model(CLUSTER), CLUSTER, 1,
+                         "CLUSTER: 1 cluster x 4 units, chunk 8, 4 banks, 2 colours", "",
+                         progress)
     if engine_layers:
-        from hw.barista.config import ENGINE
-        from sim.run_barista import check_engine_layer, engine_model
-        emodel = engine_model(ENGINE)
-        for k, (net, name, K, C, side) in enumerate(engine_layers):
-            w, a, stride, pad = _reduced(net, name, K, C, side)
-            t0 = time.monotonic()
-            r = check_engine_layer(emodel, ENGINE, w, a, stride, pad, seed=11 + k,
-                                   threshold=RTL_READY, idle_threshold=RTL_IDLE)
-            r.update(name=f"{net} {name}", size=side, seconds=round(time.monotonic() - t0, 1),
-                     config=f"ENGINE: {ENGINE.n_clusters} clusters x 4 units, chunk 8")
-            rows.append(r)
-            if progress:
-                progress(f"RTL {name} on {ENGINE.n_clusters} clusters: rtl {r['rtl_cycles']} "
-                         f"trace {r['trace_cycles']} {'ok' if r['equal'] else 'MISMATCH'}")
+        rows += _check_layers(engine_layers, check_engine_layer, engine_model(ENGINE), ENGINE, 11,
+                              f"ENGINE: {ENGINE.n_clusters} clusters x 4 units, chunk 8",
+                              f" on {ENGINE.n_clusters} clusters", progress)
     return rows
 
 
@@ -410,173 +408,13 @@ def section(progress=None, quick=False, area_path=None):
                          () if quick else RTL_ENGINE_LAYERS)
     rtl = RtlCheck(rtl_rows, RTL_SCOPE)
     cluster_ratio, cluster_note = cluster_area_ratio(area_path)
+    from sim.bench_barista_report import markdown, plots
     data = {"config": cfg.to_dict(), "seed": SEED, "networks": nets, "ablation": ablation,
             "paper": PAPER, "isoarea_note": area_note, "cluster_area_ratio": cluster_ratio,
-            "cluster_area_note": cluster_note, "plots": _plots(nets, cfg)}
-    md = _markdown(data, cfg, rtl, quick, time.monotonic() - t0)
+            "cluster_area_note": cluster_note, "plots": plots(nets, cfg)}
+    md = markdown(data, cfg, rtl, quick, time.monotonic() - t0)
     return Section("barista", md, nets["vgg16"]["headline"], rtl, data,
                    round(time.monotonic() - t0, 1), quick)
-
-
-def _plots(nets, cfg):
-    """Plot specs for ``sim/bench.py``: speed-up over dense per layer of each network."""
-    plots = []
-    for net, d in nets.items():
-        rows = d["layers"]
-        plots.append({"name": net, "kind": "bar", "x": [r["name"] for r in rows],
-                      "title": f"BARISTA ({cfg.n_clusters}x{cfg.units_per_cluster} units) speed-up "
-                               f"over dense per {net} layer (cycle model)",
-                      "ylabel": "speed-up over dense (x)",
-                      "series": {"BARISTA": [r["speedup_vs_dense"] for r in rows],
-                                 "naive SparTen": [r["naive_sparten_vs_dense"] for r in rows],
-                                 "one-sided": [r["onesided_vs_dense"] for r in rows],
-                                 "ideal 1/(d_w d_a)": [r["ideal"] for r in rows]}})
-    return plots
-
-
-def _pct(x):
-    return f"{100 * x:.0f}%"
-
-
-def _x(v):
-    return "—" if v is None else f"{v:.2f}x"
-
-
-def _markdown(data, cfg, rc, quick, seconds):
-    out = ["## BARISTA: VGG-16 and ResNet-50 on the cycle model", ""]
-    out.append(
-        f"{cfg.n_clusters} clusters x {cfg.units_per_cluster} SparTen compute units "
-        f"({cfg.macs} MACs), chunk {cfg.chunk}; per cluster {cfg.banks} shared banks of "
-        f"{cfg.bank_bytes_per_cycle} B/cycle, input buffer {cfg.input_buffer_chunks} chunks, "
-        f"{cfg.colours} output colours of {cfg.output_buffer_entries} entries, combine window "
-        f"{cfg.combine_window} cycles. Cycles from `golden.barista.layer_cycles`"
-        f"{' on 7x7 copies (--quick)' if quick else ' at full size'}; exact per-chunk "
-        f"match counts of the generated tensors. Baselines of the same MACs: dense array, "
-        f"one-sided (zero weights skipped, perfectly balanced), naive SparTen (broadcast clusters "
-        f"of 32 units, GB-H, per-chunk barrier).")
-    out.append("")
-    for net, d in data["networks"].items():
-        out += _layer_table(net, d["layers"])
-    out.append("| whole network (cycle-weighted) | VGG-16 | ResNet-50-shaped | BARISTA paper |")
-    out.append("|---|---|---|---|")
-    v, rn = data["networks"]["vgg16"]["headline"], data["networks"]["resnet50"]["headline"]
-    for key, label in (("speedup_vs_dense", "speed-up over dense"),
-                       ("speedup_vs_onesided", "speed-up over one-sided"),
-                       ("speedup_vs_naive_sparten", "speed-up over naive SparTen"),
-                       ("speedup_vs_isoarea_sparten", "speed-up over iso-area SparTen")):
-        out.append(f"| {label} | {_x(v.figures.get(key))} | {_x(rn.figures.get(key))} | "
-                   f"{PAPER[key]}x |")
-    out.append(f"| fraction of ideal | {_pct(v['fraction_of_ideal'])} (ideal "
-               f"{v['ideal']:.2f}x) | {_pct(rn['fraction_of_ideal'])} (ideal {rn['ideal']:.2f}x) "
-               f"| target >= {_pct(TARGET_FRACTION)} (VGG-16) |")
-    out.append(f"| unit utilisation / bank use / output-buffer occupancy | {v['utilization']:.2f}"
-               f" / {_pct(v['bank_utilization'])} / {_pct(v['output_occupancy'])} | "
-               f"{rn['utilization']:.2f} / {_pct(rn['bank_utilization'])} / "
-               f"{_pct(rn['output_occupancy'])} | — |")
-    out += ["", f"Iso-area SparTen: {data['isoarea_note']}.", ""]
-    out.append(f"Whole cluster in RTL against SparTen's whole engine of the same 4 MACs (area per "
-               f"MAC): {data['cluster_area_note']}. Measured at the RTL's chunk 8, it does not "
-               f"replace the chunk-128 estimate above.")
-    if "speedup_vs_isoarea_sparten" in v.figures:
-        out.append("")
-        out.append("The ratio counts standard-cell logic only: SparTen's per-unit filter banks and "
-                   "BARISTA's shared banks and private buffers are memory macros, outside it. On "
-                   "logic alone BARISTA's fetch ports make it the larger design per MAC, so the "
-                   "iso-area SparTen gets more MACs than the naive one and the figure falls below "
-                   "the naive one; the paper's 2.5x over 1.7x says the opposite holds with its "
-                   "buffers counted (the naive design's buffering is what BARISTA removes).")
-    out += ["", f"**Target** (issue 13): at least {_pct(TARGET_FRACTION)} of the ideal on the "
-            f"whole VGG-16: **{'met' if v['fraction_of_ideal'] >= TARGET_FRACTION else 'not met'}"
-            f"** ({_pct(v['fraction_of_ideal'])})."]
-    out += ["", _limits(data)]
-    out += _ablation_table(data["ablation"]) + _rtl_table(rc)
-    out += ["", f"(section took {seconds:.0f} s)"]
-    return "\n".join(out) + "\n"
-
-
-def _ablation_table(rows):
-    """The ablation rows (each technique off in turn)."""
-    out = ["", "Ablation (each technique off in turn, same tensors):", ""]
-    out.append("| layer | variant | cycles | vs dense | % of ideal | bank use | bank-bound steps | "
-               "input reads / requests | filter reads / requests |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        out.append(f"| {r['layer']} | {r['variant']} | {r['cycles']} | "
-                   f"{r['speedup_vs_dense']:.2f}x | {_pct(r['fraction_of_ideal'])} | "
-                   f"{_pct(r['bank_utilization'])} | {r['bank_bound_steps']}/{r['steps']} | "
-                   f"{r['bank_reads']['input']} / {r['bank_requests']['input']} | "
-                   f"{r['bank_reads']['filter']} / {r['bank_requests']['filter']} |")
-    return out + [""]
-
-
-def _rtl_table(rc):
-    """The RTL check's rows (the whole cluster on Verilator)."""
-    out = ["RTL check (`barista_cluster` on Verilator, random load idle and output "
-           f"backpressure {RTL_READY}/256): reduced layers through the whole cluster", ""]
-    out.append("| layer | clusters | K x C, map | kernel / stride / pad | RTL cycles | trace | "
-               "layer model | bank reads / requests | bit-exact | equal |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rc.rows:
-        out.append(f"| {r['name']} | {r.get('clusters', 1)} | {r['K']} x {r['C']}, "
-                   f"{r['size']}x{r['size']} | {r['R']} / "
-                   f"{r['stride']} / {r['padding']} | {r['rtl_cycles']} | {r['trace_cycles']} | "
-                   f"{r['model_cycles']} | {r['reads']} / {r['requests']} | "
-                   f"{'yes' if r['bit_exact'] else 'NO'} | {'yes' if r['equal'] else 'NO'} |")
-    out.append("")
-    out.append(f"{'Every row equal' if rc.all_equal else 'MISMATCH (see bench.json)'}. "
-               f"Scope: {rc.scope}.")
-    return out
-
-
-def _layer_table(net, layers):
-    """The per-layer table of one network."""
-    out = [f"### {net}"]
-    out.append("")
-    out.append("| layer | x n | C->K | HxW | R/stride | d_w | d_a | ideal | vs dense | "
-               "vs one-sided | vs naive SparTen | % of ideal | util | bank use | "
-               "out-buffer occ. | in-buffer peak | tiles | pieces | model s |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in layers:
-        out.append(
-            f"| {r['name']} | {r['count']} | {r['C']}->{r['K']} | {r['H']}x{r['H']} | "
-            f"{r['R']}/{r['stride']} | {r['d_w']:.2f} | {r['d_a']:.2f} | {r['ideal']:.2f}x | "
-            f"{r['speedup_vs_dense']:.2f}x | {r['speedup_vs_onesided']:.2f}x | "
-            f"{r['speedup_vs_naive_sparten']:.2f}x | {_pct(r['fraction_of_ideal'])} | "
-            f"{r['utilization']:.2f} | {_pct(r['bank_utilization'])} | "
-            f"{_pct(r['output_occupancy'])} | {_pct(r['input_buffer_peak'])} | "
-            f"{r['tiles'][0]} | {r['pieces']} | {r['model_seconds']:.1f} |")
-    out.append("")
-    return out
-
-
-def _limits(data):
-    """What keeps each network below its ideal and the paper's figures, from the model's rows."""
-    parts = []
-    for net, d in data["networks"].items():
-        rows = sorted(d["layers"], key=lambda r: r["fraction_of_ideal"])[:3]
-        lost = []
-        for r in rows:
-            why = []
-            if r["bank_bound_steps"]:
-                why.append(f"banks set {r['bank_bound_steps']} of {r['steps']} steps")
-            per_pair = r["C"] * r["d_w"] * r["d_a"]
-            if per_pair < 2:
-                why.append(f"a chunk pair holds {per_pair:.1f} matches on average (C={r['C']}) "
-                           f"but costs at least a cycle")
-            cfgd = data["config"]
-            if r["K"] > cfgd["units_per_cluster"] * cfgd["n_clusters"]:
-                why.append("more filters than units: each unit owns a filter for a round, so "
-                           "filters of unequal work leave units idle")
-            tasks = r["K"] * (r["H"] // r["stride"]) ** 2 * r["pieces"] / (
-                cfgd["units_per_cluster"] * cfgd["n_clusters"])
-            if tasks < 16:
-                why.append(f"about {tasks:.0f} task pieces per unit: the last ones leave units idle")
-            lost.append(f"{r['name']} {_pct(r['fraction_of_ideal'])}"
-                        f" ({'; '.join(why) or 'residual imbalance between filter groups'})")
-        parts.append(f"{net}: lowest layers {', '.join(lost)}")
-    return ("What limits it: " + ". ".join(parts) + ". The speed-ups over one-sided and naive "
-            "SparTen also depend on the baselines: ours are the one-sided engine perfectly "
-            "balanced and naive SparTen without a bandwidth limit, both generous.")
 
 
 def main(argv=None):

@@ -362,13 +362,12 @@ def markdown(data):
           "integer requantisation (multiplier, shift, round half up); trained on scikit-learn's "
           "digits (held-out split of 450 images). Logits are compared bit-exactly with the golden "
           "integer model.", ""]
-    sc, ec = data.get("sparten_config") or {}, data.get("eureka_config") or {}
-    if sc and ec:
-        md += [f"Engines: SparTen layer top with {sc.get('n_units')} units, chunk {sc.get('chunk')}, "
-               f"{sc.get('matches_per_cycle')} match/unit/cycle, balance {data.get('balance')}; "
-               f"EUREKA core {ec.get('rows')} rows x {ec.get('lanes')} lanes, G={ec.get('group')} "
-               f"(the engines' test configurations, whose Verilator models the test suite builds).",
-               ""]
+    sc, ec = data["sparten_config"], data["eureka_config"]
+    md += [f"Engines: SparTen layer top with {sc['n_units']} units, chunk {sc['chunk']}, "
+           f"{sc['matches_per_cycle']} match/unit/cycle, balance {data['balance']}; "
+           f"EUREKA core {ec['rows']} rows x {ec['lanes']} lanes, G={ec['group']} "
+           f"(the engines' test configurations, whose Verilator models the test suite builds).",
+           ""]
     md += ["| variant | images | weight sparsity | float acc. | int8 golden acc. | RTL acc. | "
            "bit-exact | on RTL |", "|---|---|---|---|---|---|---|---|"]
     for r in data["results"]:

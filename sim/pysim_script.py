@@ -14,6 +14,7 @@ import time
 from amaranth.sim import Simulator
 
 from .flow import check_stall
+from .streams import beat_bits, stream_get, stream_put
 
 __all__ = ["ScriptResult", "ScriptError", "run_script"]
 
@@ -88,13 +89,12 @@ class _Run:
         s = self.port(name)
 
         async def run(ctx):
+            # Plain awaits (see sim.streams.Monitor.run): ``ready`` stays low until ``drain``.
+            while name not in self.active:
+                await ctx.tick()
             while True:
-                if name in self.active:
-                    ctx.set(s.ready, 0 if self.rng.random() < self.backpressure else 1)
-                _, _, valid, ready, payload = await ctx.tick().sample(s.valid, s.ready,
-                                                                _bits(s.payload))
-                if valid and ready and name in self.active:
-                    self.streams[name].append(int(payload))
+                payload = await stream_get(ctx, s, backpressure=self.backpressure, rand=self.rng)
+                self.streams[name].append(beat_bits(payload))
         return run
 
     async def tick(self, ctx):
@@ -107,17 +107,7 @@ class _Run:
     async def feed(self, ctx, name, beats):
         s = self.port(name)
         for beat in beats:
-            while self.idle and self.rng.random() < self.idle:
-                ctx.set(s.valid, 0)
-                await self.tick(ctx)
-            ctx.set(s.valid, 1)
-            ctx.set(_bits(s.payload), beat)
-            while True:
-                _, _, ready = await ctx.tick().sample(s.ready)
-                self.cycles += 1
-                if ready:
-                    break
-        ctx.set(s.valid, 0)
+            self.cycles += await stream_put(ctx, s, beat, idle=self.idle, rand=self.rng)
 
     async def drain(self, ctx, name):
         self.active.add(name)

@@ -1,16 +1,28 @@
-"""Run a 1x1 layer of one filter on the BARISTA filter group (``hw.barista.group.BaristaGroup``)
-in the Amaranth simulator and compare it with the golden models.
+"""Run layers on BARISTA's RTL and compare them with the golden models, by block:
 
-Used by ``tests/test_barista_group.py`` and by the benchmark's RTL check
-(:func:`sim.bench_barista.rtl_check`). The group's memories are loaded through its write ports,
-the run is started and every grant, task end and result is recorded.
+* the filter group (``hw.barista.group.BaristaGroup``): a 1x1 layer of one filter in the Amaranth
+  simulator, memories loaded through its write ports, every grant, task end and result recorded
+  (:func:`run_group`, :func:`check_layer`; ``tests/test_barista_group.py``);
+* the whole cluster (``hw.barista.cluster.BaristaCluster``): its load words (:func:`cluster_words`),
+  a native Verilator harness with seeded LFSR load idle and output backpressure
+  (:func:`stall_harness`, :func:`run_cluster`, :func:`check_cluster_layer`, against
+  :func:`golden.barista.cluster_trace`) and an Amaranth-simulator run (:func:`run_cluster_pysim`);
+* several clusters (``hw.barista.engine.BaristaEngine``): the same for the engine
+  (:func:`engine_harness`, :func:`run_engine`, :func:`check_engine_layer`,
+  :func:`run_engine_pysim`, against :func:`golden.barista.engine_trace`).
+
+The benchmark's RTL check (:func:`sim.bench_barista.rtl_check`) runs the cluster's and the
+engine's checkers; ``tests/test_barista_cluster.py`` and ``tests/test_barista_engine.py`` all.
 """
 
 import dataclasses
 
 import numpy as np
 
-__all__ = ["run_group", "task_costs", "check_layer", "rtl_config"]
+__all__ = ["run_group", "task_costs", "check_layer", "rtl_config", "lfsr_pattern",
+           "stall_harness", "cluster_words", "outputs_of", "cluster_model", "run_cluster",
+           "check_cluster_layer", "run_cluster_pysim", "engine_harness", "engine_model",
+           "engine_words", "run_engine", "run_engine_pysim", "check_engine_layer"]
 
 
 def _vec_chunks(v, cfg):
@@ -300,7 +312,7 @@ def check_cluster_layer(model, config, w, a, stride=1, padding=0, tile_size=None
                       idle_threshold)
     ready = lfsr_pattern(seed, threshold, got["cycles"] + 16)
     want = cluster_trace(w, a, config, stride, padding, tile_size, ready,
-                         ComputeUnit.result_latency,
+                         result_latency=ComputeUnit.result_latency,
                          **BaristaCluster.latencies())
     ref = conv2d_dense(np.asarray(a), np.asarray(w), stride, padding)
     exact = bool(np.array_equal(got["outputs"], ref))
@@ -322,12 +334,11 @@ def _run_pysim(dut, beats, set_desc, cycle, on_done, max_cycles, what):
     after ``start``) until ``dut.done``, when ``on_done(ctx)`` reads the counters."""
     from amaranth.sim import Simulator
 
+    from .streams import stream_put
+
     async def bench(ctx):
         for b in beats:
-            ctx.set(dut.load.valid, 1)
-            ctx.set(dut.load.payload.as_value(), b)
-            await ctx.tick()
-        ctx.set(dut.load.valid, 0)
+            await stream_put(ctx, dut.load, b)
         set_desc(ctx)
         ctx.set(dut.start, 1)
         await ctx.tick()
@@ -554,7 +565,7 @@ def check_engine_layer(model, config, w, a, stride=1, padding=0, tile_size=None,
                      idle_threshold)
     ready = [lfsr_pattern(s, threshold, max(got["cycles"]) + 16) for s in seeds]
     want = engine_trace(w, a, config, stride, padding, tile_size, ready,
-                        ComputeUnit.result_latency,
+                        result_latency=ComputeUnit.result_latency,
                         **BaristaCluster.latencies())
     exact = bool(np.array_equal(got["outputs"], conv2d_dense(np.asarray(a), np.asarray(w),
                                                               stride, padding)))

@@ -43,11 +43,12 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.balance import METHODS
 from golden.conv import conv2d_dense, relu as golden_relu
 from golden.quant import requantize
 from golden.sparsemap import encode_activations
 from golden.plan import DEFAULT_DRAM_BYTES_PER_CYCLE
-from golden.sparten_plan import BALANCE, plan_layer as plan_tiles, tile_tensors
+from golden.sparten_plan import plan_layer as plan_tiles, tile_tensors
 from hw.sparten.config import SMALL
 from hw.sparten.layer import SparTenLayer
 from hw.sparten.memmap import unit_counters
@@ -56,7 +57,7 @@ from .npyio import load_int_array
 from .flow import check_stall
 from .sparten_case import check_requant, decode_case, layer_arrays, prepare_case
 
-__all__ = ["DEFAULT_CONFIG", "CLI_CONFIG", "BALANCE", "SIMS", "model_name", "build",
+__all__ = ["DEFAULT_CONFIG", "CLI_CONFIG", "SIMS", "model_name", "build",
            "prepare_case", "run_cases", "decode_case", "run_layer", "run_layer_sparse",
            "run_chain", "native_model", "native_script", "run_native", "run_tiled", "register"]
 
@@ -494,7 +495,7 @@ def register(engines):
     p.add_argument("--stride", type=int, default=1)
     p.add_argument("--padding", type=int, default=0)
     p.add_argument("--relu", action="store_true", help="apply ReLU to the outputs")
-    p.add_argument("--balance", default="none", choices=BALANCE,
+    p.add_argument("--balance", default="none", choices=METHODS,
                    help="filter-to-unit assignment of every output-channel group (default none)")
     p.add_argument("--requant", type=int, nargs=2, metavar=("MULT", "SHIFT"), default=None,
                    help="requantise the outputs to int8 (ReLU first if --relu): a one-tile plan "

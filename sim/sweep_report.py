@@ -177,12 +177,9 @@ def _markdown(doc, plots):
 
 
 def _plot(doc, out):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return {}
+    import matplotlib        # a dependency (pyproject.toml): a missing one is an error, not a gap
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     plots = {}
     for wl, f in doc["pareto"].items():
         rows = [r for r in doc["rows"] if r["workload"] == wl and r["status"] == "ok"]

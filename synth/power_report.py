@@ -93,10 +93,7 @@ def write_reports(rows, lib, clock_mhz, elapsed=None, out_dir=None, extra=None):
            "model": __doc__.split("Reports:")[0].strip(), "elapsed_s": elapsed, **(extra or {})}
     write_json(out_dir / "power.json", doc)
     (out_dir / "power.md").write_text(_markdown(doc))
-    try:
-        _plot(doc, out_dir / "power.png")
-    except ImportError:
-        pass
+    _plot(doc, out_dir / "power.png")
     return out_dir / "power.json", out_dir / "power.md"
 
 

@@ -110,8 +110,8 @@ def test_cluster_variants_grant_by_grant(name):
     w, a = _layer(rng, K, C, H, R, 0.5, 0.5)
     ready = [bool(x) for x in rng.random(20000) < 0.6]
     got = run_cluster_pysim(cfg, w, a, stride, pad, tile, ready)
-    want = cluster_trace(w, a, cfg, stride, pad, tile, ready, ComputeUnit.result_latency,
-                         **BaristaCluster.latencies())
+    want = cluster_trace(w, a, cfg, stride, pad, tile, ready,
+                         result_latency=ComputeUnit.result_latency, **BaristaCluster.latencies())
     np.testing.assert_array_equal(got["outputs"], conv2d_dense(a, w, stride, pad))
     assert got["grants"] == want["grants"], f"SEED={SEED} {name}"
     assert got["drained"] == want["out"], f"SEED={SEED} {name}"
@@ -143,8 +143,8 @@ def test_layer_model_is_a_lower_bound_of_the_cluster(K, C, H, R, stride, pad):
     rng = np.random.default_rng([SEED, 300, C])
     w, a = _layer(rng, K, C, H, R, 0.4, 0.5)
     model_c, tile = _one_filter_model(CLUSTER, w, a, stride, pad, rows=2 if R == 1 else 1)
-    tr = cluster_trace(w, a, CLUSTER, stride, pad, tile, None, ComputeUnit.result_latency,
-                         **BaristaCluster.latencies())
+    tr = cluster_trace(w, a, CLUSTER, stride, pad, tile, None,
+                       result_latency=ComputeUnit.result_latency, **BaristaCluster.latencies())
     ideal = -(-sum(tr["unit_busy"]) // CLUSTER.units_per_cluster)
     assert ideal <= model_c <= tr["cycles"], (SEED, ideal, model_c, tr["cycles"])
 

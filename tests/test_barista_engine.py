@@ -29,8 +29,8 @@ def test_engine_is_bit_exact_and_each_cluster_follows_its_trace():
     ready = [[bool(x) for x in rng.random(8000) < p] for p in (0.7, 0.4)]
     got = run_engine_pysim(ENGINE, w, a, 2, 1, None, ready)
     np.testing.assert_array_equal(got["outputs"], conv2d_dense(a, w, 2, 1))
-    want = engine_trace(w, a, ENGINE, 2, 1, None, ready, ComputeUnit.result_latency,
-                         **BaristaCluster.latencies())
+    want = engine_trace(w, a, ENGINE, 2, 1, None, ready,
+                        result_latency=ComputeUnit.result_latency, **BaristaCluster.latencies())
     assert got["filters"] == want["filters"] and sorted(sum(got["filters"], [])) == [0, 1, 2]
     for c, tr in enumerate(want["clusters"]):
         assert (got["cycles"][c], got["reads"][c], got["requests"][c]) == \

@@ -17,6 +17,7 @@ from hw.eureka.core import EurekaCore
 from hw.eureka.preload import TARGET_ACT, TARGET_WEIGHT, EurekaGemm
 from sim.pysim_script import run_script
 from sim.run_eureka import run_gemm_tiled
+from streams import stream_put
 
 CFG = GEMM_SMALL
 
@@ -97,10 +98,7 @@ def test_empty_run_and_load_ready_while_running():
 
     async def bench(ctx):
         for beat in loads:
-            ctx.set(top.load.valid, 1)
-            ctx.set(top.load.payload.as_value(), beat)
-            await ctx.tick()
-        ctx.set(top.load.valid, 0)
+            await stream_put(ctx, top.load, beat)
         ctx.set(top.o.ready, 1)
         ctx.set(top.desc.as_value(), pi.desc_value(CFG, 0, 2, nwin))
         ctx.set(top.start, 1)

@@ -82,9 +82,22 @@ KNOB_LISTS = [
 ]
 
 
+def _ratio(e):
+    """``(n, m)`` of a literal pair of ints, else None."""
+    if isinstance(e, ast.Tuple) and len(e.elts) == 2 and all(
+            isinstance(x, ast.Constant) and type(x.value) is int for x in e.elts):
+        return tuple(x.value for x in e.elts)
+    return None
+
+
+#: N:M ratio lists, written once (golden/nm.py's NM_RATIOS): a literal holding two of these pairs.
+NM_PAIRS = {(1, 4), (2, 4), (2, 8), (4, 8)}
+
+
 def knob_literals(root=ROOT):
     """``(file, line, name)`` of every tuple/list/set literal of string constants in the packages
-    that spells out one of :data:`KNOB_LISTS` outside its home."""
+    that spells out one of :data:`KNOB_LISTS` outside its home, and of every literal of N:M
+    pairs (two or more of :data:`NM_PAIRS`) outside golden/nm.py."""
     found = []
     for pattern in ("golden/*.py", "hw/**/*.py", "sim/**/*.py", "synth/**/*.py"):
         for path in sorted(root.glob(pattern)):
@@ -97,6 +110,9 @@ def knob_literals(root=ROOT):
                 for name, match, home in KNOB_LISTS:
                     if match(strs) and rel != home:
                         found.append((rel, node.lineno, name))
+                pairs = {_ratio(e) for e in node.elts} & NM_PAIRS
+                if len(pairs) >= 2 and rel != "golden/nm.py":
+                    found.append((rel, node.lineno, "N:M ratios"))
     return found
 
 
@@ -104,8 +120,10 @@ def test_knob_lists_written_once(tmp_path):
     assert knob_literals() == [], "read these lists from their home module"
     # the checker finds a copy
     (tmp_path / "sim").mkdir()
-    (tmp_path / "sim" / "probe.py").write_text('X = 1\nCHOICES = ["none", "gbs", "gbh"]\n')
-    assert knob_literals(tmp_path) == [("sim/probe.py", 2, "balancing methods")]
+    (tmp_path / "sim" / "probe.py").write_text('X = 1\nCHOICES = ["none", "gbs", "gbh"]\n'
+                                               'R = ((2, 4), (2, 8), (1, 2))\nS = [(2, 4)]\n')
+    assert knob_literals(tmp_path) == [("sim/probe.py", 2, "balancing methods"),
+                                       ("sim/probe.py", 3, "N:M ratios")]
 
 
 def test_stall_probability_checked_in_one_place():

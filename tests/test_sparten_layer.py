@@ -20,7 +20,7 @@ from hw.sparten.config import SMALL
 from hw.sparten.layer import SparTenLayer
 from sim.coverage import Coverage, sparten_layer_bins
 from sim.run_sparten import prepare_case
-from streams import stream_put
+from streams import beat_bits, stream_get, stream_put
 
 
 def rand_layer(rng, K, C, H, W, R, S, dw, da):
@@ -43,14 +43,10 @@ def run_case_amaranth(config, case, seed):
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
-        for _ in range(case.cap + 20 * case.n_out + 200):
-            r = rand.random() >= case.backpressure
-            ctx.set(prefix.ready, r)
-            _, _, v, p = await ctx.tick().sample(prefix.valid, prefix.payload)
-            if v and r:
-                got.append(int(p.as_value().value) if hasattr(p, "as_value") else int(p))
-            if len(got) == case.n_out:
-                break
+        cap = case.cap + 20 * case.n_out + 200
+        for _ in range(case.n_out):
+            p = await stream_get(ctx, prefix, backpressure=case.backpressure, rand=rand, cap=cap)
+            got.append(beat_bits(p))
         res["cycles"] = ctx.get(dut.cycles)
         counters = []
         for u in range(config.n_units):

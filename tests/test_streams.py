@@ -1,4 +1,4 @@
-"""tests/streams.py: the shared stream driver and monitor catch what they must."""
+"""sim/streams.py: the shared stream driver and monitor catch what they must."""
 
 import random
 

@@ -264,16 +264,19 @@ class EurekaCore(wiring.Component):
     o : Out(stream.Signature(result_layout))
         One beat per output (per weight beat with ``last``), holding the R accumulators.
     busy : Out(32)
-        Busy-cycle counter: weight beats accepted since reset (wraps). This is the cycle count the
-        golden model predicts; it is exact under input idle cycles and output backpressure.
+        Busy-cycle counter: weight beats accepted since reset times ``config.issue_interval``
+        (wraps; with ``tree_share`` > 1 it counts the beats' turns, :mod:`hw.eureka.shared`). This
+        is the cycle count the golden model predicts; it is exact under input idle cycles and
+        output backpressure.
 
     Contract: a weight beat transfers when ``w.valid & a.valid`` and the pipeline can move (the
     output register is empty or being read). Independent lanes: when ``w.valid``, the pipeline can
     move and ``a[l].valid`` for every lane ``l`` that needs its window in the beat (a valid slot
-    or ``last_window[l]``); a lane that has ended its windows for the output needs none.
-    Throughput: one weight beat per cycle. Latency: the output of a beat with ``last`` is valid
-    :attr:`latency` cycles after that beat's transfer (no backpressure). Backpressure on ``o``
-    stalls the whole pipeline.
+    or ``last_window[l]``); a lane that has ended its windows for the output needs none. Trees
+    shared between rows (``tree_share`` > 1): the beat is read in ``issue_interval`` turns and
+    transfers in the last. Throughput: one weight beat per ``config.issue_interval`` cycles.
+    Latency: the output of a beat with ``last`` is valid :attr:`latency` cycles after that beat's
+    transfer (no backpressure). Backpressure on ``o`` stalls the whole pipeline.
     """
 
     def __init__(self, config):
@@ -301,8 +304,10 @@ class EurekaCore(wiring.Component):
     #: products registered, the tree's own stages, tree sums registered, accumulate into the
     #: output register
     latency = 1 + TREE_STAGES + 1 + 1
-    #: weight beats accepted per cycle at most
-    throughput = 1
+    @property
+    def throughput(self):
+        """Weight beats accepted per cycle at most: ``1 / config.issue_interval``."""
+        return 1 / self._config.issue_interval
 
     @staticmethod
     def tree_cut(lanes):
@@ -336,6 +341,9 @@ class EurekaCore(wiring.Component):
 
     def elaborate(self, platform):
         cfg = self._config
+        if cfg.tree_share > 1:
+            from .shared import elaborate_shared
+            return elaborate_shared(self)
         m = Module()
 
         # The pipeline moves unless a finished output waits for the consumer.

@@ -180,3 +180,15 @@ def test_tree_share_derived_and_baselines():
                         disp_budget=0).issue_interval == 2
     with pytest.raises(ConfigError, match="core.tree_share must be 1 for the preload top"):
         EurekaGemmConfig(core=c)
+
+
+def test_moved_sum_validated():
+    assert EurekaConfig().moved_sum == "accumulate"
+    c = EurekaConfig(rows=4, lanes=8, moved_sum="tree")
+    assert EurekaConfig.from_dict(c.to_dict()) == c and c.dense_baseline().moved_sum == "accumulate"
+    with pytest.raises(ConfigError, match=r"moved_sum must be one of \['accumulate', 'tree'\]"):
+        EurekaConfig(rows=4, lanes=8, moved_sum="adder")
+    for kw in ({"disp_budget": 2}, {"disp_budget": 0}, {"tree_share": 2}):
+        with pytest.raises(ConfigError, match="moved_sum 'tree' needs disp_budget=1 and "
+                                              "tree_share=1"):
+            EurekaConfig(rows=4, lanes=8, moved_sum="tree", **kw)

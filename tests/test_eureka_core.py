@@ -318,3 +318,28 @@ def test_shared_trees_blocks():
         core = EurekaCore(c)
         core._MustUse__silence = True                 # built for its property, not elaborated
         assert core.throughput == want
+
+
+# -- moved sums folded into the row trees (issue 11 item 1, area) ---------------------------------
+
+
+def test_core_moved_sum_in_tree(seed):
+    # moved_sum="tree": M[r+1] - M[r] is one more addend of row r's tree; extreme products (the
+    # difference of -128*-128 and -128*127 is the widest one) must come through exactly
+    cfg = EurekaConfig(rows=4, lanes=8, group=8, moved_sum="tree")
+    rng = np.random.default_rng(seed)
+    w = _weights(rng, "suds", 8, 152, density=0.4)
+    w[0, :64] = -128                                  # dense top row: moved into row 1
+    w[1, :64:3] = 127
+    w[4, 64:128] = rng.integers(-128, 128, 64) | 1     # and in tile 1, window 1
+    a = rng.integers(-128, 128, (152, 3))
+    a[:64, 0] = -128
+    a[:64:2, 1] = 127
+    out, sched, st = run_amaranth(cfg, w, a, "suds", seed=seed)
+    assert sched.displaced > 8
+    np.testing.assert_array_equal(out, w @ a, err_msg=f"moved_sum tree seed {seed}")
+    assert st["busy"] == ge.cycle_model(w, 3, "suds", cfg)["cycles"]
+    out, sched, st = run_amaranth(cfg, w, a, "suds", seed=seed, idle=0, backpressure=0)
+    np.testing.assert_array_equal(out, w @ a)
+    assert st["end"] - st["first"] == st["busy"] - 1 + EurekaCore.latency
+    assert "mov_tree1" not in _submodules(dataclasses.replace(cfg, lanes=2))

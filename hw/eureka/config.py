@@ -27,7 +27,7 @@ from golden.nm import NM_RATIOS, group_modes, mode_name, parse_mode  # noqa: F40
 from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
                              resolve_config)
 
-__all__ = ["EurekaConfig", "VARIANTS", "STEERS", "LANE_SYNCS", "SELECTS", "SMALL", "PAPER", "PRESETS", "resolve",
+__all__ = ["EurekaConfig", "VARIANTS", "STEERS", "LANE_SYNCS", "SELECTS", "MOVED_SUMS", "SMALL", "PAPER", "PRESETS", "resolve",
            "parse_mode", "mode_name", "EurekaGemmConfig", "GEMM_SMALL", "GEMM_PAPER", "GEMM_PRESETS", "resolve_gemm"]
 
 VARIANTS = ("eureka", "dense", "ampere24")
@@ -37,6 +37,8 @@ STEERS = ("before", "after")
 LANE_SYNCS = ("lockstep", "independent")
 #: How a slot's G:1 activation select is written (:class:`EurekaConfig` ``select``).
 SELECTS = ("mux", "onehot")
+#: Where the SUDS moved sums meet the accumulators (:class:`EurekaConfig` ``moved_sum``).
+MOVED_SUMS = ("accumulate", "tree")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +98,13 @@ class EurekaConfig(ConfigBase):
         decoded into G one-hot enables, and the value a balanced OR of G AND terms, which Yosys/ABC
         map to AOI22 + NAND4 cells: at 1x32 on sky130 hd the G=8 select of a row is 11,371 µm²
         instead of 17,136 (the 4:1 one 6,967 instead of 9,209).
+    moved_sum : str
+        Where the moved sums meet the accumulators (``steer="after"`` with SUDS). ``"accumulate"``
+        (default): ``M[r]`` registered after its path and the accumulate is ``acc[r] += S[r] - M[r]
+        + M[r+1]``. ``"tree"``: ``M[r+1] - M[r]`` (one moved product each with ``disp_budget=1``, so
+        the difference fits a product's width) is one more addend of row r's tree, and the
+        accumulate is ``acc[r] += S'[r]`` as in the baselines. Needs ``disp_budget=1`` and
+        ``tree_share=1``.
     tree_share : int
         Rows that share one set of reduction trees (own and moved), 1 (default: a tree per row)
         or 2: each pair of rows ``2k, 2k+1`` has one product register, one own tree and one moved
@@ -118,6 +127,7 @@ class EurekaConfig(ConfigBase):
     disp_budget: int = 1
     lane_sync: str = "lockstep"
     select: str = "onehot"
+    moved_sum: str = "accumulate"
     tree_share: int = 1
 
     def __post_init__(self):
@@ -164,6 +174,11 @@ class EurekaConfig(ConfigBase):
             raise ConfigError(f"lane_sync 'independent' needs disp_budget=0 (independent lanes "
                               f"share no moved-slot budget), not {self.disp_budget!r}")
         self._check_tree_share()
+        check_choice("moved_sum", self.moved_sum, MOVED_SUMS)
+        if self.moved_sum == "tree" and (self.disp_budget != 1 or self.tree_share != 1):
+            raise ConfigError(f"moved_sum 'tree' needs disp_budget=1 and tree_share=1 (one moved "
+                              f"product per row and cycle, a tree per row), not "
+                              f"{self.disp_budget!r} and {self.tree_share!r}")
 
     def _check_tree_share(self):
         check_int("tree_share", self.tree_share, 1, 2)
@@ -252,12 +267,14 @@ class EurekaConfig(ConfigBase):
     def dense_baseline(self):
         """The dense tensor core of the same R x L and widths."""
         return dataclasses.replace(self, variant="dense", group=1, modes=(), steer="before",
-                                   disp_budget=0, lane_sync="lockstep", tree_share=1)
+                                   disp_budget=0, lane_sync="lockstep", tree_share=1,
+                                   moved_sum="accumulate")
 
     def ampere24_baseline(self):
         """The Ampere-like 2:4 core (G = 4, dense and 2:4 only) of the same R x L and widths."""
         return dataclasses.replace(self, variant="ampere24", group=4, modes=(), steer="before",
-                                   disp_budget=0, lane_sync="lockstep", tree_share=1)
+                                   disp_budget=0, lane_sync="lockstep", tree_share=1,
+                                   moved_sum="accumulate")
 
 
 #: The small core the RTL tests and quick runs build (4 rows x 8 lanes, G=8).

@@ -23,6 +23,8 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .rows import RowMoved
+
 __all__ = ["RowShare", "elaborate_shared"]
 
 
@@ -100,7 +102,6 @@ def _stage_trees(core, m, en, prod1, disp1, v1, t1, last1):
     """Stage 2: each group's tree of all its products and (SUDS) its moved sum, registered inside
     (``TREE_STAGES``) and at the output. Returns ``(s2, m2, v2, t2, last2)``; ``m2`` is empty
     without SUDS."""
-    from .core import RowMoved
     cfg = core.config
     L, groups = cfg.lanes, cfg.rows // cfg.tree_share
     vt, tt, lastt = Signal(), Signal.like(t1), Signal()

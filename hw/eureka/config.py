@@ -102,9 +102,9 @@ class EurekaConfig(ConfigBase):
         Where the moved sums meet the accumulators (``steer="after"`` with SUDS). ``"accumulate"``
         (default): ``M[r]`` registered after its path and the accumulate is ``acc[r] += S[r] - M[r]
         + M[r+1]``. ``"tree"``: ``M[r+1] - M[r]`` (one moved product each with ``disp_budget=1``, so
-        the difference fits a product's width) is one more addend of row r's tree, and the
-        accumulate is ``acc[r] += S'[r]`` as in the baselines. Needs ``disp_budget=1`` and
-        ``tree_share=1``.
+        the difference fits a product's width) is added to row r's tree sum before the tree's
+        output register, and the accumulate is ``acc[r] += S'[r]`` as in the baselines. Needs
+        ``disp_budget=1`` and ``tree_share=1``.
     tree_share : int
         Rows that share one set of reduction trees (own and moved), 1 (default: a tree per row)
         or 2: each pair of rows ``2k, 2k+1`` has one product register, one own tree and one moved

@@ -25,8 +25,8 @@ Datapath per cycle (one weight beat):
 * ``disp_budget=D`` (with ``"after"``; default D=1): ``M[r]`` is an OR per segment of L/D lanes (at
   most one moved product per segment and cycle, by the scheduler) and a D-input adder, not a full
   tree (for D=1 the tree is one register);
-* ``moved_sum="tree"`` (with D=1): ``M[r+1] - M[r]`` is one more addend of ``own_tree{r}`` (no
-  ``mov_tree{r}``, no moved-sum registers), and ``acc[r] += S'[r]``.
+* ``moved_sum="tree"`` (with D=1): ``M[r+1] - M[r]`` is added to ``own_tree{r}``'s sum before
+  its output register (no moved-sum output registers), and ``acc[r] += S'[r]``.
 
 ``config.tree_share=2``: pairs of rows share their product register and trees and take turns on
 them, a beat every two cycles (:mod:`hw.eureka.shared`, which builds that datapath).
@@ -351,9 +351,10 @@ class EurekaCore(wiring.Component):
 
     def _stage_trees_folded(self, m, en, own1, disp1, v1, last1):
         """Stage 2 with ``moved_sum="tree"`` (``disp_budget=1``): ``M[r]``, the one moved product
-        of row r (``suds{r}``, from its product registers), and row r's tree sums its L products
-        and ``M[r+1] - M[r]`` (two products' difference fits a product's width). Returns
-        ``(own2, [], v2, last2)``: nothing is left for the accumulate but ``acc += own2``."""
+        of row r (``suds{r}``), is registered at the trees' cut (``mov_tree{r}``, one register),
+        and ``M[r+1] - M[r]`` (two products' difference fits a product's width) is added to row
+        r's tree sum before its output register. Returns ``(own2, [], v2, last2)``: the
+        accumulate is ``acc += own2`` as in the baselines."""
         cfg = self._config
         R, L = cfg.rows, cfg.lanes
         moved = [0]
@@ -361,7 +362,7 @@ class EurekaCore(wiring.Component):
             pick = m.submodules[f"suds{r}"] = RowMoved(cfg)
             m.d.comb += [pick.p[l].eq(own1[r][l]) for l in range(L)]
             m.d.comb += [pick.disp[l].eq(disp1[r - 1][l]) for l in range(L)]
-            moved.append(pick.seg[0])
+            moved.append(self._reduce(m, en, [pick.seg[0]], f"mov_tree{r}"))
         moved.append(0)
         vt, lastt, v2, last2 = Signal(), Signal(), Signal(), Signal()
         with m.If(en):
@@ -370,10 +371,10 @@ class EurekaCore(wiring.Component):
         for r in range(R):
             net = Signal(signed(2 * cfg.value_width), name=f"net_mov{r}")
             m.d.comb += net.eq(moved[r + 1] - moved[r])
-            s = self._reduce(m, en, [*own1[r], net], f"own_tree{r}")
-            reg = Signal(s.shape(), name=f"own2_{r}")
+            s = self._reduce(m, en, own1[r], f"own_tree{r}")
+            reg = Signal(signed(s.shape().width + 1), name=f"own2_{r}")
             with m.If(en):
-                m.d.sync += reg.eq(s)
+                m.d.sync += reg.eq(s + net)
             own2.append(reg)
         return own2, [], v2, last2
 

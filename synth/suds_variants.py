@@ -65,8 +65,8 @@ VARIANTS = {
                       "(a beat every 2 cycles)"),
     "g8-d1-tree": ({"group": 8, "steer": "after", "disp_budget": 1, "select": "onehot",
                     "moved_sum": "tree"},
-                   "G=8, steer after, D=1, one-hot select, M[r+1] - M[r] one more addend of row "
-                   "r's tree (acc += tree sum)"),
+                   "G=8, steer after, D=1, one-hot select, M[r+1] - M[r] added to row r's tree "
+                   "sum before its register (acc += it)"),
     "g4-before": ({"group": 4, "steer": "before", "disp_budget": 0, "select": "mux"},
                   "G=4, two full trees"),
     "g4-after-d2": ({"group": 4, "steer": "after", "disp_budget": 2, "select": "mux"},

@@ -30,8 +30,10 @@ Offline reordering (ours, ``permute=True``, unstructured modes): rows sorted den
 row tile's columns packed into balanced windows (``golden/eureka_perm.py``); the driver gathers the
 activations and restores the output order; the core is unchanged.
 
-Cycle contract: the RTL counts **busy cycles**, cycles in which one weight beat enters the array;
-that count equals ``sum_w T_w`` per (row tile, output column), which is what the model returns.
+Cycle contract: the RTL counts **busy cycles**, cycles in which a weight beat is in the array's
+first stage; that count equals ``sum_w T_w`` beats per (row tile, output column) times the
+core's ``config.issue_interval`` (cycles a beat occupies it: 2 when pairs of rows share their
+reduction trees, ``tree_share=2``, and take them in turns), which is what the model returns.
 
 Everything is exact integer NumPy; the packer is vectorised over rows, lanes and windows.
 """
@@ -174,7 +176,9 @@ def cycle_model(w, n_cols, mode, config, lockstep=None, permute=False):
         config = dataclasses.replace(config, disp_budget=0)
     counts = window_counts(w, config)
     lanes = lane_cycles(counts, kind, config, n, m)            # [tile, win, lane]
-    tile = _tile_cycles(w, counts, lanes, kind, config, n, m, lockstep, permute)
+    # a beat occupies the core issue_interval cycles (rows sharing a tree take turns on it)
+    tile = _tile_cycles(w, counts, lanes, kind, config, n, m, lockstep, permute) * \
+        config.issue_interval
     M, K = w.shape
     tiles = counts.shape[0]
     dense_tile = -(-K // config.lanes)

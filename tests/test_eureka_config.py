@@ -148,3 +148,47 @@ def test_lane_sync_derived_and_baselines():
     assert not c.dense_baseline().independent and not c.ampere24_baseline().independent
     with pytest.raises(ConfigError, match="core.lane_sync must be 'lockstep' for the preload top"):
         EurekaGemmConfig(core=c)
+
+
+# -- trees shared between rows (issue 11 item 1) ------------------------------------------------
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"tree_share": 3}, r"tree_share must be in 1\.\.2, not 3"),
+    ({"tree_share": True}, r"tree_share must be an integer, not True"),
+    ({"tree_share": 2, "rows": 3}, r"tree_share 2 needs rows to be a multiple of it .*not 3"),
+    ({"tree_share": 2, "variant": "ampere24", "group": 4},
+     r"tree_share 2 needs variant 'eureka' .*not 'ampere24'"),
+    ({"tree_share": 2, "lane_sync": "independent", "disp_budget": 0},
+     r"tree_share 2 needs lane_sync 'lockstep' .*not 'independent'"),
+    ({"tree_share": 2, "steer": "before", "disp_budget": 0},
+     r"tree_share 2 needs steer='after' with SUDS .*not 'before'"),
+])
+def test_tree_share_validated(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        EurekaConfig(**{"rows": 4, "lanes": 8, **kw})
+
+
+def test_tree_share_derived_and_baselines():
+    from hw.eureka.config import EurekaGemmConfig
+    c = EurekaConfig(rows=4, lanes=8, tree_share=2)
+    assert (c.issue_interval, EurekaConfig().issue_interval) == (2, 1)
+    assert EurekaConfig.from_dict(c.to_dict()) == c
+    assert c.dense_baseline().tree_share == c.ampere24_baseline().tree_share == 1
+    # steer is irrelevant without SUDS
+    assert EurekaConfig(rows=4, lanes=8, tree_share=2, modes=("dense",), steer="before",
+                        disp_budget=0).issue_interval == 2
+    with pytest.raises(ConfigError, match="core.tree_share must be 1 for the preload top"):
+        EurekaGemmConfig(core=c)
+
+
+def test_moved_sum_validated():
+    assert EurekaConfig().moved_sum == "accumulate"
+    c = EurekaConfig(rows=4, lanes=8, moved_sum="tree")
+    assert EurekaConfig.from_dict(c.to_dict()) == c and c.dense_baseline().moved_sum == "accumulate"
+    with pytest.raises(ConfigError, match=r"moved_sum must be one of \['accumulate', 'tree'\]"):
+        EurekaConfig(rows=4, lanes=8, moved_sum="adder")
+    for kw in ({"disp_budget": 2}, {"disp_budget": 0}, {"tree_share": 2}):
+        with pytest.raises(ConfigError, match="moved_sum 'tree' needs disp_budget=1 and "
+                                              "tree_share=1"):
+            EurekaConfig(rows=4, lanes=8, moved_sum="tree", **kw)

@@ -263,3 +263,82 @@ def test_independent_lanes_mismatch_rejected():
         tile_weight_beats(lock, ge.pack(w, "suds", INDEPENDENT).tiles[0])
     with pytest.raises(ValueError, match="activation stream per lane, which this cocotb bench"):
         prepare_case(INDEPENDENT, w, np.ones((64, 1), np.int64), "suds", "x")
+
+
+# -- trees shared between rows (issue 11 item 1): bit- and cycle-exact on the Amaranth simulator ---
+
+#: The tests' 4x8 G=8 core whose pairs of rows share their trees (rows take turns on them).
+SHARED = EurekaConfig(rows=4, lanes=8, group=8, tree_share=2)
+
+
+@pytest.mark.parametrize("mode", ["suds", "nm:2:4", "dense", "unstructured-nosuds"])
+def test_core_shared_trees(mode, seed):
+    rng = np.random.default_rng(seed)
+    w = _weights(rng, mode, 6, 152, density=0.4)
+    if mode == "suds":
+        w[0, :64] = rng.integers(1, 128, 64)           # dense top row: moved weights into row 1
+        w[2, 64:128] = rng.integers(-128, 0, 64)       # ... and across the pairs (row 2 -> row 1)
+        w[5, :16] = 127                                # bottom row of tile 1 full in two lanes
+    a = rng.integers(-128, 128, (w.shape[1], 3))
+    out, sched, st = run_amaranth(SHARED, w, a, mode, seed=seed)
+    np.testing.assert_array_equal(out, w @ a, err_msg=f"shared trees {mode} seed {seed}")
+    model = ge.cycle_model(w, 3, mode, SHARED)
+    assert st["busy"] == model["cycles"] == sched.cycles_per_column * 3 * SHARED.issue_interval
+    if mode == "suds":
+        assert sched.displaced > 8
+    # stall-free: a beat every issue_interval cycles, output latency as for a tree per row
+    out, sched, st = run_amaranth(SHARED, w, a, mode, seed=seed, idle=0, backpressure=0)
+    np.testing.assert_array_equal(out, w @ a)
+    assert st["end"] - st["first"] == st["busy"] - SHARED.issue_interval + EurekaCore.latency
+
+
+def test_core_shared_trees_nosuds_and_budgets(seed):
+    # without the SUDS path (no moved trees) and with a full moved path (no budget)
+    rng = np.random.default_rng(seed)
+    for cfg, mode in [(dataclasses.replace(SHARED, modes=("dense", "nm:2:4")), "nm:2:4"),
+                      (dataclasses.replace(SHARED, disp_budget=0), "suds")]:
+        w = _weights(rng, mode, 4, 64, density=0.5)
+        w[0, :48] = rng.integers(1, 128, 48)
+        if mode == "nm:2:4":
+            w = _weights(rng, mode, 4, 64)
+        a = rng.integers(-128, 128, (64, 2))
+        out, sched, st = run_amaranth(cfg, w, a, mode, seed=seed)
+        np.testing.assert_array_equal(out, w @ a, err_msg=f"{cfg} {mode}")
+        assert st["busy"] == ge.cycle_model(w, 2, mode, cfg)["cycles"]
+
+
+def test_shared_trees_blocks():
+    # one tree set per pair of rows, with its row-select; the selects and multipliers stay per row
+    cfg = EurekaConfig(rows=4, lanes=2, group=4, tree_share=2)
+    want = {f"mul{r}" for r in range(4)} | {f"sel{r}" for r in range(4)} | \
+        {f"own_tree{j}" for j in range(2)} | {f"suds{j}" for j in range(2)} | \
+        {f"mov_tree{j}" for j in range(2)} | {f"share{j}" for j in range(2)}
+    assert _submodules(cfg) == want
+    for c, want in ((cfg, 0.5), (SHARED.dense_baseline(), 1)):
+        core = EurekaCore(c)
+        core._MustUse__silence = True                 # built for its property, not elaborated
+        assert core.throughput == want
+
+
+# -- moved sums folded into the row trees (issue 11 item 1, area) ---------------------------------
+
+
+def test_core_moved_sum_in_tree(seed):
+    # moved_sum="tree": M[r+1] - M[r] is added to row r's tree sum; extreme products (the
+    # difference of -128*-128 and -128*127 is the widest one) must come through exactly
+    cfg = EurekaConfig(rows=4, lanes=8, group=8, moved_sum="tree")
+    rng = np.random.default_rng(seed)
+    w = _weights(rng, "suds", 8, 152, density=0.4)
+    w[0, :64] = -128                                  # dense top row: moved into row 1
+    w[1, :64:3] = 127
+    w[4, 64:128] = rng.integers(-128, 128, 64) | 1     # and in tile 1, window 1
+    a = rng.integers(-128, 128, (152, 3))
+    a[:64, 0] = -128
+    a[:64:2, 1] = 127
+    out, sched, st = run_amaranth(cfg, w, a, "suds", seed=seed)
+    assert sched.displaced > 8
+    np.testing.assert_array_equal(out, w @ a, err_msg=f"moved_sum tree seed {seed}")
+    assert st["busy"] == ge.cycle_model(w, 3, "suds", cfg)["cycles"]
+    out, sched, st = run_amaranth(cfg, w, a, "suds", seed=seed, idle=0, backpressure=0)
+    np.testing.assert_array_equal(out, w @ a)
+    assert st["end"] - st["first"] == st["busy"] - 1 + EurekaCore.latency

@@ -48,9 +48,22 @@ def test_table_iso_area_and_default_pick():
     md = sv.markdown({"size": "small", "rows_lanes": "4x8", "library": "lib", "workload": "w",
                       "headline_density": 0.2, "densities": [0.2], "default": "g8-before",
                       "best_iso_area": "g8-before",
-                      "rows": rows, "shared_trees": sv.shared_tree_note(rows)})
+                      "rows": rows})
     assert "| g8-after-d1 | 250 | 1.136 | 4.10 | 1.90 / 4.40 | 3.52x / 1.52x |" in md
-    assert "Trees shared between rows: not built" in md
+    assert "not built" not in md
+
+
+def test_shared_trees_row_halves_the_speedup():
+    # the shared-tree row is a real config whose model speed-up is half its unshared twin's, and a
+    # run of one-hot rows only needs no mux baseline
+    cfgs = sv.variant_configs("small", ["g8-d1-onehot", "g8-d1-shared2"])
+    assert [n for n, *_ in cfgs] == ["g8-d1-onehot", "g8-d1-shared2", "dense", "ampere24"]
+    by = {n: c for n, c, *_ in cfgs}
+    assert by["g8-d1-shared2"] == dataclasses.replace(by["g8-d1-onehot"], tree_share=2)
+    one = sv.speedups(by["g8-d1-onehot"], densities=(0.2,), permute=False)[0.2]
+    two = sv.speedups(by["g8-d1-shared2"], densities=(0.2,), permute=False)[0.2]
+    assert two["natural"] == pytest.approx(one["natural"] / 2)
+    assert two["displaced"] == one["displaced"]
 
 
 def test_area_json_reuse_reads_legacy_configs(tmp_path):

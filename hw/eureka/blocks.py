@@ -1,6 +1,6 @@
 """EUREKA's area blocks (:class:`hw.common.blocks.BlockTable`), keyed by the submodule names of
-hw/eureka/core.py (per row ``sel<r>``, ``mul<r>``, ``suds<r>``, ``own_tree<r>``, ``mov_tree<r>``)
-and hw/eureka/preload.py (``core``)."""
+hw/eureka/core.py (per row ``sel<r>``, ``mul<r>``, ``suds<r>``, ``own_tree<r>``, ``mov_tree<r>``;
+with trees shared by pairs of rows also ``share<j>``) and hw/eureka/preload.py (``core``)."""
 
 from ..common.blocks import OTHER, Block, BlockTable
 
@@ -13,6 +13,8 @@ BLOCKS = BlockTable(
         # are summed there
         Block("mov_tree", "SUDS moved-product trees"),
         Block("suds", "SUDS steering"),
+        # trees shared between rows (tree_share=2): the row-select before a pair's product register
+        Block("share", "row-selects of shared trees"),
         Block("sel", "select muxes"),
         Block("own_tree", "reduction trees"),
         Block("mul", "multipliers"),

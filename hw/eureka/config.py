@@ -27,7 +27,7 @@ from golden.nm import NM_RATIOS, group_modes, mode_name, parse_mode  # noqa: F40
 from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
                              resolve_config)
 
-__all__ = ["EurekaConfig", "VARIANTS", "STEERS", "LANE_SYNCS", "SELECTS", "SMALL", "PAPER", "PRESETS", "resolve",
+__all__ = ["EurekaConfig", "VARIANTS", "STEERS", "LANE_SYNCS", "SELECTS", "MOVED_SUMS", "SMALL", "PAPER", "PRESETS", "resolve",
            "parse_mode", "mode_name", "EurekaGemmConfig", "GEMM_SMALL", "GEMM_PAPER", "GEMM_PRESETS", "resolve_gemm"]
 
 VARIANTS = ("eureka", "dense", "ampere24")
@@ -37,6 +37,8 @@ STEERS = ("before", "after")
 LANE_SYNCS = ("lockstep", "independent")
 #: How a slot's G:1 activation select is written (:class:`EurekaConfig` ``select``).
 SELECTS = ("mux", "onehot")
+#: Where the SUDS moved sums meet the accumulators (:class:`EurekaConfig` ``moved_sum``).
+MOVED_SUMS = ("accumulate", "tree")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +98,22 @@ class EurekaConfig(ConfigBase):
         decoded into G one-hot enables, and the value a balanced OR of G AND terms, which Yosys/ABC
         map to AOI22 + NAND4 cells: at 1x32 on sky130 hd the G=8 select of a row is 11,371 µm²
         instead of 17,136 (the 4:1 one 6,967 instead of 9,209).
+    moved_sum : str
+        Where the moved sums meet the accumulators (``steer="after"`` with SUDS). ``"accumulate"``
+        (default): ``M[r]`` registered after its path and the accumulate is ``acc[r] += S[r] - M[r]
+        + M[r+1]``. ``"tree"``: ``M[r+1] - M[r]`` (one moved product each with ``disp_budget=1``, so
+        the difference fits a product's width) is added to row r's tree sum before the tree's
+        output register, and the accumulate is ``acc[r] += S'[r]`` as in the baselines. Needs
+        ``disp_budget=1`` and ``tree_share=1``.
+    tree_share : int
+        Rows that share one set of reduction trees (own and moved), 1 (default: a tree per row)
+        or 2: each pair of rows ``2k, 2k+1`` has one product register, one own tree and one moved
+        path, which the two rows take in turns: a weight beat is held on its input for
+        :attr:`issue_interval` = 2 cycles (row ``2k``'s products in the first, row ``2k+1``'s in the
+        second, when the beat transfers), so the throughput halves. Variant ``"eureka"`` with
+        lock-step lanes and an even ``rows``; with SUDS it needs ``steer="after"``; not for the
+        preload top. Not the default: at 8x32, G=8 it saves area but halves the speed-up
+        (``docs/eureka_area.md``, "Trees shared between rows").
     """
 
     rows: int = 8
@@ -109,6 +127,8 @@ class EurekaConfig(ConfigBase):
     disp_budget: int = 1
     lane_sync: str = "lockstep"
     select: str = "onehot"
+    moved_sum: str = "accumulate"
+    tree_share: int = 1
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, 64)
@@ -153,6 +173,29 @@ class EurekaConfig(ConfigBase):
         if self.independent and self.disp_budget:
             raise ConfigError(f"lane_sync 'independent' needs disp_budget=0 (independent lanes "
                               f"share no moved-slot budget), not {self.disp_budget!r}")
+        self._check_tree_share()
+        check_choice("moved_sum", self.moved_sum, MOVED_SUMS)
+        if self.moved_sum == "tree" and (self.disp_budget != 1 or self.tree_share != 1):
+            raise ConfigError(f"moved_sum 'tree' needs disp_budget=1 and tree_share=1 (one moved "
+                              f"product per row and cycle, a tree per row), not "
+                              f"{self.disp_budget!r} and {self.tree_share!r}")
+
+    def _check_tree_share(self):
+        check_int("tree_share", self.tree_share, 1, 2)
+        if self.tree_share == 1:
+            return
+        if self.variant != "eureka":
+            raise ConfigError(f"tree_share {self.tree_share} needs variant 'eureka' (the "
+                              f"baselines keep a tree per row), not {self.variant!r}")
+        if self.rows % self.tree_share:
+            raise ConfigError(f"tree_share {self.tree_share} needs rows to be a multiple of it "
+                              f"(rows share trees in groups of {self.tree_share}), not {self.rows!r}")
+        if self.independent:
+            raise ConfigError(f"tree_share {self.tree_share} needs lane_sync 'lockstep' (the rows "
+                              f"of a group take turns on one beat), not {self.lane_sync!r}")
+        if self.has_suds and self.steer != "after":
+            raise ConfigError(f"tree_share {self.tree_share} needs steer='after' with SUDS (one "
+                              f"product register per group of rows), not {self.steer!r}")
 
     # -- derived values --------------------------------------------------------------------------
 
@@ -192,6 +235,12 @@ class EurekaConfig(ConfigBase):
         return self.lanes // self.disp_budget if self.disp_budget else 1
 
     @property
+    def issue_interval(self):
+        """Cycles one weight beat occupies the core: ``tree_share`` (the rows sharing a tree take
+        it in turns). The core's busy counter and :func:`golden.eureka.cycle_model` count these."""
+        return self.tree_share
+
+    @property
     def sel_width(self):
         return ceil_log2(self.group)
 
@@ -218,12 +267,14 @@ class EurekaConfig(ConfigBase):
     def dense_baseline(self):
         """The dense tensor core of the same R x L and widths."""
         return dataclasses.replace(self, variant="dense", group=1, modes=(), steer="before",
-                                   disp_budget=0, lane_sync="lockstep")
+                                   disp_budget=0, lane_sync="lockstep", tree_share=1,
+                                   moved_sum="accumulate")
 
     def ampere24_baseline(self):
         """The Ampere-like 2:4 core (G = 4, dense and 2:4 only) of the same R x L and widths."""
         return dataclasses.replace(self, variant="ampere24", group=4, modes=(), steer="before",
-                                   disp_budget=0, lane_sync="lockstep")
+                                   disp_budget=0, lane_sync="lockstep", tree_share=1,
+                                   moved_sum="accumulate")
 
 
 #: The small core the RTL tests and quick runs build (4 rows x 8 lanes, G=8).
@@ -278,6 +329,9 @@ class EurekaGemmConfig(ConfigBase):
         if self.core.independent:
             raise ConfigError(f"core.lane_sync must be 'lockstep' for the preload top (one "
                               f"activation buffer of whole windows), not {self.core.lane_sync!r}")
+        if self.core.tree_share != 1:
+            raise ConfigError(f"core.tree_share must be 1 for the preload top (its issue logic "
+                              f"sends a beat per cycle), not {self.core.tree_share!r}")
 
     def to_dict(self):
         return {"kind": type(self).__name__, "core": self.core.to_dict(),

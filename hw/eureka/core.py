@@ -24,7 +24,12 @@ Datapath per cycle (one weight beat):
   ``acc[r] += S[r] - M[r] + M[r+1]``;
 * ``disp_budget=D`` (with ``"after"``; default D=1): ``M[r]`` is an OR per segment of L/D lanes (at
   most one moved product per segment and cycle, by the scheduler) and a D-input adder, not a full
-  tree (for D=1 the tree is one register).
+  tree (for D=1 the tree is one register);
+* ``moved_sum="tree"`` (with D=1): ``M[r+1] - M[r]`` is added to ``own_tree{r}``'s sum before
+  its output register (no moved-sum output registers), and ``acc[r] += S'[r]``.
+
+``config.tree_share=2``: pairs of rows share their product register and trees and take turns on
+them, a beat every two cycles (:mod:`hw.eureka.shared`, which builds that datapath).
 
 ``config.select`` chooses how the G:1 select of ``sel{r}`` is written (same function):
 ``"onehot"`` (default) decodes ``sel`` and ``valid`` into G enables and ORs the G AND terms as a
@@ -65,12 +70,13 @@ submodule       built when                contents
 =============== ========================= =========================================================
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..common.addertree import AdderTree, tree_depth
 from .config import EurekaConfig
+from .rows import RowMoved, RowMultiply, RowSelect, RowSteer, _windows
 
 __all__ = ["EurekaCore", "RowSelect", "RowMultiply", "RowSteer", "RowMoved",
            "slot_layout", "weight_layout", "act_layout", "lane_act_layout", "result_layout"]
@@ -105,10 +111,7 @@ def weight_layout(config):
 
 def act_layout(config):
     """An activation window: ``a[l][g]``, the G activations lane ``l`` sees."""
-    return data.StructLayout({
-        "a": data.ArrayLayout(data.ArrayLayout(signed(config.value_width), config.group),
-                              config.lanes),
-    })
+    return data.StructLayout({"a": _windows(config)})
 
 
 def lane_act_layout(config):
@@ -119,131 +122,6 @@ def lane_act_layout(config):
 def result_layout(config):
     """One output: ``acc[r]`` for the R rows of the tile (wrapping ``acc_width`` arithmetic)."""
     return data.StructLayout({"acc": data.ArrayLayout(signed(config.acc_width), config.rows)})
-
-
-def _values(config):
-    """``L`` operands of ``value_width`` bits (weights or activations of one row)."""
-    return data.ArrayLayout(signed(config.value_width), config.lanes)
-
-
-def _products(config):
-    """``L`` products of ``2 * value_width`` bits (exact: a signed x signed product never wraps)."""
-    return data.ArrayLayout(signed(2 * config.value_width), config.lanes)
-
-
-class RowSelect(wiring.Component):
-    """The L G:1 activation selects of one row (combinational).
-
-    Members
-    -------
-    a : In(ArrayLayout)
-        The activation window ``a[l][g]`` (see :func:`act_layout`).
-    sel, valid : In(ArrayLayout)
-        Per slot: which of its lane's G activations to take, and whether the slot holds a weight.
-    x : Out(ArrayLayout)
-        ``x[l] = a[l][sel[l]]`` if ``valid[l]`` else 0. Zeroing the activation instead of the
-        product gives the same zero product with an 8-bit rather than a 16-bit gate.
-    """
-
-    def __init__(self, config):
-        self._config = config
-        super().__init__({
-            "a": In(act_layout(config).members["a"]),
-            "sel": In(data.ArrayLayout(unsigned(config.sel_width), config.lanes)),
-            "valid": In(data.ArrayLayout(unsigned(1), config.lanes)),
-            "x": Out(_values(config)),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        cfg = self._config
-        for l in range(cfg.lanes):
-            if cfg.select == "mux":
-                m.d.comb += self.x[l].eq(Mux(self.valid[l], self.a[l][self.sel[l]], 0))
-                continue
-            # "onehot": G enables (valid folded in), then a balanced OR of the G AND terms; its
-            # structure is what ABC maps to AOI22/NAND4 (a chained OR or a[sel] map larger).
-            en = [Signal(name=f"en{l}_{g}") for g in range(cfg.group)]
-            m.d.comb += [en[g].eq(self.valid[l] & (self.sel[l] == g)) for g in range(cfg.group)]
-            terms = [self.a[l][g].as_unsigned() & en[g].replicate(cfg.value_width)
-                     for g in range(cfg.group)]
-            while len(terms) > 1:
-                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i]
-                         for i in range(0, len(terms), 2)]
-            m.d.comb += self.x[l].eq(terms[0])
-        return m
-
-
-class RowMultiply(wiring.Component):
-    """The L multipliers of one row (combinational): ``p[l] = w[l] * x[l]``."""
-
-    def __init__(self, config):
-        self._config = config
-        super().__init__({
-            "w": In(_values(config)),
-            "x": In(_values(config)),
-            "p": Out(_products(config)),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        for l in range(self._config.lanes):
-            m.d.comb += self.p[l].eq(self.w[l] * self.x[l])
-        return m
-
-
-class RowSteer(wiring.Component):
-    """SUDS steering of one row (combinational demux).
-
-    ``own[l] = p[l]`` and ``mov[l] = 0`` when ``disp[l]`` is 0, the other way round when it is 1:
-    a displaced product goes to the tree that feeds the row above's accumulator.
-    """
-
-    def __init__(self, config):
-        self._config = config
-        super().__init__({
-            "p": In(_products(config)),
-            "disp": In(data.ArrayLayout(unsigned(1), config.lanes)),
-            "own": Out(_products(config)),
-            "mov": Out(_products(config)),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        for l in range(self._config.lanes):
-            m.d.comb += [self.own[l].eq(Mux(self.disp[l], 0, self.p[l])),
-                         self.mov[l].eq(Mux(self.disp[l], self.p[l], 0))]
-        return m
-
-
-class RowMoved(wiring.Component):
-    """SUDS moved-product extraction of one row after the product register (combinational).
-
-    ``seg[s]`` is the OR over the lanes of segment ``s`` (``config.segment`` contiguous lanes) of
-    ``p[l]`` where ``disp[l]``, else 0. The scheduler puts at most one moved weight in a segment
-    per cycle (``disp_budget``), so the OR is that product; without a budget every lane is its
-    own segment and ``seg`` is the masked products, reduced by a full tree.
-    """
-
-    def __init__(self, config):
-        self._config = config
-        super().__init__({
-            "p": In(_products(config)),
-            "disp": In(data.ArrayLayout(unsigned(1), config.lanes)),
-            "seg": Out(data.ArrayLayout(signed(2 * config.value_width),
-                                        config.lanes // config.segment)),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        k = self._config.segment
-        for s in range(self._config.lanes // k):
-            terms = [Mux(self.disp[l], self.p[l], 0) for l in range(s * k, (s + 1) * k)]
-            v = terms[0]
-            for t in terms[1:]:
-                v = v | t
-            m.d.comb += self.seg[s].eq(v)
-        return m
 
 
 class EurekaCore(wiring.Component):
@@ -264,16 +142,19 @@ class EurekaCore(wiring.Component):
     o : Out(stream.Signature(result_layout))
         One beat per output (per weight beat with ``last``), holding the R accumulators.
     busy : Out(32)
-        Busy-cycle counter: weight beats accepted since reset (wraps). This is the cycle count the
-        golden model predicts; it is exact under input idle cycles and output backpressure.
+        Busy-cycle counter: weight beats accepted since reset times ``config.issue_interval``
+        (wraps; with ``tree_share`` > 1 it counts the beats' turns, :mod:`hw.eureka.shared`). This
+        is the cycle count the golden model predicts; it is exact under input idle cycles and
+        output backpressure.
 
     Contract: a weight beat transfers when ``w.valid & a.valid`` and the pipeline can move (the
     output register is empty or being read). Independent lanes: when ``w.valid``, the pipeline can
     move and ``a[l].valid`` for every lane ``l`` that needs its window in the beat (a valid slot
-    or ``last_window[l]``); a lane that has ended its windows for the output needs none.
-    Throughput: one weight beat per cycle. Latency: the output of a beat with ``last`` is valid
-    :attr:`latency` cycles after that beat's transfer (no backpressure). Backpressure on ``o``
-    stalls the whole pipeline.
+    or ``last_window[l]``); a lane that has ended its windows for the output needs none. Trees
+    shared between rows (``tree_share`` > 1): the beat is read in ``issue_interval`` turns and
+    transfers in the last. Throughput: one weight beat per ``config.issue_interval`` cycles.
+    Latency: the output of a beat with ``last`` is valid :attr:`latency` cycles after that beat's
+    transfer (no backpressure). Backpressure on ``o`` stalls the whole pipeline.
     """
 
     def __init__(self, config):
@@ -301,8 +182,10 @@ class EurekaCore(wiring.Component):
     #: products registered, the tree's own stages, tree sums registered, accumulate into the
     #: output register
     latency = 1 + TREE_STAGES + 1 + 1
-    #: weight beats accepted per cycle at most
-    throughput = 1
+    @property
+    def throughput(self):
+        """Weight beats accepted per cycle at most: ``1 / config.issue_interval``."""
+        return 1 / self._config.issue_interval
 
     @staticmethod
     def tree_cut(lanes):
@@ -336,6 +219,9 @@ class EurekaCore(wiring.Component):
 
     def elaborate(self, platform):
         cfg = self._config
+        if cfg.tree_share > 1:
+            from .shared import elaborate_shared
+            return elaborate_shared(self)
         m = Module()
 
         # The pipeline moves unless a finished output waits for the consumer.
@@ -431,6 +317,8 @@ class EurekaCore(wiring.Component):
         """Stage 2: per-row reduction trees (own products; products held for the row above),
         each registered once inside (TREE_STAGES) and once at its output.
         Returns ``(own2, mov2, v2, last2)``."""
+        if self._after and self._config.moved_sum == "tree":
+            return self._stage_trees_folded(m, en, own1, disp1, v1, last1)
         cfg = self._config
         R, L = cfg.rows, cfg.lanes
         vt, lastt = Signal(), Signal()
@@ -461,6 +349,35 @@ class EurekaCore(wiring.Component):
             mov2.append(reg)
         return own2, mov2, v2, last2
 
+    def _stage_trees_folded(self, m, en, own1, disp1, v1, last1):
+        """Stage 2 with ``moved_sum="tree"`` (``disp_budget=1``): ``M[r]``, the one moved product
+        of row r (``suds{r}``), is registered at the trees' cut (``mov_tree{r}``, one register),
+        and ``M[r+1] - M[r]`` (two products' difference fits a product's width) is added to row
+        r's tree sum before its output register. Returns ``(own2, [], v2, last2)``: the
+        accumulate is ``acc += own2`` as in the baselines."""
+        cfg = self._config
+        R, L = cfg.rows, cfg.lanes
+        moved = [0]
+        for r in range(1, R):
+            pick = m.submodules[f"suds{r}"] = RowMoved(cfg)
+            m.d.comb += [pick.p[l].eq(own1[r][l]) for l in range(L)]
+            m.d.comb += [pick.disp[l].eq(disp1[r - 1][l]) for l in range(L)]
+            moved.append(self._reduce(m, en, [pick.seg[0]], f"mov_tree{r}"))
+        moved.append(0)
+        vt, lastt, v2, last2 = Signal(), Signal(), Signal(), Signal()
+        with m.If(en):
+            m.d.sync += [vt.eq(v1), lastt.eq(last1), v2.eq(vt), last2.eq(lastt)]
+        own2 = []
+        for r in range(R):
+            net = Signal(signed(2 * cfg.value_width), name=f"net_mov{r}")
+            m.d.comb += net.eq(moved[r + 1] - moved[r])
+            s = self._reduce(m, en, own1[r], f"own_tree{r}")
+            reg = Signal(signed(s.shape().width + 1), name=f"own2_{r}")
+            with m.If(en):
+                m.d.sync += reg.eq(s + net)
+            own2.append(reg)
+        return own2, [], v2, last2
+
     def _stage_accumulate(self, m, en, own2, mov2, v2, last2):
         """Stage 3: accumulate; a beat with `last` emits the sums and clears the accumulators."""
         cfg = self._config
@@ -471,9 +388,9 @@ class EurekaCore(wiring.Component):
             with m.If(v2):
                 for r in range(R):
                     total = acc[r] + own2[r]
-                    if cfg.has_suds and r + 1 < R:
+                    if mov2 and r + 1 < R:
                         total = total + mov2[r]          # mov2[r] holds row r+1's moved products
-                    if self._after and r > 0:
+                    if self._after and mov2 and r > 0:
                         total = total - mov2[r - 1]      # row r's own moved products
                     with m.If(last2):
                         m.d.sync += [acc[r].eq(0), self.o.payload.acc[r].eq(total)]

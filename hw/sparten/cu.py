@@ -13,7 +13,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..common.innerjoin import InnerJoin
+from ..common.innerjoin import InnerJoin, group_prefix_layout
 
 __all__ = ["chunk_word", "cu_input_layout", "result_layout", "counter_layout", "ComputeUnit",
            "COUNTER_WIDTH"]
@@ -98,6 +98,9 @@ class ComputeUnit(wiring.Component):
         Only with ``shared_act``: ``act`` of the last chunk the unit took, from the cycle after the
         transfer on (a register outside, loaded exactly on ``i.valid & i.ready``). ``i.payload.act``
         still brings the incoming chunk's mask (its values are not used).
+    prefix_a_held : In(group_prefix_layout(config.chunk))
+        Only with ``shared_act``: the exclusive prefix popcounts of ``act_held.mask`` at each of
+        the join's group boundaries (:class:`hw.common.innerjoin.GroupPrefix`), registered alike.
 
     Timing
     ------
@@ -131,6 +134,7 @@ class ComputeUnit(wiring.Component):
         }
         if self._shared_act:
             ports["act_held"] = In(chunk_word(config))
+            ports["prefix_a_held"] = In(group_prefix_layout(config.chunk))
         super().__init__(ports)
 
     @property
@@ -164,7 +168,8 @@ class ComputeUnit(wiring.Component):
             self.busy.eq(join.o.valid),
         ]
         if self._shared_act:
-            m.d.comb += join.mask_a_held.eq(self.act_held.mask)
+            m.d.comb += [join.mask_a_held.eq(self.act_held.mask),
+                         join.prefix_a_held.eq(self.prefix_a_held)]
             vals_a = self.act_held.values
         else:
             m.d.comb += join.i.payload.extra.vals_a.eq(p.act.values)

@@ -33,9 +33,10 @@ def chunk_fields(vec):
     return mask, list(vals) + [0] * (len(vec) - len(vals))
 
 
-@pytest.mark.parametrize("mpc", [1, 2, 4])
-def test_cu_dot_products_and_counters(mpc, seed):
-    cfg = dataclasses.replace(SMALL, matches_per_cycle=mpc)
+@pytest.mark.parametrize("mpc,select", [(1, "mux"), (2, "mux"), (4, "mux"), (1, "onehot"),
+                                        (4, "onehot")])
+def test_cu_dot_products_and_counters(mpc, select, seed):
+    cfg = dataclasses.replace(SMALL, matches_per_cycle=mpc, select=select)
     rand = random.Random(f"{seed}:{mpc}")
     dut = ComputeUnit(cfg)
     positions = []
@@ -180,6 +181,9 @@ SHARED_CONFIGS = {
     "chunk8": SMALL,
     "chunk32": dataclasses.replace(SMALL, chunk=32, n_units=3),
     "chunk32_mpc2": dataclasses.replace(SMALL, chunk=32, n_units=2, matches_per_cycle=2),
+    "chunk32_onehot": dataclasses.replace(SMALL, chunk=32, n_units=2, select="onehot"),
+    "chunk16_mpc2_onehot": dataclasses.replace(SMALL, chunk=16, n_units=2, matches_per_cycle=2,
+                                               select="onehot"),
 }
 
 
@@ -223,3 +227,15 @@ def test_shared_act_needs_barrier():
         Cluster(cfg, shared_act=True)
     with pytest.raises(ValueError, match="unit_fifo_depth"):
         ComputeUnit(cfg, shared_act=True)
+
+
+def test_select_is_validated():
+    from hw.common.config import ConfigError
+    from hw.sparten.config import PAPER, SparTenConfig
+    from hw.sparten.dense_baseline import DenseMacConfig
+    with pytest.raises(ConfigError, match="select"):
+        SparTenConfig(select="tree")
+    with pytest.raises(ConfigError, match="select"):
+        DenseMacConfig(select="tree")
+    assert DenseMacConfig.like(PAPER).select == PAPER.select == "onehot"
+    assert SparTenConfig().select == "mux"          # BARISTA's units keep the indexed form

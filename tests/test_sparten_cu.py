@@ -237,5 +237,6 @@ def test_select_is_validated():
         SparTenConfig(select="tree")
     with pytest.raises(ConfigError, match="select"):
         DenseMacConfig(select="tree")
-    assert DenseMacConfig.like(PAPER).select == PAPER.select == "onehot"
-    assert SparTenConfig().select == "mux"          # BARISTA's units keep the indexed form
+    onehot = dataclasses.replace(PAPER, select="onehot")
+    assert DenseMacConfig.like(onehot).select == "onehot"       # like for like
+    assert SparTenConfig().select == PAPER.select == "mux"      # BARISTA's units: unchanged

@@ -68,10 +68,10 @@ class SparTenConfig(ConfigBase):
         Largest stride.
     select : str
         Form of the compute unit's two ``chunk``:1 operand selects by prefix offset: ``"mux"``
-        (indexed, ``values[offset]``; the default, which BARISTA's units keep) or ``"onehot"``
+        (indexed, ``values[offset]``; the default) or ``"onehot"``
         (:func:`hw.common.innerjoin.onehot_select`: offsets decoded to one-hot enables AND-ed
-        with the values and OR-ed in balanced trees; :data:`PAPER` uses it). Same results and
-        cycles; docs/sparten_area.md measures both. The dense baselines copy it (like for like).
+        with the values and OR-ed in balanced trees: smaller, slower). Same results and cycles;
+        docs/sparten_area.md measures both. The dense baselines copy it (like for like).
     """
 
     chunk: int = 128
@@ -160,9 +160,10 @@ SMALL = SparTenConfig(chunk=8, n_units=4, act_depth=2048, weight_depth=512, out_
 
 #: The paper's configuration (SparTen, MICRO'19): 32 compute units, chunk 128, one match per cycle;
 #: memories sized for VGG-16-class layers (larger layers are tiled by the planner).
-#: Its operand selects are one-hot (2-unit chunk-128 cluster: -3.0k um^2 a unit, 4.86 ns; see
-#: docs/sparten_area.md).
-PAPER = SparTenConfig(select="onehot")
+#: Its operand selects stay indexed: one-hot ones save 3.0k um^2 a unit but cost 0.26 ns, and
+#: with the dense array's selects one-hot too (like for like) the iso-area ratio is the same
+#: (docs/sparten_area.md).
+PAPER = SparTenConfig()
 
 #: Named presets (``sparse-hw ... --config NAME``); defined here only.
 PRESETS = {"small": SMALL, "paper": PAPER}

@@ -95,7 +95,8 @@ class _DropsResult(ComputeUnit):
         m.submodules.inner = inner = ComputeUnit(self._cfg, shared_act=self.shared_act)
         wiring.connect(m, wiring.flipped(self.i), inner.i)
         if self.shared_act:
-            m.d.comb += inner.act_held.eq(self.act_held)
+            m.d.comb += [inner.act_held.eq(self.act_held),
+                         inner.prefix_a_held.eq(self.prefix_a_held)]
         m.d.comb += [inner.others_busy.eq(self.others_busy), inner.clear.eq(self.clear),
                      self.count.eq(inner.count), self.busy.eq(inner.busy),
                      self.idle.eq(inner.idle), self.res.eq(inner.res)]

@@ -11,11 +11,13 @@ import random
 
 import numpy as np
 import pytest
+from amaranth import Elaboratable, Module, Signal
 from amaranth.sim import Simulator
 
 from golden.innerjoin import join_beats, join_cost, stream_cycles
-from hw.common.bits import Popcount, PriorityEncoder
-from hw.common.innerjoin import InnerJoin, InnerJoinConfig, input_layout
+from hw.common.bits import Popcount, PriorityEncoder, popcount
+from hw.common.innerjoin import (GroupPrefix, InnerJoin, InnerJoinConfig, group_prefix_layout,
+                                 input_layout, onehot_select)
 from streams import Driver, Monitor, simulate
 
 CHUNKS = [8, 16, 32, 64, 128, 256]
@@ -42,9 +44,39 @@ def expected_beats(cases, chunk, mpc):
     return out
 
 
-def run_amaranth(chunk, mpc, cases, seed, idle, backpressure):
-    """Drive ``cases`` into an InnerJoin; return (beats, cycle of each input transfer, of each beat)."""
-    dut = InnerJoin(chunk, mpc)
+class HeldJoin(Elaboratable):
+    """An ``InnerJoin(shared_mask_a=True)`` with the held activation mask and its group prefixes
+    registered outside on each transfer, as the SparTen cluster holds them; ``i``/``o`` are the
+    join's. ``bug="prefix"`` plants a shared prefix one group off (group ``k`` gets ``k - 1``'s)."""
+
+    def __init__(self, chunk, mpc, bug=None):
+        self.join = InnerJoin(chunk, mpc, shared_mask_a=True)
+        self.i, self.o = self.join.i, self.join.o
+        self._chunk, self._bug = chunk, bug
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.join = join = self.join
+        m.submodules.prefix = prefix = GroupPrefix(self._chunk)
+        mask = Signal(self._chunk)
+        held = Signal(group_prefix_layout(self._chunk))
+        g = join.group
+        m.d.comb += [prefix.counts[k].eq(popcount(join.i.payload.mask_a[k * g:(k + 1) * g]))
+                     for k in range(self._chunk // g)]
+        m.d.comb += [join.mask_a_held.eq(mask), join.prefix_a_held.eq(held)]
+        want = prefix.prefix
+        if self._bug == "prefix":
+            want = [want[0]] + [want[k - 1] for k in range(1, len(want))]
+        with m.If(join.i.valid & join.i.ready):
+            m.d.sync += [mask.eq(join.i.payload.mask_a)]
+            m.d.sync += [held[k].eq(want[k]) for k in range(len(held))]
+        return m
+
+
+def run_amaranth(chunk, mpc, cases, seed, idle, backpressure, make=None):
+    """Drive ``cases`` into an InnerJoin (or ``make()``'s); return (beats, cycle of each input
+    transfer, of each beat)."""
+    dut = make() if make is not None else InnerJoin(chunk, mpc)
     rand = random.Random(seed)
     n_expected = sum(join_cost(bin(f & a).count("1"), mpc) for f, a in cases)
     cap = 4 * (n_expected + len(cases)) + 200
@@ -86,6 +118,61 @@ def test_innerjoin_cycles(chunk, mpc, seed):
     assert out_cycles[0] - in_cycles[0] == InnerJoin.latency
     # One beat every cycle: no bubble between chunks.
     assert out_cycles == list(range(out_cycles[0], out_cycles[0] + len(out_cycles)))
+
+
+@pytest.mark.parametrize("chunk,mpc", [(8, 2), (16, 1), (64, 2), (128, 1), (256, 4)])
+def test_innerjoin_shared_mask(chunk, mpc, seed):
+    """With the activation mask and its group prefixes held outside (``shared_mask_a``), the same
+    beats as the golden join, and with no stalls the same cycles."""
+    rand = random.Random(f"{seed}:{chunk}:{mpc}:held")
+    cases = mask_cases(chunk, rand, n_random=6 if chunk >= 128 else 16)
+    make = lambda: HeldJoin(chunk, mpc)                                         # noqa: E731
+    got, _, _ = run_amaranth(chunk, mpc, cases, seed, idle=0.3, backpressure=0.3, make=make)
+    assert got == expected_beats(cases, chunk, mpc), f"seed={seed}"
+    got, in_cycles, out_cycles = run_amaranth(chunk, mpc, cases, seed, 0.0, 0.0, make=make)
+    assert got == expected_beats(cases, chunk, mpc)
+    assert out_cycles[-1] - in_cycles[0] + 1 == stream_cycles(cases, mpc,
+                                                              latency=InnerJoin.latency)
+
+
+def test_innerjoin_shared_mask_planted_bug(seed):
+    """The shared-mask test catches a held prefix one group off."""
+    rand = random.Random(f"{seed}:bug")
+    cases = mask_cases(64, rand, n_random=8)
+    got, _, _ = run_amaranth(64, 1, cases, seed, 0.0, 0.0,
+                             make=lambda: HeldJoin(64, 1, bug="prefix"))
+    assert got != expected_beats(cases, 64, 1)
+
+
+def test_group_prefix_and_onehot_select(seed):
+    """GroupPrefix against popcounts of the mask's prefixes; onehot_select against indexing."""
+    rand = random.Random(f"{seed}:prefix")
+    gp = GroupPrefix(128)
+    vals = [Signal(8, name=f"v{k}") for k in range(128)]
+    idx, en = Signal(7), Signal()
+    top = Module()
+    top.submodules.gp = gp
+    sel = Signal(8)
+    top.d.comb += sel.eq(onehot_select(vals, idx, en))
+
+    async def bench(ctx):
+        for _ in range(40):
+            mask = rand.getrandbits(128) & rand.choice([(1 << 128) - 1, rand.getrandbits(128)])
+            for g in range(16):
+                ctx.set(gp.counts[g], bin((mask >> (8 * g)) & 0xFF).count("1"))
+            words = [rand.getrandbits(8) for _ in range(128)]
+            for v, w in zip(vals, words):
+                ctx.set(v, w)
+            k, e = rand.randrange(128), rand.random() < 0.8
+            ctx.set(idx, k)
+            ctx.set(en, e)
+            for g in range(16):
+                assert ctx.get(gp.prefix[g]) == bin(mask & ((1 << (8 * g)) - 1)).count("1")
+            assert ctx.get(sel) == (words[k] if e else 0)
+
+    sim = Simulator(top)
+    sim.add_testbench(bench)
+    sim.run()
 
 
 def test_bits_blocks(seed):

@@ -33,9 +33,10 @@ def chunk_fields(vec):
     return mask, list(vals) + [0] * (len(vec) - len(vals))
 
 
-@pytest.mark.parametrize("mpc", [1, 2, 4])
-def test_cu_dot_products_and_counters(mpc, seed):
-    cfg = dataclasses.replace(SMALL, matches_per_cycle=mpc)
+@pytest.mark.parametrize("mpc,select", [(1, "mux"), (2, "mux"), (4, "mux"), (1, "onehot"),
+                                        (4, "onehot")])
+def test_cu_dot_products_and_counters(mpc, select, seed):
+    cfg = dataclasses.replace(SMALL, matches_per_cycle=mpc, select=select)
     rand = random.Random(f"{seed}:{mpc}")
     dut = ComputeUnit(cfg)
     positions = []
@@ -174,12 +175,26 @@ def _run_cluster(dut, cfg, filters, beats, seed):
     return events, driver.cycles
 
 
-def test_cluster_shared_act_matches_private(seed):
-    """The activation chunk held once in the cluster (the default at unit_fifo_depth 0) gives the
-    same dot products, at the same edges, as a copy in every unit; both equal the golden sums."""
-    cfg = SMALL
+#: Shared-chunk configurations: SMALL (chunk 8, one group of the join), chunk 32 (four groups: the
+#: held group prefixes and the in-group popcount), and chunk 32 with two matches per cycle.
+SHARED_CONFIGS = {
+    "chunk8": SMALL,
+    "chunk32": dataclasses.replace(SMALL, chunk=32, n_units=3),
+    "chunk32_mpc2": dataclasses.replace(SMALL, chunk=32, n_units=2, matches_per_cycle=2),
+    "chunk32_onehot": dataclasses.replace(SMALL, chunk=32, n_units=2, select="onehot"),
+    "chunk16_mpc2_onehot": dataclasses.replace(SMALL, chunk=16, n_units=2, matches_per_cycle=2,
+                                               select="onehot"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_CONFIGS))
+def test_cluster_shared_act_matches_private(name, seed):
+    """The activation chunk (and its group prefixes) held once in the cluster (the default at
+    unit_fifo_depth 0) gives the same dot products, at the same edges, as a copy in every unit;
+    both equal the golden sums."""
+    cfg = SHARED_CONFIGS[name]
     n = cfg.n_units
-    rand = random.Random(f"{seed}:shared")
+    rand = random.Random(f"{seed}:shared:{name}")
     filters = [[rand_chunk(rand, cfg.chunk, rand.choice([0.2, 0.6, 1.0])) for _ in range(n)]
                for _ in range(8)]
     beats, want = [], {}
@@ -194,9 +209,9 @@ def test_cluster_shared_act_matches_private(seed):
             for u in range(n):
                 want[u, p] = want.get((u, p), 0) + int(np.dot(filters[addr][u], act))
     shared = Cluster(cfg)
-    assert shared.share_act
+    assert shared.shared_act
     got_s, taken_s = _run_cluster(shared, cfg, filters, beats, seed)
-    got_p, taken_p = _run_cluster(Cluster(cfg, share_act=False), cfg, filters, beats, seed)
+    got_p, taken_p = _run_cluster(Cluster(cfg, shared_act=False), cfg, filters, beats, seed)
     assert got_s == got_p, f"seed={seed}"
     assert taken_s == taken_p, f"seed={seed}"
     assert {(u, a): v for _, u, a, v in got_s} == want, f"seed={seed}"
@@ -207,8 +222,21 @@ def test_shared_act_needs_barrier():
     cfg = dataclasses.replace(SMALL, unit_fifo_depth=2)
     private = Cluster(cfg)
     private._MustUse__silence = True
-    assert not private.share_act
+    assert not private.shared_act
     with pytest.raises(ValueError, match="unit_fifo_depth"):
-        Cluster(cfg, share_act=True)
+        Cluster(cfg, shared_act=True)
     with pytest.raises(ValueError, match="unit_fifo_depth"):
         ComputeUnit(cfg, shared_act=True)
+
+
+def test_select_is_validated():
+    from hw.common.config import ConfigError
+    from hw.sparten.config import PAPER, SparTenConfig
+    from hw.sparten.dense_baseline import DenseMacConfig
+    with pytest.raises(ConfigError, match="select"):
+        SparTenConfig(select="tree")
+    with pytest.raises(ConfigError, match="select"):
+        DenseMacConfig(select="tree")
+    onehot = dataclasses.replace(PAPER, select="onehot")
+    assert DenseMacConfig.like(onehot).select == "onehot"       # like for like
+    assert SparTenConfig().select == PAPER.select == "mux"      # BARISTA's units: unchanged

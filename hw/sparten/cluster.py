@@ -19,6 +19,8 @@ from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from ..common.bits import Popcount
+from ..common.innerjoin import GroupPrefix, group_counts_layout, group_of, group_prefix_layout
 from ..common.shared import SharedModule
 from .cu import ComputeUnit, chunk_word, counter_layout, out_addr_width, result_layout
 
@@ -62,7 +64,7 @@ class Cluster(wiring.Component):
         of that name (:class:`hw.common.shared.SharedModule`), written once into the Verilog, so
         that a paper-sized cluster elaborates and synthesises its unit once, not ``n_units`` times.
         Same ports and behaviour; for synthesis (Amaranth's simulator cannot run it).
-    share_act : bool or None
+    shared_act : bool or None
         Hold the units' current activation chunk once in the cluster (``True``) or in every unit
         (``False``). ``None`` (default): shared exactly when ``config.unit_fifo_depth`` is 0, the
         only case it is allowed. Same results and cycles either way.
@@ -89,19 +91,19 @@ class Cluster(wiring.Component):
     them. ``i.ready`` does not depend on ``i.valid``.
     """
 
-    def __init__(self, config, unit_module=None, share_act=None):
-        if share_act is None:
-            share_act = config.unit_fifo_depth == 0
-        if share_act and config.unit_fifo_depth:
+    def __init__(self, config, unit_module=None, shared_act=None):
+        if shared_act is None:
+            shared_act = config.unit_fifo_depth == 0
+        if shared_act and config.unit_fifo_depth:
             self._MustUse__silence = True       # never built: no "created but never used"
-            raise ValueError(f"share_act needs unit_fifo_depth 0 (units that take every chunk "
+            raise ValueError(f"shared_act needs unit_fifo_depth 0 (units that take every chunk "
                              f"together), not {config.unit_fifo_depth!r}")
         self._cfg = config
-        self._share_act = bool(share_act)
+        self._shared_act = bool(shared_act)
         self._shared = None
         if unit_module is not None:
             self._shared = SharedModule(unit_module,
-                                        lambda: ComputeUnit(config, shared_act=self._share_act))
+                                        lambda: ComputeUnit(config, shared_act=self._shared_act))
         n = config.n_units
         super().__init__({
             "i": In(stream.Signature(cluster_input_layout(config))),
@@ -126,9 +128,9 @@ class Cluster(wiring.Component):
         return cls.INPUT_LATENCY + (cls.FIFO_LATENCY if config.fifo_depth else 0)
 
     @property
-    def share_act(self):
+    def shared_act(self):
         """The units' current activation chunk is held once, in the cluster."""
-        return self._share_act
+        return self._shared_act
 
     @property
     def latency(self):
@@ -158,7 +160,7 @@ class Cluster(wiring.Component):
 
         units = []
         for u in range(n):
-            cu = (ComputeUnit(cfg, shared_act=self._share_act) if self._shared is None
+            cu = (ComputeUnit(cfg, shared_act=self._shared_act) if self._shared is None
                   else self._shared.instance())
             m.submodules[f"cu{u}"] = cu
             units.append(cu)
@@ -176,15 +178,23 @@ class Cluster(wiring.Component):
         m.d.comb += [adv.eq(~sv | all_ready), src_ready.eq(adv)]
         with m.If(adv):
             m.d.sync += [sv.eq(src_valid), s.eq(src_payload)]
+        if self._shared_act:
+            counts = self._group_counts(m, src_payload.act.mask, adv)
         take = Signal()
         m.d.comb += take.eq(sv & all_ready)
-        if self._share_act:
+        if self._shared_act:
             # The chunk every unit is working on: loaded exactly when they all take one.
+            # With it, the exclusive prefix popcounts of its mask at each group boundary (the
+            # joins' activation offsets below the match's group): summed from the group
+            # popcounts that the input stage registered with the chunk.
             held = Signal(chunk_word(cfg))
+            m.submodules.prefix_a = prefix = GroupPrefix(cfg.chunk)
+            held_prefix = Signal(group_prefix_layout(cfg.chunk))
+            m.d.comb += prefix.counts.eq(counts)
             with m.If(take):
-                m.d.sync += held.eq(s.act)
+                m.d.sync += [held.eq(s.act), held_prefix.eq(prefix.prefix)]
             for cu in units:
-                m.d.comb += cu.act_held.eq(held)
+                m.d.comb += [cu.act_held.eq(held), cu.prefix_a_held.eq(held_prefix)]
 
         for u, cu in enumerate(units):
             bank = memory.Memory(shape=chunk_word(cfg), depth=cfg.weight_depth, init=[])
@@ -210,6 +220,25 @@ class Cluster(wiring.Component):
             ]
         m.d.comb += self.idle.eq(fifo_empty & ~sv & _all([cu.idle for cu in units]))
         return m
+
+    def _group_counts(self, m, mask, adv):
+        """The group popcounts of the chunk entering the input stage, registered with it."""
+        counts = Signal(group_counts_layout(self._cfg.chunk))
+        with m.If(adv):
+            m.d.sync += [counts[k].eq(c)
+                         for k, c in enumerate(_group_counts_of(m, mask, self._cfg.chunk))]
+        return counts
+
+
+def _group_counts_of(m, mask, chunk):
+    """The popcounts of ``mask``'s join groups, one named ``Popcount`` (``prefix_a<k>``) each."""
+    g = group_of(chunk)
+    out = []
+    for k in range(chunk // g):
+        m.submodules[f"prefix_a{k}"] = pc = Popcount(g)
+        m.d.comb += pc.i.eq(mask[k * g:(k + 1) * g])
+        out.append(pc.o)
+    return out
 
 
 def _tree(bits, op):

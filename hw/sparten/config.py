@@ -12,7 +12,10 @@ from amaranth.utils import ceil_log2
 from ..common.config import (ConfigBase, ConfigError, check_choice, check_int, check_pow2,
                              resolve_config)
 
-__all__ = ["SparTenConfig", "SMALL", "PAPER", "PRESETS", "resolve", "ConfigError"]
+__all__ = ["SparTenConfig", "SMALL", "PAPER", "PRESETS", "SELECTS", "resolve", "ConfigError"]
+
+#: The forms of the compute unit's operand selects (``SparTenConfig.select``).
+SELECTS = ("mux", "onehot")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +66,12 @@ class SparTenConfig(ConfigBase):
         Largest R and S.
     max_stride : int
         Largest stride.
+    select : str
+        Form of the compute unit's two ``chunk``:1 operand selects by prefix offset: ``"mux"``
+        (indexed, ``values[offset]``; the default) or ``"onehot"``
+        (:func:`hw.common.innerjoin.onehot_select`: offsets decoded to one-hot enables AND-ed
+        with the values and OR-ed in balanced trees: smaller, slower). Same results and cycles;
+        docs/sparten_area.md measures both. The dense baselines copy it (like for like).
     """
 
     chunk: int = 128
@@ -81,6 +90,7 @@ class SparTenConfig(ConfigBase):
     max_size: int = 256
     max_kernel: int = 7
     max_stride: int = 4
+    select: str = "mux"
 
     def __post_init__(self):
         check_pow2("chunk", self.chunk, 8, 256)
@@ -104,6 +114,7 @@ class SparTenConfig(ConfigBase):
         check_int("max_size", self.max_size, 1, 4096)
         check_int("max_kernel", self.max_kernel, 1, 15)
         check_int("max_stride", self.max_stride, 1, 8)
+        check_choice("select", self.select, set(SELECTS))
         need = self.max_reduction * (1 << (2 * self.value_width - 2))
         if need > self.acc_max:
             raise ConfigError(
@@ -149,6 +160,9 @@ SMALL = SparTenConfig(chunk=8, n_units=4, act_depth=2048, weight_depth=512, out_
 
 #: The paper's configuration (SparTen, MICRO'19): 32 compute units, chunk 128, one match per cycle;
 #: memories sized for VGG-16-class layers (larger layers are tiled by the planner).
+#: Its operand selects stay indexed: one-hot ones save 3.0k um^2 a unit but cost 0.26 ns, and
+#: with the dense array's selects one-hot too (like for like) the iso-area ratio is the same
+#: (docs/sparten_area.md).
 PAPER = SparTenConfig()
 
 #: Named presets (``sparse-hw ... --config NAME``); defined here only.

@@ -13,7 +13,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..common.innerjoin import InnerJoin
+from ..common.innerjoin import InnerJoin, group_prefix_layout, onehot_select
 
 __all__ = ["chunk_word", "cu_input_layout", "result_layout", "counter_layout", "ComputeUnit",
            "COUNTER_WIDTH"]
@@ -98,6 +98,9 @@ class ComputeUnit(wiring.Component):
         Only with ``shared_act``: ``act`` of the last chunk the unit took, from the cycle after the
         transfer on (a register outside, loaded exactly on ``i.valid & i.ready``). ``i.payload.act``
         still brings the incoming chunk's mask (its values are not used).
+    prefix_a_held : In(group_prefix_layout(config.chunk))
+        Only with ``shared_act``: the exclusive prefix popcounts of ``act_held.mask`` at each of
+        the join's group boundaries (:class:`hw.common.innerjoin.GroupPrefix`), registered alike.
 
     Timing
     ------
@@ -131,6 +134,7 @@ class ComputeUnit(wiring.Component):
         }
         if self._shared_act:
             ports["act_held"] = In(chunk_word(config))
+            ports["prefix_a_held"] = In(group_prefix_layout(config.chunk))
         super().__init__(ports)
 
     @property
@@ -164,7 +168,8 @@ class ComputeUnit(wiring.Component):
             self.busy.eq(join.o.valid),
         ]
         if self._shared_act:
-            m.d.comb += join.mask_a_held.eq(self.act_held.mask)
+            m.d.comb += [join.mask_a_held.eq(self.act_held.mask),
+                         join.prefix_a_held.eq(self.prefix_a_held)]
             vals_a = self.act_held.values
         else:
             m.d.comb += join.i.payload.extra.vals_a.eq(p.act.values)
@@ -238,13 +243,19 @@ class ComputeUnit(wiring.Component):
         ]
         for k in range(mpc):
             lane = beat.lanes[k]
-            # word_select is one shift cell (Yosys $shiftx) instead of a chunk-way case tree:
-            # the same mux, far cheaper to elaborate for chunk 128.
-            f = beat.extra.vals_f.as_value().word_select(lane.off_f, vw).as_signed()
-            a = vals_a.as_value().word_select(lane.off_a, vw).as_signed()
             # An invalid lane (past the last match, or the no-match beat) contributes nothing:
             # its activation operand is zeroed, so its product is 0.
-            m.d.sync += [s1_f[k].eq(f), s1_a[k].eq(Mux(lane.valid, a, 0))]
+            if cfg.select == "onehot":
+                # one-hot enables (the lane's valid folded into the activation side's) AND-ed
+                # with the values, OR-ed in a balanced tree: and-or-invert cells, not a mux tree
+                f = onehot_select(list(beat.extra.vals_f), lane.off_f).as_signed()
+                a = onehot_select(list(vals_a), lane.off_a, lane.valid).as_signed()
+            else:
+                # word_select is one shift cell (Yosys $shiftx) instead of a chunk-way case
+                # tree: the same mux, far cheaper to elaborate for chunk 128.
+                f = beat.extra.vals_f.as_value().word_select(lane.off_f, vw).as_signed()
+                a = Mux(lane.valid, vals_a.as_value().word_select(lane.off_a, vw), 0)
+            m.d.sync += [s1_f[k].eq(f), s1_a[k].eq(a)]
         return s1_valid, mid, (s1_f, s1_a, s1_start, s1_end, s1_addr)
 
     def _multiply_accumulate(self, m, s1_valid, s1_f, s1_a, s1_start, s1_end, s1_addr):

@@ -20,7 +20,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..common.config import ConfigBase, ConfigError, check_int, check_pow2
+from ..common.config import ConfigBase, ConfigError, check_choice, check_int, check_pow2
+from ..common.innerjoin import onehot_select
 
 __all__ = ["DenseMacConfig", "DenseMacArray"]
 
@@ -39,27 +40,35 @@ class DenseMacConfig(ConfigBase):
         Signed value width of weights and activations, 2..16.
     acc_width : int
         Signed accumulator width, ``2*value_width``..64 (wraps like a hardware register).
+    select : str
+        Form of the position selects ``"onehot"`` or ``"mux"``, as ``SparTenConfig.select`` (the
+        compute unit's operand selects): like for like, the array uses the cluster's form.
     """
 
     n_units: int = 32
     chunk: int = 128
     value_width: int = 8
     acc_width: int = 32
+    select: str = "mux"
 
     def __post_init__(self):
         check_int("n_units", self.n_units, 1, 256)
         check_pow2("chunk", self.chunk, 8, 256)
         check_int("value_width", self.value_width, 2, 16)
         check_int("acc_width", self.acc_width, 2 * self.value_width, 64)
+        check_choice("select", self.select, {"mux", "onehot"})
 
     @classmethod
     def like(cls, config):
         """The array of equal MAC count and widths as ``config`` (e.g. a ``SparTenConfig``)."""
-        missing = [f.name for f in dataclasses.fields(cls) if not hasattr(config, f.name)]
+        optional = {"select"}               # a config without it: the indexed form
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.name not in optional and not hasattr(config, f.name)]
         if missing:
             raise ConfigError(f"{type(config).__name__} has no field(s) {missing!r} to build a "
                               f"DenseMacConfig from")
-        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)})
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)
+                      if hasattr(config, f.name)})
 
     @property
     def macs(self):
@@ -142,7 +151,8 @@ class DenseMacArray(wiring.Component):
         a_el = Signal(signed(cfg.value_width))
         v1, start1, end1 = Signal(), Signal(), Signal()
         first_pending = Signal()     # the chunk in flight began with `first`
-        m.d.sync += [a_el.eq(act[idx]), v1.eq(busy), start1.eq(busy & first_pending & (idx == 0)),
+        m.d.sync += [a_el.eq(self._select(act, idx)), v1.eq(busy),
+                     start1.eq(busy & first_pending & (idx == 0)),
                      end1.eq(busy & last & (idx == cfg.chunk - 1))]
         # Stage 2 (in the MACs): products registered. `end2` follows `end1`; the sums are out one
         # cycle after the product of the last position is accumulated.
@@ -177,7 +187,7 @@ class DenseMacArray(wiring.Component):
             w1 = Signal(signed(cfg.value_width), name=f"w1_{u}")
             with m.If(self.f.valid & self.f.ready & (self.f.payload.unit == u)):
                 m.d.sync += filt.eq(self.f.payload.values)
-            m.d.sync += w1.eq(filt[idx])
+            m.d.sync += w1.eq(self._select(filt, idx))
             m.d.comb += [
                 mac.w.eq(w1),
                 mac.x.eq(a_el),
@@ -186,6 +196,13 @@ class DenseMacArray(wiring.Component):
                 self.o.payload.sums[u].eq(mac.acc),
             ]
         return m
+
+
+    def _select(self, values, idx):
+        """``values[idx]`` in the configured form (:attr:`DenseMacConfig.select`)."""
+        if self._cfg.select == "onehot":
+            return onehot_select(list(values), idx)
+        return values[idx]
 
 
 class _Mac(wiring.Component):

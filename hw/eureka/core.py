@@ -317,7 +317,7 @@ class EurekaCore(wiring.Component):
         """Stage 2: per-row reduction trees (own products; products held for the row above),
         each registered once inside (TREE_STAGES) and once at its output.
         Returns ``(own2, mov2, v2, last2)``."""
-        if self._after and self._config.moved_sum == "tree":
+        if self._after and self._config.moved_sum_resolved == "tree":
             return self._stage_trees_folded(m, en, own1, disp1, v1, last1)
         cfg = self._config
         R, L = cfg.rows, cfg.lanes

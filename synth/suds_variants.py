@@ -43,7 +43,8 @@ from pathlib import Path
 from report.schema import iso_area_speedup
 from report.targets import target
 
-__all__ = ["VARIANTS", "SIZES", "variant_configs", "speedups", "measure", "table", "main"]
+__all__ = ["VARIANTS", "SIZES", "variant_configs", "speedups", "measure", "table",
+           "default_variant", "main"]
 
 #: name -> (EurekaConfig fields over the size's base config, one-line description).
 VARIANTS = {
@@ -55,10 +56,13 @@ VARIANTS = {
                     "G=8, steer after, budget D=4 (OR per 1/4 of the lanes + 4-input adder)"),
     "g8-after-d2": ({"group": 8, "steer": "after", "disp_budget": 2, "select": "mux"},
                     "G=8, steer after, budget D=2"),
-    "g8-after-d1": ({"group": 8, "steer": "after", "disp_budget": 1, "select": "mux"},
+    "g8-after-d1": ({"group": 8, "steer": "after", "disp_budget": 1, "select": "mux",
+                    "moved_sum": "accumulate"},
                     "G=8, steer after, budget D=1 (one moved slot per row and cycle)"),
-    "g8-d1-onehot": ({"group": 8, "steer": "after", "disp_budget": 1, "select": "onehot"},
-                     "G=8, steer after, D=1, one-hot AND-OR select (valid in the decode)"),
+    "g8-d1-onehot": ({"group": 8, "steer": "after", "disp_budget": 1, "select": "onehot",
+                      "moved_sum": "accumulate"},
+                     "G=8, steer after, D=1, one-hot AND-OR select (valid in the decode), "
+                     "moved sums added in the accumulate"),
     "g8-d1-shared2": ({"group": 8, "steer": "after", "disp_budget": 1, "select": "onehot",
                        "tree_share": 2},
                       "G=8, steer after, D=1, one-hot select, trees shared by pairs of rows "
@@ -66,12 +70,13 @@ VARIANTS = {
     "g8-d1-tree": ({"group": 8, "steer": "after", "disp_budget": 1, "select": "onehot",
                     "moved_sum": "tree"},
                    "G=8, steer after, D=1, one-hot select, M[r+1] - M[r] added to row r's tree "
-                   "sum before its register (acc += it)"),
+                   "sum before its register (acc += it; moved_sum 'auto' resolves to it)"),
     "g4-before": ({"group": 4, "steer": "before", "disp_budget": 0, "select": "mux"},
                   "G=4, two full trees"),
     "g4-after-d2": ({"group": 4, "steer": "after", "disp_budget": 2, "select": "mux"},
                     "G=4, steer after, budget D=2"),
-    "g4-after-d1": ({"group": 4, "steer": "after", "disp_budget": 1, "select": "mux"},
+    "g4-after-d1": ({"group": 4, "steer": "after", "disp_budget": 1, "select": "mux",
+                    "moved_sum": "accumulate"},
                     "G=4, steer after, budget D=1"),
     "independent": ({"group": 8, "steer": "after", "disp_budget": 0, "lane_sync": "independent",
                      "select": "mux"},
@@ -158,7 +163,8 @@ def _verilog(name, cfg, folder):
 
 #: Fields an ``area.json`` config written before the SUDS options existed lacks; their values are
 #: the hardware it described.
-LEGACY_FIELDS = {"steer": "before", "disp_budget": 0, "lane_sync": "lockstep", "select": "mux"}
+LEGACY_FIELDS = {"steer": "before", "disp_budget": 0, "lane_sync": "lockstep", "select": "mux",
+                 "moved_sum": "accumulate"}
 
 
 def from_area_json(path, cfg, lib):
@@ -290,6 +296,14 @@ def pick_default(rows, min_speedup=MIN_SPEEDUP):
     return max(eng, key=lambda r: r["iso_area_speedup"])["variant"] if eng else None
 
 
+def default_variant(configs):
+    """The engine variant that is the default config (:data:`hw.eureka.config.PAPER`'s fields but
+    R x L; configs compare by the hardware they describe, e.g. resolved ``moved_sum``), or None."""
+    from hw.eureka.config import PAPER
+    return next((n for n, cfg, _, role in configs if role == "engine" and
+                 dataclasses.replace(cfg, rows=PAPER.rows, lanes=PAPER.lanes) == PAPER), None)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m synth.suds_variants", description=__doc__.split(
         "\n")[0])
@@ -320,10 +334,7 @@ def main(argv=None):
     speeds = {n: speedups(c, permute=not args.no_permute, progress=print)
               for n, c, _, role in configs if role == "engine"}
     rows = table(configs, areas, speeds)
-    from hw.eureka.config import PAPER
-    default = next((r["variant"] for r in rows if r["role"] == "engine"
-                    and all(r["config"][k] == v for k, v in PAPER.to_dict().items()
-                            if k not in ("rows", "lanes"))), None)
+    default = default_variant(configs)
     from sim.bench_eureka import K, M, SEED
     base = _base(args.size)
     doc = {"size": args.size, "rows_lanes": f"{base.rows}x{base.lanes}",

@@ -183,12 +183,37 @@ def test_tree_share_derived_and_baselines():
 
 
 def test_moved_sum_validated():
-    assert EurekaConfig().moved_sum == "accumulate"
     c = EurekaConfig(rows=4, lanes=8, moved_sum="tree")
-    assert EurekaConfig.from_dict(c.to_dict()) == c and c.dense_baseline().moved_sum == "accumulate"
-    with pytest.raises(ConfigError, match=r"moved_sum must be one of \['accumulate', 'tree'\]"):
+    assert EurekaConfig.from_dict(c.to_dict()) == c
+    assert c.dense_baseline().moved_sum_resolved == "accumulate"
+    with pytest.raises(ConfigError, match=r"moved_sum must be one of \['accumulate', 'auto', "
+                                          r"'tree'\]"):
         EurekaConfig(rows=4, lanes=8, moved_sum="adder")
     for kw in ({"disp_budget": 2}, {"disp_budget": 0}, {"tree_share": 2}):
         with pytest.raises(ConfigError, match="moved_sum 'tree' needs disp_budget=1 and "
                                               "tree_share=1"):
             EurekaConfig(rows=4, lanes=8, moved_sum="tree", **kw)
+    with pytest.raises(ConfigError, match="moved_sum 'tree' needs the 'suds' mode"):
+        EurekaConfig(rows=4, lanes=8, moved_sum="tree", modes=("dense", "nm:2:4"))
+
+
+def test_moved_sum_auto_resolves_where_the_tree_form_applies():
+    # "auto" (the default) is the tree form with SUDS, D=1 and a tree per row, else accumulate;
+    # the resolved form is in the repr and the sidecar dict, and decides equality
+    d = EurekaConfig()
+    assert (d.moved_sum, d.moved_sum_resolved) == ("auto", "tree")
+    assert "moved_sum_resolved='tree'" in repr(d) and d.to_dict()["moved_sum_resolved"] == "tree"
+    assert d == dataclasses.replace(d, moved_sum="tree") != dataclasses.replace(
+        d, moved_sum="accumulate")
+    assert EurekaConfig.from_dict(d.to_dict()) == d
+    for kw in ({"disp_budget": 0}, {"disp_budget": 2}, {"steer": "before", "disp_budget": 0},
+               {"tree_share": 2}, {"modes": ("dense", "nm:2:4")},
+               {"lane_sync": "independent", "disp_budget": 0}):
+        assert dataclasses.replace(d, **kw).moved_sum_resolved == "accumulate", kw
+    for base in (d.dense_baseline(), d.ampere24_baseline()):
+        assert base.moved_sum_resolved == "accumulate"
+    with pytest.raises(ConfigError, match="moved_sum_resolved 'accumulate' does not match"):
+        EurekaConfig.from_dict({**d.to_dict(), "moved_sum_resolved": "accumulate"})
+    # a dict without the derived entry (a plain field dict) is accepted
+    plain = {k: v for k, v in d.to_dict().items() if k != "moved_sum_resolved"}
+    assert EurekaConfig.from_dict(plain) == d

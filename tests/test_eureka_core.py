@@ -323,10 +323,13 @@ def test_shared_trees_blocks():
 # -- moved sums folded into the row trees (issue 11 item 1, area) ---------------------------------
 
 
-def test_core_moved_sum_in_tree(seed):
-    # moved_sum="tree": M[r+1] - M[r] is added to row r's tree sum; extreme products (the
-    # difference of -128*-128 and -128*127 is the widest one) must come through exactly
-    cfg = EurekaConfig(rows=4, lanes=8, group=8, moved_sum="tree")
+@pytest.mark.parametrize("form", ["tree", "accumulate"])
+def test_core_moved_sum_in_tree(seed, form):
+    # moved_sum="tree" (what "auto", the default, resolves to here): M[r+1] - M[r] is added to row
+    # r's tree sum; extreme products (the difference of -128*-128 and -128*127 is the widest one)
+    # must come through exactly. "accumulate" (D=1, no longer the default) likewise.
+    cfg = EurekaConfig(rows=4, lanes=8, group=8, moved_sum=form)
+    assert cfg.moved_sum_resolved == form
     rng = np.random.default_rng(seed)
     w = _weights(rng, "suds", 8, 152, density=0.4)
     w[0, :64] = -128                                  # dense top row: moved into row 1
@@ -337,7 +340,7 @@ def test_core_moved_sum_in_tree(seed):
     a[:64:2, 1] = 127
     out, sched, st = run_amaranth(cfg, w, a, "suds", seed=seed)
     assert sched.displaced > 8
-    np.testing.assert_array_equal(out, w @ a, err_msg=f"moved_sum tree seed {seed}")
+    np.testing.assert_array_equal(out, w @ a, err_msg=f"moved_sum {form} seed {seed}")
     assert st["busy"] == ge.cycle_model(w, 3, "suds", cfg)["cycles"]
     out, sched, st = run_amaranth(cfg, w, a, "suds", seed=seed, idle=0, backpressure=0)
     np.testing.assert_array_equal(out, w @ a)

@@ -25,6 +25,19 @@ def test_variant_configs_are_valid_and_named():
         sv.variant_configs("huge")
 
 
+def test_default_row_is_the_tree_form_once():
+    # the default config (moved_sum 'auto') is the g8-d1-tree row, and no two rows are one design
+    for size in sv.SIZES:
+        cfgs = sv.variant_configs(size)
+        assert sv.default_variant(cfgs) == "g8-d1-tree"
+        engines = [c for _, c, _, role in cfgs if role == "engine"]
+        assert len(set(engines)) == len(engines)
+    by = {n: c for n, c, *_ in sv.variant_configs("small")}
+    assert by["g8-d1-onehot"].moved_sum_resolved == "accumulate"
+    assert (by["g8-after-d1"].moved_sum_resolved, by["g4-after-d1"].moved_sum_resolved) == \
+        ("accumulate", "accumulate")
+
+
 def test_table_iso_area_and_default_pick():
     cfgs = sv.variant_configs("small", ["g8-before", "g8-after-d1"])
     areas = {"g8-before": {"area_um2": 300.0, "critical_path_ns": 4.0},
@@ -68,7 +81,7 @@ def test_shared_trees_row_halves_the_speedup():
 
 def test_area_json_reuse_reads_legacy_configs(tmp_path):
     old = EurekaConfig(rows=4, lanes=8).to_dict()
-    for k in sv.LEGACY_FIELDS:
+    for k in (*sv.LEGACY_FIELDS, "moved_sum_resolved"):
         old.pop(k)                                        # written before the SUDS options
     entry = {"design": "eureka_core", "config": old, "library": "lib", "errors": [],
              "area_um2": 123.0, "critical_path_ns": 4.0, "cells": 9, "critical_path": {}}
@@ -82,5 +95,12 @@ def test_area_json_reuse_reads_legacy_configs(tmp_path):
     assert sv.from_area_json(path, dataclasses.replace(before, select="onehot"), Lib()) is None
     assert sv.from_area_json(path, before, Lib())["area_um2"] == 123.0
     assert sv.from_area_json(path, after, Lib()) is None
+    # written before moved_sum existed: the accumulate form, not the default it resolves to now
+    entry["config"] = {**old, "steer": "after", "disp_budget": 1, "select": "onehot"}
+    path.write_text(json.dumps({"designs": [entry]}))
+    onehot = EurekaConfig(rows=4, lanes=8)
+    assert sv.from_area_json(path, onehot, Lib()) is None
+    assert sv.from_area_json(path, dataclasses.replace(onehot, moved_sum="accumulate"), Lib())
     Lib.name = "other"
-    assert sv.from_area_json(path, before, Lib()) is None
+    assert sv.from_area_json(path, dataclasses.replace(onehot, moved_sum="accumulate"),
+                             Lib()) is None

@@ -38,7 +38,7 @@ LANE_SYNCS = ("lockstep", "independent")
 #: How a slot's G:1 activation select is written (:class:`EurekaConfig` ``select``).
 SELECTS = ("mux", "onehot")
 #: Where the SUDS moved sums meet the accumulators (:class:`EurekaConfig` ``moved_sum``).
-MOVED_SUMS = ("accumulate", "tree")
+MOVED_SUMS = ("auto", "accumulate", "tree")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,12 +99,18 @@ class EurekaConfig(ConfigBase):
         map to AOI22 + NAND4 cells: at 1x32 on sky130 hd the G=8 select of a row is 11,371 µm²
         instead of 17,136 (the 4:1 one 6,967 instead of 9,209).
     moved_sum : str
-        Where the moved sums meet the accumulators (``steer="after"`` with SUDS). ``"accumulate"``
-        (default): ``M[r]`` registered after its path and the accumulate is ``acc[r] += S[r] - M[r]
-        + M[r+1]``. ``"tree"``: ``M[r+1] - M[r]`` (one moved product each with ``disp_budget=1``, so
+        Where the moved sums meet the accumulators (``steer="after"`` with SUDS). ``"accumulate"``:
+        ``M[r]`` registered after its path and the accumulate is ``acc[r] += S[r] - M[r] +
+        M[r+1]``. ``"tree"``: ``M[r+1] - M[r]`` (one moved product each with ``disp_budget=1``, so
         the difference fits a product's width) is added to row r's tree sum before the tree's
-        output register, and the accumulate is ``acc[r] += S'[r]`` as in the baselines. Needs
-        ``disp_budget=1`` and ``tree_share=1``.
+        output register, and the accumulate is ``acc[r] += S'[r]`` as in the baselines; needs
+        ``disp_budget=1`` and ``tree_share=1``. ``"auto"`` (default): ``"tree"`` where it applies
+        (SUDS with ``disp_budget=1`` and ``tree_share=1``), ``"accumulate"`` elsewhere; at 8x32,
+        G=8 the tree form is 1,084,335 µm² against 1,090,505 for the same cycles
+        (``docs/eureka_area.md``). The resolved form is :attr:`moved_sum_resolved` (in the repr
+        and the sidecar); configs compare equal when their resolved forms are.
+    moved_sum_resolved : str
+        Derived, not an argument: ``"tree"`` or ``"accumulate"``, the form the core builds.
     tree_share : int
         Rows that share one set of reduction trees (own and moved), 1 (default: a tree per row)
         or 2: each pair of rows ``2k, 2k+1`` has one product register, one own tree and one moved
@@ -127,8 +133,9 @@ class EurekaConfig(ConfigBase):
     disp_budget: int = 1
     lane_sync: str = "lockstep"
     select: str = "onehot"
-    moved_sum: str = "accumulate"
+    moved_sum: str = dataclasses.field(default="auto", compare=False)
     tree_share: int = 1
+    moved_sum_resolved: str = dataclasses.field(init=False, default="accumulate")
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, 64)
@@ -174,11 +181,34 @@ class EurekaConfig(ConfigBase):
             raise ConfigError(f"lane_sync 'independent' needs disp_budget=0 (independent lanes "
                               f"share no moved-slot budget), not {self.disp_budget!r}")
         self._check_tree_share()
+        self._resolve_moved_sum()
+
+    def _resolve_moved_sum(self):
         check_choice("moved_sum", self.moved_sum, MOVED_SUMS)
-        if self.moved_sum == "tree" and (self.disp_budget != 1 or self.tree_share != 1):
+        fits = self.disp_budget == 1 and self.tree_share == 1     # disp_budget 1: steer after
+        if self.moved_sum == "tree" and not fits:
             raise ConfigError(f"moved_sum 'tree' needs disp_budget=1 and tree_share=1 (one moved "
                               f"product per row and cycle, a tree per row), not "
                               f"{self.disp_budget!r} and {self.tree_share!r}")
+        if self.moved_sum == "tree" and not self.has_suds:
+            raise ConfigError(f"moved_sum 'tree' needs the 'suds' mode (there are no moved sums "
+                              f"without it), not modes {list(self.supported_modes)!r}")
+        form = self.moved_sum
+        if form == "auto":
+            form = "tree" if fits and self.has_suds else "accumulate"
+        object.__setattr__(self, "moved_sum_resolved", form)
+
+    @classmethod
+    def from_dict(cls, d):
+        """:meth:`ConfigBase.from_dict`; a ``moved_sum_resolved`` entry (derived, as the sidecar
+        writes it) must match the resolved form of the other fields."""
+        d = dict(d)
+        form = d.pop("moved_sum_resolved", None)
+        cfg = super().from_dict(d)
+        if form is not None and form != cfg.moved_sum_resolved:
+            raise ConfigError(f"moved_sum_resolved {form!r} does not match the config, which "
+                              f"resolves moved_sum {cfg.moved_sum!r} to {cfg.moved_sum_resolved!r}")
+        return cfg
 
     def _check_tree_share(self):
         check_int("tree_share", self.tree_share, 1, 2)
@@ -268,13 +298,13 @@ class EurekaConfig(ConfigBase):
         """The dense tensor core of the same R x L and widths."""
         return dataclasses.replace(self, variant="dense", group=1, modes=(), steer="before",
                                    disp_budget=0, lane_sync="lockstep", tree_share=1,
-                                   moved_sum="accumulate")
+                                   moved_sum="auto")
 
     def ampere24_baseline(self):
         """The Ampere-like 2:4 core (G = 4, dense and 2:4 only) of the same R x L and widths."""
         return dataclasses.replace(self, variant="ampere24", group=4, modes=(), steer="before",
                                    disp_budget=0, lane_sync="lockstep", tree_share=1,
-                                   moved_sum="accumulate")
+                                   moved_sum="auto")
 
 
 #: The small core the RTL tests and quick runs build (4 rows x 8 lanes, G=8).

@@ -25,8 +25,10 @@ Datapath per cycle (one weight beat):
 * ``disp_budget=D`` (with ``"after"``; default D=1): ``M[r]`` is an OR per segment of L/D lanes (at
   most one moved product per segment and cycle, by the scheduler) and a D-input adder, not a full
   tree (for D=1 the tree is one register);
-* ``moved_sum="tree"`` (with D=1): ``M[r+1] - M[r]`` is added to ``own_tree{r}``'s sum before
-  its output register (no moved-sum output registers), and ``acc[r] += S'[r]``.
+* ``moved_sum="tree"`` (with D=1; what the default ``"auto"`` resolves to there, see
+  ``config.moved_sum_resolved``): ``M[r+1] - M[r]`` is added to ``own_tree{r}``'s sum before its
+  output register (no moved-sum output registers), and ``acc[r] += S'[r]``; ``"accumulate"``
+  (``"auto"`` elsewhere) adds ``M[r+1] - M[r]`` in the accumulate as above.
 
 ``config.tree_share=2``: pairs of rows share their product register and trees and take turns on
 them, a beat every two cycles (:mod:`hw.eureka.shared`, which builds that datapath).
@@ -317,7 +319,7 @@ class EurekaCore(wiring.Component):
         """Stage 2: per-row reduction trees (own products; products held for the row above),
         each registered once inside (TREE_STAGES) and once at its output.
         Returns ``(own2, mov2, v2, last2)``."""
-        if self._after and self._config.moved_sum == "tree":
+        if self._after and self._config.moved_sum_resolved == "tree":
             return self._stage_trees_folded(m, en, own1, disp1, v1, last1)
         cfg = self._config
         R, L = cfg.rows, cfg.lanes

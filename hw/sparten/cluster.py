@@ -143,21 +143,7 @@ class Cluster(wiring.Component):
         n = cfg.n_units
         lay = cluster_input_layout(cfg)
 
-        # Optional decoupling FIFO.
-        if cfg.fifo_depth:
-            m.submodules.fifo = q = fifo.SyncFIFO(width=lay.size, depth=cfg.fifo_depth)
-            m.d.comb += [
-                q.w_stream.valid.eq(self.i.valid),
-                q.w_stream.payload.eq(self.i.payload),
-                self.i.ready.eq(q.w_stream.ready),
-            ]
-            src_valid, src_payload, src_ready = q.r_stream.valid, lay(q.r_stream.payload), \
-                q.r_stream.ready
-            fifo_empty = ~q.r_stream.valid
-        else:
-            src_valid, src_payload, src_ready = self.i.valid, self.i.payload, self.i.ready
-            fifo_empty = 1
-
+        src_valid, src_payload, src_ready, fifo_empty = self._source(m, lay)
         units = []
         for u in range(n):
             cu = (ComputeUnit(cfg, shared_act=self._shared_act) if self._shared is None
@@ -183,18 +169,7 @@ class Cluster(wiring.Component):
         take = Signal()
         m.d.comb += take.eq(sv & all_ready)
         if self._shared_act:
-            # The chunk every unit is working on: loaded exactly when they all take one.
-            # With it, the exclusive prefix popcounts of its mask at each group boundary (the
-            # joins' activation offsets below the match's group): summed from the group
-            # popcounts that the input stage registered with the chunk.
-            held = Signal(chunk_word(cfg))
-            m.submodules.prefix_a = prefix = GroupPrefix(cfg.chunk)
-            held_prefix = Signal(group_prefix_layout(cfg.chunk))
-            m.d.comb += prefix.counts.eq(counts)
-            with m.If(take):
-                m.d.sync += [held.eq(s.act), held_prefix.eq(prefix.prefix)]
-            for cu in units:
-                m.d.comb += [cu.act_held.eq(held), cu.prefix_a_held.eq(held_prefix)]
+            self._hold_shared(m, units, s.act, counts, take)
 
         for u, cu in enumerate(units):
             bank = memory.Memory(shape=chunk_word(cfg), depth=cfg.weight_depth, init=[])
@@ -220,6 +195,35 @@ class Cluster(wiring.Component):
             ]
         m.d.comb += self.idle.eq(fifo_empty & ~sv & _all([cu.idle for cu in units]))
         return m
+
+    def _source(self, m, lay):
+        """``(valid, payload, ready, empty)`` of the input: ``i`` itself, or the optional
+        decoupling FIFO's read side (``empty`` is 1 without one)."""
+        cfg = self._cfg
+        if not cfg.fifo_depth:
+            return self.i.valid, self.i.payload, self.i.ready, 1
+        m.submodules.fifo = q = fifo.SyncFIFO(width=lay.size, depth=cfg.fifo_depth)
+        m.d.comb += [
+            q.w_stream.valid.eq(self.i.valid),
+            q.w_stream.payload.eq(self.i.payload),
+            self.i.ready.eq(q.w_stream.ready),
+        ]
+        return q.r_stream.valid, lay(q.r_stream.payload), q.r_stream.ready, ~q.r_stream.valid
+
+    def _hold_shared(self, m, units, act, counts, take):
+        """The chunk every unit is working on, loaded exactly when they all take one, and with
+        it the exclusive prefix popcounts of its mask at each group boundary (the joins'
+        activation offsets below the match's group), summed from the group popcounts ``counts``
+        that the input stage registered with the chunk; every unit reads both by wire."""
+        cfg = self._cfg
+        held = Signal(chunk_word(cfg))
+        m.submodules.prefix_a = prefix = GroupPrefix(cfg.chunk)
+        held_prefix = Signal(group_prefix_layout(cfg.chunk))
+        m.d.comb += prefix.counts.eq(counts)
+        with m.If(take):
+            m.d.sync += [held.eq(act), held_prefix.eq(prefix.prefix)]
+        for cu in units:
+            m.d.comb += [cu.act_held.eq(held), cu.prefix_a_held.eq(held_prefix)]
 
     def _group_counts(self, m, mask, adv):
         """The group popcounts of the chunk entering the input stage, registered with it."""

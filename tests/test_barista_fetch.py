@@ -12,7 +12,7 @@ import pytest
 from golden.barista import fetch_trace
 from hw.barista.config import SMALL
 from hw.barista.fetch import ChunkFetch
-from streams import Driver, Monitor, simulate
+from sim.streams import Driver, Monitor, simulate
 
 SEED = int(os.environ.get("SEED", "0"))
 

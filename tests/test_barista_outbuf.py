@@ -11,7 +11,7 @@ import pytest
 from golden.barista import drain_trace
 from hw.barista.config import SMALL
 from hw.barista.outbuf import ColourBuffer
-from streams import Driver, Monitor, simulate
+from sim.streams import Driver, Monitor, simulate
 
 SEED = int(os.environ.get("SEED", "0"))
 

@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from hw.common.config import ConfigError
 from hw.sparten.dense_baseline import DenseMacArray, DenseMacConfig
-from streams import stream_get, stream_put
+from sim.streams import stream_get, stream_put
 
 
 def _wrap(x, bits):

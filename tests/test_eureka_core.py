@@ -11,7 +11,7 @@ from golden import eureka as ge
 from hw.eureka.beats import decode_results, gemm_streams
 from hw.eureka.config import EurekaConfig
 from hw.eureka.core import EurekaCore
-from streams import Driver, Monitor, simulate
+from sim.streams import Driver, Monitor, simulate
 
 
 def run_amaranth(cfg, w, a, mode, seed=0, idle=0.3, backpressure=0.3):

@@ -17,7 +17,7 @@ from hw.eureka.core import EurekaCore
 from hw.eureka.preload import TARGET_ACT, TARGET_WEIGHT, EurekaGemm
 from sim.pysim_script import run_script
 from sim.run_eureka import run_gemm_tiled
-from streams import stream_put
+from sim.streams import stream_put
 
 CFG = GEMM_SMALL
 

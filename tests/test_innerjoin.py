@@ -18,7 +18,7 @@ from golden.innerjoin import join_beats, join_cost, stream_cycles
 from hw.common.bits import Popcount, PriorityEncoder, popcount
 from hw.common.innerjoin import (GroupPrefix, InnerJoin, InnerJoinConfig, group_prefix_layout,
                                  input_layout, onehot_select)
-from streams import Driver, Monitor, simulate
+from sim.streams import Driver, Monitor, simulate
 
 CHUNKS = [8, 16, 32, 64, 128, 256]
 

@@ -19,7 +19,7 @@ from hw.sparten.cluster import Cluster
 from hw.sparten.config import SMALL
 from hw.sparten.cu import ComputeUnit
 from hw.sparten.memmap import pack_chunk
-from streams import Driver
+from sim.streams import Driver
 
 
 def rand_chunk(rand, chunk, density):

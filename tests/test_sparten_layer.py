@@ -20,7 +20,7 @@ from hw.sparten.config import SMALL
 from hw.sparten.layer import SparTenLayer
 from sim.coverage import Coverage, sparten_layer_bins
 from sim.run_sparten import prepare_case
-from streams import beat_bits, stream_get, stream_put
+from sim.streams import beat_bits, stream_get, stream_put
 
 
 def rand_layer(rng, K, C, H, W, R, S, dw, da):

@@ -17,7 +17,7 @@ from hw.sparten.config import SMALL, SparTenConfig
 from hw.sparten.output import (OutputPath, Requantize, SparseMapEncoder, acc_layout, chunk_layout,
                                value_layout)
 from sim.verilator import build_model
-from streams import Driver, Monitor, simulate
+from sim.streams import Driver, Monitor, simulate
 
 
 # -- a small stream scoreboard for the Amaranth simulator ----------------------------------------

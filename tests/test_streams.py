@@ -8,7 +8,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.common.echo import StreamRegister
-from streams import Driver, Monitor, simulate, stream_get, stream_put
+from sim.streams import Driver, Monitor, simulate, stream_get, stream_put
 
 
 class Fickle(wiring.Component):

@@ -315,6 +315,14 @@ class EurekaCore(wiring.Component):
         m.d.comb += tree.en.eq(en)
         return tree.o
 
+    def _own_sum(self, m, en, values, k):
+        """Own tree ``own_tree<k>`` of ``values`` and its output register ``own2_<k>``."""
+        s = self._reduce(m, en, values, f"own_tree{k}")
+        reg = Signal(s.shape(), name=f"own2_{k}")
+        with m.If(en):
+            m.d.sync += reg.eq(s)
+        return reg
+
     def _stage_trees(self, m, en, own1, mov1, disp1, v1, last1):
         """Stage 2: per-row reduction trees (own products; products held for the row above),
         each registered once inside (TREE_STAGES) and once at its output.
@@ -329,11 +337,7 @@ class EurekaCore(wiring.Component):
         with m.If(en):
             m.d.sync += [vt.eq(v1), lastt.eq(last1), v2.eq(vt), last2.eq(lastt)]
         for r in range(R):
-            s = self._reduce(m, en, own1[r], f"own_tree{r}")
-            reg = Signal(s.shape(), name=f"own2_{r}")
-            with m.If(en):
-                m.d.sync += reg.eq(s)
-            own2.append(reg)
+            own2.append(self._own_sum(m, en, own1[r], r))
         for r in range(1, R if cfg.has_suds else 1):
             if self._after:
                 # own_tree{r} summed all of row r's products; the moved ones are taken out of

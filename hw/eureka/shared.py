@@ -110,11 +110,7 @@ def _stage_trees(core, m, en, prod1, disp1, v1, t1, last1):
         m.d.sync += [vt.eq(v1), tt.eq(t1), lastt.eq(last1), v2.eq(vt), t2.eq(tt), last2.eq(lastt)]
     s2, m2 = [], []
     for j in range(groups):
-        s = core._reduce(m, en, prod1[j], f"own_tree{j}")
-        reg = Signal(s.shape(), name=f"own2_{j}")
-        with m.If(en):
-            m.d.sync += reg.eq(s)
-        s2.append(reg)
+        s2.append(core._own_sum(m, en, prod1[j], j))
         if not cfg.has_suds:
             continue
         pick = m.submodules[f"suds{j}"] = RowMoved(cfg)

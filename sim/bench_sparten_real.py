@@ -65,7 +65,7 @@ def native_vs_cocotb(progress=None, workload=SPEED_WORKLOAD):
     for path, res, t in (("cocotb", res_c, t_c), ("native", res_n, t_n)):
         cyc = sum(int(r["cycles"]) for r in res)
         macs = sum(sum(int(u[1]) for u in r["counters"]) for r in res)
-        exact = all(r["out"] == c["expect"] and int(r["cycles"]) == c["cycles"]
+        exact = all(list(r["out"]) == list(c.expect) and int(r["cycles"]) == c.cycles
                     for r, c in zip(res, cases))
         rows.append({"path": path, "cycles": cyc, "macs": macs, "seconds": round(t, 3),
                      "cycles_per_s": cyc / t, "macs_per_s": macs / t, "exact": exact})

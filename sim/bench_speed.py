@@ -44,7 +44,7 @@ def _sparten(rand, n_cases, quick, progress):
     dt = time.monotonic() - t0
     cycles = sum(int(r["cycles"]) for r in res)
     macs = sum(sum(int(u[1]) for u in r["counters"]) for r in res)
-    exact = all(r["out"] == c["expect"] for r, c in zip(res, cases))
+    exact = all(list(r["out"]) == list(c.expect) for r, c in zip(res, cases))
     return _speed_row("SparTen", f"{n_cases} conv layers {k}x{c}x3x3 on {c}x{hw}x{hw}, pad 1, "
                       f"d_w 0.35, d_a 0.45; {rs.model_name(cfg)}", cycles, macs, dt, exact)
 

@@ -227,3 +227,35 @@ def test_run_layer_sparse_takes_and_gives_sparsemap(seed):
     assert [[[c.mask for c in v] for v in row] for row in sm.chunks] == \
         [[[c.mask for c in v] for v in row] for row in want.chunks]
     assert stats["bit_exact"] and stats["cycle_exact"]
+
+
+@pytest.mark.rtl
+def test_bench_speed_paths_check_their_outputs(monkeypatch):
+    """The two timed SparTen runs of ``make bench`` (the cocotb batch of sim/bench_speed.py, cocotb
+    against native in sim/bench_sparten_real.py) compare every output with the prepared case's
+    expected values: exact on a tiny workload, and not exact once an expected value is wrong.
+    (They once indexed the case as a dict and failed only in a full ``make bench``.)"""
+    import dataclasses
+
+    from sim import bench_speed
+    from sim import run_sparten as rs
+    from sim.bench_sparten_real import native_vs_cocotb
+    tiny = {"n": 1, "K": 4, "C": 8, "HW": 4, "d_w": 0.35, "d_a": 0.45}
+    got = native_vs_cocotb(workload=tiny)
+    assert [r["path"] for r in got["rows"]] == ["cocotb", "native"]
+    assert all(r["exact"] and r["cycles"] > 0 for r in got["rows"]), got["rows"]
+    rng = np.random.default_rng(3)
+
+    def rand(shape, density):
+        return np.where(rng.random(shape) < density, rng.integers(-127, 128, shape), 0)
+    row = bench_speed._sparten(rand, 1, True, lambda *_: None)
+    assert row["bit_exact"] is True and row["cycles"] > 0, row
+    # a wrong expected value shows as not exact (this run does not stop at a mismatch)
+    real_prepare = rs.prepare_case
+
+    def wrong(*args, **kw):
+        case, *rest = real_prepare(*args, **kw)
+        bad = (case.expect[0] + 1,) + tuple(case.expect[1:])
+        return (dataclasses.replace(case, expect=bad), *rest)
+    monkeypatch.setattr(rs, "prepare_case", wrong)
+    assert not any(r["exact"] for r in native_vs_cocotb(workload=tiny)["rows"])

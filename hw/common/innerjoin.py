@@ -88,9 +88,9 @@ def onehot_select(values, index, enable=1):
     in balanced trees (``values``: a list of equal-width values; ``index`` wide enough).
 
     Predecoded enables: the index's low 3 bits and its middle bits each to one-hot, ANDed per
-    value (``enable`` folded into the middle ones), select within each quarter of the values; the
-    top 2 bits, decoded, select among the quarters last, since an adder-driven index settles its
-    top bits last. The indexed form ``a[index]`` (Yosys ``$shiftx``) maps to a mux tree; this
+    value (``enable`` folded into the middle ones), select within each half of the values; the
+    top bit, decoded, selects between the halves last, since an adder-driven index settles its
+    top bits last (docs/sparten_area.md: halves beat quarters and a flat select on timing/area). The indexed form ``a[index]`` (Yosys ``$shiftx``) maps to a mux tree; this
     maps to and-or-invert cells (docs/sparten_area.md measures both).
     """
     n = len(values)
@@ -100,7 +100,7 @@ def onehot_select(values, index, enable=1):
     w = ceil_log2(n)
     top_w = min(1, max(0, w - 3))
     lo_w = min(3, w)
-    part = n >> top_w                       # values per quarter (the whole list if w <= 3)
+    part = n >> top_w                       # values per half (the whole list if w <= 3)
     lo = [index[:lo_w] == k for k in range(1 << lo_w)]
     mid = ([enable & (index[lo_w:w - top_w] == k) for k in range(part >> lo_w)]
            if w - top_w > lo_w else [enable])

@@ -18,7 +18,7 @@ from pathlib import Path
 from report.schema import write_json
 from report.sweep import read_sweep
 
-from . import sweep
+from . import sweep, sweep_spec
 from .sweep_work import NETWORKS
 
 __all__ = ["SPACE", "choose", "violations", "register", "run"]
@@ -75,7 +75,8 @@ def _from_results(paths):
         if not Path(path).exists():
             raise sweep.SpecError(f"--from {str(path)!r} does not exist")
         for r in read_sweep(path).rows:
-            cfg = {k: v for k, v in r.config.items() if k != "kind"}
+            settable = sweep_spec.settable_fields(sweep_spec._engine_module(r.engine)[1])
+            cfg = {k: v for k, v in r.config.items() if k in settable}
             point = r.point(sweep.work.POINT_FIELDS[r.engine])
             ident = sweep._canon([r.engine, cfg, point])
             if ident in seen:

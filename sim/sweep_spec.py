@@ -69,6 +69,12 @@ GEMM_KEYS = {"m": 1, "k": 1, "n": 1}
 ENGINES = ("sparten", "eureka")
 
 
+def settable_fields(cls):
+    """The fields of config class ``cls`` a grid may set (derived ones, ``init=False``, excluded:
+    they follow from the others)."""
+    return [f.name for f in dataclasses.fields(cls) if f.init]
+
+
 def _engine_module(engine):
     if engine == "sparten":
         from hw.sparten import config
@@ -164,7 +170,7 @@ def _parse_engine(i, block):
     grid = block.get("grid", {})
     if not isinstance(grid, dict):
         raise SpecError(f"{where}.grid must be a table of field = [values]")
-    fields = [f.name for f in dataclasses.fields(cls)]
+    fields = settable_fields(cls)
     point_fields = list(work.POINT_FIELDS[engine])
     _unknown(f"{where}.grid", grid, fields + point_fields)
     if block.get("baselines") and engine != "eureka":

@@ -129,6 +129,9 @@ def test_failed_point_is_recorded_and_the_sweep_goes_on(client, tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (("rows = [2, 4]", "rowz = [2]"), "engine[0].grid: unknown field 'rowz'; accepted: rows"),
     (("rows = [2, 4]", "rows = [2, 100]"), "engine[0].grid.rows must be in 1..64, not 100"),
+    # a derived field (init=False) follows from the others: a grid cannot set it
+    (("rows = [2, 4]", "moved_sum_resolved = [\"tree\"]"),
+     "engine[0].grid: unknown field 'moved_sum_resolved'"),
     (("rows = [2, 4]", "rows = []"), "engine[0].grid.rows has no values; rows must be in 1..64"),
     (("n_units = [2, 4]", "n_units = { lo = 5, hi = 4 }"),
      "engine[1].grid.n_units has no values; n_units must be in 1..256"),

@@ -53,8 +53,8 @@ from sim.bench_sparten import (CHANNEL_CONCENTRATION, FILTER_CONCENTRATION, SEED
                                _beta, layer_tensors as vgg_tensors, tap_density)
 
 __all__ = ["RESNET50", "PAPER", "TARGET_FRACTION", "BENCH_CONFIG", "QUICK_CONFIG",
-           "network_layers", "layer_figures", "network_figures", "area_designs", "iso_area_ratio",
-           "section", "main"]
+           "network_layers", "layer_figures", "network_figures", "network_headline", "area_designs",
+           "iso_area_ratio", "section", "main"]
 
 #: BARISTA's published averages (arXiv 2104.08734): over dense, one-sided, naively scaled
 #: two-sided and iso-area two-sided designs.
@@ -252,6 +252,12 @@ def network_figures(net, config, quick=False, progress=None, area_ratio=None, wo
         w, a = make()
         rows.append(layer_figures(name, w, a, stride, pad, config, count))
     progress(len(layers), len(layers), f"{net} done")
+    return rows, network_headline(net, rows, config, area_ratio, workload)
+
+
+def network_headline(net, rows, config, area_ratio=None, workload=None):
+    """The cycle-weighted :class:`~report.schema.Headline` of a network's ``rows``
+    (:func:`network_figures`)."""
 
     def tot(key):
         return sum(r[key] * r["count"] for r in rows)
@@ -285,7 +291,7 @@ def network_figures(net, config, quick=False, progress=None, area_ratio=None, wo
         h = Headline("barista", workload, {**head, "isoarea_ratio": area_ratio,
                                            "speedup_vs_isoarea_sparten": iso.iso_area_speedup},
                      (naive,))
-    return rows, h
+    return h
 
 
 def _ablation(config, quick, progress):
